@@ -1,0 +1,103 @@
+// Checkpointing settings of a job, validated as they are set, with Flink's defaults.
+// Checkpoints themselves are taken by the checkpoint coordinator (checkpoint/).
+
+export type CheckpointingMode = 'exactly-once' | 'at-least-once';
+export type ExternalizedCheckpointRetention = 'delete-on-cancellation' | 'retain-on-cancellation' | 'never';
+
+export interface CheckpointSettings {
+  /** 0 disables periodic checkpoints. */
+  readonly intervalMs: number;
+  readonly mode: CheckpointingMode;
+  readonly timeoutMs: number;
+  readonly minPauseMs: number;
+  readonly maxConcurrent: number;
+  readonly tolerableFailures: number;
+  readonly numRetained: number;
+  readonly retention: ExternalizedCheckpointRetention;
+}
+
+export const DEFAULT_CHECKPOINT_SETTINGS: CheckpointSettings = {
+  intervalMs: 0,
+  mode: 'exactly-once',
+  timeoutMs: 10 * 60_000,
+  minPauseMs: 0,
+  maxConcurrent: 1,
+  tolerableFailures: 0,
+  numRetained: 1,
+  retention: 'delete-on-cancellation',
+};
+
+export class CheckpointConfigError extends Error {
+  override readonly name = 'CheckpointConfigError';
+}
+
+export class CheckpointConfig {
+  private s: CheckpointSettings = DEFAULT_CHECKPOINT_SETTINGS;
+
+  get settings(): CheckpointSettings {
+    return this.s;
+  }
+
+  get enabled(): boolean {
+    return this.s.intervalMs > 0;
+  }
+
+  setInterval(ms: number): this {
+    return this.set('intervalMs', nonNegative('checkpoint interval', ms));
+  }
+  setMode(mode: CheckpointingMode): this {
+    if (mode !== 'exactly-once' && mode !== 'at-least-once') {
+      throw new CheckpointConfigError(`checkpointing mode must be 'exactly-once' or 'at-least-once', got '${String(mode)}'`);
+    }
+    return this.set('mode', mode);
+  }
+  setTimeout(ms: number): this {
+    return this.set('timeoutMs', positive('checkpoint timeout', ms));
+  }
+  setMinPauseBetweenCheckpoints(ms: number): this {
+    return this.set('minPauseMs', nonNegative('min pause between checkpoints', ms));
+  }
+  setMaxConcurrentCheckpoints(n: number): this {
+    return this.set('maxConcurrent', positive('max concurrent checkpoints', n));
+  }
+  setTolerableCheckpointFailureNumber(n: number): this {
+    return this.set('tolerableFailures', nonNegative('tolerable checkpoint failures', n));
+  }
+  setNumRetainedCheckpoints(n: number): this {
+    return this.set('numRetained', positive('retained checkpoints', n));
+  }
+  setExternalizedCheckpointRetention(r: ExternalizedCheckpointRetention): this {
+    if (!['delete-on-cancellation', 'retain-on-cancellation', 'never'].includes(r)) {
+      throw new CheckpointConfigError(`checkpoint retention must be delete-on-cancellation, retain-on-cancellation or never, got '${String(r)}'`);
+    }
+    return this.set('retention', r);
+  }
+
+  /** Applies several settings at once, e.g. from a config object. */
+  configure(settings: Partial<CheckpointSettings>): this {
+    if (settings.intervalMs !== undefined) this.setInterval(settings.intervalMs);
+    if (settings.mode !== undefined) this.setMode(settings.mode);
+    if (settings.timeoutMs !== undefined) this.setTimeout(settings.timeoutMs);
+    if (settings.minPauseMs !== undefined) this.setMinPauseBetweenCheckpoints(settings.minPauseMs);
+    if (settings.maxConcurrent !== undefined) this.setMaxConcurrentCheckpoints(settings.maxConcurrent);
+    if (settings.tolerableFailures !== undefined) this.setTolerableCheckpointFailureNumber(settings.tolerableFailures);
+    if (settings.numRetained !== undefined) this.setNumRetainedCheckpoints(settings.numRetained);
+    if (settings.retention !== undefined) this.setExternalizedCheckpointRetention(settings.retention);
+    return this;
+  }
+
+  private set<K extends keyof CheckpointSettings>(key: K, value: CheckpointSettings[K]): this {
+    this.s = { ...this.s, [key]: value };
+    return this;
+  }
+}
+
+function nonNegative(what: string, n: number): number {
+  if (!Number.isInteger(n) || n < 0) throw new CheckpointConfigError(`${what} must be a non-negative integer, got ${n}`);
+  return n;
+}
+
+function positive(what: string, n: number): number {
+  if (!Number.isInteger(n) || n < 1) throw new CheckpointConfigError(`${what} must be a positive integer, got ${n}`);
+  return n;
+}

@@ -1,0 +1,129 @@
+// The stream execution environment: where a job's sources are created, its defaults are set,
+// and from which the graph is executed.
+import { randomUUID } from 'node:crypto';
+import { buildJobGraph } from '../graph/job-graph-builder.js';
+import type { JobGraph } from '../graph/job-graph.js';
+import { GraphValidationError } from '../graph/transformation.js';
+import {
+  DEFAULT_EXECUTION_OPTIONS,
+  LocalExecutor,
+  type ExecutionOptions,
+  type JobExecutionResult,
+} from '../cluster/local-executor.js';
+import { CollectionSource } from '../connectors/collection-source.js';
+import { SequenceSource } from '../connectors/sequence-source.js';
+import { SourceOperator } from '../runtime/operators/source-operator.js';
+import type { Source } from '../runtime/source.js';
+import { checkParallelism, DEFAULT_MAX_PARALLELISM } from '../state/key-group.js';
+import { CheckpointConfig } from './checkpoint-config.js';
+import { DataStream } from './data-stream.js';
+import { StreamGraphBuilder } from './stream-graph-builder.js';
+
+export interface EnvironmentOptions {
+  /** Default parallelism of every operator (default 1). */
+  parallelism?: number;
+  /** Default max parallelism, the number of key groups (default 128). */
+  maxParallelism?: number;
+  /** Name of the job when none is given to execute(). */
+  jobName?: string;
+  /** Tuning of the in-process runtime. */
+  execution?: Partial<ExecutionOptions>;
+}
+
+/**
+ * @example
+ * const env = new StreamExecutionEnvironment({ parallelism: 2 });
+ * env.fromElements('a b', 'b c').flatMap((l) => l.split(' ')).keyBy((w) => w).sum().print();
+ * await env.execute('words');
+ */
+export class StreamExecutionEnvironment {
+  private parallelism: number;
+  private maxParallelism: number;
+  private chaining = true;
+  private readonly graph = new StreamGraphBuilder();
+  private readonly execution: ExecutionOptions;
+  readonly checkpointConfig = new CheckpointConfig();
+  readonly jobName: string;
+
+  constructor(options: EnvironmentOptions = {}) {
+    this.maxParallelism = options.maxParallelism ?? DEFAULT_MAX_PARALLELISM;
+    this.parallelism = options.parallelism ?? 1;
+    checkParallelism(this.parallelism, this.maxParallelism);
+    this.jobName = options.jobName ?? 'weir job';
+    this.execution = { ...DEFAULT_EXECUTION_OPTIONS, ...options.execution };
+  }
+
+  setParallelism(parallelism: number): this {
+    if (!Number.isInteger(parallelism) || parallelism < 1) {
+      throw new GraphValidationError(`setParallelism(${parallelism}): parallelism must be a positive integer`);
+    }
+    this.parallelism = parallelism;
+    return this;
+  }
+
+  getParallelism(): number {
+    return this.parallelism;
+  }
+
+  /** The number of key groups; fixed for the life of the job's state. */
+  setMaxParallelism(maxParallelism: number): this {
+    if (!Number.isInteger(maxParallelism) || maxParallelism < 1) {
+      throw new GraphValidationError(`setMaxParallelism(${maxParallelism}): max parallelism must be a positive integer`);
+    }
+    this.maxParallelism = maxParallelism;
+    return this;
+  }
+
+  getMaxParallelism(): number {
+    return this.maxParallelism;
+  }
+
+  /** Runs every operator in its own task (useful for debugging; slower). */
+  disableOperatorChaining(): this {
+    this.chaining = false;
+    return this;
+  }
+
+  /** Takes a checkpoint every `intervalMs`; see checkpointConfig for the other settings. */
+  enableCheckpointing(intervalMs: number, mode?: 'exactly-once' | 'at-least-once'): this {
+    this.checkpointConfig.setInterval(intervalMs);
+    if (mode !== undefined) this.checkpointConfig.setMode(mode);
+    return this;
+  }
+
+  fromSource<T>(source: Source<T>, name = 'Source'): DataStream<T> {
+    const t = this.graph.add('source', name, [], () => new SourceOperator(source, this.execution.batchSize), {
+      maxSourceParallelism: source.maxParallelism,
+    });
+    return new DataStream<T>(this.graph, [{ from: t, partition: { kind: 'default' } }], t);
+  }
+
+  /** The integers from `from` to `to`, inclusive, split over the source's subtasks. */
+  fromSequence(from: number, to: number): DataStream<number> {
+    return this.fromSource(new SequenceSource(from, to), 'Sequence Source');
+  }
+
+  /** A fixed list of records, emitted in order by one subtask. */
+  fromElements<T>(...elements: T[]): DataStream<T> {
+    return this.fromSource(new CollectionSource(elements), 'Collection Source');
+  }
+
+  fromCollection<T>(elements: Iterable<T>): DataStream<T> {
+    return this.fromSource(new CollectionSource([...elements]), 'Collection Source');
+  }
+
+  /** Validates the graph and resolves it into chains, without running it. */
+  getJobGraph(jobName = this.jobName): JobGraph {
+    return buildJobGraph(jobName, this.graph.transformations, {
+      parallelism: this.parallelism,
+      maxParallelism: this.maxParallelism,
+      chaining: this.chaining,
+    });
+  }
+
+  /** Runs the job in this process until its sources end (or it fails). */
+  async execute(jobName = this.jobName): Promise<JobExecutionResult> {
+    const graph = this.getJobGraph(jobName);
+    return new LocalExecutor(this.execution).execute(graph, randomUUID());
+  }
+}

@@ -1,0 +1,12 @@
+import { describeError } from '../runtime/operator-failure.js';
+
+/** The job stopped because an operator failed; `cause` says which and why. */
+export class JobFailedError extends Error {
+  override readonly name = 'JobFailedError';
+  constructor(
+    readonly jobName: string,
+    override readonly cause: unknown,
+  ) {
+    super(`job '${jobName}' failed: ${describeError(cause)}`);
+  }
+}

@@ -1,0 +1,140 @@
+// Runs every subtask of a job graph in this process: one StreamTask per subtask of each chain,
+// connected by bounded channels. The first task to fail cancels all others.
+import { randomUUID } from 'node:crypto';
+import type { JobGraph, JobVertex, NetworkEdge } from '../graph/job-graph.js';
+import { combineOutputs, ChainingOutput } from '../runtime/chain-outputs.js';
+import { Channel } from '../runtime/channel.js';
+import type { Collector } from '../runtime/functions.js';
+import { createRecordWriter, type RecordWriter } from '../runtime/record-writer.js';
+import { Scheduler } from '../runtime/scheduler.js';
+import { Signal } from '../runtime/signal.js';
+import type { StreamOperator } from '../runtime/stream-operator.js';
+import { StreamTask, TaskCancelledError } from '../runtime/stream-task.js';
+import { HeapKeyedStateBackend } from '../state/keyed-state-backend.js';
+import { KeyGroupRange } from '../state/key-group.js';
+import { JobFailedError } from './job-failed-error.js';
+
+export interface ExecutionOptions {
+  /** Records per batch on a channel. */
+  readonly batchSize: number;
+  /** Batches a channel holds before its producer waits. */
+  readonly channelCapacity: number;
+  /** Longest time a partial batch waits before it is sent. */
+  readonly flushIntervalMs: number;
+}
+
+export const DEFAULT_EXECUTION_OPTIONS: ExecutionOptions = { batchSize: 1024, channelCapacity: 4, flushIntervalMs: 50 };
+
+export interface JobExecutionResult {
+  readonly jobId: string;
+  readonly jobName: string;
+  readonly durationMs: number;
+}
+
+export class LocalExecutor {
+  constructor(private readonly options: ExecutionOptions = DEFAULT_EXECUTION_OPTIONS) {}
+
+  async execute(graph: JobGraph, jobId: string = randomUUID()): Promise<JobExecutionResult> {
+    const started = performance.now();
+    const tasks = this.deploy(graph);
+    let failure: unknown;
+    const runs = tasks.map((t) =>
+      t.run().catch((e: unknown) => {
+        if (failure === undefined && !(e instanceof TaskCancelledError)) {
+          failure = e;
+          for (const other of tasks) other.cancel();
+        }
+      }),
+    );
+    await Promise.all(runs);
+    if (failure !== undefined) throw new JobFailedError(graph.jobName, failure);
+    return { jobId, jobName: graph.jobName, durationMs: performance.now() - started };
+  }
+
+  private deploy(graph: JobGraph): StreamTask[] {
+    const { batchSize, channelCapacity, flushIntervalMs } = this.options;
+    const scheduler = new Scheduler();
+    const signals = new Map<JobVertex, Signal[]>();
+    for (const v of graph.vertices) signals.set(v, Array.from({ length: v.parallelism }, () => new Signal()));
+
+    // channels[edge][producer][consumer]; forward edges only have producer i → consumer i.
+    const channels = new Map<NetworkEdge, Array<Array<Channel | undefined>>>();
+    for (const v of graph.vertices) {
+      for (const e of v.inputs) {
+        const from = e.from.vertex;
+        const grid = Array.from({ length: from.parallelism }, (_, i) =>
+          Array.from({ length: v.parallelism }, (_, j) =>
+            e.partitioner === 'forward' && i !== j
+              ? undefined
+              : new Channel(channelCapacity, signals.get(from)![i]!, signals.get(v)![j]!),
+          ),
+        );
+        channels.set(e, grid);
+      }
+    }
+
+    const tasks: StreamTask[] = [];
+    for (const v of graph.vertices) {
+      for (let i = 0; i < v.parallelism; i++) {
+        const writers: RecordWriter[] = [];
+        const ops = new Map<(typeof v.operators)[number], StreamOperator>();
+        for (const node of v.operators) ops.set(node, node.transformation.createOperator());
+        const head = v.operators[0]!;
+        const backend = head.keyed
+          ? new HeapKeyedStateBackend(KeyGroupRange.forSubtask(i, v.parallelism, head.maxParallelism), head.maxParallelism)
+          : undefined;
+        for (const node of v.operators) {
+          const op = ops.get(node)!;
+          const outputs: Collector<unknown>[] = node.chainedOutputs.map((n) => new ChainingOutput(ops.get(n)!));
+          for (const e of node.networkOutputs) {
+            const row = channels.get(e)![i]!.filter((c): c is Channel => c !== undefined);
+            const target = e.to;
+            const w = createRecordWriter(
+              {
+                kind: e.partitioner,
+                keySelector: e.keySelector,
+                maxParallelism: target.maxParallelism,
+                target: { name: target.name, uid: target.uid, subtaskIndex: i, parallelism: target.parallelism },
+              },
+              row,
+              batchSize,
+              i,
+            );
+            writers.push(w);
+            outputs.push(w);
+          }
+          op.setup(
+            {
+              name: node.name,
+              uid: node.uid,
+              operatorId: node.operatorId,
+              subtaskIndex: i,
+              parallelism: v.parallelism,
+              maxParallelism: node.maxParallelism,
+              jobName: graph.jobName,
+            },
+            combineOutputs(outputs),
+            node === head ? backend : undefined,
+          );
+        }
+        const inputs: Channel[] = [];
+        for (const e of v.inputs) for (const row of channels.get(e)!) if (row[i] !== undefined) inputs.push(row[i]!);
+        tasks.push(
+          new StreamTask({
+            name: v.name,
+            signal: signals.get(v)![i]!,
+            subtaskIndex: i,
+            parallelism: v.parallelism,
+            operators: v.operators.map((n) => ops.get(n)!),
+            inputs,
+            writers,
+            keyedBackend: backend,
+            scheduler,
+            flushIntervalMs,
+          }),
+        );
+      }
+    }
+    return tasks;
+  }
+}

@@ -1,0 +1,52 @@
+// The user's graph as the API builds it: one Transformation per operator, linked by edges that
+// say how records are partitioned. Union and keyBy are not operators; they only shape edges.
+import type { KeySelector } from '../runtime/functions.js';
+import type { StreamOperator } from '../runtime/stream-operator.js';
+
+export type PartitionSpec =
+  /** forward when parallelism is equal, rebalance otherwise (as in Flink) */
+  | { kind: 'default' }
+  | { kind: 'forward' }
+  | { kind: 'rebalance' }
+  | { kind: 'broadcast' }
+  | { kind: 'hash'; keySelector: KeySelector<unknown, unknown> };
+
+export interface EdgeSpec {
+  readonly from: Transformation;
+  readonly partition: PartitionSpec;
+}
+
+export type TransformationKind = 'source' | 'operator' | 'sink';
+
+export class Transformation {
+  name: string;
+  uid: string | undefined;
+  parallelism: number | undefined;
+  maxParallelism: number | undefined;
+
+  constructor(
+    /** Creation order within the job; also the basis of generated operator ids. */
+    readonly index: number,
+    readonly kind: TransformationKind,
+    name: string,
+    readonly inputs: readonly EdgeSpec[],
+    /** Creates the operator of one subtask. */
+    readonly createOperator: () => StreamOperator,
+    readonly options: {
+      /** The operator's input is keyed: its state is scoped by key. */
+      keyed?: boolean;
+      /** Sources that cannot run in parallel. */
+      maxSourceParallelism?: number | undefined;
+    } = {},
+  ) {
+    this.name = name;
+  }
+
+  get keyed(): boolean {
+    return this.options.keyed === true;
+  }
+}
+
+export class GraphValidationError extends Error {
+  override readonly name = 'GraphValidationError';
+}

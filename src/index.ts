@@ -1,0 +1,62 @@
+// weir's public API. Everything not exported here is internal and may change without notice.
+
+export { defineJob, isJobDefinition, type JobDefinition } from './api/job.js';
+export { parseJobArgs, JobArgs, JobArgumentError } from './api/job-args.js';
+export { StreamExecutionEnvironment, type EnvironmentOptions } from './api/environment.js';
+export { DataStream, KeyedStream, DataStreamSink } from './api/data-stream.js';
+export {
+  CheckpointConfig,
+  CheckpointConfigError,
+  DEFAULT_CHECKPOINT_SETTINGS,
+  type CheckpointSettings,
+  type CheckpointingMode,
+  type ExternalizedCheckpointRetention,
+} from './api/checkpoint-config.js';
+export { parseDuration } from './api/duration.js';
+
+export type {
+  Collector,
+  RuntimeContext,
+  RichFunction,
+  CheckpointedFunction,
+  CheckpointListener,
+  FunctionInitializationContext,
+  FunctionSnapshotContext,
+  MapFunction,
+  FilterFunction,
+  FlatMapFunction,
+  KeySelector,
+  ProcessFunction,
+  ProcessContext,
+  KeyedProcessFunction,
+  KeyedProcessContext,
+} from './runtime/functions.js';
+export type { Source, SourceReader, SourceReaderContext, SourceOutput, InputStatus } from './runtime/source.js';
+export type { Sink, SinkWriter } from './runtime/sink.js';
+
+export {
+  ValueStateDescriptor,
+  ListStateDescriptor,
+  MapStateDescriptor,
+  ReducingStateDescriptor,
+  AggregatingStateDescriptor,
+  type AggregateFunction,
+  type ReduceFunction,
+  type StateKind,
+} from './state/descriptors.js';
+export type { ValueState, ListState, MapState, ReducingState, AggregatingState } from './state/state.js';
+export { StateAccessError } from './state/state.js';
+export type { KeyedStateStore } from './state/keyed-state-backend.js';
+export type { OperatorStateStore } from './state/operator-state-store.js';
+export { keyGroupOf, KeyGroupRange, DEFAULT_MAX_PARALLELISM, InvalidKeyError, type KeyValue } from './state/key-group.js';
+
+export { GraphValidationError } from './graph/transformation.js';
+export { JobFailedError } from './cluster/job-failed-error.js';
+export type { JobExecutionResult } from './cluster/local-executor.js';
+export { OperatorFailure } from './runtime/operator-failure.js';
+
+export { SequenceSource } from './connectors/sequence-source.js';
+export { CollectionSource } from './connectors/collection-source.js';
+export { PrintSink } from './connectors/print-sink.js';
+export { CollectSink } from './connectors/collect-sink.js';
+export { DiscardingSink } from './connectors/discarding-sink.js';

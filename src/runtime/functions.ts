@@ -1,0 +1,99 @@
+// The interfaces user functions implement. A function is either a plain function or an object
+// (often a class instance) with the method and optional lifecycle hooks. Each subtask works on
+// its own shallow copy of a function object, so fields set in `open` belong to one subtask.
+import type { KeyedStateStore } from '../state/keyed-state-backend.js';
+import type { OperatorStateStore } from '../state/operator-state-store.js';
+
+/** Receives the records a function emits. */
+export interface Collector<T> {
+  collect(record: T): void;
+}
+
+/** What a function can learn about where it runs, and (on a keyed stream) its keyed state. */
+export interface RuntimeContext extends KeyedStateStore {
+  readonly jobName: string;
+  readonly operatorName: string;
+  readonly uid: string | undefined;
+  readonly subtaskIndex: number;
+  readonly parallelism: number;
+  readonly maxParallelism: number;
+}
+
+/** Optional lifecycle hooks every function object may have. */
+export interface RichFunction {
+  /** Called once per subtask before the first record: create state handles here. */
+  open?(ctx: RuntimeContext): void | Promise<void>;
+  /** Called once when the subtask ends, whether it finished or failed. */
+  close?(): void | Promise<void>;
+}
+
+export interface FunctionInitializationContext {
+  /** True when the job was started from a checkpoint or savepoint. */
+  readonly isRestored: boolean;
+  readonly operatorStateStore: OperatorStateStore;
+  readonly subtaskIndex: number;
+  readonly parallelism: number;
+}
+
+export interface FunctionSnapshotContext {
+  readonly checkpointId: number;
+  readonly timestamp: number;
+}
+
+/**
+ * Implemented by functions that keep operator (non-keyed) state, such as sources and sinks
+ * keeping positions. `initializeState` runs before `open` (restoring, or starting empty);
+ * `snapshotState` runs at every snapshot and must leave the function's list state up to date.
+ */
+export interface CheckpointedFunction {
+  initializeState(ctx: FunctionInitializationContext): void | Promise<void>;
+  snapshotState(ctx: FunctionSnapshotContext): void;
+}
+
+/** Told when a checkpoint completed: the place to commit side effects (two-phase commit). */
+export interface CheckpointListener {
+  notifyCheckpointComplete?(checkpointId: number): void | Promise<void>;
+  notifyCheckpointAborted?(checkpointId: number): void | Promise<void>;
+}
+
+type Fn<M extends string, F> = F | (RichFunction & Partial<CheckpointedFunction> & { [K in M]: F });
+
+export type MapFunction<I, O> = Fn<'map', (value: I) => O>;
+export type FilterFunction<I> = Fn<'filter', (value: I) => boolean>;
+/** Emits through `out`, or returns the outputs as an iterable (an array is fastest). */
+export type FlatMapFunction<I, O> = Fn<'flatMap', (value: I, out: Collector<O>) => Iterable<O> | void>;
+export type KeySelector<T, K> = (value: T) => K;
+
+export interface ProcessContext {
+  /** The subtask processing the record. */
+  readonly subtaskIndex: number;
+}
+
+export interface KeyedProcessContext<K> extends ProcessContext {
+  /** The key of the record being processed. */
+  getCurrentKey(): K;
+}
+
+export interface ProcessFunction<I, O> extends RichFunction, Partial<CheckpointedFunction>, CheckpointListener {
+  processElement(value: I, ctx: ProcessContext, out: Collector<O>): void;
+  /** Called when the input has ended: emit anything still buffered. */
+  endInput?(out: Collector<O>): void;
+}
+
+/**
+ * A process function on a keyed stream: keyed state from the runtime context is scoped to the
+ * key of the current record.
+ * @example
+ * class Counter implements KeyedProcessFunction<string, string, string> {
+ *   count!: ValueState<number>;
+ *   open(ctx: RuntimeContext) { this.count = ctx.getState(new ValueStateDescriptor<number>('count', { defaultValue: 0 })); }
+ *   processElement(word: string, _ctx: KeyedProcessContext<string>, out: Collector<string>) {
+ *     const n = this.count.value()! + 1;
+ *     this.count.update(n);
+ *     out.collect(`${word},${n}`);
+ *   }
+ * }
+ */
+export interface KeyedProcessFunction<K, I, O> extends RichFunction, Partial<CheckpointedFunction>, CheckpointListener {
+  processElement(value: I, ctx: KeyedProcessContext<K>, out: Collector<O>): void;
+}

@@ -1,0 +1,144 @@
+// The base of every operator in a chain: wires the output, the state stores and the lifecycle of
+// the user function (initializeState → open → records → finish → close), and snapshots state.
+import type {
+  AggregatingStateDescriptor,
+  ListStateDescriptor,
+  MapStateDescriptor,
+  ReducingStateDescriptor,
+  ValueStateDescriptor,
+} from '../state/descriptors.js';
+import type { HeapKeyedStateBackend } from '../state/keyed-state-backend.js';
+import { OperatorStateStore } from '../state/operator-state-store.js';
+import type { KeyedStateSnapshot, OperatorStateSnapshot } from '../state/snapshot.js';
+import { StateAccessError } from '../state/state.js';
+import type {
+  CheckpointedFunction,
+  CheckpointListener,
+  Collector,
+  RichFunction,
+  RuntimeContext,
+} from './functions.js';
+import type { OperatorIdentity } from './operator-failure.js';
+
+export interface OperatorInfo extends OperatorIdentity {
+  readonly jobName: string;
+  readonly operatorId: string;
+  readonly maxParallelism: number;
+}
+
+/** The state one operator subtask hands to a snapshot and gets back on restore. */
+export interface OperatorSubtaskState {
+  keyed?: KeyedStateSnapshot | undefined;
+  operator?: OperatorStateSnapshot | undefined;
+}
+
+type UserFunction = Partial<RichFunction & CheckpointedFunction & CheckpointListener>;
+
+export abstract class StreamOperator<IN = unknown, OUT = unknown> {
+  output!: Collector<OUT>;
+  info!: OperatorInfo;
+  keyedBackend: HeapKeyedStateBackend | undefined;
+  readonly operatorState = new OperatorStateStore();
+  private runtimeContext: RuntimeContext | undefined;
+
+  /** The user's function object, whose lifecycle hooks this operator drives. */
+  protected abstract get userFunction(): unknown;
+
+  setup(info: OperatorInfo, output: Collector<OUT>, keyedBackend: HeapKeyedStateBackend | undefined): void {
+    this.info = info;
+    this.output = output;
+    this.keyedBackend = keyedBackend;
+  }
+
+  abstract processElement(record: IN): void;
+
+  /** After each input batch; returns a promise when the operator has I/O to finish (sinks). */
+  endBatch(): void | Promise<void> {}
+
+  async initializeState(restored: OperatorSubtaskState | undefined): Promise<void> {
+    if (restored?.keyed !== undefined) {
+      if (this.keyedBackend === undefined) throw new StateAccessError('keyed state was restored for an operator that is not keyed');
+      this.keyedBackend.restore([restored.keyed]);
+    }
+    if (restored?.operator !== undefined) this.operatorState.restore(restored.operator);
+    const fn = this.fnObject();
+    if (typeof fn?.initializeState === 'function') {
+      await fn.initializeState({
+        isRestored: restored !== undefined,
+        operatorStateStore: this.operatorState,
+        subtaskIndex: this.info.subtaskIndex,
+        parallelism: this.info.parallelism,
+      });
+    }
+  }
+
+  async open(): Promise<void> {
+    const fn = this.fnObject();
+    if (typeof fn?.open === 'function') await fn.open(this.getRuntimeContext());
+  }
+
+  /** End of input: emit whatever is buffered. */
+  finish(): void | Promise<void> {}
+
+  async close(): Promise<void> {
+    const fn = this.fnObject();
+    if (typeof fn?.close === 'function') await fn.close();
+  }
+
+  snapshotState(checkpointId: number, timestamp: number): OperatorSubtaskState {
+    const fn = this.fnObject();
+    if (typeof fn?.snapshotState === 'function') fn.snapshotState({ checkpointId, timestamp });
+    return { keyed: this.keyedBackend?.snapshot(), operator: this.operatorState.snapshot() };
+  }
+
+  async notifyCheckpointComplete(checkpointId: number): Promise<void> {
+    const fn = this.fnObject();
+    if (typeof fn?.notifyCheckpointComplete === 'function') await fn.notifyCheckpointComplete(checkpointId);
+  }
+
+  protected fnObject(): UserFunction | undefined {
+    const f = this.userFunction;
+    return typeof f === 'object' && f !== null ? (f as UserFunction) : undefined;
+  }
+
+  getRuntimeContext(): RuntimeContext {
+    this.runtimeContext ??= createRuntimeContext(this.info, this.keyedBackend);
+    return this.runtimeContext;
+  }
+}
+
+function createRuntimeContext(info: OperatorInfo, backend: HeapKeyedStateBackend | undefined): RuntimeContext {
+  const keyed = <T>(what: string, name: string): T => {
+    if (backend === undefined) {
+      throw new StateAccessError(
+        `operator '${info.name}' asked for keyed ${what} '${name}' but its input is not keyed; ` +
+          'apply keyBy(...) before it, or use operator state through initializeState',
+      );
+    }
+    return backend as T;
+  };
+  type B = HeapKeyedStateBackend;
+  return {
+    jobName: info.jobName,
+    operatorName: info.name,
+    uid: info.uid,
+    subtaskIndex: info.subtaskIndex,
+    parallelism: info.parallelism,
+    maxParallelism: info.maxParallelism,
+    getState: <T>(d: ValueStateDescriptor<T>) => keyed<B>('state', d.name).getState(d),
+    getListState: <T>(d: ListStateDescriptor<T>) => keyed<B>('list state', d.name).getListState(d),
+    getMapState: <UK, UV>(d: MapStateDescriptor<UK, UV>) => keyed<B>('map state', d.name).getMapState(d),
+    getReducingState: <T>(d: ReducingStateDescriptor<T>) => keyed<B>('reducing state', d.name).getReducingState(d),
+    getAggregatingState: <I, A, O>(d: AggregatingStateDescriptor<I, A, O>) =>
+      keyed<B>('aggregating state', d.name).getAggregatingState(d),
+  };
+}
+
+/**
+ * Gives a subtask its own copy of a function object (as Flink does by deserializing it), so
+ * that handles stored on `this` in `open` are per subtask. Plain functions are shared.
+ */
+export function copyFunction<F>(fn: F): F {
+  if (typeof fn !== 'object' || fn === null) return fn;
+  return Object.assign(Object.create(Object.getPrototypeOf(fn) as object) as object, fn) as F;
+}

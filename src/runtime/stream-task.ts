@@ -1,0 +1,246 @@
+// A task runs one subtask of a chain in a mailbox loop: take one batch (or, in a source task,
+// poll the reader once), run it through the chain, then handle mail. It never takes new input
+// while an output channel is full, which is how backpressure reaches the sources.
+import type { HeapKeyedStateBackend } from '../state/keyed-state-backend.js';
+import type { Channel } from './channel.js';
+import { attribute } from './operator-failure.js';
+import { END_OF_INPUT, type RecordBatch } from './record-batch.js';
+import type { RecordWriter } from './record-writer.js';
+import type { Scheduler } from './scheduler.js';
+import type { Signal } from './signal.js';
+import { SourceOperator } from './operators/source-operator.js';
+import type { InputStatus } from './source.js';
+import type { OperatorSubtaskState, StreamOperator } from './stream-operator.js';
+
+export class TaskCancelledError extends Error {
+  override readonly name = 'TaskCancelledError';
+}
+
+export type TaskState = 'created' | 'running' | 'finished' | 'failed' | 'cancelled';
+
+export interface TaskSetup {
+  readonly name: string;
+  /** Woken by anything that may let the task continue; channels hold it too. */
+  readonly signal: Signal;
+  readonly subtaskIndex: number;
+  readonly parallelism: number;
+  /** Operators in chain order; the first is the head. */
+  readonly operators: StreamOperator[];
+  readonly inputs: Channel[];
+  readonly writers: RecordWriter[];
+  /** Set when the head operator's input is keyed. */
+  readonly keyedBackend: HeapKeyedStateBackend | undefined;
+  readonly scheduler: Scheduler;
+  readonly flushIntervalMs: number;
+  /** State to restore per operator (same order as `operators`). */
+  readonly restored?: ReadonlyArray<OperatorSubtaskState | undefined>;
+}
+
+export class StreamTask {
+  readonly signal: Signal;
+  state: TaskState = 'created';
+  recordsIn = 0;
+  private readonly mailbox: Array<() => void | Promise<void>> = [];
+  private cancelled = false;
+  private lastFlush = 0;
+  private nextInput = 0;
+  private openInputs: number;
+  /** Operators whose open was attempted, which are the ones to close. */
+  private readonly started = new Set<StreamOperator>();
+
+  constructor(readonly setup: TaskSetup) {
+    this.signal = setup.signal;
+    this.openInputs = setup.inputs.length;
+  }
+
+  get head(): StreamOperator {
+    return this.setup.operators[0]!;
+  }
+
+  /** Runs the task to the end of its input. Rejects with an OperatorFailure or TaskCancelledError. */
+  async run(): Promise<void> {
+    this.state = 'running';
+    const ops = this.setup.operators;
+    try {
+      // Downstream operators first, so that a head that emits while opening finds them ready.
+      for (let i = ops.length - 1; i >= 0; i--) {
+        const op = ops[i]!;
+        this.started.add(op);
+        await this.guard(op, 'initializeState', () => op.initializeState(this.setup.restored?.[i]));
+        await this.guard(op, 'open', () => op.open());
+      }
+      if (this.head instanceof SourceOperator) {
+        await this.runSource(this.head);
+      } else {
+        await this.runInputs();
+      }
+      for (const op of ops) await this.guard(op, 'finish', () => op.finish());
+      for (const w of this.setup.writers) w.broadcastEvent(END_OF_INPUT);
+      this.state = 'finished';
+    } catch (e) {
+      this.state = this.cancelled ? 'cancelled' : 'failed';
+      throw e;
+    } finally {
+      await this.closeAll();
+    }
+  }
+
+  /** Stops the task at its next step. */
+  cancel(): void {
+    this.cancelled = true;
+    this.signal.notify();
+  }
+
+  /** Runs `action` in the task's loop, between two batches. */
+  enqueueMail(action: () => void | Promise<void>): void {
+    this.mailbox.push(action);
+    this.signal.notify();
+  }
+
+  private async runSource(source: SourceOperator<unknown>): Promise<void> {
+    const reader = source.reader!;
+    const output = source.output;
+    for (;;) {
+      await this.step();
+      if (!this.hasOutputCredit()) {
+        await this.signal.wait();
+        continue;
+      }
+      let status: InputStatus;
+      try {
+        status = reader.pollNext(output);
+      } catch (e) {
+        throw attribute(e, source.info, 'pollNext');
+      }
+      await this.afterBatch();
+      if (status === 'end-of-input') return;
+      if (status === 'nothing-available') {
+        this.flushOutputs();
+        if (reader.isAvailable !== undefined) {
+          const available = reader.isAvailable();
+          await Promise.race([available, this.signal.wait()]);
+        } else {
+          await this.setup.scheduler.yield();
+        }
+      }
+    }
+  }
+
+  private async runInputs(): Promise<void> {
+    const inputs = this.setup.inputs;
+    while (this.openInputs > 0) {
+      await this.step();
+      if (!this.hasOutputCredit()) {
+        await this.signal.wait();
+        continue;
+      }
+      const item = this.pollInput(inputs);
+      if (item === undefined) {
+        if (this.openInputs === 0) return;
+        this.flushOutputs();
+        await this.signal.wait();
+        continue;
+      }
+      this.processBatch(item);
+      await this.afterBatch();
+    }
+  }
+
+  private pollInput(inputs: Channel[]): RecordBatch | undefined {
+    const n = inputs.length;
+    for (let tried = 0; tried < n; tried++) {
+      const i = this.nextInput;
+      this.nextInput = i + 1 === n ? 0 : i + 1;
+      const ch = inputs[i]!;
+      if (ch.finished) continue;
+      const item = ch.poll();
+      if (item === undefined) continue;
+      if (item.kind === 'records') return item;
+      // end-of-input
+      ch.finished = true;
+      this.openInputs--;
+    }
+    return undefined;
+  }
+
+  private processBatch(batch: RecordBatch): void {
+    const head = this.head;
+    const records = batch.records;
+    const n = records.length;
+    this.recordsIn += n;
+    try {
+      const backend = this.setup.keyedBackend;
+      if (backend !== undefined) {
+        const keys = batch.keys!;
+        const keyGroups = batch.keyGroups!;
+        for (let i = 0; i < n; i++) {
+          backend.setCurrentKey(keys[i], keyGroups[i]!);
+          head.processElement(records[i]);
+        }
+      } else {
+        for (let i = 0; i < n; i++) head.processElement(records[i]);
+      }
+    } catch (e) {
+      throw attribute(e, head.info, 'processElement');
+    }
+  }
+
+  /** Finishes a batch: sink I/O, a timed flush of partial output batches, a turn for the event loop. */
+  private async afterBatch(): Promise<void> {
+    const ops = this.setup.operators;
+    for (const op of ops) {
+      let pending: void | Promise<void>;
+      try {
+        pending = op.endBatch();
+      } catch (e) {
+        throw attribute(e, op.info, 'write');
+      }
+      if (pending !== undefined) await this.guard(op, 'write', () => pending);
+    }
+    const scheduler = this.setup.scheduler;
+    if (scheduler.shouldYield()) {
+      const now = performance.now();
+      if (now - this.lastFlush >= this.setup.flushIntervalMs) this.flushOutputs();
+      await scheduler.yield();
+    }
+  }
+
+  private async step(): Promise<void> {
+    if (this.cancelled) throw new TaskCancelledError(`${this.setup.name} (${this.setup.subtaskIndex + 1}/${this.setup.parallelism}) was cancelled`);
+    while (this.mailbox.length > 0) await this.mailbox.shift()!();
+  }
+
+  private hasOutputCredit(): boolean {
+    for (const w of this.setup.writers) if (!w.hasCredit()) return false;
+    return true;
+  }
+
+  private flushOutputs(): void {
+    this.lastFlush = performance.now();
+    for (const w of this.setup.writers) w.flush();
+  }
+
+  private async guard(op: StreamOperator, phase: string, action: () => void | Promise<void>): Promise<void> {
+    try {
+      await action();
+    } catch (e) {
+      throw attribute(e, op.info, phase);
+    }
+  }
+
+  private async closeAll(): Promise<void> {
+    let first: unknown;
+    for (const op of this.setup.operators) {
+      if (!this.started.has(op)) continue;
+      try {
+        await op.close();
+      } catch (e) {
+        first ??= attribute(e, op.info, 'close');
+      }
+    }
+    if (first !== undefined && this.state === 'finished') {
+      this.state = 'failed';
+      throw first;
+    }
+  }
+}

@@ -1,0 +1,330 @@
+// The heap keyed state backend: live state in Maps on the JavaScript heap, one StateTable per
+// state name, scoped by a KeyContext that the task sets before each record.
+import {
+  type AggregatingStateDescriptor,
+  type ListStateDescriptor,
+  type MapStateDescriptor,
+  type ReducingStateDescriptor,
+  type StateDescriptor,
+  type StateKind,
+  type ValueStateDescriptor,
+} from './descriptors.js';
+import { keyGroupOf, type KeyGroup, type KeyGroupRange } from './key-group.js';
+import {
+  StateAccessError,
+  type AggregatingState,
+  type ListState,
+  type MapState,
+  type ReducingState,
+  type ValueState,
+} from './state.js';
+import { fromStateKey, toStateKey } from './state-key.js';
+import { StateTable } from './state-table.js';
+import type { KeyedStateSnapshot } from './snapshot.js';
+
+/** What keyed state is scoped to right now. Mutated in place per record: no allocation. */
+export class KeyContext {
+  key: unknown = undefined;
+  stateKey: unknown = undefined;
+  keyGroup: KeyGroup = -1;
+  /** keyGroup − range.start, or −1 outside a keyed context. */
+  kgIndex = -1;
+}
+
+/** Creates keyed state from descriptors; what a runtime context hands to user functions. */
+export interface KeyedStateStore {
+  getState<T>(descriptor: ValueStateDescriptor<T>): ValueState<T>;
+  getListState<T>(descriptor: ListStateDescriptor<T>): ListState<T>;
+  getMapState<UK, UV>(descriptor: MapStateDescriptor<UK, UV>): MapState<UK, UV>;
+  getReducingState<T>(descriptor: ReducingStateDescriptor<T>): ReducingState<T>;
+  getAggregatingState<IN, ACC, OUT>(descriptor: AggregatingStateDescriptor<IN, ACC, OUT>): AggregatingState<IN, OUT>;
+}
+
+interface Registered {
+  kind: StateKind;
+  table: StateTable;
+  handle: unknown;
+}
+
+export class HeapKeyedStateBackend implements KeyedStateStore {
+  readonly ctx = new KeyContext();
+  private readonly states = new Map<string, Registered>();
+
+  constructor(
+    readonly range: KeyGroupRange,
+    readonly maxParallelism: number,
+  ) {}
+
+  setCurrentKey(key: unknown, keyGroup: KeyGroup): void {
+    const ctx = this.ctx;
+    ctx.key = key;
+    ctx.stateKey = toStateKey(key);
+    ctx.keyGroup = keyGroup;
+    ctx.kgIndex = keyGroup - this.range.start;
+  }
+
+  /** For callers that did not get the key group with the record (tests, timers). */
+  setCurrentKeyComputingGroup(key: unknown): void {
+    const kg = keyGroupOf(key, this.maxParallelism);
+    if (!this.range.contains(kg)) {
+      throw new StateAccessError(`key ${String(key)} is in key group ${kg}, outside this subtask's range ${this.range}`);
+    }
+    this.setCurrentKey(key, kg);
+  }
+
+  clearCurrentKey(): void {
+    this.ctx.key = undefined;
+    this.ctx.stateKey = undefined;
+    this.ctx.keyGroup = -1;
+    this.ctx.kgIndex = -1;
+  }
+
+  getState<T>(d: ValueStateDescriptor<T>): ValueState<T> {
+    return this.register(d, (t) => new HeapValueState<T>(t, this.ctx, d.defaultValue));
+  }
+  getListState<T>(d: ListStateDescriptor<T>): ListState<T> {
+    return this.register(d, (t) => new HeapListState<T>(t, this.ctx));
+  }
+  getMapState<UK, UV>(d: MapStateDescriptor<UK, UV>): MapState<UK, UV> {
+    return this.register(d, (t) => new HeapMapState<UK, UV>(t, this.ctx));
+  }
+  getReducingState<T>(d: ReducingStateDescriptor<T>): ReducingState<T> {
+    return this.register(d, (t) => new HeapReducingState<T>(t, this.ctx, d.reduce));
+  }
+  getAggregatingState<IN, ACC, OUT>(d: AggregatingStateDescriptor<IN, ACC, OUT>): AggregatingState<IN, OUT> {
+    return this.register(d, (t) => new HeapAggregatingState<IN, ACC, OUT>(t, this.ctx, d.aggregate));
+  }
+
+  private register<H>(d: StateDescriptor, create: (table: StateTable) => H): H {
+    const existing = this.states.get(d.name);
+    if (existing !== undefined) {
+      if (existing.kind !== d.kind) {
+        throw new StateAccessError(
+          `state '${d.name}' is already registered as ${existing.kind} state and cannot also be ${d.kind} state; give it another name`,
+        );
+      }
+      return existing.handle as H;
+    }
+    const table = new StateTable(this.range);
+    const handle = create(table);
+    this.states.set(d.name, { kind: d.kind, table, handle });
+    return handle;
+  }
+
+  stateNames(): string[] {
+    return [...this.states.keys()];
+  }
+
+  /** Every (key, value) of one state, for tests and tools. */
+  *entries(name: string): IterableIterator<[unknown, unknown]> {
+    const s = this.states.get(name);
+    if (s === undefined) return;
+    for (const m of s.table.maps) {
+      if (m === undefined) continue;
+      for (const [k, v] of m) yield [fromStateKey(k), v];
+    }
+  }
+
+  /** A detached copy of all keyed state, grouped by key group. */
+  snapshot(): KeyedStateSnapshot {
+    const states: KeyedStateSnapshot['states'] = [];
+    for (const [name, s] of this.states) {
+      const keyGroups: KeyedStateSnapshot['states'][number]['keyGroups'] = [];
+      s.table.maps.forEach((m, i) => {
+        if (m === undefined || m.size === 0) return;
+        keyGroups.push({ keyGroup: this.range.start + i, entries: structuredClone([...m]) });
+      });
+      states.push({ name, kind: s.kind, keyGroups });
+    }
+    return { maxParallelism: this.maxParallelism, states };
+  }
+
+  /** Loads the key groups of this subtask's range from snapshots (of any earlier parallelism). */
+  restore(snapshots: readonly KeyedStateSnapshot[]): void {
+    for (const snap of snapshots) {
+      if (snap.maxParallelism !== this.maxParallelism) {
+        throw new StateAccessError(
+          `state was written with max parallelism ${snap.maxParallelism} but the job now has ${this.maxParallelism}; ` +
+            'max parallelism cannot change across a restore',
+        );
+      }
+      for (const st of snap.states) {
+        let s = this.states.get(st.name);
+        if (s === undefined) {
+          s = { kind: st.kind, table: new StateTable(this.range), handle: undefined };
+          this.states.set(st.name, s);
+        }
+        const reg = s;
+        if (reg.handle !== undefined && reg.kind !== st.kind) {
+          throw new StateAccessError(`state '${st.name}' was ${st.kind} state in the snapshot but is ${reg.kind} state now`);
+        }
+        for (const kg of st.keyGroups) {
+          if (!this.range.contains(kg.keyGroup)) continue;
+          const m = reg.table.mapFor(kg.keyGroup - this.range.start);
+          for (const [k, v] of structuredClone(kg.entries)) m.set(k, v);
+        }
+      }
+    }
+  }
+}
+
+function noKey(): StateAccessError {
+  return new StateAccessError(
+    'keyed state was used outside of a keyed context; use it in processElement/onTimer of a function on a keyed stream (after keyBy)',
+  );
+}
+
+abstract class HeapState {
+  constructor(
+    protected readonly table: StateTable,
+    protected readonly ctx: KeyContext,
+  ) {}
+
+  protected current(): unknown {
+    const idx = this.ctx.kgIndex;
+    const m = this.table.maps[idx];
+    if (m === undefined) {
+      if (idx < 0) throw noKey();
+      return undefined;
+    }
+    return m.get(this.ctx.stateKey);
+  }
+
+  protected set(value: unknown): void {
+    const idx = this.ctx.kgIndex;
+    if (idx < 0) throw noKey();
+    this.table.mapFor(idx).set(this.ctx.stateKey, value);
+  }
+
+  clear(): void {
+    const idx = this.ctx.kgIndex;
+    if (idx < 0) throw noKey();
+    this.table.maps[idx]?.delete(this.ctx.stateKey);
+  }
+}
+
+class HeapValueState<T> extends HeapState implements ValueState<T> {
+  constructor(
+    table: StateTable,
+    ctx: KeyContext,
+    private readonly defaultValue: T | undefined,
+  ) {
+    super(table, ctx);
+  }
+  value(): T | undefined {
+    const v = this.current() as T | undefined;
+    return v === undefined ? this.defaultValue : v;
+  }
+  update(value: T | undefined): void {
+    if (value === undefined) this.clear();
+    else this.set(value);
+  }
+}
+
+const EMPTY: readonly never[] = Object.freeze([]);
+
+class HeapListState<T> extends HeapState implements ListState<T> {
+  get(): readonly T[] {
+    return (this.current() as T[] | undefined) ?? EMPTY;
+  }
+  add(value: T): void {
+    const l = this.current() as T[] | undefined;
+    if (l === undefined) this.set([value]);
+    else l.push(value);
+  }
+  addAll(values: Iterable<T>): void {
+    const l = this.current() as T[] | undefined;
+    if (l === undefined) {
+      const n = [...values];
+      if (n.length > 0) this.set(n);
+    } else for (const v of values) l.push(v);
+  }
+  update(values: Iterable<T>): void {
+    const n = [...values];
+    if (n.length === 0) this.clear();
+    else this.set(n);
+  }
+}
+
+class HeapMapState<UK, UV> extends HeapState implements MapState<UK, UV> {
+  private map(): Map<unknown, UV> | undefined {
+    return this.current() as Map<unknown, UV> | undefined;
+  }
+  private mapForWrite(): Map<unknown, UV> {
+    let m = this.map();
+    if (m === undefined) {
+      m = new Map();
+      this.set(m);
+    }
+    return m;
+  }
+  get(key: UK): UV | undefined {
+    return this.map()?.get(toStateKey(key));
+  }
+  put(key: UK, value: UV): void {
+    this.mapForWrite().set(toStateKey(key), value);
+  }
+  putAll(entries: Iterable<readonly [UK, UV]>): void {
+    const m = this.mapForWrite();
+    for (const [k, v] of entries) m.set(toStateKey(k), v);
+  }
+  remove(key: UK): void {
+    const m = this.map();
+    if (m === undefined) return;
+    m.delete(toStateKey(key));
+    if (m.size === 0) this.clear();
+  }
+  contains(key: UK): boolean {
+    return this.map()?.has(toStateKey(key)) ?? false;
+  }
+  *entries(): IterableIterator<[UK, UV]> {
+    const m = this.map();
+    if (m !== undefined) for (const [k, v] of m) yield [fromStateKey(k) as UK, v];
+  }
+  *keys(): IterableIterator<UK> {
+    const m = this.map();
+    if (m !== undefined) for (const k of m.keys()) yield fromStateKey(k) as UK;
+  }
+  *values(): IterableIterator<UV> {
+    const m = this.map();
+    if (m !== undefined) yield* m.values();
+  }
+  isEmpty(): boolean {
+    return (this.map()?.size ?? 0) === 0;
+  }
+}
+
+class HeapReducingState<T> extends HeapState implements ReducingState<T> {
+  constructor(
+    table: StateTable,
+    ctx: KeyContext,
+    private readonly reduce: (a: T, b: T) => T,
+  ) {
+    super(table, ctx);
+  }
+  get(): T | undefined {
+    return this.current() as T | undefined;
+  }
+  add(value: T): void {
+    const cur = this.current() as T | undefined;
+    this.set(cur === undefined ? value : this.reduce(cur, value));
+  }
+}
+
+class HeapAggregatingState<IN, ACC, OUT> extends HeapState implements AggregatingState<IN, OUT> {
+  constructor(
+    table: StateTable,
+    ctx: KeyContext,
+    private readonly agg: AggregatingStateDescriptor<IN, ACC, OUT>['aggregate'],
+  ) {
+    super(table, ctx);
+  }
+  get(): OUT | undefined {
+    const acc = this.current() as ACC | undefined;
+    return acc === undefined ? undefined : this.agg.getResult(acc);
+  }
+  add(value: IN): void {
+    const acc = this.current() as ACC | undefined;
+    this.set(this.agg.add(value, acc === undefined ? this.agg.createAccumulator() : acc));
+  }
+}

@@ -1,0 +1,20 @@
+// In-memory snapshot shapes: what a backend hands over at a snapshot and takes back at a restore.
+// Checkpoint storage serializes these; the operator harness passes them around as they are.
+import type { StateKind } from './descriptors.js';
+
+export interface KeyedStateSnapshot {
+  maxParallelism: number;
+  states: Array<{
+    name: string;
+    kind: StateKind;
+    /** Only non-empty key groups; entries are [state key, value] with the key as stored. */
+    keyGroups: Array<{ keyGroup: number; entries: Array<[unknown, unknown]> }>;
+  }>;
+}
+
+/** How operator list state is redistributed when parallelism changes (ARCHITECTURE.md §6). */
+export type OperatorStateMode = 'split' | 'union';
+
+export interface OperatorStateSnapshot {
+  states: Array<{ name: string; mode: OperatorStateMode; entries: unknown[] }>;
+}

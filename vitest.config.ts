@@ -1,0 +1,16 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+// `WEIR_QUICK=1` leaves out the long-running and process-level tests (files named *.slow.test.ts).
+const quick = process.env.WEIR_QUICK === '1';
+
+export default defineConfig({
+  resolve: { alias: { weir: fileURLToPath(new URL('./src/index.ts', import.meta.url)) } },
+  test: {
+    include: ['test/**/*.test.ts'],
+    exclude: quick ? ['test/**/*.slow.test.ts'] : [],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+  },
+});
