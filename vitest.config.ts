@@ -5,7 +5,15 @@ import { defineConfig } from 'vitest/config';
 const quick = process.env.WEIR_QUICK === '1';
 
 export default defineConfig({
-  resolve: { alias: { weir: fileURLToPath(new URL('./src/index.ts', import.meta.url)) } },
+  resolve: {
+    alias: [
+      { find: /^weir$/, replacement: fileURLToPath(new URL('./src/index.ts', import.meta.url)) },
+      {
+        find: /^weir\/testing$/,
+        replacement: fileURLToPath(new URL('./src/testing/index.ts', import.meta.url)),
+      },
+    ],
+  },
   test: {
     include: ['test/**/*.test.ts'],
     exclude: quick ? ['test/**/*.slow.test.ts'] : [],

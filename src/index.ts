@@ -31,7 +31,13 @@ export type {
   KeyedProcessFunction,
   KeyedProcessContext,
 } from './runtime/functions.js';
-export type { Source, SourceReader, SourceReaderContext, SourceOutput, InputStatus } from './runtime/source.js';
+export type {
+  Source,
+  SourceReader,
+  SourceReaderContext,
+  SourceOutput,
+  InputStatus,
+} from './runtime/source.js';
 export type { Sink, SinkWriter } from './runtime/sink.js';
 
 export {
@@ -48,7 +54,13 @@ export type { ValueState, ListState, MapState, ReducingState, AggregatingState }
 export { StateAccessError } from './state/state.js';
 export type { KeyedStateStore } from './state/keyed-state-backend.js';
 export type { OperatorStateStore } from './state/operator-state-store.js';
-export { keyGroupOf, KeyGroupRange, DEFAULT_MAX_PARALLELISM, InvalidKeyError, type KeyValue } from './state/key-group.js';
+export {
+  keyGroupOf,
+  KeyGroupRange,
+  DEFAULT_MAX_PARALLELISM,
+  InvalidKeyError,
+  type KeyValue,
+} from './state/key-group.js';
 
 export { GraphValidationError } from './graph/transformation.js';
 export { JobFailedError } from './cluster/job-failed-error.js';
@@ -60,3 +72,5 @@ export { CollectionSource } from './connectors/collection-source.js';
 export { PrintSink } from './connectors/print-sink.js';
 export { CollectSink } from './connectors/collect-sink.js';
 export { DiscardingSink } from './connectors/discarding-sink.js';
+export { FileSource, type FileSourceOptions } from './connectors/file-source.js';
+export { FileSink, type FileSinkOptions } from './connectors/file-sink.js';

@@ -47,7 +47,9 @@ export class CheckpointConfig {
   }
   setMode(mode: CheckpointingMode): this {
     if (mode !== 'exactly-once' && mode !== 'at-least-once') {
-      throw new CheckpointConfigError(`checkpointing mode must be 'exactly-once' or 'at-least-once', got '${String(mode)}'`);
+      throw new CheckpointConfigError(
+        `checkpointing mode must be 'exactly-once' or 'at-least-once', got '${String(mode)}'`,
+      );
     }
     return this.set('mode', mode);
   }
@@ -68,7 +70,9 @@ export class CheckpointConfig {
   }
   setExternalizedCheckpointRetention(r: ExternalizedCheckpointRetention): this {
     if (!['delete-on-cancellation', 'retain-on-cancellation', 'never'].includes(r)) {
-      throw new CheckpointConfigError(`checkpoint retention must be delete-on-cancellation, retain-on-cancellation or never, got '${String(r)}'`);
+      throw new CheckpointConfigError(
+        `checkpoint retention must be delete-on-cancellation, retain-on-cancellation or never, got '${String(r)}'`,
+      );
     }
     return this.set('retention', r);
   }
@@ -80,7 +84,8 @@ export class CheckpointConfig {
     if (settings.timeoutMs !== undefined) this.setTimeout(settings.timeoutMs);
     if (settings.minPauseMs !== undefined) this.setMinPauseBetweenCheckpoints(settings.minPauseMs);
     if (settings.maxConcurrent !== undefined) this.setMaxConcurrentCheckpoints(settings.maxConcurrent);
-    if (settings.tolerableFailures !== undefined) this.setTolerableCheckpointFailureNumber(settings.tolerableFailures);
+    if (settings.tolerableFailures !== undefined)
+      this.setTolerableCheckpointFailureNumber(settings.tolerableFailures);
     if (settings.numRetained !== undefined) this.setNumRetainedCheckpoints(settings.numRetained);
     if (settings.retention !== undefined) this.setExternalizedCheckpointRetention(settings.retention);
     return this;
@@ -93,11 +98,13 @@ export class CheckpointConfig {
 }
 
 function nonNegative(what: string, n: number): number {
-  if (!Number.isInteger(n) || n < 0) throw new CheckpointConfigError(`${what} must be a non-negative integer, got ${n}`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new CheckpointConfigError(`${what} must be a non-negative integer, got ${n}`);
   return n;
 }
 
 function positive(what: string, n: number): number {
-  if (!Number.isInteger(n) || n < 1) throw new CheckpointConfigError(`${what} must be a positive integer, got ${n}`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new CheckpointConfigError(`${what} must be a positive integer, got ${n}`);
   return n;
 }

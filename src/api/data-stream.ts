@@ -1,6 +1,11 @@
 // DataStream and KeyedStream: the fluent surface that builds transformations. Nothing runs
 // until the environment executes the graph.
-import { GraphValidationError, Transformation, type EdgeSpec, type PartitionSpec } from '../graph/transformation.js';
+import {
+  GraphValidationError,
+  Transformation,
+  type EdgeSpec,
+  type PartitionSpec,
+} from '../graph/transformation.js';
 import type {
   FilterFunction,
   FlatMapFunction,
@@ -28,28 +33,34 @@ abstract class OperatorHandle {
 
   private target(what: string): Transformation {
     if (this.op === undefined) {
-      throw new GraphValidationError(`${what} applies to an operator, but this stream is a union or keyBy of streams; call it on the operator before`);
+      throw new GraphValidationError(
+        `${what} applies to an operator, but this stream is a union or keyBy of streams; call it on the operator before`,
+      );
     }
     return this.op;
   }
 
   /** A stable id for this operator's state across versions of the job. Give every stateful operator one. */
   uid(uid: string): this {
-    if (typeof uid !== 'string' || uid.length === 0) throw new GraphValidationError('uid(...) needs a non-empty string');
+    if (typeof uid !== 'string' || uid.length === 0)
+      throw new GraphValidationError('uid(...) needs a non-empty string');
     this.target('uid()').uid = uid;
     return this;
   }
 
   /** The operator's name in logs, errors and metrics. */
   name(name: string): this {
-    if (typeof name !== 'string' || name.length === 0) throw new GraphValidationError('name(...) needs a non-empty string');
+    if (typeof name !== 'string' || name.length === 0)
+      throw new GraphValidationError('name(...) needs a non-empty string');
     this.target('name()').name = name;
     return this;
   }
 
   setParallelism(parallelism: number): this {
     if (!Number.isInteger(parallelism) || parallelism < 1) {
-      throw new GraphValidationError(`setParallelism(${parallelism}): parallelism must be a positive integer`);
+      throw new GraphValidationError(
+        `setParallelism(${parallelism}): parallelism must be a positive integer`,
+      );
     }
     this.target('setParallelism()').parallelism = parallelism;
     return this;
@@ -57,7 +68,9 @@ abstract class OperatorHandle {
 
   setMaxParallelism(maxParallelism: number): this {
     if (!Number.isInteger(maxParallelism) || maxParallelism < 1) {
-      throw new GraphValidationError(`setMaxParallelism(${maxParallelism}): max parallelism must be a positive integer`);
+      throw new GraphValidationError(
+        `setMaxParallelism(${maxParallelism}): max parallelism must be a positive integer`,
+      );
     }
     this.target('setMaxParallelism()').maxParallelism = maxParallelism;
     return this;
@@ -106,8 +119,12 @@ export class DataStream<T> extends OperatorHandle {
 
   /** Partitions by key: records with equal keys go to the same subtask and share keyed state. */
   keyBy<K extends KeyValue>(keySelector: KeySelector<T, K>): KeyedStream<T, K> {
-    if (typeof keySelector !== 'function') throw new GraphValidationError('keyBy(...) needs a key selector function, e.g. keyBy((r) => r.id)');
-    return new KeyedStream<T, K>(this.graph, this.repartition({ kind: 'hash', keySelector: keySelector as KeySelector<unknown, unknown> }));
+    if (typeof keySelector !== 'function')
+      throw new GraphValidationError('keyBy(...) needs a key selector function, e.g. keyBy((r) => r.id)');
+    return new KeyedStream<T, K>(
+      this.graph,
+      this.repartition({ kind: 'hash', keySelector: keySelector as KeySelector<unknown, unknown> }),
+    );
   }
 
   /** Spreads records round-robin over the next operator's subtasks. */
@@ -129,7 +146,8 @@ export class DataStream<T> extends OperatorHandle {
   union(...others: DataStream<T>[]): DataStream<T> {
     const edges = [...this.edges];
     for (const o of others) {
-      if (o.graph !== this.graph) throw new GraphValidationError('union(...) needs streams of the same environment');
+      if (o.graph !== this.graph)
+        throw new GraphValidationError('union(...) needs streams of the same environment');
       edges.push(...o.edges);
     }
     return new DataStream<T>(this.graph, edges, undefined);
@@ -171,7 +189,8 @@ export class KeyedStream<T, K extends KeyValue> extends DataStream<T> {
 
   /** Rolling reduce per key: emits the reduced value after each record. */
   reduce(fn: ReduceFunction<T>): DataStream<T> {
-    if (typeof fn !== 'function') throw new GraphValidationError('reduce(...) needs a function (a, b) => combined');
+    if (typeof fn !== 'function')
+      throw new GraphValidationError('reduce(...) needs a function (a, b) => combined');
     return this.transform('Reduce', () => new ReduceOperator<T>(fn));
   }
 
@@ -194,7 +213,12 @@ export class KeyedStream<T, K extends KeyValue> extends DataStream<T> {
     return this.aggregate('MaxBy', field, (a, b) => (b > a ? b : a), true);
   }
 
-  private aggregate(name: string, field: NumericField<T> | undefined, combine: (a: number, b: number) => number, byRecord: boolean): DataStream<T> {
+  private aggregate(
+    name: string,
+    field: NumericField<T> | undefined,
+    combine: (a: number, b: number) => number,
+    byRecord: boolean,
+  ): DataStream<T> {
     let reduce: ReduceFunction<T>;
     if (field === undefined) {
       reduce = (a, b) => combine(a as number, b as number) as T;

@@ -55,7 +55,9 @@ export class StreamExecutionEnvironment {
 
   setParallelism(parallelism: number): this {
     if (!Number.isInteger(parallelism) || parallelism < 1) {
-      throw new GraphValidationError(`setParallelism(${parallelism}): parallelism must be a positive integer`);
+      throw new GraphValidationError(
+        `setParallelism(${parallelism}): parallelism must be a positive integer`,
+      );
     }
     this.parallelism = parallelism;
     return this;
@@ -68,7 +70,9 @@ export class StreamExecutionEnvironment {
   /** The number of key groups; fixed for the life of the job's state. */
   setMaxParallelism(maxParallelism: number): this {
     if (!Number.isInteger(maxParallelism) || maxParallelism < 1) {
-      throw new GraphValidationError(`setMaxParallelism(${maxParallelism}): max parallelism must be a positive integer`);
+      throw new GraphValidationError(
+        `setMaxParallelism(${maxParallelism}): max parallelism must be a positive integer`,
+      );
     }
     this.maxParallelism = maxParallelism;
     return this;
@@ -114,11 +118,18 @@ export class StreamExecutionEnvironment {
 
   /** Validates the graph and resolves it into chains, without running it. */
   getJobGraph(jobName = this.jobName): JobGraph {
-    return buildJobGraph(jobName, this.graph.transformations, {
+    const graph = buildJobGraph(jobName, this.graph.transformations, {
       parallelism: this.parallelism,
       maxParallelism: this.maxParallelism,
       chaining: this.chaining,
     });
+    if (this.checkpointConfig.enabled) {
+      graph.warnings.push(
+        `checkpointing is configured (every ${this.checkpointConfig.settings.intervalMs} ms) but this version of weir ` +
+          'does not take checkpoints yet; the job runs without them',
+      );
+    }
+    return graph;
   }
 
   /** Runs the job in this process until its sources end (or it fails). */

@@ -14,17 +14,21 @@ export function parseJobArgs(args: readonly string[], known: readonly string[]):
   const values = new Map<string, string>();
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
-    if (!arg.startsWith('--')) throw new JobArgumentError(`unexpected job argument '${arg}'; job arguments are --name value pairs`);
+    if (!arg.startsWith('--'))
+      throw new JobArgumentError(`unexpected job argument '${arg}'; job arguments are --name value pairs`);
     const eq = arg.indexOf('=');
     const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
     if (!known.includes(name)) {
-      throw new JobArgumentError(`unknown job argument '--${name}'; this job takes ${known.map((k) => `--${k}`).join(', ')}`);
+      throw new JobArgumentError(
+        `unknown job argument '--${name}'; this job takes ${known.map((k) => `--${k}`).join(', ')}`,
+      );
     }
     let value: string | undefined;
     if (eq !== -1) value = arg.slice(eq + 1);
     else {
       value = args[i + 1];
-      if (value === undefined || value.startsWith('--')) throw new JobArgumentError(`job argument '--${name}' needs a value`);
+      if (value === undefined || value.startsWith('--'))
+        throw new JobArgumentError(`job argument '--${name}' needs a value`);
       i++;
     }
     values.set(name, value);
@@ -37,7 +41,10 @@ export class JobArgs {
 
   required(name: string): string {
     const v = this.values.get(name);
-    if (v === undefined || v === '') throw new JobArgumentError(`missing job argument '--${name}'; pass it after '--', e.g. -- --${name} <value>`);
+    if (v === undefined || v === '')
+      throw new JobArgumentError(
+        `missing job argument '--${name}'; pass it after '--', e.g. -- --${name} <value>`,
+      );
     return v;
   }
 
@@ -49,7 +56,8 @@ export class JobArgs {
   integer(name: string, fallback: number): number {
     const v = this.values.get(name);
     if (v === undefined) return fallback;
-    if (!/^\d+$/.test(v)) throw new JobArgumentError(`job argument '--${name}' must be a non-negative integer, got '${v}'`);
+    if (!/^\d+$/.test(v))
+      throw new JobArgumentError(`job argument '--${name}' must be a non-negative integer, got '${v}'`);
     return Number(v);
   }
 }

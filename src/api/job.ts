@@ -23,10 +23,17 @@ export function defineJob(definition: JobDefinition): JobDefinition {
   if (typeof definition?.name !== 'string' || definition.name.trim() === '') {
     throw new TypeError('defineJob({ name, build }) needs a non-empty name');
   }
-  if (typeof definition.build !== 'function') throw new TypeError(`job '${definition.name}' needs a build(env, args) function`);
-  return Object.freeze({ name: definition.name, build: definition.build.bind(definition), [JOB_BRAND]: true });
+  if (typeof definition.build !== 'function')
+    throw new TypeError(`job '${definition.name}' needs a build(env, args) function`);
+  return Object.freeze({
+    name: definition.name,
+    build: definition.build.bind(definition),
+    [JOB_BRAND]: true,
+  });
 }
 
 export function isJobDefinition(value: unknown): value is JobDefinition {
-  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[JOB_BRAND] === true;
+  return (
+    typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[JOB_BRAND] === true
+  );
 }

@@ -3,15 +3,15 @@ import type { OperatorStateSnapshot } from '../state/snapshot.js';
 
 /**
  * Redistributes operator list state from the old subtasks (index = old subtask) to `newParallelism`
- * subtasks. Unchanged parallelism keeps every subtask's own state; otherwise 'split' lists are
- * concatenated in subtask order and dealt out in contiguous, nearly equal parts, and 'union'
- * lists are concatenated and given whole to every subtask.
+ * subtasks. 'union' lists are always concatenated and given whole to every subtask (as in Flink,
+ * also at unchanged parallelism). 'split' lists stay with their subtask at unchanged parallelism;
+ * otherwise they are concatenated in subtask order and dealt out in contiguous, nearly equal parts.
  */
 export function redistributeOperatorState(
   old: readonly OperatorStateSnapshot[],
   newParallelism: number,
 ): OperatorStateSnapshot[] {
-  if (old.length === newParallelism) return old.map((s) => s);
+  const sameParallelism = old.length === newParallelism;
   const names = new Map<string, { mode: 'split' | 'union'; entries: unknown[] }>();
   for (const sub of old) {
     for (const st of sub.states) {
@@ -26,14 +26,16 @@ export function redistributeOperatorState(
   const out: OperatorStateSnapshot[] = Array.from({ length: newParallelism }, () => ({ states: [] }));
   for (const [name, { mode, entries }] of names) {
     for (let i = 0; i < newParallelism; i++) {
-      const part =
-        mode === 'union'
-          ? entries
-          : entries.slice(
-              Math.floor((i * entries.length) / newParallelism),
-              Math.floor(((i + 1) * entries.length) / newParallelism),
-            );
-      out[i]!.states.push({ name, mode, entries: part });
+      if (mode === 'union') {
+        out[i]!.states.push({ name, mode, entries });
+      } else if (sameParallelism) {
+        const own = old[i]!.states.find((st) => st.name === name);
+        if (own !== undefined) out[i]!.states.push(own);
+      } else {
+        const from = Math.floor((i * entries.length) / newParallelism);
+        const to = Math.floor(((i + 1) * entries.length) / newParallelism);
+        out[i]!.states.push({ name, mode, entries: entries.slice(from, to) });
+      }
     }
   }
   return out;

@@ -23,7 +23,11 @@ export interface ExecutionOptions {
   readonly flushIntervalMs: number;
 }
 
-export const DEFAULT_EXECUTION_OPTIONS: ExecutionOptions = { batchSize: 1024, channelCapacity: 4, flushIntervalMs: 50 };
+export const DEFAULT_EXECUTION_OPTIONS: ExecutionOptions = {
+  batchSize: 1024,
+  channelCapacity: 4,
+  flushIntervalMs: 50,
+};
 
 export interface JobExecutionResult {
   readonly jobId: string;
@@ -55,7 +59,11 @@ export class LocalExecutor {
     const { batchSize, channelCapacity, flushIntervalMs } = this.options;
     const scheduler = new Scheduler();
     const signals = new Map<JobVertex, Signal[]>();
-    for (const v of graph.vertices) signals.set(v, Array.from({ length: v.parallelism }, () => new Signal()));
+    for (const v of graph.vertices)
+      signals.set(
+        v,
+        Array.from({ length: v.parallelism }, () => new Signal()),
+      );
 
     // channels[edge][producer][consumer]; forward edges only have producer i → consumer i.
     const channels = new Map<NetworkEdge, Array<Array<Channel | undefined>>>();
@@ -81,11 +89,16 @@ export class LocalExecutor {
         for (const node of v.operators) ops.set(node, node.transformation.createOperator());
         const head = v.operators[0]!;
         const backend = head.keyed
-          ? new HeapKeyedStateBackend(KeyGroupRange.forSubtask(i, v.parallelism, head.maxParallelism), head.maxParallelism)
+          ? new HeapKeyedStateBackend(
+              KeyGroupRange.forSubtask(i, v.parallelism, head.maxParallelism),
+              head.maxParallelism,
+            )
           : undefined;
         for (const node of v.operators) {
           const op = ops.get(node)!;
-          const outputs: Collector<unknown>[] = node.chainedOutputs.map((n) => new ChainingOutput(ops.get(n)!));
+          const outputs: Collector<unknown>[] = node.chainedOutputs.map(
+            (n) => new ChainingOutput(ops.get(n)!),
+          );
           for (const e of node.networkOutputs) {
             const row = channels.get(e)![i]!.filter((c): c is Channel => c !== undefined);
             const target = e.to;
@@ -94,7 +107,12 @@ export class LocalExecutor {
                 kind: e.partitioner,
                 keySelector: e.keySelector,
                 maxParallelism: target.maxParallelism,
-                target: { name: target.name, uid: target.uid, subtaskIndex: i, parallelism: target.parallelism },
+                target: {
+                  name: target.name,
+                  uid: target.uid,
+                  subtaskIndex: i,
+                  parallelism: target.parallelism,
+                },
               },
               row,
               batchSize,
@@ -118,7 +136,8 @@ export class LocalExecutor {
           );
         }
         const inputs: Channel[] = [];
-        for (const e of v.inputs) for (const row of channels.get(e)!) if (row[i] !== undefined) inputs.push(row[i]!);
+        for (const e of v.inputs)
+          for (const row of channels.get(e)!) if (row[i] !== undefined) inputs.push(row[i]!);
         tasks.push(
           new StreamTask({
             name: v.name,

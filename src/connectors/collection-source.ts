@@ -3,7 +3,13 @@
 import { ListStateDescriptor } from '../state/descriptors.js';
 import type { ListState } from '../state/state.js';
 import type { FunctionInitializationContext } from '../runtime/functions.js';
-import type { InputStatus, Source, SourceOutput, SourceReader, SourceReaderContext } from '../runtime/source.js';
+import type {
+  InputStatus,
+  Source,
+  SourceOutput,
+  SourceReader,
+  SourceReaderContext,
+} from '../runtime/source.js';
 
 export class CollectionSource<T> implements Source<T> {
   readonly boundedness = 'bounded' as const;

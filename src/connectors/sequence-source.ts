@@ -4,7 +4,13 @@
 import { ListStateDescriptor } from '../state/descriptors.js';
 import type { ListState } from '../state/state.js';
 import type { FunctionInitializationContext } from '../runtime/functions.js';
-import type { InputStatus, Source, SourceOutput, SourceReader, SourceReaderContext } from '../runtime/source.js';
+import type {
+  InputStatus,
+  Source,
+  SourceOutput,
+  SourceReader,
+  SourceReaderContext,
+} from '../runtime/source.js';
 
 type Range = [next: number, last: number];
 
@@ -15,7 +21,8 @@ export class SequenceSource implements Source<number> {
     readonly from: number,
     readonly to: number,
   ) {
-    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to)) throw new RangeError(`fromSequence(${from}, ${to}) needs two safe integers`);
+    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to))
+      throw new RangeError(`fromSequence(${from}, ${to}) needs two safe integers`);
     if (to < from) throw new RangeError(`fromSequence(${from}, ${to}): 'to' must not be less than 'from'`);
   }
 

@@ -21,9 +21,15 @@ interface Resolved {
   node?: OperatorNode;
 }
 
-export function buildJobGraph(jobName: string, transformations: readonly Transformation[], defaults: GraphDefaults): JobGraph {
+export function buildJobGraph(
+  jobName: string,
+  transformations: readonly Transformation[],
+  defaults: GraphDefaults,
+): JobGraph {
   if (transformations.length === 0 || !transformations.some((t) => t.kind === 'source')) {
-    throw new GraphValidationError(`job '${jobName}' has no source; build(env) must create at least one stream, e.g. env.fromSequence(1, 10)`);
+    throw new GraphValidationError(
+      `job '${jobName}' has no source; build(env) must create at least one stream, e.g. env.fromSequence(1, 10)`,
+    );
   }
   const warnings: string[] = [];
   const byT = new Map<Transformation, Resolved>();
@@ -37,7 +43,9 @@ export function buildJobGraph(jobName: string, transformations: readonly Transfo
     const cap = t.options.maxSourceParallelism;
     if (cap !== undefined && parallelism > cap) {
       if (t.parallelism !== undefined) {
-        throw new GraphValidationError(`operator '${t.name}' cannot run with parallelism ${parallelism}: this source supports at most ${cap}`);
+        throw new GraphValidationError(
+          `operator '${t.name}' cannot run with parallelism ${parallelism}: this source supports at most ${cap}`,
+        );
       }
       parallelism = cap;
     }
@@ -46,7 +54,9 @@ export function buildJobGraph(jobName: string, transformations: readonly Transfo
     } catch (e) {
       throw new GraphValidationError(
         `operator '${t.name}': ${(e as Error).message}` +
-          (parallelism > maxParallelism && maxParallelism <= UPPER_BOUND_MAX_PARALLELISM ? '; raise the max parallelism or lower the parallelism' : ''),
+          (parallelism > maxParallelism && maxParallelism <= UPPER_BOUND_MAX_PARALLELISM
+            ? '; raise the max parallelism or lower the parallelism'
+            : ''),
       );
     }
     if (t.uid !== undefined) {
@@ -61,10 +71,17 @@ export function buildJobGraph(jobName: string, transformations: readonly Transfo
     const inputs: Resolved['inputs'] = [];
     for (const e of t.inputs) {
       const from = byT.get(e.from);
-      if (from === undefined) throw new GraphValidationError(`operator '${t.name}' reads from an operator of another job`);
+      if (from === undefined)
+        throw new GraphValidationError(`operator '${t.name}' reads from an operator of another job`);
       inputs.push({ from, kind: resolvePartitioner(e.partition, from, parallelism, t), spec: e.partition });
     }
-    const operatorId = t.uid !== undefined ? operatorIdFromUid(t.uid) : generatedOperatorId(t.index, inputs.map((i) => i.from.operatorId));
+    const operatorId =
+      t.uid !== undefined
+        ? operatorIdFromUid(t.uid)
+        : generatedOperatorId(
+            t.index,
+            inputs.map((i) => i.from.operatorId),
+          );
     const r: Resolved = { t, parallelism, maxParallelism, operatorId, inputs, outputs: [] };
     for (const i of inputs) i.from.outputs.push(r);
     byT.set(t, r);
@@ -82,11 +99,20 @@ export function buildJobGraph(jobName: string, transformations: readonly Transfo
   for (const t of ordered) {
     const r = byT.get(t)!;
     const only = r.inputs.length === 1 ? r.inputs[0]! : undefined;
-    const chainTo = defaults.chaining && only !== undefined && only.kind === 'forward' && t.kind !== 'source' ? only.from.node : undefined;
+    const chainTo =
+      defaults.chaining && only !== undefined && only.kind === 'forward' && t.kind !== 'source'
+        ? only.from.node
+        : undefined;
     const vertex: JobVertex =
       chainTo?.vertex ??
       (() => {
-        const v: JobVertex = { index: vertices.length, operators: [], parallelism: r.parallelism, inputs: [], name: t.name };
+        const v: JobVertex = {
+          index: vertices.length,
+          operators: [],
+          parallelism: r.parallelism,
+          inputs: [],
+          name: t.name,
+        };
         vertices.push(v);
         return v;
       })();

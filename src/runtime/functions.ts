@@ -74,7 +74,8 @@ export interface KeyedProcessContext<K> extends ProcessContext {
   getCurrentKey(): K;
 }
 
-export interface ProcessFunction<I, O> extends RichFunction, Partial<CheckpointedFunction>, CheckpointListener {
+export interface ProcessFunction<I, O>
+  extends RichFunction, Partial<CheckpointedFunction>, CheckpointListener {
   processElement(value: I, ctx: ProcessContext, out: Collector<O>): void;
   /** Called when the input has ended: emit anything still buffered. */
   endInput?(out: Collector<O>): void;
@@ -94,6 +95,7 @@ export interface ProcessFunction<I, O> extends RichFunction, Partial<Checkpointe
  *   }
  * }
  */
-export interface KeyedProcessFunction<K, I, O> extends RichFunction, Partial<CheckpointedFunction>, CheckpointListener {
+export interface KeyedProcessFunction<K, I, O>
+  extends RichFunction, Partial<CheckpointedFunction>, CheckpointListener {
   processElement(value: I, ctx: KeyedProcessContext<K>, out: Collector<O>): void;
 }

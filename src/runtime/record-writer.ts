@@ -142,7 +142,8 @@ export function createRecordWriter(
     case 'broadcast':
       return new BroadcastWriter(channels, batchSize);
     case 'hash':
-      if (spec.keySelector === undefined) throw new Error('internal: hash partitioning without a key selector');
+      if (spec.keySelector === undefined)
+        throw new Error('internal: hash partitioning without a key selector');
       return new HashWriter(channels, batchSize, spec.keySelector, spec.maxParallelism, spec.target);
   }
 }

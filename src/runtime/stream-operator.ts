@@ -57,7 +57,8 @@ export abstract class StreamOperator<IN = unknown, OUT = unknown> {
 
   async initializeState(restored: OperatorSubtaskState | undefined): Promise<void> {
     if (restored?.keyed !== undefined) {
-      if (this.keyedBackend === undefined) throw new StateAccessError('keyed state was restored for an operator that is not keyed');
+      if (this.keyedBackend === undefined)
+        throw new StateAccessError('keyed state was restored for an operator that is not keyed');
       this.keyedBackend.restore([restored.keyed]);
     }
     if (restored?.operator !== undefined) this.operatorState.restore(restored.operator);
@@ -107,7 +108,10 @@ export abstract class StreamOperator<IN = unknown, OUT = unknown> {
   }
 }
 
-function createRuntimeContext(info: OperatorInfo, backend: HeapKeyedStateBackend | undefined): RuntimeContext {
+function createRuntimeContext(
+  info: OperatorInfo,
+  backend: HeapKeyedStateBackend | undefined,
+): RuntimeContext {
   const keyed = <T>(what: string, name: string): T => {
     if (backend === undefined) {
       throw new StateAccessError(
@@ -128,7 +132,8 @@ function createRuntimeContext(info: OperatorInfo, backend: HeapKeyedStateBackend
     getState: <T>(d: ValueStateDescriptor<T>) => keyed<B>('state', d.name).getState(d),
     getListState: <T>(d: ListStateDescriptor<T>) => keyed<B>('list state', d.name).getListState(d),
     getMapState: <UK, UV>(d: MapStateDescriptor<UK, UV>) => keyed<B>('map state', d.name).getMapState(d),
-    getReducingState: <T>(d: ReducingStateDescriptor<T>) => keyed<B>('reducing state', d.name).getReducingState(d),
+    getReducingState: <T>(d: ReducingStateDescriptor<T>) =>
+      keyed<B>('reducing state', d.name).getReducingState(d),
     getAggregatingState: <I, A, O>(d: AggregatingStateDescriptor<I, A, O>) =>
       keyed<B>('aggregating state', d.name).getAggregatingState(d),
   };

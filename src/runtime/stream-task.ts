@@ -206,7 +206,10 @@ export class StreamTask {
   }
 
   private async step(): Promise<void> {
-    if (this.cancelled) throw new TaskCancelledError(`${this.setup.name} (${this.setup.subtaskIndex + 1}/${this.setup.parallelism}) was cancelled`);
+    if (this.cancelled)
+      throw new TaskCancelledError(
+        `${this.setup.name} (${this.setup.subtaskIndex + 1}/${this.setup.parallelism}) was cancelled`,
+      );
     while (this.mailbox.length > 0) await this.mailbox.shift()!();
   }
 

@@ -17,7 +17,9 @@ abstract class BaseStateDescriptor {
   abstract readonly kind: StateKind;
   constructor(readonly name: string) {
     if (typeof name !== 'string' || name.length === 0) {
-      throw new TypeError('a state descriptor needs a non-empty name, e.g. new ValueStateDescriptor("count")');
+      throw new TypeError(
+        'a state descriptor needs a non-empty name, e.g. new ValueStateDescriptor("count")',
+      );
     }
   }
 }
@@ -69,7 +71,9 @@ export class AggregatingStateDescriptor<IN, ACC, OUT> extends BaseStateDescripto
   ) {
     super(name);
     if (typeof aggregate?.add !== 'function' || typeof aggregate.createAccumulator !== 'function') {
-      throw new TypeError(`aggregating state '${name}' needs an aggregate function with createAccumulator, add and getResult`);
+      throw new TypeError(
+        `aggregating state '${name}' needs an aggregate function with createAccumulator, add and getResult`,
+      );
     }
   }
 }

@@ -125,10 +125,18 @@ export class KeyGroupRange {
 }
 
 export function checkParallelism(parallelism: number, maxParallelism: number): void {
-  if (!Number.isInteger(maxParallelism) || maxParallelism < 1 || maxParallelism > UPPER_BOUND_MAX_PARALLELISM) {
-    throw new RangeError(`max parallelism must be an integer in [1, ${UPPER_BOUND_MAX_PARALLELISM}], got ${maxParallelism}`);
+  if (
+    !Number.isInteger(maxParallelism) ||
+    maxParallelism < 1 ||
+    maxParallelism > UPPER_BOUND_MAX_PARALLELISM
+  ) {
+    throw new RangeError(
+      `max parallelism must be an integer in [1, ${UPPER_BOUND_MAX_PARALLELISM}], got ${maxParallelism}`,
+    );
   }
   if (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > maxParallelism) {
-    throw new RangeError(`parallelism must be an integer in [1, max parallelism ${maxParallelism}], got ${parallelism}`);
+    throw new RangeError(
+      `parallelism must be an integer in [1, max parallelism ${maxParallelism}], got ${parallelism}`,
+    );
   }
 }

@@ -37,7 +37,9 @@ export interface KeyedStateStore {
   getListState<T>(descriptor: ListStateDescriptor<T>): ListState<T>;
   getMapState<UK, UV>(descriptor: MapStateDescriptor<UK, UV>): MapState<UK, UV>;
   getReducingState<T>(descriptor: ReducingStateDescriptor<T>): ReducingState<T>;
-  getAggregatingState<IN, ACC, OUT>(descriptor: AggregatingStateDescriptor<IN, ACC, OUT>): AggregatingState<IN, OUT>;
+  getAggregatingState<IN, ACC, OUT>(
+    descriptor: AggregatingStateDescriptor<IN, ACC, OUT>,
+  ): AggregatingState<IN, OUT>;
 }
 
 interface Registered {
@@ -67,7 +69,9 @@ export class HeapKeyedStateBackend implements KeyedStateStore {
   setCurrentKeyComputingGroup(key: unknown): void {
     const kg = keyGroupOf(key, this.maxParallelism);
     if (!this.range.contains(kg)) {
-      throw new StateAccessError(`key ${String(key)} is in key group ${kg}, outside this subtask's range ${this.range}`);
+      throw new StateAccessError(
+        `key ${String(key)} is in key group ${kg}, outside this subtask's range ${this.range}`,
+      );
     }
     this.setCurrentKey(key, kg);
   }
@@ -103,6 +107,8 @@ export class HeapKeyedStateBackend implements KeyedStateStore {
           `state '${d.name}' is already registered as ${existing.kind} state and cannot also be ${d.kind} state; give it another name`,
         );
       }
+      // State restored from a snapshot has its table but no handle until a function asks for it.
+      if (existing.handle === undefined) existing.handle = create(existing.table);
       return existing.handle as H;
     }
     const table = new StateTable(this.range);
@@ -156,7 +162,9 @@ export class HeapKeyedStateBackend implements KeyedStateStore {
         }
         const reg = s;
         if (reg.handle !== undefined && reg.kind !== st.kind) {
-          throw new StateAccessError(`state '${st.name}' was ${st.kind} state in the snapshot but is ${reg.kind} state now`);
+          throw new StateAccessError(
+            `state '${st.name}' was ${st.kind} state in the snapshot but is ${reg.kind} state now`,
+          );
         }
         for (const kg of st.keyGroups) {
           if (!this.range.contains(kg.keyGroup)) continue;

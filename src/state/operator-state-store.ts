@@ -51,7 +51,9 @@ export class OperatorStateStore {
       if (old !== undefined) s.items = structuredClone(old.entries);
       this.states.set(d.name, s);
     } else if (s.mode !== mode) {
-      throw new StateAccessError(`operator state '${d.name}' is already registered as ${s.mode} list state, not ${mode}`);
+      throw new StateAccessError(
+        `operator state '${d.name}' is already registered as ${s.mode} list state, not ${mode}`,
+      );
     }
     return s as ListState<T>;
   }
@@ -63,9 +65,11 @@ export class OperatorStateStore {
 
   snapshot(): OperatorStateSnapshot {
     const states: OperatorStateSnapshot['states'] = [];
-    for (const [name, s] of this.states) states.push({ name, mode: s.mode, entries: structuredClone(s.items) });
+    for (const [name, s] of this.states)
+      states.push({ name, mode: s.mode, entries: structuredClone(s.items) });
     // State restored but not (yet) registered again by this version of the function is kept.
-    for (const old of this.restored?.states ?? []) if (!this.states.has(old.name)) states.push(structuredClone(old));
+    for (const old of this.restored?.states ?? [])
+      if (!this.states.has(old.name)) states.push(structuredClone(old));
     return { states };
   }
 }

@@ -1,0 +1,7 @@
+// Every benchmark case, in the order they run and are printed. A new case is a file in this
+// folder exporting a BenchCase, added to this list.
+import type { BenchCase } from '../lib/harness.js';
+import { keyedCount } from './keyed-count.js';
+import { wordCount } from './word-count.js';
+
+export const CASES: readonly BenchCase[] = [keyedCount, wordCount];

@@ -1,0 +1,150 @@
+// The benchmark harness: what a case is, how its runs are timed and checked, and how figures are
+// summarised. Every figure pairs the engine with a plain JavaScript loop doing the same work, run
+// alternately in the same process, so their ratio survives a noisy machine.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+/** What one run produced; compared with what the case expects before its time counts. */
+export interface RunResult {
+  /** Records that reached the end of the pipeline (the sink, or the loop's output). */
+  readonly outputs: number;
+  /** A sum over the outputs that only a correct computation produces (e.g. the running counts). */
+  readonly checksum: number;
+}
+
+/** A case ready to run: its input is built and its expected result known. */
+export interface PreparedCase {
+  /** Items per run; the figure is items divided by the seconds a run takes. */
+  readonly items: number;
+  readonly expected: RunResult;
+  /** One run of the job on a fresh environment, from building the graph to the end of execute(). */
+  engine(): Promise<RunResult>;
+  /** One run of the plain JavaScript loop doing the same work. */
+  baseline(): RunResult;
+}
+
+export interface BenchCase {
+  readonly name: string;
+  /** Throughput unit, e.g. 'events/s'; the same for engine and baseline. */
+  readonly unit: string;
+  /** What `--events` counts for this case (events, words…). */
+  readonly itemName: string;
+  readonly defaultItems: number;
+  /** One line for the README and the table footer. */
+  readonly description: string;
+  /** Builds the input for `items` items (not timed). */
+  prepare(items: number): PreparedCase | Promise<PreparedCase>;
+}
+
+export class BenchFailure extends Error {
+  override readonly name = 'BenchFailure';
+}
+
+/** The measured figures of one case: per-run throughputs, in run order. */
+export interface Measurement {
+  readonly name: string;
+  readonly unit: string;
+  readonly items: number;
+  readonly itemName: string;
+  readonly engine: number[];
+  readonly baseline: number[];
+}
+
+export interface Figure {
+  name: string;
+  value: number;
+  unit: string;
+  baseline: number;
+  ratio: number;
+}
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export function toFigure(m: Measurement): Figure {
+  const value = median(m.engine);
+  const baseline = median(m.baseline);
+  return {
+    name: m.name,
+    value: Math.round(value),
+    unit: m.unit,
+    baseline: Math.round(baseline),
+    ratio: round(value / baseline, 4),
+  };
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+/**
+ * A full collection between runs, so that one run's garbage (a previous run's state) is not
+ * collected on the next run's time. Node only exposes gc() with --expose-gc; the flag can be set
+ * at run time and the function fetched from a fresh context.
+ */
+const collectGarbage: () => void = (() => {
+  try {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as unknown;
+    if (typeof gc === 'function') return gc as () => void;
+  } catch {
+    // fall through: runs are still correct, only noisier
+  }
+  return () => {};
+})();
+
+function check(c: BenchCase, what: string, got: RunResult, expected: RunResult): void {
+  if (got.outputs !== expected.outputs || got.checksum !== expected.checksum) {
+    throw new BenchFailure(
+      `${c.name}: the ${what} produced a wrong result: ${got.outputs} outputs with checksum ${got.checksum}, ` +
+        `expected ${expected.outputs} outputs with checksum ${expected.checksum}; no figure is reported`,
+    );
+  }
+}
+
+async function timeEngine(c: BenchCase, p: PreparedCase): Promise<number> {
+  collectGarbage();
+  const t0 = performance.now();
+  const r = await p.engine();
+  const ms = performance.now() - t0;
+  check(c, 'engine', r, p.expected);
+  return (p.items * 1000) / ms;
+}
+
+function timeBaseline(c: BenchCase, p: PreparedCase): number {
+  collectGarbage();
+  const t0 = performance.now();
+  const r = p.baseline();
+  const ms = performance.now() - t0;
+  check(c, 'baseline', r, p.expected);
+  return (p.items * 1000) / ms;
+}
+
+export type Progress = (message: string) => void;
+
+/** One warm-up pair, then `runs` pairs: engine, baseline, engine, baseline… */
+export async function measure(
+  c: BenchCase,
+  items: number,
+  runs: number,
+  progress: Progress,
+): Promise<Measurement> {
+  progress(`${c.name}: preparing ${items} ${c.itemName}`);
+  const p = await c.prepare(items);
+  progress(`${c.name}: warm-up`);
+  await timeEngine(c, p);
+  timeBaseline(c, p);
+  const engine: number[] = [];
+  const baseline: number[] = [];
+  for (let r = 1; r <= runs; r++) {
+    progress(`${c.name}: run ${r}/${runs} engine`);
+    engine.push(await timeEngine(c, p));
+    progress(`${c.name}: run ${r}/${runs} baseline`);
+    baseline.push(timeBaseline(c, p));
+  }
+  return { name: c.name, unit: c.unit, items: p.items, itemName: c.itemName, engine, baseline };
+}

@@ -1,0 +1,46 @@
+// Loads a job module and finds the job definition it default-exports.
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { isJobDefinition, type JobDefinition } from '../index.js';
+import { describeError, UsageError } from './errors.js';
+
+/** @param file the path as the user typed it; messages repeat it so they can find it in their command. */
+export async function loadJob(file: string): Promise<JobDefinition> {
+  const path = resolve(file);
+  const kind = await stat(path).then(
+    (s) => (s.isFile() ? 'file' : 'other'),
+    () => 'missing',
+  );
+  if (kind === 'missing') throw new UsageError(`job file not found: ${file}`);
+  if (kind === 'other') {
+    throw new UsageError(`job file ${file} is not a file; pass the job's .ts or .js file`);
+  }
+
+  let module: unknown;
+  try {
+    module = await import(pathToFileURL(path).href);
+  } catch (e) {
+    throw new UsageError(`cannot load job file ${file}: ${describeError(e)}`, { cause: e });
+  }
+  const job = defaultExport(module);
+  if (job === undefined) {
+    throw new UsageError(
+      `${file} does not default-export a job; write: export default defineJob({ name, build(env, args) { … } })`,
+    );
+  }
+  return job;
+}
+
+function defaultExport(module: unknown): JobDefinition | undefined {
+  const first = property(module, 'default');
+  if (isJobDefinition(first)) return first;
+  // tsx compiles a .ts file outside a "type": "module" package to CommonJS; depending on the
+  // interop path, its `export default` then arrives one level deeper.
+  const second = property(first, 'default');
+  return isJobDefinition(second) ? second : undefined;
+}
+
+function property(value: unknown, key: string): unknown {
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
+}

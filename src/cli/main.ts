@@ -1,0 +1,62 @@
+// Entry point of the `weir` command (bin/weir): picks the command, and turns every outcome into
+// the exit code and the one-line error promised by ARCHITECTURE.md §9.
+import type { Command } from './command.js';
+import { ExitCode, reportError, UsageError, type CliIO } from './errors.js';
+import { commandHelp, mainHelp, PLANNED_COMMANDS } from './help.js';
+import { wantsHelp } from './options.js';
+import { runCommand } from './run-command.js';
+import { weirVersion } from './version.js';
+
+const COMMANDS: readonly Command[] = [runCommand];
+
+const processIO: CliIO = {
+  out: (text) => void process.stdout.write(text),
+  err: (line) => void process.stderr.write(line + '\n'),
+  env: process.env,
+};
+
+/** Runs `weir <argv…>` and returns the process exit code. */
+export async function main(argv: readonly string[], io: CliIO = processIO): Promise<number> {
+  try {
+    return await dispatch(argv, io);
+  } catch (e) {
+    return reportError(e, io);
+  }
+}
+
+async function dispatch(argv: readonly string[], io: CliIO): Promise<ExitCode> {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '-h' || first === '--help') {
+    io.out(mainHelp(COMMANDS, weirVersion()));
+    return ExitCode.ok;
+  }
+  if (first === '--version') {
+    io.out(weirVersion() + '\n');
+    return ExitCode.ok;
+  }
+  if (first === 'help') {
+    const topic = rest[0];
+    io.out(topic === undefined ? mainHelp(COMMANDS, weirVersion()) : commandHelp(findCommand(topic)));
+    return ExitCode.ok;
+  }
+  if (first.startsWith('-')) throw new UsageError(`unknown option '${first}'; see 'weir --help'`);
+
+  const command = findCommand(first);
+  if (wantsHelp(rest)) {
+    io.out(commandHelp(command));
+    return ExitCode.ok;
+  }
+  return command.run(rest, io);
+}
+
+function findCommand(name: string): Command {
+  const command = COMMANDS.find((c) => c.name === name);
+  if (command !== undefined) return command;
+  if (PLANNED_COMMANDS.some((c) => c.usage.split(' ')[0] === name)) {
+    const available = COMMANDS.map((c) => `'weir ${c.name}'`).join(', ');
+    throw new UsageError(
+      `'weir ${name}' is not available in weir ${weirVersion()} yet; this version has ${available}`,
+    );
+  }
+  throw new UsageError(`unknown command '${name}'; see 'weir --help'`);
+}

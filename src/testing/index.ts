@@ -1,0 +1,14 @@
+// weir/testing: harnesses that drive one operator without running a job. Everything not exported
+// here is internal.
+
+export {
+  OperatorTestHarness,
+  KeyedOperatorTestHarness,
+  HarnessLifecycleError,
+  KeyNotOwnedError,
+  type HarnessOptions,
+  type HarnessPhase,
+} from './harness.js';
+export { stateForSubtask } from './subtask-state.js';
+export type { OperatorSubtaskState } from '../runtime/stream-operator.js';
+export type { KeyedStateSnapshot, OperatorStateSnapshot, OperatorStateMode } from '../state/snapshot.js';

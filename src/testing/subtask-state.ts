@@ -1,0 +1,69 @@
+// What one subtask of a new parallelism restores from the snapshots of every subtask of an
+// earlier run: the keyed state of the key groups it owns (ARCHITECTURE.md §6) and its share of
+// the operator list state. A pure function, so a test can inspect what a subtask would get.
+import { redistributeOperatorState } from '../checkpoint/redistribution.js';
+import type { OperatorSubtaskState } from '../runtime/stream-operator.js';
+import { KeyGroupRange } from '../state/key-group.js';
+import type { KeyedStateSnapshot, OperatorStateSnapshot } from '../state/snapshot.js';
+import { StateAccessError } from '../state/state.js';
+
+/**
+ * The state subtask `subtaskIndex` of `parallelism` restores from `snapshots`, the snapshots of
+ * all subtasks of the earlier run in subtask order (`snapshots.length` is the old parallelism).
+ * Keyed state is cut to the subtask's key-group range; operator list state is split or unioned
+ * as a job restore does it.
+ */
+export function stateForSubtask(
+  snapshots: readonly OperatorSubtaskState[],
+  parallelism: number,
+  subtaskIndex: number,
+): OperatorSubtaskState {
+  if (snapshots.length === 0) {
+    throw new RangeError(
+      'stateForSubtask needs the snapshot of at least one subtask; to start empty, open() without state',
+    );
+  }
+  const operator = redistributeOperatorState(
+    snapshots.map((s): OperatorStateSnapshot => s.operator ?? { states: [] }),
+    parallelism,
+  )[subtaskIndex];
+  if (operator === undefined)
+    throw new RangeError(`subtask index ${subtaskIndex} is outside [0, ${parallelism})`);
+  return { keyed: keyedStateForSubtask(snapshots, parallelism, subtaskIndex), operator };
+}
+
+function keyedStateForSubtask(
+  snapshots: readonly OperatorSubtaskState[],
+  parallelism: number,
+  subtaskIndex: number,
+): KeyedStateSnapshot | undefined {
+  const keyed = snapshots.flatMap((s) => (s.keyed === undefined ? [] : [s.keyed]));
+  const first = keyed[0];
+  if (first === undefined) return undefined;
+  const maxParallelism = first.maxParallelism;
+  for (const k of keyed) {
+    if (k.maxParallelism !== maxParallelism) {
+      throw new StateAccessError(
+        `the snapshots disagree on max parallelism (${maxParallelism} and ${k.maxParallelism}); ` +
+          'they cannot come from one run of one operator',
+      );
+    }
+  }
+  const range = KeyGroupRange.forSubtask(subtaskIndex, parallelism, maxParallelism);
+  const byName = new Map<string, KeyedStateSnapshot['states'][number]>();
+  for (const k of keyed) {
+    for (const st of k.states) {
+      let merged = byName.get(st.name);
+      if (merged === undefined) {
+        merged = { name: st.name, kind: st.kind, keyGroups: [] };
+        byName.set(st.name, merged);
+      } else if (merged.kind !== st.kind) {
+        throw new StateAccessError(
+          `state '${st.name}' is ${merged.kind} state in one snapshot and ${st.kind} state in another`,
+        );
+      }
+      for (const kg of st.keyGroups) if (range.contains(kg.keyGroup)) merged.keyGroups.push(kg);
+    }
+  }
+  return { maxParallelism, states: [...byName.values()] };
+}

@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import {
+  CheckpointConfigError,
+  DEFAULT_CHECKPOINT_SETTINGS,
+  parseDuration,
+  StreamExecutionEnvironment,
+} from '../../src/index.js';
+
+describe('checkpoint configuration', () => {
+  it("starts from Flink's defaults", () => {
+    const env = new StreamExecutionEnvironment();
+    expect(env.checkpointConfig.enabled).toBe(false);
+    expect(env.checkpointConfig.settings).toEqual(DEFAULT_CHECKPOINT_SETTINGS);
+    expect(DEFAULT_CHECKPOINT_SETTINGS).toMatchObject({
+      timeoutMs: 600_000,
+      maxConcurrent: 1,
+      tolerableFailures: 0,
+      numRetained: 1,
+    });
+  });
+
+  it('takes settings from enableCheckpointing and from a config object', () => {
+    const env = new StreamExecutionEnvironment();
+    env.enableCheckpointing(500, 'at-least-once');
+    env.checkpointConfig.configure({ timeoutMs: 2000, minPauseMs: 100, retention: 'retain-on-cancellation' });
+    expect(env.checkpointConfig.settings).toMatchObject({
+      intervalMs: 500,
+      mode: 'at-least-once',
+      timeoutMs: 2000,
+      minPauseMs: 100,
+      retention: 'retain-on-cancellation',
+    });
+    expect(env.checkpointConfig.enabled).toBe(true);
+  });
+
+  it('rejects bad values with a message naming the setting', () => {
+    const c = new StreamExecutionEnvironment().checkpointConfig;
+    expect(() => c.setInterval(-1)).toThrow(CheckpointConfigError);
+    expect(() => c.setTimeout(0)).toThrow(/checkpoint timeout must be a positive integer, got 0/);
+    expect(() => c.setMaxConcurrentCheckpoints(1.5)).toThrow(/max concurrent checkpoints/);
+    expect(() => c.setMode('sometimes' as never)).toThrow(/exactly-once/);
+    expect(() => c.configure({ retention: 'forever' as never })).toThrow(/retain-on-cancellation/);
+  });
+
+  it('warns that checkpoints are not taken yet instead of silently ignoring the setting', () => {
+    const env = new StreamExecutionEnvironment().enableCheckpointing(1000);
+    env.fromElements(1).print();
+    expect(env.getJobGraph().warnings.join('\n')).toMatch(/does not take checkpoints yet/);
+  });
+});
+
+describe('parseDuration', () => {
+  it('reads the units users write', () => {
+    expect(parseDuration('500ms')).toBe(500);
+    expect(parseDuration('10s')).toBe(10_000);
+    expect(parseDuration('2min')).toBe(120_000);
+    expect(parseDuration('1h')).toBe(3_600_000);
+    expect(parseDuration('0')).toBe(0);
+    expect(parseDuration('1.5s')).toBe(1500);
+  });
+  it('rejects anything else', () => {
+    for (const bad of ['', 'ten', '-1s', '10 parsecs', '1e3'])
+      expect(parseDuration(bad), bad).toBeUndefined();
+  });
+});

@@ -1,0 +1,155 @@
+// `weir run` end to end: job modules of every flavour, flags and job arguments reaching the job,
+// warnings, a failing job, and Ctrl-C.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectOneLineError, JobFiles, weir } from './weir-process.js';
+
+const files = new JobFiles();
+
+const AB_JOB = (name: string) =>
+  `import { defineJob } from 'weir';\nexport default defineJob({ name: '${name}', build(env) { env.fromElements('a', 'b').print(); } });\n`;
+
+beforeAll(() => {
+  // Outside a "type": "module" package, tsx compiles .ts to CommonJS: a different loading path.
+  files.write('job.ts', AB_JOB('commonjs-scope'));
+  files.write('esm/package.json', '{ "type": "module" }\n');
+  files.write('esm/job.ts', AB_JOB('esm-ts'));
+  files.write('esm/job.js', AB_JOB('esm-js'));
+  files.write(
+    'legacy.cjs',
+    `const { defineJob } = require('weir');\nmodule.exports = defineJob({ name: 'cjs', build(env) { env.fromElements('a', 'b').print(); } });\n`,
+  );
+  files.write(
+    'config.ts',
+    `import { defineJob } from 'weir';
+export default defineJob({
+  name: 'config',
+  build(env, args) {
+    env.fromElements(JSON.stringify({ p: env.getParallelism(), max: env.getMaxParallelism(), args })).print();
+  },
+});
+`,
+  );
+  files.write(
+    'warns.ts',
+    `import { defineJob } from 'weir';\nexport default defineJob({ name: 'warns', build(env) { env.enableCheckpointing(1000); env.fromElements('a').print(); } });\n`,
+  );
+  files.write(
+    'fails.ts',
+    `import { defineJob } from 'weir';
+export default defineJob({
+  name: 'fails',
+  build(env) {
+    env.fromElements(1, 2, 3).map((n: number) => {
+      if (n === 2) throw new Error('boom on 2\\nsecond line');
+      return n;
+    }).name('explode').print();
+  },
+});
+`,
+  );
+  files.write(
+    'stray.ts',
+    `import { defineJob } from 'weir';
+export default defineJob({
+  name: 'stray',
+  build(env) {
+    setTimeout(() => { throw new RangeError('late'); }, 20);
+    env.fromSequence(1, Number.MAX_SAFE_INTEGER).filter(() => false).print();
+  },
+});
+`,
+  );
+  files.write(
+    'forever.ts',
+    `import { defineJob } from 'weir';
+export default defineJob({
+  name: 'forever',
+  build(env) {
+    env.fromSequence(1, Number.MAX_SAFE_INTEGER).filter(() => false).print();
+    process.stderr.write('built\\n');
+  },
+});
+`,
+  );
+});
+afterAll(() => files.remove());
+
+/** The JSON the config job prints, without the print sink's `subtask> ` prefix. */
+function config(stdout: string): unknown {
+  return JSON.parse(stdout.replace(/^\d+> /, ''));
+}
+
+describe.concurrent('weir run', () => {
+  it.each(['job.ts', 'esm/job.ts', 'esm/job.js', 'legacy.cjs'])(
+    'runs the job %s default-exports',
+    async (file) => {
+      expect(await weir(['run', file], { cwd: files.dir })).toEqual({
+        code: 0,
+        signal: null,
+        stdout: 'a\nb\n',
+        stderr: '',
+      });
+    },
+  );
+
+  it('builds with parallelism 1 and max parallelism 128 by default', async () => {
+    const r = await weir(['run', 'config.ts'], { cwd: files.dir });
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(config(r.stdout)).toEqual({ p: 1, max: 128, args: [] });
+  });
+
+  it('passes -p and --max-parallelism to the environment, and everything after -- to the job', async () => {
+    const args = ['--input', 'x y', '-p', '9', '--', '--help'];
+    const r = await weir(['run', '-p', '3', 'config.ts', '--max-parallelism=64', '--', ...args], {
+      cwd: files.dir,
+    });
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(config(r.stdout)).toEqual({ p: 3, max: 64, args });
+  });
+
+  it('accepts --parallelism=N and a job file given by absolute path', async () => {
+    const r = await weir(['run', `${files.dir}/config.ts`, '--parallelism=2']);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(config(r.stdout)).toEqual({ p: 2, max: 128, args: [] });
+  });
+
+  it('prints graph warnings as weir: warning lines and still runs the job', async () => {
+    const r = await weir(['run', 'warns.ts'], { cwd: files.dir });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('a\n');
+    expect(r.stderr).toMatch(/^weir: warning: checkpointing is configured \(every 1000 ms\)[^\n]*\n$/);
+  });
+
+  it('exits with 1 and one line naming the operator when a function throws', async () => {
+    const r = await weir(['run', 'fails.ts'], { cwd: files.dir });
+    expectOneLineError(
+      r,
+      1,
+      /^weir: job 'fails' failed: operator 'explode', subtask 1\/1, failed in \w+: boom on 2\n$/,
+    );
+  });
+
+  it('adds the stack of the failure and of its cause with WEIR_DEBUG=1', async () => {
+    const r = await weir(['run', 'fails.ts'], { cwd: files.dir, env: { WEIR_DEBUG: '1' } });
+    expect(r.code).toBe(1);
+    const [first, ...rest] = r.stderr.split('\n');
+    expect(first).toMatch(/^weir: job 'fails' failed: operator 'explode'.*: boom on 2$/);
+    expect(rest.join('\n')).toMatch(/caused by: Error: boom on 2\nsecond line\n\s+at .*fails\.ts:\d+:\d+/);
+  });
+
+  it('reports an error thrown outside any operator as the job failing, in one line', async () => {
+    const r = await weir(['run', 'stray.ts'], { cwd: files.dir });
+    expectOneLineError(r, 1, /^weir: job 'stray' failed: uncaught error: RangeError: late\n$/);
+  });
+
+  it('exits with 130 on Ctrl-C', async () => {
+    let sent = false;
+    const r = await weir(['run', 'forever.ts'], {
+      cwd: files.dir,
+      onStderr: (chunk, child) => {
+        if (!sent && chunk.includes('built')) sent = child.kill('SIGINT');
+      },
+    });
+    expect(r).toEqual({ code: 130, signal: null, stdout: '', stderr: 'built\nweir: interrupted\n' });
+  });
+});

@@ -1,0 +1,69 @@
+// Runs the real `weir` command in a child process, and writes the small job files the CLI tests
+// feed it.
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
+
+export const WEIR_BIN = fileURLToPath(new URL('../../bin/weir', import.meta.url));
+
+export interface WeirResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface WeirOptions {
+  readonly cwd?: string;
+  readonly env?: Readonly<Record<string, string>>;
+  /** Called with each chunk of stderr as it arrives, with the child, e.g. to signal it. */
+  readonly onStderr?: (chunk: string, child: { kill(signal: NodeJS.Signals): boolean }) => void;
+}
+
+/** Async, so a test file can start many commands at once: each one spends ~0.5 s starting tsx. */
+export function weir(args: readonly string[], options: WeirOptions = {}): Promise<WeirResult> {
+  return new Promise((resolve, reject) => {
+    const env: Record<string, string | undefined> = { ...process.env, ...options.env };
+    // The tests' own WEIR_DEBUG must not change what the command prints.
+    if (options.env?.WEIR_DEBUG === undefined) delete env.WEIR_DEBUG;
+    const child = spawn(process.execPath, [WEIR_BIN, ...args], { cwd: options.cwd, env, stdio: 'pipe' });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => {
+      stderr += s;
+      options.onStderr?.(s, child);
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+/** The error contract of ARCHITECTURE.md §9: the exit code, and exactly one `weir: ` line on stderr. */
+export function expectOneLineError(r: WeirResult, code: number, pattern: RegExp): void {
+  expect({ code: r.code, stderr: r.stderr }).toEqual({
+    code,
+    stderr: expect.stringMatching(/^weir: [^\n]*\n$/),
+  });
+  expect(r.stderr).toMatch(pattern);
+  expect(r.stdout).toBe('');
+}
+
+/** A temporary folder of job files; `write` creates parent folders as needed. */
+export class JobFiles {
+  readonly dir = mkdtempSync(join(tmpdir(), 'weir-cli-'));
+
+  write(relativePath: string, source: string): string {
+    const path = join(this.dir, relativePath);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, source);
+    return path;
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
