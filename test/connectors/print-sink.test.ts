@@ -18,7 +18,7 @@ describe('PrintSink', () => {
   it('prints one line per record without a prefix at parallelism 1', async () => {
     const out = new SlowTerminal();
     const env = new StreamExecutionEnvironment({ parallelism: 1 });
-    env.fromElements('a', 7, 2n, { k: 'x' }).sinkTo(new PrintSink(undefined, out));
+    env.fromElements<unknown>('a', 7, 2n, { k: 'x' }).sinkTo(new PrintSink(undefined, out));
     await env.execute();
     expect(out.text).toBe("a\n7\n2n\n{ k: 'x' }\n");
   });
