@@ -14,6 +14,8 @@ export interface CheckpointSettings {
   readonly tolerableFailures: number;
   readonly numRetained: number;
   readonly retention: ExternalizedCheckpointRetention;
+  /** Where checkpoints are written; default `$WEIR_HOME/checkpoints`. */
+  readonly dir?: string | undefined;
 }
 
 export const DEFAULT_CHECKPOINT_SETTINGS: CheckpointSettings = {
@@ -77,6 +79,17 @@ export class CheckpointConfig {
     return this.set('retention', r);
   }
 
+  /** The folder checkpoints are written to (`<dir>/<job-id>/chk-<n>`). */
+  setCheckpointStorage(dir: string): this {
+    if (typeof dir !== 'string' || dir.length === 0)
+      throw new CheckpointConfigError('the checkpoint directory must be a non-empty path');
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(dir) && !dir.startsWith('file://'))
+      throw new CheckpointConfigError(
+        `checkpoint storage '${dir}' is not supported by this version of weir; use a local or mounted folder`,
+      );
+    return this.set('dir', dir.startsWith('file://') ? new URL(dir).pathname : dir);
+  }
+
   /** Applies several settings at once, e.g. from a config object. */
   configure(settings: Partial<CheckpointSettings>): this {
     if (settings.intervalMs !== undefined) this.setInterval(settings.intervalMs);
@@ -88,6 +101,7 @@ export class CheckpointConfig {
       this.setTolerableCheckpointFailureNumber(settings.tolerableFailures);
     if (settings.numRetained !== undefined) this.setNumRetainedCheckpoints(settings.numRetained);
     if (settings.retention !== undefined) this.setExternalizedCheckpointRetention(settings.retention);
+    if (settings.dir !== undefined) this.setCheckpointStorage(settings.dir);
     return this;
   }
 

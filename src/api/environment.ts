@@ -1,15 +1,19 @@
 // The stream execution environment: where a job's sources are created, its defaults are set,
 // and from which the graph is executed.
-import { randomUUID } from 'node:crypto';
 import { buildJobGraph } from '../graph/job-graph-builder.js';
 import type { JobGraph } from '../graph/job-graph.js';
 import { GraphValidationError } from '../graph/transformation.js';
 import {
   DEFAULT_EXECUTION_OPTIONS,
-  LocalExecutor,
   type ExecutionOptions,
   type JobExecutionResult,
 } from '../cluster/local-executor.js';
+import { launchJob, type ExecuteOptions } from '../cluster/job-launcher.js';
+import {
+  parseRestartStrategy,
+  type RestartStrategy,
+  type RestartStrategyConfig,
+} from '../cluster/restart-strategy.js';
 import { CollectionSource } from '../connectors/collection-source.js';
 import { SequenceSource } from '../connectors/sequence-source.js';
 import { SourceOperator } from '../runtime/operators/source-operator.js';
@@ -43,6 +47,7 @@ export class StreamExecutionEnvironment {
   private readonly graph = new StreamGraphBuilder();
   private readonly execution: ExecutionOptions;
   readonly checkpointConfig = new CheckpointConfig();
+  private restartStrategy: RestartStrategy | undefined;
   readonly jobName: string;
 
   constructor(options: EnvironmentOptions = {}) {
@@ -95,6 +100,17 @@ export class StreamExecutionEnvironment {
     return this;
   }
 
+  /**
+   * How the job restarts after a failure (Flink's strategies). Default: exponential delay when
+   * checkpointing is enabled, no restart otherwise.
+   * @example
+   * env.setRestartStrategy({ type: 'fixed-delay', attempts: 3, delayMs: 1000 });
+   */
+  setRestartStrategy(config: RestartStrategyConfig): this {
+    this.restartStrategy = parseRestartStrategy(config);
+    return this;
+  }
+
   fromSource<T>(source: Source<T>, name = 'Source'): DataStream<T> {
     const t = this.graph.add('source', name, [], () => new SourceOperator(source, this.execution.batchSize), {
       maxSourceParallelism: source.maxParallelism,
@@ -123,18 +139,18 @@ export class StreamExecutionEnvironment {
       maxParallelism: this.maxParallelism,
       chaining: this.chaining,
     });
-    if (this.checkpointConfig.enabled) {
-      graph.warnings.push(
-        `checkpointing is configured (every ${this.checkpointConfig.settings.intervalMs} ms) but this version of weir ` +
-          'does not take checkpoints yet; the job runs without them',
-      );
-    }
     return graph;
   }
 
-  /** Runs the job in this process until its sources end (or it fails). */
-  async execute(jobName = this.jobName): Promise<JobExecutionResult> {
+  /**
+   * Runs the job in this process until its sources end (or it fails for good), taking
+   * checkpoints and restarting from them as configured.
+   */
+  async execute(jobName = this.jobName, options: ExecuteOptions = {}): Promise<JobExecutionResult> {
     const graph = this.getJobGraph(jobName);
-    return new LocalExecutor(this.execution).execute(graph, randomUUID());
+    return launchJob(graph, this.checkpointConfig.settings, this.execution, this.restartStrategy, {
+      log: () => undefined,
+      ...options,
+    });
   }
 }

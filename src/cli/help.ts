@@ -8,11 +8,9 @@ import { formatOptions, type OptionTable } from './options.js';
  * heading so `weir --help` tells users what is coming without pretending it works.
  */
 export const PLANNED_COMMANDS: readonly { readonly usage: string; readonly summary: string }[] = [
-  { usage: 'list', summary: 'list running jobs' },
   { usage: 'savepoint <job-id>', summary: 'take a savepoint of a running job' },
   { usage: 'stop <job-id>', summary: 'stop a running job with a savepoint' },
   { usage: 'cancel <job-id>', summary: 'cancel a running job' },
-  { usage: 'checkpoints <job-id>', summary: "show a job's checkpoint history and statistics" },
   { usage: 'savepoint inspect <path>', summary: 'show the operators, states and sizes in a savepoint' },
   { usage: 'savepoint dispose <path>', summary: 'delete a savepoint' },
 ];
@@ -24,7 +22,7 @@ const TOP_LEVEL_OPTIONS: OptionTable = {
 
 export function mainHelp(commands: readonly Command[], version: string): string {
   const rows = [
-    ...commands.map((c) => [`${c.name} ${c.operands}`, c.summary] as const),
+    ...commands.map((c) => [usageOf(c), c.summary] as const),
     ...PLANNED_COMMANDS.map((c) => [c.usage, c.summary] as const),
   ];
   const width = Math.max(...rows.map(([usage]) => usage.length));
@@ -45,14 +43,14 @@ export function mainHelp(commands: readonly Command[], version: string): string 
     ...formatOptions(TOP_LEVEL_OPTIONS),
     '',
     'A job file default-exports defineJob({ name, build(env, args) { … } }) from weir.',
-    'Exit codes: 0 the job finished, 1 the job failed, 2 usage or configuration error.',
+    'Exit codes: 0 the job finished, 1 the job failed (or did not answer), 2 usage or configuration error.',
   ]);
 }
 
 export function commandHelp(command: Command): string {
   const trailer = command.trailer === undefined ? '' : ` ${command.trailer}`;
   return lines([
-    `Usage: weir ${command.name} ${command.operands} [options]${trailer}`,
+    `Usage: weir ${usageOf(command)} [options]${trailer}`,
     '',
     ...command.description,
     '',
@@ -62,6 +60,11 @@ export function commandHelp(command: Command): string {
     ...(command.notes ?? []),
     'WEIR_DEBUG=1 adds stack traces to error messages.',
   ]);
+}
+
+/** `run <job.ts|job.js>`, or just `list` for a command without operands. */
+function usageOf(command: Command): string {
+  return command.operands === '' ? command.name : `${command.name} ${command.operands}`;
 }
 
 function lines(ls: readonly string[]): string {

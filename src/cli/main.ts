@@ -1,13 +1,15 @@
 // Entry point of the `weir` command (bin/weir): picks the command, and turns every outcome into
 // the exit code and the one-line error promised by ARCHITECTURE.md §9.
+import { checkpointsCommand } from './checkpoints-command.js';
 import type { Command } from './command.js';
 import { ExitCode, reportError, UsageError, type CliIO } from './errors.js';
 import { commandHelp, mainHelp, PLANNED_COMMANDS } from './help.js';
+import { listCommand } from './list-command.js';
 import { wantsHelp } from './options.js';
 import { runCommand } from './run-command.js';
 import { weirVersion } from './version.js';
 
-const COMMANDS: readonly Command[] = [runCommand];
+const COMMANDS: readonly Command[] = [runCommand, listCommand, checkpointsCommand];
 
 const processIO: CliIO = {
   out: (text) => void process.stdout.write(text),

@@ -10,7 +10,13 @@ import { UPPER_BOUND_MAX_PARALLELISM } from '../state/key-group.js';
 import type { Command } from './command.js';
 import { describeError, ExitCode, JobRunError, reportError, UsageError, type CliIO } from './errors.js';
 import { loadJob } from './job-loader.js';
-import { integerIn, parseArgs } from './options.js';
+import { integerIn, InvalidValue, parseArgs } from './options.js';
+import { parseDuration } from '../api/duration.js';
+import { RestoreError, type ExecuteOptions } from '../cluster/job-launcher.js';
+import type { JobMaster } from '../cluster/job-master.js';
+import { JobRegistry, weirHome } from '../cluster/job-registry.js';
+import { progressIntervalMs, ProgressReporter } from '../cluster/progress-reporter.js';
+import { RestPortInUseError, RestServer } from '../cluster/rest-server.js';
 
 const COMMAND = 'weir run';
 
@@ -26,8 +32,48 @@ const options = {
     help: `key groups: the most subtasks keyed state can spread over (default ${DEFAULT_MAX_PARALLELISM}, max ${UPPER_BOUND_MAX_PARALLELISM})`,
     parse: integerIn(1, UPPER_BOUND_MAX_PARALLELISM),
   },
+  'checkpoint-interval': {
+    value: 'DURATION',
+    help: 'take a checkpoint this often, e.g. 500ms, 10s, 1min; 0 turns checkpoints off (default: as the job sets)',
+    parse: durationArg,
+  },
+  'checkpoint-dir': {
+    value: 'DIR',
+    help: 'where checkpoints are written (default $WEIR_HOME/checkpoints, WEIR_HOME defaulting to ~/.weir)',
+    parse: nonEmpty('a folder path'),
+  },
+  resume: {
+    help: 'continue from the newest completed checkpoint of a job with the same name, or start fresh if there is none',
+  },
+  'from-savepoint': {
+    short: 's',
+    value: 'PATH',
+    help: 'start from a savepoint or retained checkpoint (its folder or its _metadata file)',
+    parse: nonEmpty('a path'),
+  },
+  'allow-non-restored-state': {
+    help: 'drop state of operators the job no longer has instead of refusing to start',
+  },
+  'rest-port': {
+    value: 'N',
+    help: "serve the job's REST API on 127.0.0.1:N (0: any free port; default 8081, or the next free one)",
+    parse: integerIn(0, 65535),
+  },
   help: { short: 'h', help: 'show this help' },
 } as const;
+
+function durationArg(raw: string): number {
+  const ms = parseDuration(raw);
+  if (ms === undefined) throw new InvalidValue('a duration such as 500ms, 10s or 2min');
+  return ms;
+}
+
+function nonEmpty(what: string): (raw: string) => string {
+  return (raw) => {
+    if (raw.length === 0) throw new InvalidValue(what);
+    return raw;
+  };
+}
 
 export const runCommand: Command = {
   name: 'run',
@@ -40,6 +86,8 @@ export const runCommand: Command = {
     "Everything after '--' reaches build() as args, untouched.",
   ],
   notes: [
+    'Checkpoints are taken when the job enables them (env.enableCheckpointing) or --checkpoint-interval is given;',
+    'a bounded job takes a last checkpoint when its sources end, so everything its sinks wrote is committed.',
     'Exit codes: 0 the job finished, 1 the job failed, 2 usage or configuration error, 130 interrupted (Ctrl-C).',
   ],
   options,
@@ -72,7 +120,25 @@ async function run(argv: readonly string[], io: CliIO): Promise<ExitCode> {
     try {
       const env = new StreamExecutionEnvironment({ parallelism, maxParallelism, jobName: job.name });
       for (const warning of await build(job, env, rest)) io.err(`weir: warning: ${warning}`);
-      await execute(job, env);
+      if (given['checkpoint-interval'] !== undefined)
+        env.checkpointConfig.setInterval(given['checkpoint-interval']);
+      if (given['checkpoint-dir'] !== undefined)
+        env.checkpointConfig.setCheckpointStorage(given['checkpoint-dir']);
+      if (given.resume === true && given['from-savepoint'] !== undefined) {
+        throw new UsageError('give either --resume or -s PATH, not both');
+      }
+      const observe = observeJob(job.name, given['rest-port'] ?? 'auto', io);
+      try {
+        await execute(job, env, {
+          resume: given.resume === true,
+          restoreFrom: given['from-savepoint'],
+          allowNonRestoredState: given['allow-non-restored-state'] === true,
+          log: (line) => io.err(line),
+          onStart: observe.start,
+        });
+      } finally {
+        await observe.stop();
+      }
       return ExitCode.ok;
     } finally {
       stopOnStrayError();
@@ -96,15 +162,68 @@ async function build(
   }
 }
 
-async function execute(job: JobDefinition, env: StreamExecutionEnvironment): Promise<void> {
+async function execute(
+  job: JobDefinition,
+  env: StreamExecutionEnvironment,
+  options: ExecuteOptions,
+): Promise<void> {
   try {
-    await env.execute(job.name);
+    await env.execute(job.name, options);
   } catch (e) {
+    if (e instanceof RestoreError || isRestoreProblem(e))
+      throw new UsageError(describeError(e), { cause: e });
     if (e instanceof JobFailedError) {
       throw new JobRunError(`job '${job.name}' failed: ${describeError(e.cause)}`, { cause: e.cause });
     }
     throw e;
   }
+}
+
+/**
+ * While the job runs: its REST API, its entry in `$WEIR_HOME/jobs/` (so `weir list` and
+ * `weir checkpoints` find it) and a progress line on stderr every few seconds.
+ */
+function observeJob(
+  jobName: string,
+  port: number | 'auto',
+  io: CliIO,
+): { start(master: JobMaster): Promise<void>; stop(): Promise<void> } {
+  let stop = async (): Promise<void> => undefined;
+  return {
+    async start(master) {
+      const rest = new RestServer(master, { port });
+      let url: string;
+      try {
+        ({ url } = await rest.start());
+      } catch (e) {
+        if (e instanceof RestPortInUseError) throw new UsageError(e.message, { cause: e });
+        throw e;
+      }
+      io.err(`weir: job '${jobName}' (${master.jobId}) running; REST API at ${url}`);
+      const registry = new JobRegistry(weirHome(io.env));
+      await registry.register({
+        jobId: master.jobId,
+        jobName,
+        restUrl: url,
+        startTime: Date.now(),
+        checkpointDir: master.status().checkpointing.dir,
+      });
+      const onExit = (): void => registry.unregisterSync(master.jobId);
+      process.once('exit', onExit);
+      const progress = new ProgressReporter(master, {
+        stream: process.stderr,
+        intervalMs: progressIntervalMs(io.env),
+      });
+      progress.start();
+      stop = async () => {
+        progress.stop();
+        await rest.close();
+        await registry.unregister(master.jobId);
+        process.off('exit', onExit);
+      };
+    },
+    stop: () => stop(),
+  };
 }
 
 /**
@@ -138,4 +257,17 @@ function exitOnStrayError(jobName: string, io: CliIO): () => void {
     process.off('uncaughtException', onError);
     process.off('unhandledRejection', onError);
   };
+}
+
+/** Errors that say the snapshot to start from is unusable: configuration errors (exit 2), not job failures. */
+function isRestoreProblem(e: unknown): boolean {
+  if (!(e instanceof Error)) return false;
+  return [
+    'SnapshotMismatchError',
+    'SnapshotNotFoundError',
+    'CorruptMetadataError',
+    'CorruptStateFileError',
+    'StateFormatError',
+    'ValueCodecError',
+  ].includes(e.name);
 }

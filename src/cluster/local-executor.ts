@@ -8,8 +8,8 @@ import type { Collector } from '../runtime/functions.js';
 import { createRecordWriter, type RecordWriter } from '../runtime/record-writer.js';
 import { Scheduler } from '../runtime/scheduler.js';
 import { Signal } from '../runtime/signal.js';
-import type { StreamOperator } from '../runtime/stream-operator.js';
-import { StreamTask, TaskCancelledError } from '../runtime/stream-task.js';
+import type { OperatorSubtaskState, StreamOperator } from '../runtime/stream-operator.js';
+import { StreamTask, TaskCancelledError, type TaskCheckpointGateway } from '../runtime/stream-task.js';
 import { HeapKeyedStateBackend } from '../state/keyed-state-backend.js';
 import { KeyGroupRange } from '../state/key-group.js';
 import { JobFailedError } from './job-failed-error.js';
@@ -35,6 +35,21 @@ export interface JobExecutionResult {
   readonly durationMs: number;
 }
 
+/** What one deployment of a job starts from, and how its tasks take part in checkpoints. */
+export interface DeploymentOptions {
+  /** State per operator of the chain (head first) for subtask `subtask` of `vertex`; undefined: start empty. */
+  readonly restoredState?: (
+    vertex: JobVertex,
+    subtask: number,
+  ) => ReadonlyArray<OperatorSubtaskState | undefined> | undefined;
+  readonly checkpoints?: TaskCheckpointGateway;
+}
+
+/** How the coordinator names a task: stable across attempts of one job graph. */
+export function taskIdOf(vertex: JobVertex, subtask: number): string {
+  return `${vertex.index}#${subtask}`;
+}
+
 export class LocalExecutor {
   constructor(private readonly options: ExecutionOptions = DEFAULT_EXECUTION_OPTIONS) {}
 
@@ -55,7 +70,8 @@ export class LocalExecutor {
     return { jobId, jobName: graph.jobName, durationMs: performance.now() - started };
   }
 
-  private deploy(graph: JobGraph): StreamTask[] {
+  /** Creates every task of the graph, connected by channels; `run()` each to start them. */
+  deploy(graph: JobGraph, deployment: DeploymentOptions = {}): StreamTask[] {
     const { batchSize, channelCapacity, flushIntervalMs } = this.options;
     const scheduler = new Scheduler();
     const signals = new Map<JobVertex, Signal[]>();
@@ -141,6 +157,9 @@ export class LocalExecutor {
         tasks.push(
           new StreamTask({
             name: v.name,
+            taskId: taskIdOf(v, i),
+            restored: deployment.restoredState?.(v, i),
+            checkpoints: deployment.checkpoints,
             signal: signals.get(v)![i]!,
             subtaskIndex: i,
             parallelism: v.parallelism,

@@ -47,7 +47,12 @@ export interface FunctionSnapshotContext {
  */
 export interface CheckpointedFunction {
   initializeState(ctx: FunctionInitializationContext): void | Promise<void>;
-  snapshotState(ctx: FunctionSnapshotContext): void;
+  /**
+   * May return a promise: asynchronous pre-commit work (a sink flushing and syncing its file).
+   * Records keep flowing meanwhile; the checkpoint is acknowledged only when it resolves, and
+   * declined when it rejects. The list state must be up to date when the call returns.
+   */
+  snapshotState(ctx: FunctionSnapshotContext): void | Promise<void>;
 }
 
 /** Told when a checkpoint completed: the place to commit side effects (two-phase commit). */

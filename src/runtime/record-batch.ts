@@ -12,6 +12,17 @@ export interface EndOfInput {
   readonly kind: 'end-of-input';
 }
 
-export type ChannelItem = RecordBatch | EndOfInput;
+/**
+ * Marks the point in a stream before which every record belongs to snapshot `id` (ARCHITECTURE.md
+ * §4). Injected by sources between two batches and forwarded by each task once it has snapshotted.
+ */
+export interface CheckpointBarrier {
+  readonly kind: 'barrier';
+  readonly id: number;
+  readonly timestamp: number;
+  readonly type: 'checkpoint' | 'savepoint';
+}
+
+export type ChannelItem = RecordBatch | EndOfInput | CheckpointBarrier;
 
 export const END_OF_INPUT: EndOfInput = Object.freeze({ kind: 'end-of-input' });

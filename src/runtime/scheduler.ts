@@ -1,18 +1,41 @@
 // All subtasks of an in-process job share one thread. A task that always has input would run
 // in microtasks forever and starve timers, I/O and the REST server, so tasks hand the thread
 // back to the event loop every time slice.
+//
+// The slice is per turn of the event loop, not per task: every task that yields in a turn
+// waits for the same next turn, and the slice starts once when that turn begins. Otherwise
+// each of n busy tasks would take a full slice per turn, and an I/O completion (a snapshot
+// being written) would wait n slices for its turn.
 import { setImmediate as nextMacrotask } from 'node:timers/promises';
 
 export class Scheduler {
   private lastYield = performance.now();
-  constructor(private readonly sliceMs = 5) {}
+  private nextTurn: Promise<void> | undefined;
+  private io = 0;
+  constructor(
+    private readonly sliceMs = 5,
+    /** The slice while I/O of this job is in flight: each of its steps needs a turn of the loop. */
+    private readonly ioSliceMs = 0.5,
+  ) {}
 
   shouldYield(): boolean {
-    return performance.now() - this.lastYield >= this.sliceMs;
+    return performance.now() - this.lastYield >= (this.io > 0 ? this.ioSliceMs : this.sliceMs);
   }
 
-  async yield(): Promise<void> {
-    await nextMacrotask();
-    this.lastYield = performance.now();
+  /** Marks asynchronous I/O the job waits for (a snapshot being written); pair with `endIo`. */
+  beginIo(): void {
+    this.io++;
+  }
+
+  endIo(): void {
+    if (this.io > 0) this.io--;
+  }
+
+  yield(): Promise<void> {
+    this.nextTurn ??= nextMacrotask().then(() => {
+      this.nextTurn = undefined;
+      this.lastYield = performance.now();
+    });
+    return this.nextTurn;
   }
 }

@@ -7,7 +7,7 @@ import type {
   ReducingStateDescriptor,
   ValueStateDescriptor,
 } from '../state/descriptors.js';
-import type { HeapKeyedStateBackend } from '../state/keyed-state-backend.js';
+import type { HeapKeyedStateBackend, KeyedStateCapture } from '../state/keyed-state-backend.js';
 import { OperatorStateStore } from '../state/operator-state-store.js';
 import type { KeyedStateSnapshot, OperatorStateSnapshot } from '../state/snapshot.js';
 import { StateAccessError } from '../state/state.js';
@@ -30,6 +30,18 @@ export interface OperatorInfo extends OperatorIdentity {
 export interface OperatorSubtaskState {
   keyed?: KeyedStateSnapshot | undefined;
   operator?: OperatorStateSnapshot | undefined;
+}
+
+/**
+ * What one operator hands to a checkpoint in the synchronous part: a copy-on-write capture of
+ * its keyed state, a copy of its operator state, and the asynchronous pre-commit work of its
+ * function (a sink flushing), which the checkpoint waits for before it is acknowledged.
+ */
+export interface OperatorSnapshotParts {
+  readonly operatorId: string;
+  readonly keyed: KeyedStateCapture | undefined;
+  readonly operator: OperatorStateSnapshot;
+  readonly pending: Promise<void> | undefined;
 }
 
 type UserFunction = Partial<RichFunction & CheckpointedFunction & CheckpointListener>;
@@ -88,8 +100,41 @@ export abstract class StreamOperator<IN = unknown, OUT = unknown> {
 
   snapshotState(checkpointId: number, timestamp: number): OperatorSubtaskState {
     const fn = this.fnObject();
-    if (typeof fn?.snapshotState === 'function') fn.snapshotState({ checkpointId, timestamp });
+    if (typeof fn?.snapshotState === 'function') {
+      const r: unknown = fn.snapshotState({ checkpointId, timestamp });
+      if (r instanceof Promise) {
+        r.catch(() => undefined);
+        throw new Error(
+          `operator '${this.info.name}': its snapshotState is asynchronous; take this snapshot through a checkpoint (snapshotForCheckpoint)`,
+        );
+      }
+    }
     return { keyed: this.keyedBackend?.snapshot(), operator: this.operatorState.snapshot() };
+  }
+
+  /** The synchronous part of a checkpoint; `withKeyedState` false skips keyed state (a commit-only snapshot). */
+  snapshotForCheckpoint(
+    checkpointId: number,
+    timestamp: number,
+    withKeyedState = true,
+  ): OperatorSnapshotParts {
+    const fn = this.fnObject();
+    let pending: Promise<void> | undefined;
+    if (typeof fn?.snapshotState === 'function') {
+      const r: unknown = fn.snapshotState({ checkpointId, timestamp });
+      if (r instanceof Promise) pending = r;
+    }
+    return {
+      operatorId: this.info.operatorId,
+      keyed: withKeyedState ? this.keyedBackend?.capture() : undefined,
+      operator: this.operatorState.snapshot(),
+      pending,
+    };
+  }
+
+  async notifyCheckpointAborted(checkpointId: number): Promise<void> {
+    const fn = this.fnObject();
+    if (typeof fn?.notifyCheckpointAborted === 'function') await fn.notifyCheckpointAborted(checkpointId);
   }
 
   async notifyCheckpointComplete(checkpointId: number): Promise<void> {

@@ -4,13 +4,33 @@
 import type { HeapKeyedStateBackend } from '../state/keyed-state-backend.js';
 import type { Channel } from './channel.js';
 import { attribute } from './operator-failure.js';
-import { END_OF_INPUT, type RecordBatch } from './record-batch.js';
+import { END_OF_INPUT, type CheckpointBarrier, type RecordBatch } from './record-batch.js';
 import type { RecordWriter } from './record-writer.js';
 import type { Scheduler } from './scheduler.js';
 import type { Signal } from './signal.js';
 import { SourceOperator } from './operators/source-operator.js';
 import type { InputStatus } from './source.js';
-import type { OperatorSubtaskState, StreamOperator } from './stream-operator.js';
+import type { OperatorSnapshotParts, OperatorSubtaskState, StreamOperator } from './stream-operator.js';
+
+/** How a task takes part in checkpoints; implemented by the job's checkpoint machinery. */
+export interface TaskCheckpointGateway {
+  /** Whether snapshots carry keyed state (false: commit-only snapshots when checkpointing is off). */
+  readonly persistState: boolean;
+  /** Exactly-once aligns barriers; at-least-once lets records of aligned inputs through. */
+  readonly aligned: boolean;
+  /**
+   * Called in the task's loop right after its synchronous snapshot for `barrier`; owns the
+   * asynchronous part (writing, waiting for `parts[i].pending`) and the acknowledgement.
+   */
+  snapshotTaken(
+    task: StreamTask,
+    barrier: CheckpointBarrier,
+    parts: OperatorSnapshotParts[],
+    timing: { syncMs: number; alignmentMs: number },
+  ): void;
+  /** The task has processed all its input and finished its operators. */
+  taskFinished(task: StreamTask): void;
+}
 
 export class TaskCancelledError extends Error {
   override readonly name = 'TaskCancelledError';
@@ -34,6 +54,16 @@ export interface TaskSetup {
   readonly flushIntervalMs: number;
   /** State to restore per operator (same order as `operators`). */
   readonly restored?: ReadonlyArray<OperatorSubtaskState | undefined>;
+  /** "<vertex id>#<subtask>": how the coordinator names the task. */
+  readonly taskId: string;
+  readonly checkpoints?: TaskCheckpointGateway;
+}
+
+/** Barrier alignment in progress: which inputs have delivered barrier `barrier.id`. */
+interface Alignment {
+  readonly barrier: CheckpointBarrier;
+  readonly arrived: boolean[];
+  readonly startedAt: number;
 }
 
 export class StreamTask {
@@ -47,10 +77,19 @@ export class StreamTask {
   private openInputs: number;
   /** Operators whose open was attempted, which are the ones to close. */
   private readonly started = new Set<StreamOperator>();
+  private alignment: Alignment | undefined;
+  /** Inputs held back until the current alignment ends (exactly-once). */
+  private readonly blocked: boolean[];
+  /** The newest snapshot this task took; older or equal barriers are stale. */
+  private lastSnapshotId = 0;
+  /** Set by `finishAfterFinalCheckpoint`: the job's last checkpoint is complete, the task may end. */
+  private released = false;
+  private inputsFinished = false;
 
   constructor(readonly setup: TaskSetup) {
     this.signal = setup.signal;
     this.openInputs = setup.inputs.length;
+    this.blocked = setup.inputs.map(() => false);
   }
 
   get head(): StreamOperator {
@@ -76,6 +115,11 @@ export class StreamTask {
       }
       for (const op of ops) await this.guard(op, 'finish', () => op.finish());
       for (const w of this.setup.writers) w.broadcastEvent(END_OF_INPUT);
+      this.inputsFinished = true;
+      if (this.setup.checkpoints !== undefined) {
+        this.setup.checkpoints.taskFinished(this);
+        await this.awaitRelease();
+      }
       this.state = 'finished';
     } catch (e) {
       this.state = this.cancelled ? 'cancelled' : 'failed';
@@ -91,10 +135,65 @@ export class StreamTask {
     this.signal.notify();
   }
 
+  /** Lets a finished task end: the job's final checkpoint is complete (or there is none). */
+  release(): void {
+    this.released = true;
+    this.signal.notify();
+  }
+
+  /** Whether all input was processed and the operators finished. */
+  get isFinished(): boolean {
+    return this.inputsFinished;
+  }
+
+  /**
+   * Sources only: snapshot between two batches and emit the barrier downstream. Called from the
+   * mailbox, so it never runs in the middle of a batch; a finished source still answers.
+   */
+  triggerCheckpoint(barrier: CheckpointBarrier): void {
+    if (barrier.id <= this.lastSnapshotId) return;
+    this.performCheckpoint(barrier, 0);
+  }
+
+  /** Delivers "checkpoint `id` complete" to every operator, in the task's loop. */
+  notifyCheckpointComplete(id: number): void {
+    this.enqueueMail(async () => {
+      for (const op of this.setup.operators) {
+        if (this.started.has(op))
+          await this.guard(op, 'notifyCheckpointComplete', () => op.notifyCheckpointComplete(id));
+      }
+    });
+  }
+
+  notifyCheckpointAborted(id: number): void {
+    this.enqueueMail(async () => {
+      if (this.alignment !== undefined && this.alignment.barrier.id <= id) this.endAlignment();
+      for (const op of this.setup.operators) {
+        if (this.started.has(op))
+          await this.guard(op, 'notifyCheckpointAborted', () => op.notifyCheckpointAborted(id));
+      }
+    });
+  }
+
   /** Runs `action` in the task's loop, between two batches. */
   enqueueMail(action: () => void | Promise<void>): void {
     this.mailbox.push(action);
     this.signal.notify();
+  }
+
+  /** After the end of input: keep answering barriers and mail until the final checkpoint is done. */
+  private async awaitRelease(): Promise<void> {
+    for (;;) {
+      await this.step();
+      if (this.released) return;
+      // Barriers may still arrive behind end-of-input; a finished task snapshots its final state.
+      while (this.pollInput(this.setup.inputs) !== undefined) {
+        throw new Error(`internal: ${this.setup.name} received records after the end of its input`);
+      }
+      this.flushOutputs();
+      if (this.released) return;
+      await this.signal.wait();
+    }
   }
 
   private async runSource(source: SourceOperator<unknown>): Promise<void> {
@@ -151,16 +250,75 @@ export class StreamTask {
     for (let tried = 0; tried < n; tried++) {
       const i = this.nextInput;
       this.nextInput = i + 1 === n ? 0 : i + 1;
+      if (this.blocked[i] === true) continue;
       const ch = inputs[i]!;
-      if (ch.finished) continue;
+      // A finished channel can still carry barriers: sources answer checkpoints after their end.
       const item = ch.poll();
       if (item === undefined) continue;
-      if (item.kind === 'records') return item;
-      // end-of-input
+      if (item.kind === 'records') {
+        if (ch.finished) throw new Error('internal: records after end-of-input on a channel');
+        return item;
+      }
+      if (item.kind === 'barrier') {
+        this.onBarrier(i, item);
+        continue;
+      }
       ch.finished = true;
       this.openInputs--;
+      this.checkAlignment();
     }
     return undefined;
+  }
+
+  private onBarrier(input: number, barrier: CheckpointBarrier): void {
+    if (barrier.id <= this.lastSnapshotId) return; // a checkpoint this task already took (or gave up)
+    let a = this.alignment;
+    if (a !== undefined && a.barrier.id < barrier.id) {
+      // A newer checkpoint overtook one that never completed here: give the old one up.
+      this.endAlignment();
+      a = undefined;
+    }
+    if (a === undefined) {
+      a = { barrier, arrived: this.setup.inputs.map(() => false), startedAt: performance.now() };
+      this.alignment = a;
+    } else if (a.barrier.id > barrier.id) return;
+    a.arrived[input] = true;
+    if (this.setup.checkpoints?.aligned !== false) this.blocked[input] = true;
+    this.checkAlignment();
+  }
+
+  /** Takes the snapshot once every input has delivered the barrier or has ended. */
+  private checkAlignment(): void {
+    const a = this.alignment;
+    if (a === undefined) return;
+    const inputs = this.setup.inputs;
+    for (let i = 0; i < inputs.length; i++) if (!a.arrived[i] && !inputs[i]!.finished) return;
+    this.endAlignment();
+    this.performCheckpoint(a.barrier, performance.now() - a.startedAt);
+  }
+
+  private endAlignment(): void {
+    this.alignment = undefined;
+    this.blocked.fill(false);
+    this.signal.notify();
+  }
+
+  private performCheckpoint(barrier: CheckpointBarrier, alignmentMs: number): void {
+    const gateway = this.setup.checkpoints;
+    if (gateway === undefined) return;
+    this.lastSnapshotId = barrier.id;
+    const started = performance.now();
+    const parts: OperatorSnapshotParts[] = [];
+    for (const op of this.setup.operators) {
+      try {
+        parts.push(op.snapshotForCheckpoint(barrier.id, barrier.timestamp, gateway.persistState));
+      } catch (e) {
+        for (const p of parts) p.keyed?.release();
+        throw attribute(e, op.info, 'snapshotState');
+      }
+    }
+    for (const w of this.setup.writers) w.broadcastEvent(barrier);
+    gateway.snapshotTaken(this, barrier, parts, { syncMs: performance.now() - started, alignmentMs });
   }
 
   private processBatch(batch: RecordBatch): void {
@@ -197,6 +355,7 @@ export class StreamTask {
       }
       if (pending !== undefined) await this.guard(op, 'write', () => pending);
     }
+    this.setup.keyedBackend?.mergeStep();
     const scheduler = this.setup.scheduler;
     if (scheduler.shouldYield()) {
       const now = performance.now();

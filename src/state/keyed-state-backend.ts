@@ -22,6 +22,20 @@ import { fromStateKey, toStateKey } from './state-key.js';
 import { StateTable } from './state-table.js';
 import type { KeyedStateSnapshot } from './snapshot.js';
 
+/** What an asynchronous snapshot reads: the frozen maps of every state, by key group index. */
+export interface KeyedStateCapture {
+  readonly range: KeyGroupRange;
+  readonly maxParallelism: number;
+  readonly states: ReadonlyArray<{
+    readonly name: string;
+    readonly kind: StateKind;
+    /** Indexed by key group − range.start; keys are state keys (see state-key.ts). */
+    readonly maps: ReadonlyArray<Map<unknown, unknown> | undefined>;
+  }>;
+  /** Lets the backend change the captured maps again. Call once the snapshot is written (or abandoned). */
+  release(): void;
+}
+
 /** What keyed state is scoped to right now. Mutated in place per record: no allocation. */
 export class KeyContext {
   key: unknown = undefined;
@@ -125,10 +139,40 @@ export class HeapKeyedStateBackend implements KeyedStateStore {
   *entries(name: string): IterableIterator<[unknown, unknown]> {
     const s = this.states.get(name);
     if (s === undefined) return;
-    for (const m of s.table.maps) {
-      if (m === undefined) continue;
-      for (const [k, v] of m) yield [fromStateKey(k), v];
+    for (let i = 0; i < s.table.maps.length; i++)
+      for (const [k, v] of s.table.groupEntries(i)) yield [fromStateKey(k), v];
+  }
+
+  /**
+   * The synchronous part of an asynchronous snapshot: O(states × key groups), independent of
+   * the number of keys. The capture's maps stay unchanged until `release()`; records keep
+   * updating state meanwhile through the copy-on-write overlay of each table.
+   */
+  capture(): KeyedStateCapture {
+    const states: Array<KeyedStateCapture['states'][number]> = [];
+    const tables: StateTable[] = [];
+    for (const [name, s] of this.states) {
+      states.push({ name, kind: s.kind, maps: s.table.freeze() });
+      tables.push(s.table);
     }
+    let released = false;
+    return {
+      range: this.range,
+      maxParallelism: this.maxParallelism,
+      states,
+      release: () => {
+        if (released) return;
+        released = true;
+        for (const t of tables) t.unfreeze();
+      },
+    };
+  }
+
+  /** Folds copy-on-write overlays back in, about `budget` entries at a time; true when none is left. */
+  mergeStep(budget = 4096): boolean {
+    let done = true;
+    for (const s of this.states.values()) if (!s.table.mergeStep(budget)) done = false;
+    return done;
   }
 
   /** A detached copy of all keyed state, grouped by key group. */
@@ -136,17 +180,18 @@ export class HeapKeyedStateBackend implements KeyedStateStore {
     const states: KeyedStateSnapshot['states'] = [];
     for (const [name, s] of this.states) {
       const keyGroups: KeyedStateSnapshot['states'][number]['keyGroups'] = [];
-      s.table.maps.forEach((m, i) => {
-        if (m === undefined || m.size === 0) return;
-        keyGroups.push({ keyGroup: this.range.start + i, entries: structuredClone([...m]) });
-      });
+      for (let i = 0; i < s.table.maps.length; i++) {
+        const entries = [...s.table.groupEntries(i)];
+        if (entries.length > 0)
+          keyGroups.push({ keyGroup: this.range.start + i, entries: structuredClone(entries) });
+      }
       states.push({ name, kind: s.kind, keyGroups });
     }
     return { maxParallelism: this.maxParallelism, states };
   }
 
   /** Loads the key groups of this subtask's range from snapshots (of any earlier parallelism). */
-  restore(snapshots: readonly KeyedStateSnapshot[]): void {
+  restore(snapshots: readonly KeyedStateSnapshot[], options: { copy?: boolean } = {}): void {
     for (const snap of snapshots) {
       if (snap.maxParallelism !== this.maxParallelism) {
         throw new StateAccessError(
@@ -169,7 +214,8 @@ export class HeapKeyedStateBackend implements KeyedStateStore {
         for (const kg of st.keyGroups) {
           if (!this.range.contains(kg.keyGroup)) continue;
           const m = reg.table.mapFor(kg.keyGroup - this.range.start);
-          for (const [k, v] of structuredClone(kg.entries)) m.set(k, v);
+          const entries = options.copy === false ? kg.entries : structuredClone(kg.entries);
+          for (const [k, v] of entries) m.set(k, v);
         }
       }
     }
@@ -190,24 +236,20 @@ abstract class HeapState {
 
   protected current(): unknown {
     const idx = this.ctx.kgIndex;
-    const m = this.table.maps[idx];
-    if (m === undefined) {
-      if (idx < 0) throw noKey();
-      return undefined;
-    }
-    return m.get(this.ctx.stateKey);
+    if (idx < 0) throw noKey();
+    return this.table.get(idx, this.ctx.stateKey);
   }
 
   protected set(value: unknown): void {
     const idx = this.ctx.kgIndex;
     if (idx < 0) throw noKey();
-    this.table.mapFor(idx).set(this.ctx.stateKey, value);
+    this.table.set(idx, this.ctx.stateKey, value);
   }
 
   clear(): void {
     const idx = this.ctx.kgIndex;
     if (idx < 0) throw noKey();
-    this.table.maps[idx]?.delete(this.ctx.stateKey);
+    this.table.delete(idx, this.ctx.stateKey);
   }
 }
 

@@ -1,16 +1,42 @@
 // Keyed state of one state name on one subtask: a Map per owned key group, so a snapshot can be
 // written (and later read back at another parallelism) key group by key group.
+//
+// Copy-on-write for asynchronous snapshots: `freeze()` hands the current maps to a snapshot in
+// O(key groups) and from then on every write goes to an overlay map of the same key group (with
+// TOMBSTONE for deletions), so the snapshot can be serialized while records keep changing state.
+// Values read from a frozen map that may be mutated in place (objects) are copied into the
+// overlay first. After `unfreeze()` the overlay is folded back into the maps a little at a time
+// (`mergeStep`), so no single step pays for everything written during the snapshot.
 import type { KeyGroupRange } from './key-group.js';
+
+export const TOMBSTONE: unique symbol = Symbol('weir.deleted');
+
+type GroupMap = Map<unknown, unknown>;
 
 export class StateTable {
   /** Indexed by key group − range.start; a group's Map is created on its first write. */
-  readonly maps: Array<Map<unknown, unknown> | undefined>;
+  readonly maps: Array<GroupMap | undefined>;
+  /** Writes made while a snapshot holds `maps`, or not yet merged back; undefined otherwise. */
+  overlay: Array<GroupMap | undefined> | undefined;
+  /** True while a snapshot may read `maps`: nothing may change them. */
+  frozen = false;
+  private mergeCursor = 0;
 
   constructor(readonly range: KeyGroupRange) {
-    this.maps = new Array<Map<unknown, unknown> | undefined>(range.size).fill(undefined);
+    this.maps = new Array<GroupMap | undefined>(range.size).fill(undefined);
   }
 
-  mapFor(kgIndex: number): Map<unknown, unknown> {
+  /** The map a write to this key group goes to. */
+  mapFor(kgIndex: number): GroupMap {
+    const ov = this.overlay;
+    if (ov !== undefined && (this.frozen || ov[kgIndex] !== undefined)) {
+      let m = ov[kgIndex];
+      if (m === undefined) {
+        m = new Map();
+        ov[kgIndex] = m;
+      }
+      return m;
+    }
     let m = this.maps[kgIndex];
     if (m === undefined) {
       m = new Map();
@@ -19,10 +45,102 @@ export class StateTable {
     return m;
   }
 
+  /** Reads through the overlay; a mutable value of a frozen map is copied so it can be changed. */
+  get(kgIndex: number, stateKey: unknown): unknown {
+    const ov = this.overlay;
+    if (ov === undefined) return this.maps[kgIndex]?.get(stateKey);
+    const o = ov[kgIndex];
+    if (o !== undefined) {
+      const v = o.get(stateKey);
+      if (v === TOMBSTONE) return undefined;
+      if (v !== undefined) return v;
+    }
+    const base = this.maps[kgIndex]?.get(stateKey);
+    if (base === undefined || typeof base !== 'object' || base === null || !this.frozen) return base;
+    const copy = structuredClone(base);
+    this.mapFor(kgIndex).set(stateKey, copy);
+    return copy;
+  }
+
+  set(kgIndex: number, stateKey: unknown, value: unknown): void {
+    this.mapFor(kgIndex).set(stateKey, value);
+  }
+
+  delete(kgIndex: number, stateKey: unknown): void {
+    const ov = this.overlay;
+    if (ov !== undefined && this.frozen) {
+      if (this.maps[kgIndex]?.has(stateKey) === true) this.mapFor(kgIndex).set(stateKey, TOMBSTONE);
+      else ov[kgIndex]?.delete(stateKey);
+      return;
+    }
+    ov?.[kgIndex]?.delete(stateKey);
+    this.maps[kgIndex]?.delete(stateKey);
+  }
+
+  /** Hands the current maps to a snapshot: O(key groups). Folds in any overlay left first. */
+  freeze(): ReadonlyArray<GroupMap | undefined> {
+    if (this.overlay !== undefined) this.mergeAll();
+    this.frozen = true;
+    this.overlay = new Array<GroupMap | undefined>(this.maps.length).fill(undefined);
+    this.mergeCursor = 0;
+    return this.maps.slice();
+  }
+
+  /** The snapshot is done with the maps; the overlay is merged back by later `mergeStep`s. */
+  unfreeze(): void {
+    this.frozen = false;
+  }
+
+  /** Merges overlay key groups back until about `budget` entries were moved; true when done. */
+  mergeStep(budget: number): boolean {
+    const ov = this.overlay;
+    if (ov === undefined) return true;
+    if (this.frozen) return false;
+    let moved = 0;
+    while (this.mergeCursor < ov.length && moved < budget) {
+      const i = this.mergeCursor++;
+      const o = ov[i];
+      if (o === undefined) continue;
+      let base = this.maps[i];
+      if (base === undefined) {
+        base = new Map();
+        this.maps[i] = base;
+      }
+      for (const [k, v] of o) {
+        if (v === TOMBSTONE) base.delete(k);
+        else base.set(k, v);
+      }
+      moved += o.size;
+      ov[i] = undefined;
+    }
+    if (this.mergeCursor >= ov.length) {
+      this.overlay = undefined;
+      return true;
+    }
+    return false;
+  }
+
+  private mergeAll(): void {
+    this.frozen = false;
+    this.mergeStep(Number.POSITIVE_INFINITY);
+  }
+
+  /** Every live (key, value) of one key group, through the overlay. */
+  *groupEntries(kgIndex: number): IterableIterator<[unknown, unknown]> {
+    const o = this.overlay?.[kgIndex];
+    const base = this.maps[kgIndex];
+    if (base !== undefined) {
+      for (const e of base) {
+        if (o === undefined || !o.has(e[0])) yield e;
+      }
+    }
+    if (o !== undefined) for (const e of o) if (e[1] !== TOMBSTONE) yield e;
+  }
+
   /** Number of keys with a value, over all key groups. */
   get size(): number {
     let n = 0;
-    for (const m of this.maps) if (m !== undefined) n += m.size;
+    for (let i = 0; i < this.maps.length; i++) for (const _ of this.groupEntries(i)) n++;
     return n;
   }
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  CheckpointConfig,
   CheckpointConfigError,
   DEFAULT_CHECKPOINT_SETTINGS,
   parseDuration,
@@ -42,10 +43,12 @@ describe('checkpoint configuration', () => {
     expect(() => c.configure({ retention: 'forever' as never })).toThrow(/retain-on-cancellation/);
   });
 
-  it('warns that checkpoints are not taken yet instead of silently ignoring the setting', () => {
-    const env = new StreamExecutionEnvironment().enableCheckpointing(1000);
-    env.fromElements(1).print();
-    expect(env.getJobGraph().warnings.join('\n')).toMatch(/does not take checkpoints yet/);
+  it('takes a checkpoint directory, and refuses storage schemes it cannot write to', () => {
+    const c = new CheckpointConfig();
+    expect(c.setCheckpointStorage('/tmp/chk').settings.dir).toBe('/tmp/chk');
+    expect(c.setCheckpointStorage('file:///tmp/other').settings.dir).toBe('/tmp/other');
+    expect(() => c.setCheckpointStorage('s3://bucket/prefix')).toThrow(/not supported by this version/);
+    expect(() => c.setCheckpointStorage('')).toThrow(/non-empty path/);
   });
 });
 

@@ -3,19 +3,15 @@ import { describe, expect, it } from 'vitest';
 import { weir } from './weir-process.js';
 
 describe.concurrent('weir help', () => {
-  it('lists run as a command and the commands of later versions apart from it', async () => {
+  it('lists run, list and checkpoints as commands and the commands of later versions apart from them', async () => {
     const [help, bare] = await Promise.all([weir(['--help']), weir([])]);
     expect(help).toMatchObject({ code: 0, stderr: '' });
     expect(bare).toEqual(help);
     const [available, later = ''] = help.stdout.split(/^Coming in later versions.*$/m);
     expect(available).toMatch(/^Commands:\n {2}run <job\.ts\|job\.js> +run a job/m);
-    for (const planned of [
-      'list',
-      'savepoint <job-id>',
-      'stop <job-id>',
-      'cancel <job-id>',
-      'checkpoints <job-id>',
-    ]) {
+    expect(available).toMatch(/^ {2}list +list running jobs$/m);
+    expect(available).toMatch(/^ {2}checkpoints <job-id> +show a running job's checkpoint history/m);
+    for (const planned of ['savepoint <job-id>', 'stop <job-id>', 'cancel <job-id>']) {
       expect(available).not.toContain(`  ${planned} `);
       expect(later).toContain(`  ${planned} `);
     }

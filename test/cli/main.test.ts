@@ -44,11 +44,11 @@ describe('main', () => {
   it.each([
     [
       ['savepoint', 'x'],
-      `weir: 'weir savepoint' is not available in weir ${version} yet; this version has 'weir run'`,
+      `weir: 'weir savepoint' is not available in weir ${version} yet; this version has 'weir run', 'weir list', 'weir checkpoints'`,
     ],
     [
       ['help', 'stop'],
-      `weir: 'weir stop' is not available in weir ${version} yet; this version has 'weir run'`,
+      `weir: 'weir stop' is not available in weir ${version} yet; this version has 'weir run', 'weir list', 'weir checkpoints'`,
     ],
     [['help', 'frob'], "weir: unknown command 'frob'; see 'weir --help'"],
     [['-x'], "weir: unknown option '-x'; see 'weir --help'"],

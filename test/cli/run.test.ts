@@ -31,7 +31,7 @@ export default defineJob({
   );
   files.write(
     'warns.ts',
-    `import { defineJob } from 'weir';\nexport default defineJob({ name: 'warns', build(env) { env.enableCheckpointing(1000); env.fromElements('a').print(); } });\n`,
+    `import { defineJob } from 'weir';\nexport default defineJob({ name: 'warns', build(env) { env.fromElements('a').keyBy((s: string) => s).reduce((x: string) => x).print(); } });\n`,
   );
   files.write(
     'fails.ts',
@@ -117,7 +117,7 @@ describe.concurrent('weir run', () => {
     const r = await weir(['run', 'warns.ts'], { cwd: files.dir });
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('a\n');
-    expect(r.stderr).toMatch(/^weir: warning: checkpointing is configured \(every 1000 ms\)[^\n]*\n$/);
+    expect(r.stderr).toMatch(/^weir: warning: operator 'Reduce' keeps keyed state but has no uid[^\n]*\n$/);
   });
 
   it('exits with 1 and one line naming the operator when a function throws', async () => {

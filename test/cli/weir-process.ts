@@ -13,8 +13,15 @@ export interface WeirResult {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
   readonly stdout: string;
+  /** stderr without the line announcing a running job's REST API, which every run prints. */
   readonly stderr: string;
+  readonly rawStderr: string;
 }
+
+const ANNOUNCEMENT = /^weir: job '[^\n]*' \([0-9a-f-]+\) running; REST API at http:\/\/[^\n]*\n/m;
+
+/** A WEIR_HOME of the test run's own, so tests never touch the user's ~/.weir. */
+const TEST_HOME = mkdtempSync(join(tmpdir(), 'weir-home-'));
 
 export interface WeirOptions {
   readonly cwd?: string;
@@ -26,7 +33,12 @@ export interface WeirOptions {
 /** Async, so a test file can start many commands at once: each one spends ~0.5 s starting tsx. */
 export function weir(args: readonly string[], options: WeirOptions = {}): Promise<WeirResult> {
   return new Promise((resolve, reject) => {
-    const env: Record<string, string | undefined> = { ...process.env, ...options.env };
+    const env: Record<string, string | undefined> = {
+      WEIR_HOME: TEST_HOME,
+      WEIR_PROGRESS_INTERVAL_MS: '0',
+      ...process.env,
+      ...options.env,
+    };
     // The tests' own WEIR_DEBUG must not change what the command prints.
     if (options.env?.WEIR_DEBUG === undefined) delete env.WEIR_DEBUG;
     const child = spawn(process.execPath, [WEIR_BIN, ...args], { cwd: options.cwd, env, stdio: 'pipe' });
@@ -38,7 +50,12 @@ export function weir(args: readonly string[], options: WeirOptions = {}): Promis
       options.onStderr?.(s, child);
     });
     child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.on('close', (code, signal) => {
+      const r = { code, signal, stdout, stderr: stderr.replace(ANNOUNCEMENT, '') };
+      // Not enumerable, so tests comparing whole results with toEqual need not spell it out.
+      Object.defineProperty(r, 'rawStderr', { value: stderr, enumerable: false });
+      resolve(r as WeirResult);
+    });
   });
 }
 

@@ -289,7 +289,7 @@ describe('FileSource position in operator state', () => {
       for (let i = 0; i < p; i++) {
         const { reader, store } = await openReader(source, i, p, restored?.[i]);
         await drain(reader, kept, stage.readBefore(i));
-        reader.snapshotState!({ checkpointId: 1, timestamp: 0 });
+        void reader.snapshotState!({ checkpointId: 1, timestamp: 0 });
         next.push(store.snapshot());
         await drain(reader, [], 4); // emitted after the snapshot: must be read again after restore
         await reader.close?.();
@@ -346,7 +346,7 @@ describe('FileSource position in operator state', () => {
     const { reader, store } = await openReader(source, 0, 1, undefined);
     const before: string[] = [];
     await drain(reader, before, 6);
-    reader.snapshotState!({ checkpointId: 1, timestamp: 0 });
+    void reader.snapshotState!({ checkpointId: 1, timestamp: 0 });
     const snap = store.snapshot();
     await reader.close?.();
     writeFiles(dir, { 'added-later.txt': 'NEW\n' });
@@ -374,7 +374,7 @@ describe('FileSource position in operator state', () => {
     const source = new FileSource(dir);
     const { reader, store } = await openReader(source, 0, 1, undefined);
     await drain(reader, [], 20);
-    reader.snapshotState!({ checkpointId: 1, timestamp: 0 });
+    void reader.snapshotState!({ checkpointId: 1, timestamp: 0 });
     const snap = store.snapshot();
     await reader.close?.();
 

@@ -1,0 +1,192 @@
+// How keyed and operator state become the sections of a state file, and back (the payload
+// format of ARCHITECTURE.md §8 data files; documented in docs/savepoint-format.md).
+//
+// Keyed state: one section per non-empty key group, id = key group. The payload is a CBOR
+// sequence (docs/value-codec.md): for each state with entries in the group, its name, its kind,
+// the number of entries, then that many key/value pairs. Keys are the user's keys as given to
+// keyBy (tuples as arrays); map-state values are Maps keyed by the user's map keys.
+//
+// Operator state: one section (id 0): for each list state, its name, its mode ('split' or
+// 'union'), the number of entries, then the entries.
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { KeyedStateCapture } from '../state/keyed-state-backend.js';
+import type { StateKind } from '../state/descriptors.js';
+import type { KeyedStateSnapshot, OperatorStateMode, OperatorStateSnapshot } from '../state/snapshot.js';
+import { fromStateKey, toStateKey } from '../state/state-key.js';
+import { ValueDecoder, ValueEncoder } from '../state/value-codec.js';
+import type { StateFileWriter } from '../storage/state-file.js';
+
+/** Bytes encoded before they are handed to the file writer (and the event loop gets a turn). */
+const CHUNK_BYTES = 1 << 20;
+/** Entries encoded before the event loop gets a turn, so records keep flowing during a snapshot. */
+const ENTRIES_PER_TURN = 20_000;
+
+const STATE_KINDS: ReadonlySet<string> = new Set(['value', 'list', 'map', 'reducing', 'aggregating']);
+
+export interface StateEntryCount {
+  readonly name: string;
+  readonly kind: StateKind;
+  entries: number;
+}
+
+export class StateFormatError extends Error {
+  override readonly name = 'StateFormatError';
+}
+
+function toPortableValue(kind: StateKind, v: unknown): unknown {
+  if (kind !== 'map') return v;
+  const out = new Map<unknown, unknown>();
+  for (const [k, x] of v as Map<unknown, unknown>) out.set(fromStateKey(k), x);
+  return out;
+}
+
+function fromPortableValue(kind: StateKind, v: unknown, where: string): unknown {
+  if (kind !== 'map') return v;
+  if (!(v instanceof Map)) throw new StateFormatError(`${where}: a map-state value is not a map`);
+  const out = new Map<unknown, unknown>();
+  for (const [k, x] of v) out.set(toStateKey(k), x);
+  return out;
+}
+
+/**
+ * The asynchronous part of a keyed snapshot: encodes the capture key group by key group into
+ * `file`, giving the event loop a turn regularly. Returns the entry count per state.
+ */
+export async function writeKeyedState(
+  capture: KeyedStateCapture,
+  file: StateFileWriter,
+): Promise<StateEntryCount[]> {
+  const enc = new ValueEncoder(CHUNK_BYTES + (CHUNK_BYTES >> 2));
+  const counts: StateEntryCount[] = capture.states.map((s) => ({ name: s.name, kind: s.kind, entries: 0 }));
+  let sinceTurn = 0;
+  const flush = async (): Promise<void> => {
+    if (enc.length === 0) return;
+    const pending = file.write(enc.takeChunk());
+    if (pending !== undefined) await pending;
+  };
+  for (let i = 0; i < capture.range.size; i++) {
+    let opened = false;
+    for (let s = 0; s < capture.states.length; s++) {
+      const st = capture.states[s]!;
+      const m = st.maps[i];
+      if (m === undefined || m.size === 0) continue;
+      if (!opened) {
+        file.beginSection(capture.range.start + i);
+        opened = true;
+      }
+      enc.encode(st.name);
+      enc.encode(st.kind);
+      enc.encode(m.size);
+      counts[s]!.entries += m.size;
+      for (const [k, v] of m) {
+        enc.encode(fromStateKey(k));
+        enc.encode(toPortableValue(st.kind, v));
+        if (enc.length >= CHUNK_BYTES) await flush();
+        if (++sinceTurn >= ENTRIES_PER_TURN) {
+          sinceTurn = 0;
+          await yieldToLoop();
+        }
+      }
+    }
+    if (opened) {
+      await flush();
+      file.endSection();
+    }
+  }
+  return counts;
+}
+
+/** Decodes one keyed-state section (key group `keyGroup`) into `into`, grouped by state name. */
+export function readKeyedSection(
+  payload: Uint8Array,
+  keyGroup: number,
+  into: Map<
+    string,
+    { kind: StateKind; keyGroups: Array<{ keyGroup: number; entries: Array<[unknown, unknown]> }> }
+  >,
+  where: string,
+): void {
+  const dec = new ValueDecoder(payload);
+  while (!dec.done) {
+    const name = dec.decode();
+    const kind = dec.decode();
+    const count = dec.decode();
+    if (typeof name !== 'string' || typeof kind !== 'string' || !STATE_KINDS.has(kind)) {
+      throw new StateFormatError(`${where}: key group ${keyGroup} has a malformed state header`);
+    }
+    if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) {
+      throw new StateFormatError(`${where}: key group ${keyGroup} has a bad entry count for state '${name}'`);
+    }
+    let st = into.get(name);
+    if (st === undefined) {
+      st = { kind: kind as StateKind, keyGroups: [] };
+      into.set(name, st);
+    } else if (st.kind !== kind) {
+      throw new StateFormatError(`${where}: state '${name}' is both ${st.kind} and ${kind} state`);
+    }
+    const entries: Array<[unknown, unknown]> = new Array<[unknown, unknown]>(count);
+    for (let e = 0; e < count; e++) {
+      const key = toStateKey(dec.decode());
+      entries[e] = [key, fromPortableValue(st.kind, dec.decode(), where)];
+    }
+    st.keyGroups.push({ keyGroup, entries });
+  }
+}
+
+export function keyedSnapshotFrom(
+  maxParallelism: number,
+  byState: Map<
+    string,
+    { kind: StateKind; keyGroups: Array<{ keyGroup: number; entries: Array<[unknown, unknown]> }> }
+  >,
+): KeyedStateSnapshot {
+  return {
+    maxParallelism,
+    states: [...byState].map(([name, s]) => ({ name, kind: s.kind, keyGroups: s.keyGroups })),
+  };
+}
+
+export async function writeOperatorState(
+  snapshot: OperatorStateSnapshot,
+  file: StateFileWriter,
+): Promise<void> {
+  const enc = new ValueEncoder();
+  file.beginSection(0);
+  for (const st of snapshot.states) {
+    enc.encode(st.name);
+    enc.encode(st.mode);
+    enc.encode(st.entries.length);
+    for (const e of st.entries) {
+      enc.encode(e);
+      if (enc.length >= CHUNK_BYTES) {
+        const pending = file.write(enc.takeChunk());
+        if (pending !== undefined) await pending;
+      }
+    }
+  }
+  if (enc.length > 0) {
+    const pending = file.write(enc.takeChunk());
+    if (pending !== undefined) await pending;
+  }
+  file.endSection();
+}
+
+export function readOperatorSection(payload: Uint8Array, where: string): OperatorStateSnapshot {
+  const dec = new ValueDecoder(payload);
+  const states: OperatorStateSnapshot['states'] = [];
+  while (!dec.done) {
+    const name = dec.decode();
+    const mode = dec.decode();
+    const count = dec.decode();
+    if (typeof name !== 'string' || (mode !== 'split' && mode !== 'union')) {
+      throw new StateFormatError(`${where}: malformed operator state header`);
+    }
+    if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) {
+      throw new StateFormatError(`${where}: bad entry count for operator state '${name}'`);
+    }
+    const entries: unknown[] = new Array<unknown>(count);
+    for (let e = 0; e < count; e++) entries[e] = dec.decode();
+    states.push({ name, mode: mode as OperatorStateMode, entries });
+  }
+  return { states };
+}

@@ -1,0 +1,159 @@
+// `weir list [--json]`: the jobs running on this machine, from the registry under $WEIR_HOME/jobs,
+// each asked for its state over its REST API. Also home of what the job-facing commands share:
+// reading the registry, calling a job's REST API, printing tables.
+import {
+  AmbiguousJobIdError,
+  JobNotFoundError,
+  JobRegistry,
+  weirHome,
+  type RegisteredJob,
+} from '../cluster/job-registry.js';
+import type { JobListView } from '../cluster/rest-server.js';
+import { formatUptime } from '../cluster/progress-reporter.js';
+import type { Command } from './command.js';
+import { CliError, ExitCode, UsageError, type CliIO } from './errors.js';
+import { parseArgs } from './options.js';
+
+const COMMAND = 'weir list';
+/** How long `weir list` waits for each job's state. */
+const STATE_TIMEOUT_MS = 2000;
+/** How long the other commands wait for a job's REST API. */
+export const REST_TIMEOUT_MS = 10_000;
+
+const options = {
+  json: { help: 'print a JSON array of the registered jobs, each with its state' },
+  help: { short: 'h', help: 'show this help' },
+} as const;
+
+export const listCommand: Command = {
+  name: 'list',
+  operands: '',
+  summary: 'list running jobs',
+  description: [
+    'Lists the jobs running on this machine: every `weir run` registers its job under',
+    '$WEIR_HOME/jobs (WEIR_HOME defaulting to ~/.weir) and asks it for its state over REST.',
+  ],
+  notes: ["A job whose REST API does not answer is listed with the state 'unreachable'."],
+  options,
+  run,
+};
+
+/** A registered job with the state its REST API reported. */
+export interface ListedJob extends RegisteredJob {
+  readonly state: string;
+}
+
+async function run(argv: readonly string[], io: CliIO): Promise<ExitCode> {
+  const { options: given, operands, rest } = parseArgs(argv, options, COMMAND);
+  const extra = operands[0] ?? rest[0];
+  if (extra !== undefined)
+    throw new UsageError(`unexpected argument '${extra}' for '${COMMAND}'; it takes none`);
+
+  const entries = await registryOf(io).listRegisteredJobs();
+  const jobs: ListedJob[] = await Promise.all(entries.map(async (e) => ({ ...e, state: await stateOf(e) })));
+  if (given.json === true) {
+    io.out(JSON.stringify(jobs, null, 2) + '\n');
+    return ExitCode.ok;
+  }
+  if (jobs.length === 0) {
+    io.out('no running jobs\n');
+    return ExitCode.ok;
+  }
+  const now = Date.now();
+  io.out(
+    formatTable(
+      ['JOB ID', 'NAME', 'STATE', 'UPTIME', 'REST URL'],
+      jobs.map((j) => [j.jobId, j.jobName, j.state, formatUptime(now - j.startTime), j.restUrl]),
+    ),
+  );
+  return ExitCode.ok;
+}
+
+async function stateOf(job: RegisteredJob): Promise<string> {
+  try {
+    const body = (await getJson(job, '/jobs', STATE_TIMEOUT_MS)) as Partial<JobListView>;
+    return body.jobs?.find((j) => j.id === job.jobId)?.state ?? 'unknown';
+  } catch {
+    return 'unreachable';
+  }
+}
+
+export function registryOf(io: CliIO): JobRegistry {
+  return new JobRegistry(weirHome(io.env));
+}
+
+/** The registered job `idOrPrefix` names; a UsageError (exit 2) when there is none or several. */
+export async function findRegisteredJob(io: CliIO, idOrPrefix: string): Promise<RegisteredJob> {
+  try {
+    return await registryOf(io).findJob(idOrPrefix);
+  } catch (e) {
+    if (e instanceof JobNotFoundError || e instanceof AmbiguousJobIdError)
+      throw new UsageError(e.message, { cause: e });
+    throw e;
+  }
+}
+
+/**
+ * GETs `path` from the job's REST API and returns the parsed JSON. A job that does not answer, or
+ * answers with an error, is a CliError with exit 1 naming the URL.
+ */
+export async function getJson(
+  job: RegisteredJob,
+  path: string,
+  timeoutMs = REST_TIMEOUT_MS,
+): Promise<unknown> {
+  const url = job.restUrl.replace(/\/+$/, '') + path;
+  let response: Response;
+  try {
+    response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  } catch (e) {
+    throw new CliError(
+      `cannot reach job '${job.jobName}' (${job.jobId}) at ${url}: ${networkCause(e, timeoutMs)}; is it still running? (pid ${job.pid})`,
+      ExitCode.jobFailed,
+      { cause: e },
+    );
+  }
+  const text = await response.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (e) {
+    throw new CliError(
+      `job '${job.jobName}' at ${url} answered ${response.status} with something that is not JSON`,
+      ExitCode.jobFailed,
+      {
+        cause: e,
+      },
+    );
+  }
+  if (!response.ok) {
+    const error = typeof body === 'object' && body !== null && 'error' in body ? String(body.error) : text;
+    throw new CliError(
+      `job '${job.jobName}' at ${url} answered ${response.status}: ${error}`,
+      ExitCode.jobFailed,
+    );
+  }
+  return body;
+}
+
+/** Why fetch failed, in a few words: `connection refused`, `no answer within 10 s`, … */
+function networkCause(e: unknown, timeoutMs: number): string {
+  if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')) {
+    return `no answer within ${timeoutMs / 1000} s`;
+  }
+  const cause = e instanceof Error ? (e.cause as NodeJS.ErrnoException | undefined) : undefined;
+  if (cause?.code === 'ECONNREFUSED') return 'connection refused';
+  if (cause?.code !== undefined) return cause.code;
+  return e instanceof Error ? (cause?.message ?? e.message) : String(e);
+}
+
+/** Left-aligned columns separated by two spaces, a header row first; no trailing spaces. */
+export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [headers, ...rows].map(line).join('\n') + '\n';
+}

@@ -1,0 +1,172 @@
+// Starts a job the way `weir run` and `env.execute()` do: picks the checkpoint storage, finds the
+// snapshot to start from (`-s PATH`, or `--resume`: the newest readable checkpoint of a job with
+// the same name), cleans up what a crash left behind, runs the job master, and applies the
+// retention policy to the job's checkpoints when it ends (ARCHITECTURE.md §6, §8, §11).
+import { join } from 'node:path';
+import type { CheckpointSettings } from '../api/checkpoint-config.js';
+import { loadSnapshot, type RestoredJobState } from '../checkpoint/snapshot-loader.js';
+import type { JobGraph } from '../graph/job-graph.js';
+import type { CheckpointStorage, SnapshotLocation } from '../storage/checkpoint-storage.js';
+import { FsCheckpointStorage } from '../storage/fs-checkpoint-storage.js';
+import { decodeMetadata, type SnapshotMetadata } from '../storage/metadata.js';
+import { JobMaster } from './job-master.js';
+import { weirHome } from './job-registry.js';
+import type { ExecutionOptions, JobExecutionResult } from './local-executor.js';
+import { defaultRestartStrategy, type RestartStrategy } from './restart-strategy.js';
+
+/** How one run of a job starts; what `weir run` flags set. */
+export interface ExecuteOptions {
+  /** Start from this savepoint or retained checkpoint (a folder or its `_metadata`). */
+  readonly restoreFrom?: string;
+  /** Continue from the newest completed checkpoint of a job with the same name, or start fresh. */
+  readonly resume?: boolean;
+  /** Drop state of operators the job no longer has instead of refusing to start. */
+  readonly allowNonRestoredState?: boolean;
+  /** Lines for the user (stderr in the CLI). */
+  readonly log?: (line: string) => void;
+  /** Called once the job runs, e.g. to serve its status over REST. */
+  readonly onStart?: (master: JobMaster) => void | Promise<void>;
+}
+
+/** Nothing usable to restore from, or a snapshot that does not fit: a configuration error (exit 2). */
+export class RestoreError extends Error {
+  override readonly name = 'RestoreError';
+}
+
+export function defaultCheckpointDir(): string {
+  return join(weirHome(), 'checkpoints');
+}
+
+interface Candidate {
+  readonly jobId: string;
+  readonly location: SnapshotLocation;
+  readonly metadata: SnapshotMetadata;
+}
+
+/** Completed checkpoints of jobs named `jobName`, newest first; unreadable `_metadata` files are reported and skipped. */
+async function resumeCandidates(
+  storage: CheckpointStorage,
+  jobName: string,
+  log: (line: string) => void,
+): Promise<Candidate[]> {
+  const out: Candidate[] = [];
+  for (const jobId of await storage.listJobs()) {
+    for (const c of await storage.listCheckpoints(jobId)) {
+      if (!c.complete) continue;
+      const bytes = await storage.readMetadata(c.location);
+      if (bytes === undefined) continue;
+      let metadata: SnapshotMetadata;
+      try {
+        metadata = decodeMetadata(bytes, `${c.location.uri}/_metadata`);
+      } catch (e) {
+        log(`weir: skipping checkpoint ${c.location.uri}: ${e instanceof Error ? e.message : String(e)}`);
+        continue;
+      }
+      if (metadata.jobName === jobName) out.push({ jobId, location: c.location, metadata });
+    }
+  }
+  return out.sort((a, b) => b.metadata.timestamp - a.metadata.timestamp || b.metadata.id - a.metadata.id);
+}
+
+export async function launchJob(
+  graph: JobGraph,
+  settings: CheckpointSettings & { readonly dir?: string | undefined },
+  execution: ExecutionOptions,
+  restartStrategy: RestartStrategy | undefined,
+  options: ExecuteOptions = {},
+): Promise<JobExecutionResult> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const enabled = settings.intervalMs > 0;
+  const needsStorage = enabled || options.resume === true || options.restoreFrom !== undefined;
+  const storage: CheckpointStorage | undefined = needsStorage
+    ? new FsCheckpointStorage(settings.dir ?? defaultCheckpointDir())
+    : undefined;
+  const allowNonRestoredState = options.allowNonRestoredState === true;
+
+  let restore: RestoredJobState | undefined;
+  let jobId: string | undefined;
+  if (options.restoreFrom !== undefined) {
+    const location = await storage!.resolve(options.restoreFrom);
+    const bytes = await storage!.readMetadata(location);
+    if (bytes === undefined)
+      throw new RestoreError(
+        `${options.restoreFrom}: no _metadata there; not a savepoint or completed checkpoint`,
+      );
+    const metadata = decodeMetadata(bytes, `${location.uri}/_metadata`);
+    restore = await loadSnapshot(storage!, location, metadata, graph, { allowNonRestoredState });
+  } else if (options.resume === true) {
+    const candidates = await resumeCandidates(storage!, graph.jobName, log);
+    for (const c of candidates) {
+      try {
+        restore = await loadSnapshot(storage!, c.location, c.metadata, graph, { allowNonRestoredState });
+        jobId = c.jobId;
+        break;
+      } catch (e) {
+        if (e instanceof Error && e.name === 'SnapshotMismatchError') throw new RestoreError(e.message);
+        log(
+          `weir: checkpoint ${c.metadata.id} of job '${graph.jobName}' is unusable: ${e instanceof Error ? e.message : String(e)}` +
+            (candidates.indexOf(c) < candidates.length - 1 ? '; falling back to an older checkpoint' : ''),
+        );
+      }
+    }
+    if (restore === undefined && candidates.length > 0) {
+      throw new RestoreError(
+        `no usable checkpoint of job '${graph.jobName}' in ${storage!.description}: all ${candidates.length} failed verification (see above); nothing was changed`,
+      );
+    }
+    if (restore === undefined)
+      log(
+        `weir: no checkpoint of job '${graph.jobName}' in ${storage!.description}; starting from the beginning`,
+      );
+    else log(`weir: resuming job '${graph.jobName}' (${jobId}) from checkpoint ${restore.metadata.id}`);
+  }
+  for (const d of restore?.dropped ?? [])
+    log(`weir: warning: dropped the state of ${d} (--allow-non-restored-state)`);
+
+  let firstCheckpointId = 1;
+  if (jobId !== undefined && storage !== undefined) {
+    // Continue the resumed job's numbering; remove the folders of checkpoints that never completed.
+    const existing = await storage.listCheckpoints(jobId);
+    firstCheckpointId = existing.reduce((n, c) => Math.max(n, c.id + 1), 1);
+    await storage.removeIncomplete(jobId);
+  }
+  const master = new JobMaster(graph, {
+    jobId,
+    checkpointing: settings,
+    storage: enabled ? storage : undefined,
+    restartStrategy: restartStrategy ?? defaultRestartStrategy(enabled),
+    restore,
+    firstCheckpointId,
+    execution,
+    log,
+  });
+  await options.onStart?.(master);
+  let outcome: 'finished' | 'failed' | 'cancelled' = 'failed';
+  try {
+    const result = await master.run();
+    outcome = 'finished';
+    return result;
+  } catch (e) {
+    outcome = master.status().state === 'cancelled' ? 'cancelled' : 'failed';
+    throw e;
+  } finally {
+    if (enabled && storage !== undefined && shouldDiscard(settings.retention, outcome)) {
+      for (const c of await storage.listCheckpoints(master.jobId)) await storage.discard(c.location);
+    }
+  }
+}
+
+/** Flink's rules: retain-on-cancellation keeps everything; the default keeps checkpoints only when the job failed; never keeps none. */
+function shouldDiscard(
+  retention: CheckpointSettings['retention'],
+  outcome: 'finished' | 'failed' | 'cancelled',
+): boolean {
+  switch (retention) {
+    case 'retain-on-cancellation':
+      return false;
+    case 'delete-on-cancellation':
+      return outcome !== 'failed';
+    case 'never':
+      return true;
+  }
+}

@@ -1,0 +1,370 @@
+// Runs one job to its end: deploys its tasks, drives checkpoints through the coordinator, and on
+// a failure cancels every task and starts a new attempt from the newest completed checkpoint,
+// as the restart strategy allows (ARCHITECTURE.md §4, §6).
+import { randomUUID } from 'node:crypto';
+import type { CheckpointSettings } from '../api/checkpoint-config.js';
+import { CheckpointCoordinator, type FinalizedCheckpoint } from '../checkpoint/checkpoint-coordinator.js';
+import type { CompletedCheckpoint } from '../checkpoint/completed-checkpoint.js';
+import type { PendingCheckpoint } from '../checkpoint/pending-checkpoint.js';
+import { SystemClock, type Clock } from '../checkpoint/clock.js';
+import { loadSnapshot, type RestoredJobState } from '../checkpoint/snapshot-loader.js';
+import { writeTaskSnapshot, type OperatorSubtaskHandles } from '../checkpoint/task-snapshot-writer.js';
+import type { JobGraph } from '../graph/job-graph.js';
+import type { CheckpointBarrier } from '../runtime/record-batch.js';
+import { SourceOperator } from '../runtime/operators/source-operator.js';
+import type { OperatorSnapshotParts } from '../runtime/stream-operator.js';
+import { TaskCancelledError, type StreamTask, type TaskCheckpointGateway } from '../runtime/stream-task.js';
+import { KeyGroupRange } from '../state/key-group.js';
+import type { CheckpointStorage } from '../storage/checkpoint-storage.js';
+import { encodeMetadata, type SnapshotMetadata } from '../storage/metadata.js';
+import { JobFailedError } from './job-failed-error.js';
+import type { CheckpointStatsView, JobStatusProvider, JobStatusView } from './job-status.js';
+import { LocalExecutor, type ExecutionOptions, type JobExecutionResult } from './local-executor.js';
+import type { RestartStrategy } from './restart-strategy.js';
+import { weirVersion } from '../version.js';
+
+export interface JobMasterOptions {
+  readonly jobId?: string;
+  readonly checkpointing: CheckpointSettings;
+  /** Where checkpoints go; required when checkpointing is enabled. */
+  readonly storage: CheckpointStorage | undefined;
+  readonly restartStrategy: RestartStrategy;
+  /** State to start from (a savepoint or a checkpoint), already loaded and verified. */
+  readonly restore?: RestoredJobState | undefined;
+  /** The first checkpoint id to use; ids continue after those already in the job's folder. */
+  readonly firstCheckpointId?: number;
+  readonly execution: ExecutionOptions;
+  readonly clock?: Clock;
+  /** Warnings and restart notices, one line each (stderr for the CLI). */
+  readonly log?: (line: string) => void;
+}
+
+interface TaskAckReport {
+  readonly handles: OperatorSubtaskHandles[];
+}
+
+export class JobMaster implements JobStatusProvider {
+  readonly jobId: string;
+  private readonly clock: Clock;
+  private readonly log: (line: string) => void;
+  private readonly startTime = Date.now();
+  private state: JobStatusView['state'] = 'running';
+  private restarts = 0;
+  private tasks: StreamTask[] = [];
+  private coordinator: CheckpointCoordinator | undefined;
+  /** The newest completed checkpoint, the one a restart goes back to. */
+  private latest: { restore: RestoredJobState | undefined; completed: CompletedCheckpoint | undefined };
+  private readonly discards = new Set<Promise<void>>();
+  /** Checkpoints completed over all attempts. */
+  completedCheckpoints = 0;
+  private nextCheckpointId: number;
+  private cancelRequested = false;
+  private finishedRecordsIn = 0;
+  /** Ids of the checkpoints restarts went back to, in order (for tests and the REST API). */
+  readonly restoredCheckpointIds: number[] = [];
+  private finishedRecordsOut = 0;
+
+  constructor(
+    private readonly graph: JobGraph,
+    private readonly options: JobMasterOptions,
+  ) {
+    this.jobId = options.jobId ?? randomUUID();
+    this.clock = options.clock ?? new SystemClock();
+    this.log = options.log ?? (() => undefined);
+    this.latest = { restore: options.restore, completed: undefined };
+    this.nextCheckpointId = options.firstCheckpointId ?? 1;
+    if (options.checkpointing.intervalMs > 0 && options.storage === undefined)
+      throw new Error('internal: checkpointing is enabled without checkpoint storage');
+  }
+
+  /** Runs attempts until the job finishes, fails for good, or is cancelled. */
+  async run(): Promise<JobExecutionResult> {
+    const started = performance.now();
+    for (;;) {
+      const failure = await this.runAttempt();
+      if (failure === undefined) {
+        this.state = 'finished';
+        return { jobId: this.jobId, jobName: this.graph.jobName, durationMs: performance.now() - started };
+      }
+      if (this.cancelRequested) {
+        this.state = 'cancelled';
+        throw new JobFailedError(this.graph.jobName, failure);
+      }
+      const decision = this.options.restartStrategy.onFailure(this.clock.now());
+      if (!decision.restart) {
+        this.state = 'failed';
+        throw new JobFailedError(this.graph.jobName, failure);
+      }
+      this.restarts++;
+      this.state = 'restarting';
+      const from =
+        this.latest.completed !== undefined
+          ? `checkpoint ${this.latest.completed.id}`
+          : this.latest.restore !== undefined
+            ? 'the restored snapshot'
+            : 'the beginning';
+      this.log(
+        `job '${this.graph.jobName}' failed (${failure instanceof Error ? failure.message : String(failure)}); ` +
+          `restart ${this.restarts} in ${decision.delayMs} ms from ${from}`,
+      );
+      await new Promise<void>((r) => this.clock.setTimeout(r, decision.delayMs));
+      if (this.latest.completed !== undefined) {
+        await this.reloadLatest();
+        this.restoredCheckpointIds.push(this.latest.completed.id);
+      }
+      this.state = 'running';
+    }
+  }
+
+  /** Stops every task; the job ends as cancelled. */
+  cancel(): void {
+    this.cancelRequested = true;
+    for (const t of this.tasks) t.cancel();
+  }
+
+  private async reloadLatest(): Promise<void> {
+    const c = this.latest.completed!;
+    const storage = this.options.storage!;
+    this.latest.restore = await loadSnapshot(storage, c.location!, c.metadata!, this.graph, {
+      allowNonRestoredState: false,
+    });
+  }
+
+  /** One deployment of the graph; resolves with the failure that ended it, or undefined when it finished. */
+  private async runAttempt(): Promise<unknown> {
+    const settings = this.options.checkpointing;
+    const storage = settings.intervalMs > 0 ? this.options.storage : undefined;
+    const executor = new LocalExecutor(this.options.execution);
+    const restore = this.latest.restore;
+    let failure: unknown;
+    let tasks: StreamTask[] = [];
+    const fail = (e: unknown): void => {
+      if (failure !== undefined) return;
+      failure = e;
+      for (const t of tasks) t.cancel();
+    };
+    const sourceTasks = (): StreamTask[] => tasks.filter((t) => t.head instanceof SourceOperator);
+    const ranges = new Map<StreamTask, Array<KeyGroupRange | undefined>>();
+
+    let finalId: number | undefined;
+    /** The asynchronous snapshot parts still running, per checkpoint id. */
+    const inFlight = new Map<number, Set<Promise<unknown>>>();
+    const coordinator = new CheckpointCoordinator({
+      settings,
+      tasks: [], // filled below, once the tasks exist
+      clock: this.clock,
+      firstCheckpointId: this.nextCheckpointId,
+      trigger: (id, timestamp, kind) => {
+        this.nextCheckpointId = Math.max(this.nextCheckpointId, id + 1);
+        const barrier: CheckpointBarrier = { kind: 'barrier', id, timestamp, type: kind };
+        for (const t of sourceTasks()) t.enqueueMail(() => t.triggerCheckpoint(barrier));
+      },
+      finalize: (pending) => this.finalize(pending, storage),
+      notifyComplete: (id, completed) => {
+        if (completed.kind === 'checkpoint' && completed.location !== undefined)
+          this.latest.completed = completed;
+        this.completedCheckpoints++;
+        for (const t of tasks) t.notifyCheckpointComplete(id);
+        if (id === finalId) for (const t of tasks) t.release();
+      },
+      notifyAborted: (id) => {
+        for (const t of tasks) t.notifyCheckpointAborted(id);
+      },
+      discard: (c) => {
+        if (storage === undefined) return;
+        const loc = c.location ?? storage.checkpointLocation(this.jobId, c.id);
+        // Tasks may still be writing into an aborted checkpoint's folder: remove it after them.
+        const writers = [...(inFlight.get(c.id) ?? [])];
+        const done = Promise.allSettled(writers)
+          .then(() => storage.discard(loc))
+          .catch((e: unknown) => this.log(`weir: could not remove ${loc.uri}: ${String(e)}`))
+          .finally(() => this.discards.delete(done));
+        this.discards.add(done);
+      },
+      failJob: (cause) => fail(cause),
+    });
+    this.coordinator = coordinator;
+    if (this.latest.completed !== undefined) coordinator.restoredFrom(this.latest.completed);
+
+    let finishedTasks = 0;
+    const gateway: TaskCheckpointGateway = {
+      persistState: storage !== undefined,
+      aligned: settings.mode === 'exactly-once',
+      snapshotTaken: (task, barrier, parts: OperatorSnapshotParts[], timing) => {
+        const location = storage?.checkpointLocation(this.jobId, barrier.id);
+        const started = performance.now();
+        const writing = writeTaskSnapshot(
+          storage,
+          location,
+          task.setup.subtaskIndex,
+          ranges.get(task) ?? [],
+          parts,
+        );
+        let set = inFlight.get(barrier.id);
+        if (set === undefined) inFlight.set(barrier.id, (set = new Set()));
+        set.add(writing);
+        const scheduler = task.setup.scheduler;
+        scheduler.beginIo();
+        const forget = (): void => {
+          scheduler.endIo();
+          set.delete(writing);
+          if (set.size === 0) inFlight.delete(barrier.id);
+        };
+        writing.then(forget, forget);
+        writing.then(
+          (handles) => {
+            const bytes = handles.reduce((n, h) => n + h.bytes, 0);
+            coordinator.acknowledge(barrier.id, task.setup.taskId, {
+              stateHandles: { handles } satisfies TaskAckReport,
+              stats: {
+                syncMs: timing.syncMs,
+                asyncMs: performance.now() - started,
+                alignmentMs: timing.alignmentMs,
+                bytes,
+              },
+            });
+          },
+          (e: unknown) => coordinator.decline(barrier.id, task.setup.taskId, e),
+        );
+      },
+      taskFinished: () => {
+        finishedTasks++;
+        // Every source has ended: one last checkpoint commits what the sinks hold.
+        if (finalId === undefined && sourceTasks().every((t) => t.isFinished)) {
+          finalId = -1;
+          coordinator.triggerFinalCheckpoint().catch((e: unknown) => fail(e));
+          finalId = coordinator.lastTriggeredId;
+        }
+        void finishedTasks;
+      },
+    };
+
+    tasks = executor.deploy(this.graph, {
+      restoredState: restore === undefined ? undefined : (v, i) => restore.stateFor(v, i),
+      checkpoints: gateway,
+    });
+    this.tasks = tasks;
+    for (const t of tasks) {
+      const v = this.graph.vertices.find((x) => x.name === t.setup.name);
+      void v;
+      ranges.set(
+        t,
+        t.setup.operators.map((op) => (op.keyedBackend !== undefined ? op.keyedBackend.range : undefined)),
+      );
+    }
+    coordinator.setTasks(tasks.map((t) => t.setup.taskId));
+    coordinator.start();
+    const runs = tasks.map((t) =>
+      t.run().catch((e: unknown) => {
+        if (!(e instanceof TaskCancelledError)) fail(e);
+      }),
+    );
+    await Promise.all(runs);
+    coordinator.stop('job-stopping');
+    // Files of aborted checkpoints are gone before the next attempt (or the process) starts.
+    while (this.discards.size > 0) await Promise.all([...this.discards]);
+    for (const t of tasks) {
+      this.finishedRecordsIn += t.recordsIn;
+    }
+    return failure;
+  }
+
+  /** All tasks acknowledged: write `_metadata` last, atomically; then the checkpoint is complete. */
+  private async finalize(
+    pending: PendingCheckpoint,
+    storage: CheckpointStorage | undefined,
+  ): Promise<FinalizedCheckpoint> {
+    const metadata: SnapshotMetadata = {
+      format: 'weir-snapshot',
+      version: 1,
+      weirVersion: weirVersion(),
+      kind: pending.kind,
+      id: pending.id,
+      timestamp: pending.timestamp,
+      jobId: this.jobId,
+      jobName: this.graph.jobName,
+      operators: [],
+      extra: {},
+    };
+    const byOperator = new Map<string, OperatorSubtaskHandles[]>();
+    let size = 0;
+    for (const [, ack] of pending.acknowledgements()) {
+      for (const h of (ack.stateHandles as TaskAckReport).handles) {
+        let l = byOperator.get(h.operatorId);
+        if (l === undefined) byOperator.set(h.operatorId, (l = []));
+        l.push(h);
+        size += h.bytes;
+      }
+    }
+    for (const v of this.graph.vertices) {
+      for (const node of v.operators) {
+        const subs = (byOperator.get(node.operatorId) ?? []).sort((a, b) => a.subtaskIndex - b.subtaskIndex);
+        metadata.operators.push({
+          operatorId: node.operatorId,
+          uid: node.uid ?? null,
+          name: node.name,
+          parallelism: node.parallelism,
+          maxParallelism: node.maxParallelism,
+          subtasks: subs.map((s) => ({
+            index: s.subtaskIndex,
+            keyGroups: s.keyGroups === null ? null : [s.keyGroups[0], s.keyGroups[1]],
+            keyed: s.keyed,
+            operator: s.operator,
+            timers: null,
+            sink: null,
+            states: s.states,
+          })),
+        });
+      }
+    }
+    if (storage === undefined) return { location: undefined, metadata: undefined, sizeBytes: size };
+    const location = storage.checkpointLocation(this.jobId, pending.id);
+    await storage.writeMetadata(location, encodeMetadata(metadata));
+    return { location, metadata, sizeBytes: size };
+  }
+
+  status(): JobStatusView {
+    const c = this.coordinator;
+    let recordsIn = this.finishedRecordsIn;
+    for (const t of this.tasks) recordsIn += t.recordsIn;
+    const history = this.checkpoints();
+    const last = history.find((h) => h.status === 'completed') ?? null;
+    return {
+      jobId: this.jobId,
+      jobName: this.graph.jobName,
+      state: this.state,
+      startTime: this.startTime,
+      durationMs: Date.now() - this.startTime,
+      parallelism: Math.max(...this.graph.vertices.map((v) => v.parallelism)),
+      restarts: this.restarts,
+      recordsIn,
+      recordsOut: this.finishedRecordsOut,
+      checkpointing: {
+        intervalMs: this.options.checkpointing.intervalMs,
+        dir: this.options.storage?.description ?? null,
+      },
+      vertices: this.graph.vertices.map((v) => ({
+        name: v.name,
+        parallelism: v.parallelism,
+        recordsIn: 0,
+        recordsOut: 0,
+      })),
+      lastCheckpoint: last,
+      counts: c?.counts() ?? { completed: 0, failed: 0, inProgress: 0 },
+    };
+  }
+
+  checkpoints(): CheckpointStatsView[] {
+    return (this.coordinator?.history() ?? []).map((h) => ({
+      id: h.id,
+      kind: h.kind,
+      status: h.status,
+      triggerTime: h.triggerTime,
+      durationMs: h.durationMs,
+      sizeBytes: h.sizeBytes,
+      failureReason: h.failureReason,
+      path: h.path,
+      subtasks: [...h.tasks].map(([task, st]) => ({ task, ...st })),
+    }));
+  }
+}

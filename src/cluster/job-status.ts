@@ -1,0 +1,35 @@
+// What a running job tells the REST API, `weir list`, `weir checkpoints` and its progress line.
+
+export interface CheckpointStatsView {
+  id: number;
+  kind: 'checkpoint' | 'savepoint';
+  status: 'in-progress' | 'completed' | 'failed';
+  triggerTime: number;
+  durationMs: number | null;
+  sizeBytes: number | null;
+  failureReason: string | null;
+  path: string | null;
+  subtasks: Array<{ task: string; syncMs: number; asyncMs: number; alignmentMs: number; bytes: number }>;
+}
+
+export interface JobStatusView {
+  jobId: string;
+  jobName: string;
+  state: 'running' | 'restarting' | 'finished' | 'failed' | 'cancelled';
+  startTime: number;
+  durationMs: number;
+  parallelism: number;
+  restarts: number;
+  recordsIn: number;
+  recordsOut: number;
+  checkpointing: { intervalMs: number; dir: string | null };
+  vertices: Array<{ name: string; parallelism: number; recordsIn: number; recordsOut: number }>;
+  lastCheckpoint: CheckpointStatsView | null;
+  counts: { completed: number; failed: number; inProgress: number };
+}
+
+export interface JobStatusProvider {
+  status(): JobStatusView;
+  /** Newest first. */
+  checkpoints(): CheckpointStatsView[];
+}
