@@ -46,6 +46,43 @@ function isMissing(e: unknown): boolean {
   return (e as NodeJS.ErrnoException).code === 'ENOENT';
 }
 
+/**
+ * A data file written in place: nothing refers to it until `_metadata` names it, and a folder
+ * without `_metadata` is an unfinished checkpoint that is removed at the next start — so the
+ * temporary name and rename would only cost time. commit = fsync; the folder entry is made
+ * durable by the fsync of the folder when `_metadata` is renamed into place, which comes after.
+ */
+class DataFileSink implements ByteSink {
+  private constructor(
+    private readonly handle: FileHandle,
+    private readonly path: string,
+  ) {}
+
+  static async create(dir: string, name: string): Promise<DataFileSink> {
+    await mkdir(dir, { recursive: true });
+    const path = join(dir, name);
+    return new DataFileSink(await open(path, 'wx'), path);
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    let done = 0;
+    while (done < chunk.length) {
+      const { bytesWritten } = await this.handle.write(chunk, done, chunk.length - done);
+      done += bytesWritten;
+    }
+  }
+
+  async commit(): Promise<void> {
+    await this.handle.sync();
+    await this.handle.close();
+  }
+
+  async abort(): Promise<void> {
+    await this.handle.close().catch(() => undefined);
+    await unlink(this.path).catch(() => undefined);
+  }
+}
+
 /** Writes to `.<name>.<random>.tmp`; commit = fsync, rename to `<name>`, fsync the folder. */
 class TempFileSink implements ByteSink {
   private constructor(
@@ -103,7 +140,7 @@ export class FsCheckpointStorage implements CheckpointStorage {
 
   async createStateFile(location: SnapshotLocation, name: string, kind: number): Promise<StateFileWriter> {
     checkName(name);
-    const sink = await TempFileSink.create(dirOf(location), name);
+    const sink = await DataFileSink.create(dirOf(location), name);
     return new StateFileWriter(name, kind, sink);
   }
 

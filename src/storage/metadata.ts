@@ -3,6 +3,8 @@
 // hold its state — relative paths only, so a snapshot folder can be moved — with sizes and
 // checksums. Decoding checks every field, so a damaged or foreign file is named, not trusted.
 
+import { crc32 } from 'node:zlib';
+
 export const METADATA_FORMAT = 'weir-snapshot';
 export const METADATA_VERSION = 1;
 
@@ -62,8 +64,20 @@ export class CorruptMetadataError extends Error {
   override readonly name = 'CorruptMetadataError';
 }
 
+/**
+ * The document as JSON, with a last field `checksum`: "crc32:<8 hex digits>" of the document
+ * serialized without that field (JSON.stringify with an indent of 1), so that a damaged digit
+ * that still parses is caught too.
+ */
 export function encodeMetadata(m: SnapshotMetadata): Uint8Array {
-  return Buffer.from(JSON.stringify(m, null, 1) + '\n', 'utf8');
+  const { checksum: _ignored, ...doc } = m as SnapshotMetadata & { checksum?: unknown };
+  return Buffer.from(JSON.stringify({ ...doc, checksum: checksumOf(doc) }, null, 1) + '\n', 'utf8');
+}
+
+function checksumOf(doc: object): string {
+  return `crc32:${crc32(JSON.stringify(doc, null, 1))
+    .toString(16)
+    .padStart(8, '0')}`;
 }
 
 /** Parses and checks `_metadata`; `where` (its path) is named in every error. */
@@ -76,6 +90,10 @@ export function decodeMetadata(bytes: Uint8Array, where: string): SnapshotMetada
     throw bad('not valid JSON (damaged or not a weir snapshot)');
   }
   const o = obj(doc, 'the document', bad);
+  const { checksum, ...rest } = o;
+  if (typeof checksum !== 'string') throw bad('no checksum (damaged or not a weir snapshot)');
+  if (checksum !== checksumOf(rest)) throw bad('checksum mismatch (the file is damaged)');
+  doc = rest;
   if (o.format !== METADATA_FORMAT) throw bad(`not a weir snapshot (format is ${JSON.stringify(o.format)})`);
   if (o.version !== METADATA_VERSION)
     throw bad(
