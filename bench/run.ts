@@ -5,6 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { CASES } from './cases/index.js';
+import { snapshotFigures } from './cases/snapshot-figures.js';
 import { BenchFailure, measure, median, toFigure, type Figure, type Measurement } from './lib/harness.js';
 
 interface Options {
@@ -19,7 +20,7 @@ class UsageError extends Error {}
 
 const USAGE = `usage: npm run bench -- [--runs N] [--only NAME] [--events N] [--json [FILE|-]]
   --runs N      runs per figure (default 5); each figure is the median, shown with its min–max
-  --only NAME   run only the cases whose name contains NAME
+  --only NAME   run only the cases whose name contains NAME ('snapshot': only the snapshot figures)
   --events N    events (words, …) per run, for every case (default: each case's own; 2e6, 500k, 5M work)
   --json FILE   also write [{ name, value, unit, baseline, ratio }] to FILE; '-' or no FILE: to stdout,
                 and the table to stderr`;
@@ -117,7 +118,7 @@ function header(o: Options): string {
 }
 
 function table(ms: readonly Measurement[]): string {
-  const rows: string[][] = [['case', 'per run', 'engine', 'baseline (plain JS loop)', 'ratio']];
+  const rows: string[][] = [['case', 'per run', 'engine', 'baseline (plain JS loop unless noted)', 'ratio']];
   for (const m of ms) {
     const f = toFigure(m);
     const pairs = m.engine.map((e, i) => e / m.baseline[i]!);
@@ -155,7 +156,8 @@ async function main(): Promise<number> {
     return 2;
   }
   const cases = CASES.filter((c) => o.only === undefined || c.name.includes(o.only));
-  if (cases.length === 0) {
+  const withSnapshots = o.only === undefined || 'snapshot'.includes(o.only);
+  if (cases.length === 0 && !withSnapshots) {
     process.stderr.write(
       `bench: no case matches --only '${o.only}'; cases: ${CASES.map((c) => c.name).join(', ')}\n`,
     );
@@ -197,8 +199,25 @@ async function main(): Promise<number> {
     print(table(measurements));
     print('');
     print(footnote(o.runs));
+    for (const c of cases)
+      if (c.baselineLabel !== undefined && measurements.some((m) => m.name === c.name))
+        print(`${c.name}: baseline = ${c.baselineLabel}`);
   }
   const figures: Figure[] = measurements.map(toFigure);
+  if (withSnapshots) {
+    try {
+      const snap = await snapshotFigures(o.runs, progress);
+      clearProgress();
+      print('');
+      print(snap.text);
+      figures.push(...snap.figures);
+    } catch (e) {
+      clearProgress();
+      const message = `snapshot figures: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`;
+      failures.push(message);
+      process.stderr.write(`bench: FAILED ${message}\n`);
+    }
+  }
   if (o.json !== undefined) {
     const json = JSON.stringify(figures, null, 2) + '\n';
     if (toStdout) process.stdout.write(json);

@@ -2,6 +2,12 @@
 // folder exporting a BenchCase, added to this list.
 import type { BenchCase } from '../lib/harness.js';
 import { keyedCount } from './keyed-count.js';
+import { keyedCountCheckpoint100ms, keyedCountCheckpoint1s } from './keyed-count-checkpointed.js';
 import { wordCount } from './word-count.js';
 
-export const CASES: readonly BenchCase[] = [keyedCount, wordCount];
+export const CASES: readonly BenchCase[] = [
+  keyedCount,
+  wordCount,
+  keyedCountCheckpoint1s,
+  keyedCountCheckpoint100ms,
+];

@@ -34,10 +34,18 @@ class CountPerKey implements KeyedProcessFunction<string, BenchEvent, number> {
   }
 }
 
-async function engine(events: number): Promise<RunResult> {
+/** The keyed-count job; with `checkpoints`, exactly-once checkpoints into `dir` every `intervalMs`. */
+export async function keyedCountJob(
+  events: number,
+  checkpoints: { intervalMs: number; dir: string } | undefined,
+): Promise<RunResult> {
   const total = { sum: 0 };
   const sink = new DiscardingSink<number>();
   const env = new StreamExecutionEnvironment({ jobName: 'bench keyed-count' });
+  if (checkpoints !== undefined) {
+    env.enableCheckpointing(checkpoints.intervalMs);
+    env.checkpointConfig.setCheckpointStorage(checkpoints.dir);
+  }
   env
     .fromSource(new GeneratedEventSource(events, KEYS), 'events')
     .uid('events')
@@ -83,7 +91,7 @@ export const keyedCount: BenchCase = {
     return {
       items: events,
       expected: expected(events),
-      engine: () => engine(events),
+      engine: () => keyedCountJob(events, undefined),
       baseline: () => baseline(events),
     };
   },

@@ -19,8 +19,8 @@ export interface PreparedCase {
   readonly expected: RunResult;
   /** One run of the job on a fresh environment, from building the graph to the end of execute(). */
   engine(): Promise<RunResult>;
-  /** One run of the plain JavaScript loop doing the same work. */
-  baseline(): RunResult;
+  /** One run of the baseline doing the same work: a plain JavaScript loop, unless the case says otherwise. */
+  baseline(): RunResult | Promise<RunResult>;
 }
 
 export interface BenchCase {
@@ -32,6 +32,8 @@ export interface BenchCase {
   readonly defaultItems: number;
   /** One line for the README and the table footer. */
   readonly description: string;
+  /** What the baseline is when it is not a plain JavaScript loop, e.g. 'the same job without checkpoints'. */
+  readonly baselineLabel?: string;
   /** Builds the input for `items` items (not timed). */
   prepare(items: number): PreparedCase | Promise<PreparedCase>;
 }
@@ -115,10 +117,10 @@ async function timeEngine(c: BenchCase, p: PreparedCase): Promise<number> {
   return (p.items * 1000) / ms;
 }
 
-function timeBaseline(c: BenchCase, p: PreparedCase): number {
+async function timeBaseline(c: BenchCase, p: PreparedCase): Promise<number> {
   collectGarbage();
   const t0 = performance.now();
-  const r = p.baseline();
+  const r = await p.baseline();
   const ms = performance.now() - t0;
   check(c, 'baseline', r, p.expected);
   return (p.items * 1000) / ms;
@@ -137,14 +139,14 @@ export async function measure(
   const p = await c.prepare(items);
   progress(`${c.name}: warm-up`);
   await timeEngine(c, p);
-  timeBaseline(c, p);
+  await timeBaseline(c, p);
   const engine: number[] = [];
   const baseline: number[] = [];
   for (let r = 1; r <= runs; r++) {
     progress(`${c.name}: run ${r}/${runs} engine`);
     engine.push(await timeEngine(c, p));
     progress(`${c.name}: run ${r}/${runs} baseline`);
-    baseline.push(timeBaseline(c, p));
+    baseline.push(await timeBaseline(c, p));
   }
   return { name: c.name, unit: c.unit, items: p.items, itemName: c.itemName, engine, baseline };
 }

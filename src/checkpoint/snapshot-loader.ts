@@ -106,10 +106,9 @@ export async function loadSnapshot(
           if (s.keyed === null || s.keyGroups === null) continue;
           if (s.keyGroups[1] < range.start || s.keyGroups[0] > range.end) continue;
           const r = await reader(s.keyed, STATE_FILE_KEYED);
-          for (const [id] of s.keyed.sections) {
-            if (!range.contains(id)) continue;
-            readKeyedSection(await r.readSection(id), id, acc, `${where}, ${s.keyed.path}`);
-          }
+          const ids = s.keyed.sections.map(([id]) => id).filter((id) => range.contains(id));
+          for (const [id, payload] of await r.readSections(ids))
+            readKeyedSection(payload, id, acc, `${where}, ${s.keyed.path}`);
         }
         state.keyed = keyedSnapshotFrom(node.maxParallelism, acc);
       }

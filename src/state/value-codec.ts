@@ -327,7 +327,10 @@ export class ValueDecoder {
         return -1 - this.argument(info, start);
       case 2: {
         const n = this.length(info, start, 1);
-        const out = Uint8Array.prototype.slice.call(this.bytes, this.pos, this.pos + n);
+        // A view, not a copy: one ArrayBuffer per value would make restoring millions of small
+        // byte strings a garbage-collection storm. Views of one payload never overlap.
+        const b = this.bytes;
+        const out = new Uint8Array(b.buffer, b.byteOffset + this.pos, n);
         this.pos += n;
         return out;
       }
