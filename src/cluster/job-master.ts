@@ -147,8 +147,18 @@ export class JobMaster implements JobStatusProvider {
     const ranges = new Map<StreamTask, Array<KeyGroupRange | undefined>>();
 
     let finalId: number | undefined;
-    /** The asynchronous snapshot parts still running, per checkpoint id. */
+    /** The asynchronous snapshot parts and finalizes still running, per checkpoint id. */
     const inFlight = new Map<number, Set<Promise<unknown>>>();
+    const track = (id: number, work: Promise<unknown>): void => {
+      let set = inFlight.get(id);
+      if (set === undefined) inFlight.set(id, (set = new Set()));
+      set.add(work);
+      const forget = (): void => {
+        set.delete(work);
+        if (set.size === 0) inFlight.delete(id);
+      };
+      work.then(forget, forget);
+    };
     const coordinator = new CheckpointCoordinator({
       settings,
       tasks: [], // filled below, once the tasks exist
@@ -159,7 +169,13 @@ export class JobMaster implements JobStatusProvider {
         const barrier: CheckpointBarrier = { kind: 'barrier', id, timestamp, type: kind };
         for (const t of sourceTasks()) t.enqueueMail(() => t.triggerCheckpoint(barrier));
       },
-      finalize: (pending) => this.finalize(pending, storage),
+      finalize: (pending) => {
+        // An abort can overtake a finalize (the job stopping): its discard must wait for the
+        // `_metadata` being written, or it would leave a folder that looks complete.
+        const finalizing = this.finalize(pending, storage);
+        track(pending.id, finalizing);
+        return finalizing;
+      },
       notifyComplete: (id, completed) => {
         if (completed.kind === 'checkpoint' && completed.location !== undefined)
           this.latest.completed = completed;
