@@ -21,9 +21,12 @@ export class StateTable {
   /** True while a snapshot may read `maps`: nothing may change them. */
   frozen = false;
   private mergeCursor = 0;
+  /** Per key group: TOMBSTONE entries in the overlay (an upper bound), so merges can skip looking for them. */
+  private readonly tombstones: number[];
 
   constructor(readonly range: KeyGroupRange) {
     this.maps = new Array<GroupMap | undefined>(range.size).fill(undefined);
+    this.tombstones = new Array<number>(range.size).fill(0);
   }
 
   /** The map a write to this key group goes to. */
@@ -69,8 +72,10 @@ export class StateTable {
   delete(kgIndex: number, stateKey: unknown): void {
     const ov = this.overlay;
     if (ov !== undefined && this.frozen) {
-      if (this.maps[kgIndex]?.has(stateKey) === true) this.mapFor(kgIndex).set(stateKey, TOMBSTONE);
-      else ov[kgIndex]?.delete(stateKey);
+      if (this.maps[kgIndex]?.has(stateKey) === true) {
+        this.mapFor(kgIndex).set(stateKey, TOMBSTONE);
+        this.tombstones[kgIndex]!++;
+      } else ov[kgIndex]?.delete(stateKey);
       return;
     }
     ov?.[kgIndex]?.delete(stateKey);
@@ -101,15 +106,23 @@ export class StateTable {
       const i = this.mergeCursor++;
       const o = ov[i];
       if (o === undefined) continue;
-      let base = this.maps[i];
-      if (base === undefined) {
-        base = new Map();
-        this.maps[i] = base;
+      const base = this.maps[i];
+      if (base === undefined || base.size === 0) {
+        for (const [k, v] of o) if (v === TOMBSTONE) o.delete(k);
+        this.maps[i] = o;
+      } else if (o.size * 2 >= base.size) {
+        // Most keys were written during the snapshot: carry the few untouched ones over to the
+        // overlay and let it become the group's map, instead of copying the many the other way.
+        for (const [k, v] of base) if (!o.has(k)) o.set(k, v);
+        if (this.tombstones[i]! > 0) for (const [k, v] of o) if (v === TOMBSTONE) o.delete(k);
+        this.maps[i] = o;
+      } else {
+        for (const [k, v] of o) {
+          if (v === TOMBSTONE) base.delete(k);
+          else base.set(k, v);
+        }
       }
-      for (const [k, v] of o) {
-        if (v === TOMBSTONE) base.delete(k);
-        else base.set(k, v);
-      }
+      this.tombstones[i] = 0;
       moved += o.size;
       ov[i] = undefined;
     }
