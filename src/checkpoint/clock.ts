@@ -1,30 +1,44 @@
 // Time as the coordinator and restart strategies see it, injectable so their decisions can be
 // tested step by step (ManualClock) instead of with real sleeps.
 
+/** Opaque: only the clock that returned it can cancel it. */
+export type TimerHandle = unknown;
+
 export interface Clock {
   /** Milliseconds since the epoch. */
   now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
+  /** Calls `fn` once, `ms` from now (0 or less: as soon as possible, never synchronously). */
+  setTimeout(fn: () => void, ms: number): TimerHandle;
+  /** Cancels a timer; nothing happens when it fired or was cancelled already. */
+  clearTimeout(handle: TimerHandle): void;
 }
 
 export class SystemClock implements Clock {
   now(): number {
     return Date.now();
   }
-  setTimeout(fn: () => void, ms: number): unknown {
-    return setTimeout(fn, ms);
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    return setTimeout(fn, Math.max(0, ms));
   }
-  clearTimeout(handle: unknown): void {
-    clearTimeout(handle as NodeJS.Timeout);
+  clearTimeout(handle: TimerHandle): void {
+    if (handle !== undefined) clearTimeout(handle as NodeJS.Timeout);
   }
 }
 
-/** A clock that moves only when told; due timers fire in time order during `advance`. */
+interface ManualTimer {
+  readonly at: number;
+  readonly fn: () => void;
+}
+
+/**
+ * A clock that moves only when told. `advance` fires every timer that falls due, earliest first
+ * (timers due at the same moment in the order they were set), with `now()` equal to each timer's
+ * due time while it runs; timers set by a firing timer fire in the same `advance` when due.
+ */
 export class ManualClock implements Clock {
   private time: number;
   private seq = 0;
-  private readonly timers = new Map<number, { at: number; fn: () => void }>();
+  private readonly timers = new Map<number, ManualTimer>();
 
   constructor(start = 0) {
     this.time = start;
@@ -32,21 +46,20 @@ export class ManualClock implements Clock {
   now(): number {
     return this.time;
   }
-  setTimeout(fn: () => void, ms: number): unknown {
+  setTimeout(fn: () => void, ms: number): TimerHandle {
     const id = ++this.seq;
     this.timers.set(id, { at: this.time + Math.max(0, ms), fn });
     return id;
   }
-  clearTimeout(handle: unknown): void {
-    this.timers.delete(handle as number);
+  clearTimeout(handle: TimerHandle): void {
+    if (typeof handle === 'number') this.timers.delete(handle);
   }
   /** Moves time forward by `ms`, firing every timer that falls due, earliest first. */
   advance(ms: number): void {
+    if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`ManualClock.advance: ${ms} is not a duration`);
     const target = this.time + ms;
     for (;;) {
-      let next: [number, { at: number; fn: () => void }] | undefined;
-      for (const e of this.timers)
-        if (e[1].at <= target && (next === undefined || e[1].at < next[1].at)) next = e;
+      const next = this.nextDue(target);
       if (next === undefined) break;
       this.timers.delete(next[0]);
       this.time = next[1].at;
@@ -54,7 +67,20 @@ export class ManualClock implements Clock {
     }
     this.time = target;
   }
+  /** Timers set and not yet fired or cancelled. */
   get pendingTimers(): number {
     return this.timers.size;
+  }
+  /** When the next timer is due, if any. */
+  nextTimerAt(): number | undefined {
+    return this.nextDue(Number.POSITIVE_INFINITY)?.[1].at;
+  }
+
+  private nextDue(limit: number): [number, ManualTimer] | undefined {
+    let next: [number, ManualTimer] | undefined;
+    // Map iteration is in insertion (= id) order, so a strict `<` keeps ties in the order set.
+    for (const e of this.timers)
+      if (e[1].at <= limit && (next === undefined || e[1].at < next[1].at)) next = e;
+    return next;
   }
 }

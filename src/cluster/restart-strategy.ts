@@ -1,53 +1,100 @@
-// How a job restarts after a failure, with Flink's strategies and defaults: exponential delay when
-// checkpointing is enabled, no restart when it is not.
+// How a job restarts after a failure, with Flink's strategies, semantics and defaults (Flink
+// 1.19+): exponential delay when checkpointing is enabled, no restart when it is not.
+// A strategy is a small state machine over failure times; it never reads a clock itself, so
+// tests drive it with plain numbers, and jitter comes from an injectable random function.
+
+export type RestartStrategyType = 'none' | 'fixed-delay' | 'failure-rate' | 'exponential-delay';
+
+export interface NoRestartConfig {
+  readonly type: 'none';
+}
+
+export interface FixedDelayConfig {
+  readonly type: 'fixed-delay';
+  /** Restarts before the job fails for good (default 1). */
+  readonly attempts?: number;
+  /** Wait before each restart (default 1 s). */
+  readonly delayMs?: number;
+}
+
+export interface FailureRateConfig {
+  readonly type: 'failure-rate';
+  /** Failures tolerated within any window of `failureRateIntervalMs` (default 1). */
+  readonly maxFailuresPerInterval?: number;
+  /** The window (default 1 min). */
+  readonly failureRateIntervalMs?: number;
+  /** Wait before each restart (default 1 s). */
+  readonly delayMs?: number;
+}
+
+export interface ExponentialDelayConfig {
+  readonly type: 'exponential-delay';
+  /** The first delay (default 1 s). */
+  readonly initialBackoffMs?: number;
+  /** The longest delay (default 1 min). */
+  readonly maxBackoffMs?: number;
+  /** Each restart waits this much longer than the one before (default 1.5; more than 1). */
+  readonly backoffMultiplier?: number;
+  /** Running this long after a restart without failing resets the delay and the attempts (default 1 h). */
+  readonly resetBackoffThresholdMs?: number;
+  /** Each delay moves by up to this share of itself, up or down (default 0.1; 0 to 1). */
+  readonly jitterFactor?: number;
+  /** Restarts before the job fails for good, counted since the last reset (default unlimited). */
+  readonly attempts?: number;
+}
 
 export type RestartStrategyConfig =
-  | { type: 'none' }
-  | { type: 'fixed-delay'; attempts?: number; delayMs?: number }
-  | {
-      type: 'failure-rate';
-      maxFailuresPerInterval?: number;
-      failureRateIntervalMs?: number;
-      delayMs?: number;
-    }
-  | {
-      type: 'exponential-delay';
-      initialBackoffMs?: number;
-      maxBackoffMs?: number;
-      backoffMultiplier?: number;
-      resetBackoffThresholdMs?: number;
-      jitterFactor?: number;
-      attempts?: number;
-    };
+  NoRestartConfig | FixedDelayConfig | FailureRateConfig | ExponentialDelayConfig;
 
-export type RestartDecision = { restart: true; delayMs: number } | { restart: false; reason: string };
+export type RestartDecision =
+  { readonly restart: true; readonly delayMs: number } | { readonly restart: false; readonly reason: string };
 
 export interface RestartStrategy {
+  /** One line for logs, e.g. `fixed delay (3 attempts, 10000 ms apart)`. */
   readonly description: string;
-  /** Called once per failure, with the time it happened. */
+  /** Called once per failure, with the time it happened (ms); decides whether and when to restart. */
   onFailure(now: number): RestartDecision;
 }
 
+export interface RestartStrategyOptions {
+  /** A number in [0, 1), like Math.random (the default); inject it to make jitter deterministic. */
+  readonly random?: () => number;
+}
+
+/** A restart strategy's configuration is not valid; the message names the setting and what is allowed. */
 export class RestartStrategyConfigError extends Error {
   override readonly name = 'RestartStrategyConfigError';
 }
 
-function num(v: number | undefined, fallback: number, what: string, min: number, integer = true): number {
-  const x = v ?? fallback;
-  if (typeof x !== 'number' || !Number.isFinite(x) || x < min || (integer && !Number.isInteger(x)))
-    throw new RestartStrategyConfigError(
-      `restart strategy: ${what} must be ${integer ? 'an integer' : 'a number'} ≥ ${min}, got ${String(x)}`,
-    );
-  return x;
-}
+export const RESTART_STRATEGY_TYPES: readonly RestartStrategyType[] = [
+  'none',
+  'fixed-delay',
+  'failure-rate',
+  'exponential-delay',
+];
+
+/** Flink's defaults (RestartStrategyOptions, 1.19+). */
+export const RESTART_STRATEGY_DEFAULTS = {
+  'fixed-delay': { attempts: 1, delayMs: 1000 },
+  'failure-rate': { maxFailuresPerInterval: 1, failureRateIntervalMs: 60_000, delayMs: 1000 },
+  'exponential-delay': {
+    initialBackoffMs: 1000,
+    maxBackoffMs: 60_000,
+    backoffMultiplier: 1.5,
+    resetBackoffThresholdMs: 3_600_000,
+    jitterFactor: 0.1,
+    attempts: Number.POSITIVE_INFINITY,
+  },
+} as const;
 
 class NoRestart implements RestartStrategy {
   readonly description = 'no restarts';
   onFailure(): RestartDecision {
-    return { restart: false, reason: 'the restart strategy is none (checkpointing is off)' };
+    return { restart: false, reason: 'the restart strategy is none' };
   }
 }
 
+/** Restarts `attempts` times, always `delayMs` after the failure. */
 class FixedDelay implements RestartStrategy {
   private failures = 0;
   constructor(
@@ -59,11 +106,15 @@ class FixedDelay implements RestartStrategy {
   }
   onFailure(): RestartDecision {
     if (++this.failures > this.attempts)
-      return { restart: false, reason: `gave up after ${this.attempts} restart attempts (fixed-delay)` };
+      return { restart: false, reason: `gave up after ${this.attempts} restart attempt(s) (fixed-delay)` };
     return { restart: true, delayMs: this.delayMs };
   }
 }
 
+/**
+ * Restarts unless this failure makes more than `max` within `intervalMs`: Flink keeps the last
+ * `max + 1` failure times and refuses when the oldest of them is no more than `intervalMs` ago.
+ */
 class FailureRate implements RestartStrategy {
   private readonly times: number[] = [];
   constructor(
@@ -72,91 +123,211 @@ class FailureRate implements RestartStrategy {
     private readonly delayMs: number,
   ) {}
   get description(): string {
-    return `failure rate (at most ${this.max} failures per ${this.intervalMs} ms)`;
+    return `failure rate (at most ${this.max} failure(s) per ${this.intervalMs} ms, ${this.delayMs} ms apart)`;
   }
   onFailure(now: number): RestartDecision {
     this.times.push(now);
-    while (this.times.length > 0 && this.times[0]! <= now - this.intervalMs) this.times.shift();
-    if (this.times.length > this.max)
+    if (this.times.length > this.max + 1) this.times.shift();
+    if (this.times.length > this.max && now - this.times[0]! <= this.intervalMs)
       return {
         restart: false,
-        reason: `more than ${this.max} failures within ${this.intervalMs} ms (failure-rate)`,
+        reason: `${this.times.length} failures within ${this.intervalMs} ms, more than the ${this.max} allowed (failure-rate)`,
       };
     return { restart: true, delayMs: this.delayMs };
   }
 }
 
+/**
+ * Flink's exponential delay (1.19+): restart `n` (from 0 since the last reset) waits
+ * `initial × multiplier^n`, moved by a jitter of up to ± `jitterFactor` of itself, kept within
+ * [initial, max]. Failures before the restart that is already scheduled are one attempt (they
+ * wait for the same restart). Running `resetThresholdMs` past a restart without failing resets
+ * the delay and the attempt count.
+ */
 class ExponentialDelay implements RestartStrategy {
-  private backoff: number;
-  private lastFailure = Number.NEGATIVE_INFINITY;
-  private attemptsMade = 0;
+  private attempt = 0;
+  /** When the scheduled restart happens; −∞ before the first failure. */
+  private nextRestartAt = Number.NEGATIVE_INFINITY;
   constructor(
     private readonly initial: number,
     private readonly max: number,
     private readonly multiplier: number,
-    private readonly resetThreshold: number,
+    private readonly resetThresholdMs: number,
     private readonly jitter: number,
     private readonly attempts: number,
     private readonly random: () => number,
-  ) {
-    this.backoff = initial;
-  }
+  ) {}
   get description(): string {
-    return `exponential delay (${this.initial} ms × ${this.multiplier} up to ${this.max} ms)`;
+    const attempts = Number.isFinite(this.attempts) ? `, ${this.attempts} attempts` : '';
+    return `exponential delay (${this.initial} ms × ${this.multiplier} up to ${this.max} ms, ±${Math.round(this.jitter * 100)} %${attempts})`;
   }
   onFailure(now: number): RestartDecision {
-    if (now - this.lastFailure >= this.resetThreshold) {
-      this.backoff = this.initial;
-      this.attemptsMade = 0;
-    } else if (this.attemptsMade > 0) {
-      this.backoff = Math.min(this.max, this.backoff * this.multiplier);
+    if (now <= this.nextRestartAt) {
+      // The restart for an earlier failure has not happened yet: this one waits for it too.
+      return this.attempt <= this.attempts
+        ? { restart: true, delayMs: this.nextRestartAt - now }
+        : this.giveUp();
     }
-    this.lastFailure = now;
-    if (++this.attemptsMade > this.attempts)
-      return {
-        restart: false,
-        reason: `gave up after ${this.attempts} restart attempts (exponential-delay)`,
-      };
-    const spread = this.backoff * this.jitter;
-    const delay = Math.max(0, Math.round(this.backoff + (this.random() * 2 - 1) * spread));
-    return { restart: true, delayMs: delay };
+    if (now - this.nextRestartAt >= this.resetThresholdMs) this.attempt = 0;
+    const delay = this.delayFor(this.attempt);
+    this.nextRestartAt = now + delay;
+    this.attempt++;
+    return this.attempt <= this.attempts ? { restart: true, delayMs: delay } : this.giveUp();
+  }
+  private giveUp(): RestartDecision {
+    return {
+      restart: false,
+      reason: `gave up after ${this.attempts} restart attempt(s) without a quiet ${this.resetThresholdMs} ms (exponential-delay)`,
+    };
+  }
+  private delayFor(attempt: number): number {
+    // Capped only so the arithmetic stays finite after very many attempts; the cap to `max`
+    // comes after the jitter, as in Flink.
+    const backoff = Math.min(
+      Math.floor(this.initial * Math.pow(this.multiplier, attempt)),
+      Number.MAX_SAFE_INTEGER,
+    );
+    const offset = Math.floor(backoff * this.jitter);
+    // An integer in [-offset, offset], uniform when `random` is.
+    const drawn = Math.floor(this.random() * (2 * offset + 1)) - offset;
+    const jitter = offset === 0 ? 0 : Math.min(offset, Math.max(-offset, drawn));
+    return Math.max(this.initial, Math.min(backoff + jitter, this.max));
   }
 }
 
-/** Validates a strategy's settings, filling in Flink's defaults. */
+// --- parsing ----------------------------------------------------------------------------------
+
+const KEYS: Readonly<Record<RestartStrategyType, readonly string[]>> = {
+  none: ['type'],
+  'fixed-delay': ['type', 'attempts', 'delayMs'],
+  'failure-rate': ['type', 'maxFailuresPerInterval', 'failureRateIntervalMs', 'delayMs'],
+  'exponential-delay': [
+    'type',
+    'initialBackoffMs',
+    'maxBackoffMs',
+    'backoffMultiplier',
+    'resetBackoffThresholdMs',
+    'jitterFactor',
+    'attempts',
+  ],
+};
+
+interface NumberRule {
+  readonly min: number;
+  /** Whether `min` itself is allowed (default true). */
+  readonly minInclusive?: boolean;
+  readonly max?: number;
+  readonly integer: boolean;
+  /** Infinity is allowed (unlimited attempts). */
+  readonly unlimited?: boolean;
+}
+
+function setting(
+  type: RestartStrategyType,
+  key: string,
+  value: unknown,
+  fallback: number,
+  rule: NumberRule,
+): number {
+  if (value === undefined) return fallback;
+  const inclusive = rule.minInclusive ?? true;
+  const ok =
+    typeof value === 'number' &&
+    !Number.isNaN(value) &&
+    (Number.isFinite(value)
+      ? !rule.integer || Number.isInteger(value)
+      : rule.unlimited === true && value > 0) &&
+    (inclusive ? value >= rule.min : value > rule.min) &&
+    (rule.max === undefined || value <= rule.max);
+  if (ok) return value;
+  const kind = rule.integer ? 'an integer' : 'a number';
+  const bound =
+    rule.max !== undefined
+      ? `from ${rule.min} to ${rule.max}`
+      : `${inclusive ? '≥' : 'greater than'} ${rule.min}${rule.unlimited === true ? ' (or Infinity for unlimited)' : ''}`;
+  throw new RestartStrategyConfigError(
+    `restart strategy ${type}: ${key} must be ${kind} ${bound}, got ${describeValue(value)}`,
+  );
+}
+
+function describeValue(v: unknown): string {
+  return typeof v === 'string' ? `'${v}'` : String(v);
+}
+
+/**
+ * Validates a strategy's settings, filling in Flink's defaults, and returns a fresh strategy
+ * (each job needs its own: strategies count failures).
+ */
 export function parseRestartStrategy(
   config: RestartStrategyConfig,
-  random: () => number = Math.random,
+  options: RestartStrategyOptions = {},
 ): RestartStrategy {
-  switch (config?.type) {
+  const raw: unknown = config;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new RestartStrategyConfigError(
+      `a restart strategy must be an object with a type (${RESTART_STRATEGY_TYPES.join(', ')}), got ${describeValue(raw)}`,
+    );
+  const c = raw as Record<string, unknown>;
+  const type = c['type'];
+  if (typeof type !== 'string' || !(RESTART_STRATEGY_TYPES as readonly string[]).includes(type))
+    throw new RestartStrategyConfigError(
+      `unknown restart strategy ${describeValue(type)}; use none, fixed-delay, failure-rate or exponential-delay`,
+    );
+  const t = type as RestartStrategyType;
+  const unknownKeys = Object.keys(c).filter((k) => !KEYS[t].includes(k));
+  if (unknownKeys.length > 0) {
+    const allowed = KEYS[t].filter((k) => k !== 'type');
+    throw new RestartStrategyConfigError(
+      `restart strategy ${t}: unknown setting(s) ${unknownKeys.join(', ')}; ` +
+        (allowed.length > 0 ? `allowed: ${allowed.join(', ')}` : 'it takes no settings'),
+    );
+  }
+  const get = (key: string, fallback: number, rule: NumberRule): number =>
+    setting(t, key, c[key], fallback, rule);
+
+  switch (t) {
     case 'none':
       return new NoRestart();
-    case 'fixed-delay':
-      return new FixedDelay(num(config.attempts, 1, 'attempts', 0), num(config.delayMs, 1000, 'delayMs', 0));
-    case 'failure-rate':
+    case 'fixed-delay': {
+      const d = RESTART_STRATEGY_DEFAULTS['fixed-delay'];
+      return new FixedDelay(
+        get('attempts', d.attempts, { min: 0, integer: true }),
+        get('delayMs', d.delayMs, { min: 0, integer: true }),
+      );
+    }
+    case 'failure-rate': {
+      const d = RESTART_STRATEGY_DEFAULTS['failure-rate'];
       return new FailureRate(
-        num(config.maxFailuresPerInterval, 1, 'maxFailuresPerInterval', 1),
-        num(config.failureRateIntervalMs, 60_000, 'failureRateIntervalMs', 1),
-        num(config.delayMs, 1000, 'delayMs', 0),
+        get('maxFailuresPerInterval', d.maxFailuresPerInterval, { min: 1, integer: true }),
+        get('failureRateIntervalMs', d.failureRateIntervalMs, { min: 1, integer: true }),
+        get('delayMs', d.delayMs, { min: 0, integer: true }),
       );
-    case 'exponential-delay':
+    }
+    case 'exponential-delay': {
+      const d = RESTART_STRATEGY_DEFAULTS['exponential-delay'];
+      const initial = get('initialBackoffMs', d.initialBackoffMs, { min: 1, integer: true });
+      const max = get('maxBackoffMs', d.maxBackoffMs, { min: 1, integer: true });
+      if (initial > max)
+        throw new RestartStrategyConfigError(
+          `restart strategy exponential-delay: initialBackoffMs (${initial}) must not be above maxBackoffMs (${max})`,
+        );
       return new ExponentialDelay(
-        num(config.initialBackoffMs, 1000, 'initialBackoffMs', 0),
-        num(config.maxBackoffMs, 60_000, 'maxBackoffMs', 0),
-        num(config.backoffMultiplier, 1.5, 'backoffMultiplier', 1, false),
-        num(config.resetBackoffThresholdMs, 3_600_000, 'resetBackoffThresholdMs', 1),
-        num(config.jitterFactor, 0.1, 'jitterFactor', 0, false),
-        num(config.attempts, Number.MAX_SAFE_INTEGER, 'attempts', 0),
-        random,
+        initial,
+        max,
+        get('backoffMultiplier', d.backoffMultiplier, { min: 1, minInclusive: false, integer: false }),
+        get('resetBackoffThresholdMs', d.resetBackoffThresholdMs, { min: 1, integer: true }),
+        get('jitterFactor', d.jitterFactor, { min: 0, max: 1, integer: false }),
+        get('attempts', d.attempts, { min: 1, integer: true, unlimited: true }),
+        options.random ?? Math.random,
       );
-    default:
-      throw new RestartStrategyConfigError(
-        `unknown restart strategy '${String((config as { type?: unknown })?.type)}'; use none, fixed-delay, failure-rate or exponential-delay`,
-      );
+    }
   }
 }
 
-/** Flink's rule: exponential delay when checkpointing is enabled, no restart otherwise. */
-export function defaultRestartStrategy(checkpointing: boolean): RestartStrategy {
-  return parseRestartStrategy(checkpointing ? { type: 'exponential-delay' } : { type: 'none' });
+/** Flink's rule: exponential delay (with its defaults) when checkpointing is enabled, no restart otherwise. */
+export function defaultRestartStrategy(
+  checkpointing: boolean,
+  options: RestartStrategyOptions = {},
+): RestartStrategy {
+  return parseRestartStrategy(checkpointing ? { type: 'exponential-delay' } : { type: 'none' }, options);
 }

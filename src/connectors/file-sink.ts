@@ -1,20 +1,8 @@
-// The exactly-once file sink (ARCHITECTURE.md §7): two-phase commit over part files.
-//
-//   in-progress  `.part-<subtask>-<writer>-<seq>.inprogress`   lines are appended here
-//   pending      the same file, flushed, fsynced and closed at the snapshot of checkpoint n
-//   visible      `part-<n>-<subtask>-<writer>-<seq>`           renamed when n completes
-//
-// `<writer>` is random per writer instance, so names never collide across restarts, rescales or
-// runs. Readers see only visible files (names beginning with neither `.` nor `_`).
-//
-// The pending files and the id of the checkpoint are kept in *union* list state, so after a
-// restore at any parallelism every subtask knows all of them. On restore from checkpoint r, new
-// subtask i (of p) does the part of the recovery that belongs to old subtask indexes s with
-// s mod p = i: it commits their pending files, deletes their visible files committed by a
-// checkpoint newer than r (weir may fall back to an older checkpoint when the newest is
-// damaged, and those records will be written again), and deletes their leftover in-progress
-// files that no pending entry names. A subtask of the new attempt only ever creates files with
-// its own index, after its own recovery, so no cleanup can delete a file of the current attempt.
+// The exactly-once file sink (ARCHITECTURE.md §7): two-phase commit over part files. Lines are
+// appended to a hidden in-progress file; the snapshot of checkpoint n closes it (the pre-commit:
+// flush, fsync, rename to its pending name, fsync the directory — the snapshot's asynchronous
+// part); "checkpoint complete" renames every pending file up to n to its visible name. The names,
+// the state and the restore rule are in file-sink-protocol.ts.
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -27,6 +15,23 @@ import type {
 } from '../runtime/functions.js';
 import type { Sink, SinkWriter } from '../runtime/sink.js';
 import { formatRecord } from './format-record.js';
+import {
+  decodeRestoredState,
+  FileSinkError,
+  inProgressName,
+  pendingName,
+  planStart,
+  snapshotEntries,
+  startHistory,
+  STATE_NAME,
+  visibleName,
+  type PartOwner,
+  type PendingEntry,
+  type SinkStateEntry,
+  type WriterHistory,
+} from './file-sink-protocol.js';
+
+export { FileSinkError } from './file-sink-protocol.js';
 
 export interface FileSinkOptions<T = unknown> {
   /**
@@ -42,27 +47,11 @@ export interface FileSinkOptions<T = unknown> {
 }
 
 const DEFAULT_BUFFER_SIZE = 1024 * 1024;
-const IN_PROGRESS = /^\.part-(\d+)-([0-9a-f]+)-(\d+)\.inprogress$/;
-const VISIBLE = /^part-(\d+)-(\d+)-([0-9a-f]+)-(\d+)$/;
-
-/** One entry of the sink's union list state. */
-type SinkStateEntry =
-  | {
-      readonly kind: 'pending';
-      readonly temp: string;
-      readonly final: string;
-      readonly checkpointId: number;
-      readonly subtask: number;
-    }
-  | { readonly kind: 'checkpoint'; readonly id: number };
-
-export class FileSinkError extends Error {
-  override readonly name = 'FileSinkError';
-}
 
 /**
  * Writes records as lines to part files under `dir`, exactly once: a line becomes visible when
- * the checkpoint after it completes (or, without checkpoints, when the job ends).
+ * the checkpoint after it completes (or, without checkpoints, when the job ends). Readers must
+ * skip names beginning with `.` or `_` (in-progress and pending files).
  * @example
  * stream.sinkTo(new FileSink<string>('/tmp/out')).uid('sink')
  */
@@ -86,31 +75,43 @@ export class FileSink<T> implements Sink<T> {
     try {
       await mkdir(this.dir, { recursive: true });
     } catch (e) {
-      throw new FileSinkError(`file sink cannot create its directory ${this.dir}: ${(e as Error).message}`);
+      throw ioError(`cannot create its directory ${this.dir}`, e);
     }
     return new FileSinkWriter<T>(this.dir, ctx.subtaskIndex, this.format, this.bufferSize);
   }
 }
 
-interface Pending {
-  readonly temp: string;
-  readonly final: string;
-  readonly checkpointId: number;
+/** The in-progress file being appended to. */
+interface OpenPart {
+  readonly path: string;
+  readonly handle: FileHandle;
+  position: number;
 }
+
+/** A pending file and the pre-commit that makes it one (resolved: fsynced and renamed). */
+interface PendingPart extends PendingEntry {
+  readonly ready: Promise<void>;
+}
+
+const ignore = (): void => undefined;
 
 class FileSinkWriter<T> implements SinkWriter<T> {
   private readonly writerId = randomBytes(4).toString('hex');
+  private history: WriterHistory | undefined;
+  private state: ListState<SinkStateEntry> | undefined;
   private seq = 0;
   private lines: string[] = [];
   private chars = 0;
-  /** Records were written since the last snapshot: the current file will become pending. */
+  /** Lines were written since the last snapshot: the current file will become pending. */
   private dirty = false;
-  /** The open in-progress file; opened on the first write after a snapshot. */
-  private current: { name: string; handle: FileHandle; position: number } | undefined;
-  private pending: Pending[] = [];
-  private state!: ListState<SinkStateEntry>;
-  /** Writes, chained so they never overlap. */
-  private writing: Promise<void> = Promise.resolve();
+  /** Opened by the first flush after a snapshot. */
+  private current: OpenPart | undefined;
+  /** The last data write; writes are chained so that they never overlap. */
+  private tail: Promise<void> = Promise.resolve();
+  private pending: PendingPart[] = [];
+  /** The first I/O failure: the writer is broken, the task must fail and restore. */
+  private failure: unknown;
+  private closed = false;
 
   constructor(
     private readonly dir: string,
@@ -120,41 +121,32 @@ class FileSinkWriter<T> implements SinkWriter<T> {
   ) {}
 
   async initializeState(ctx: FunctionInitializationContext): Promise<void> {
-    this.state = ctx.operatorStateStore.getUnionListState(
-      new ListStateDescriptor<SinkStateEntry>('file-sink-pending'),
+    if (ctx.subtaskIndex !== this.subtask)
+      throw new Error(
+        `internal: file sink writer of subtask ${this.subtask} initialized as ${ctx.subtaskIndex}`,
+      );
+    const state = ctx.operatorStateStore.getUnionListState(
+      new ListStateDescriptor<SinkStateEntry>(STATE_NAME),
     );
-    const p = ctx.parallelism;
-    const mine = (s: number): boolean => s % p === this.subtask;
-    const entries = ctx.isRestored ? [...this.state.get()] : [];
-    const pendingTemps = new Set<string>();
-    let restoredId = -1;
-    const toCommit: Pending[] = [];
-    for (const e of entries) {
-      if (e.kind === 'checkpoint') restoredId = Math.max(restoredId, e.id);
-      else {
-        pendingTemps.add(e.temp);
-        if (mine(e.subtask)) toCommit.push(e);
-      }
-    }
-    for (const e of toCommit) await this.commitFile(e);
+    const restored = ctx.isRestored ? decodeRestoredState(state.get()) : undefined;
     let names: string[];
     try {
       names = await readdir(this.dir);
     } catch (e) {
-      throw new FileSinkError(`file sink cannot read its directory ${this.dir}: ${(e as Error).message}`);
+      throw ioError(`cannot read its directory ${this.dir}`, e);
     }
-    for (const name of names) {
-      const ip = IN_PROGRESS.exec(name);
-      if (ip !== null && mine(Number(ip[1])) && !pendingTemps.has(name)) await this.remove(name);
-      const v = VISIBLE.exec(name);
-      if (v !== null && ctx.isRestored && Number(v[1]) > restoredId && mine(Number(v[2])))
-        await this.remove(name);
-    }
-    if (toCommit.length > 0) await syncDirectory(this.dir);
-    this.state.update([]);
+    const plan = planStart(this.subtask, ctx.parallelism, restored, names);
+    for (const p of plan.commit) await this.commit(p);
+    for (const name of plan.remove) await this.remove(name);
+    if (plan.commit.length > 0 || plan.remove.length > 0) await syncDirectory(this.dir);
+    this.history = startHistory(restored, randomBytes(4).toString('hex'));
+    this.state = state;
+    state.update([]);
   }
 
   write(records: T[]): void | Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (records.length > 0) this.dirty = true;
     const lines = this.lines;
     const format = this.format;
     let chars = this.chars;
@@ -164,124 +156,197 @@ class FileSinkWriter<T> implements SinkWriter<T> {
       chars += line.length + 1;
     }
     this.chars = chars;
-    if (records.length > 0) this.dirty = true;
     if (chars >= this.bufferSize) return this.flush();
   }
 
+  /**
+   * Pre-commit: the current file becomes pending for this checkpoint and later records go to a
+   * new one. The state is updated before this returns; the promise (flush, fsync, rename, fsync
+   * the directory) is the checkpoint's asynchronous part. It also waits for the pre-commits of
+   * earlier snapshots, since the state lists their files too.
+   */
+  snapshotState(ctx: FunctionSnapshotContext): Promise<void> {
+    const history = this.history;
+    const state = this.state;
+    if (history === undefined || state === undefined)
+      throw new Error('internal: file sink snapshot before initializeState');
+    if (this.failure !== undefined) throw this.failure;
+    const id = ctx.checkpointId;
+    if (!Number.isSafeInteger(id) || id < 0)
+      throw new Error(`internal: file sink snapshot with checkpoint id ${id}`);
+    const flushed = this.flush();
+    if (this.dirty) {
+      const owner = this.owner();
+      const seq = this.seq++;
+      this.dirty = false;
+      const inProgress = join(this.dir, inProgressName(owner, seq));
+      const temp = pendingName(owner, seq, id);
+      let part: OpenPart | undefined;
+      // In the write chain only the hand-over; the next file is written while this one syncs.
+      const detached = this.enqueue(async () => {
+        part = this.current;
+        this.current = undefined;
+      });
+      const ready = detached.then(() => this.preCommit(part, inProgress, temp));
+      ready.catch((e: unknown) => this.fail(e));
+      this.pending.push({
+        kind: 'pending',
+        temp,
+        final: visibleName(owner, seq, id),
+        checkpointId: id,
+        subtask: this.subtask,
+        ready,
+      });
+    }
+    state.update(snapshotEntries(this.pending, id, history));
+    return Promise.all([flushed, ...this.pending.map((p) => p.ready)]).then(ignore);
+  }
+
+  /** Commits every pending file of a checkpoint up to `checkpointId`. */
+  async notifyCheckpointComplete(checkpointId: number): Promise<void> {
+    const ready = this.pending.filter((p) => p.checkpointId <= checkpointId);
+    if (ready.length === 0) return;
+    for (const p of ready) {
+      // Resolved already in a job (the checkpoint was acknowledged after it), unless it failed.
+      await p.ready;
+      await this.commit(p);
+    }
+    await syncDirectory(this.dir);
+    this.pending = this.pending.filter((p) => !ready.includes(p));
+  }
+
+  /** Aborted checkpoints' files stay pending; a later complete checkpoint commits them. */
+  notifyCheckpointAborted(): void {}
+
+  async finish(): Promise<void> {
+    if (this.failure !== undefined) throw this.failure;
+    await this.flush();
+  }
+
+  /** Releases the files; never commits. The in-progress file (not in any checkpoint) is deleted. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.tail.catch(ignore);
+    const c = this.current;
+    this.current = undefined;
+    if (c !== undefined) {
+      await c.handle.close().catch(ignore);
+      await unlink(c.path).catch(ignore);
+    }
+    await Promise.allSettled(this.pending.map((p) => p.ready));
+  }
+
+  private owner(): PartOwner {
+    const h = this.history;
+    if (h === undefined) throw new Error('internal: file sink writes before initializeState');
+    return { lineage: h.lineage, epoch: h.epoch, subtask: this.subtask, writer: this.writerId };
+  }
+
   private flush(): Promise<void> {
-    if (this.lines.length === 0) return this.writing;
+    if (this.lines.length === 0) return this.tail;
     const lines = this.lines;
     lines.push(''); // so that join ends the last line too
     this.lines = [];
     this.chars = 0;
     const data = Buffer.from(lines.join('\n'), 'utf8');
-    // The name is fixed now: by the time the write runs, a snapshot may have moved on to the next file.
-    const name = this.currentName();
-    this.writing = this.writing.then(() => this.append(name, data));
-    return this.writing;
+    // The name is fixed now: when the write runs, a snapshot may have moved on to the next file.
+    const path = join(this.dir, inProgressName(this.owner(), this.seq));
+    return this.enqueue(() => this.append(path, data));
   }
 
-  private currentName(): string {
-    return `.part-${this.subtask}-${this.writerId}-${this.seq}.inprogress`;
+  /** Appends a step to the write chain. A failure breaks the writer for good. */
+  private enqueue(step: () => Promise<void>): Promise<void> {
+    const next = this.tail.then(step);
+    next.catch((e: unknown) => this.fail(e));
+    this.tail = next;
+    return next;
   }
 
-  private async append(name: string, data: Buffer): Promise<void> {
-    if (this.current !== undefined && this.current.name !== name)
-      throw new Error(`internal: file sink writes to ${name} while ${this.current.name} is open`);
-    if (this.current === undefined) {
+  private fail(e: unknown): void {
+    this.failure ??= e;
+  }
+
+  private async append(path: string, data: Buffer): Promise<void> {
+    if (this.closed) throw new Error(`internal: file sink writes to ${path} after close`);
+    let c = this.current;
+    if (c !== undefined && c.path !== path)
+      throw new Error(`internal: file sink writes to ${path} while ${c.path} is open`);
+    if (c === undefined) {
       try {
-        this.current = { name, handle: await open(join(this.dir, name), 'w'), position: 0 };
+        c = { path, handle: await open(path, 'wx'), position: 0 };
       } catch (e) {
-        throw new FileSinkError(`file sink cannot create ${join(this.dir, name)}: ${(e as Error).message}`);
+        throw ioError(`cannot create ${path}`, e);
       }
+      this.current = c;
     }
-    const c = this.current;
-    let off = 0;
-    while (off < data.length) {
-      const { bytesWritten } = await c.handle.write(data, off, data.length - off, c.position);
-      off += bytesWritten;
-      c.position += bytesWritten;
-    }
-  }
-
-  /**
-   * Pre-commit: the current file becomes pending for this checkpoint. Synchronously records the
-   * state; the returned promise (flush, fsync, close) is the checkpoint's asynchronous part.
-   */
-  snapshotState(ctx: FunctionSnapshotContext): Promise<void> {
-    let done = this.flush();
-    if (this.dirty) {
-      const name = this.currentName();
-      const entry: Pending = {
-        temp: name,
-        final: `part-${ctx.checkpointId}-${this.subtask}-${this.writerId}-${this.seq}`,
-        checkpointId: ctx.checkpointId,
-      };
-      this.pending.push(entry);
-      this.seq++;
-      this.dirty = false;
-      this.writing = this.writing.then(async () => {
-        const c = this.current;
-        this.current = undefined;
-        if (c === undefined || c.name !== name) return;
-        await c.handle.sync();
-        await c.handle.close();
-      });
-      done = this.writing;
-    }
-    this.state.update([
-      ...this.pending.map((p): SinkStateEntry => ({ kind: 'pending', ...p, subtask: this.subtask })),
-      { kind: 'checkpoint', id: ctx.checkpointId },
-    ]);
-    return done;
-  }
-
-  async notifyCheckpointComplete(checkpointId: number): Promise<void> {
-    const ready = this.pending.filter((p) => p.checkpointId <= checkpointId);
-    if (ready.length === 0) return;
-    // The files were closed by the snapshot's asynchronous part, which completed before this.
-    for (const p of ready) await this.commitFile(p);
-    await syncDirectory(this.dir);
-    this.pending = this.pending.filter((p) => p.checkpointId > checkpointId);
-  }
-
-  private async commitFile(p: Pending): Promise<void> {
     try {
-      await rename(join(this.dir, p.temp), join(this.dir, p.final));
+      let off = 0;
+      while (off < data.length) {
+        const { bytesWritten } = await c.handle.write(data, off, data.length - off, c.position);
+        off += bytesWritten;
+        c.position += bytesWritten;
+      }
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      // Already committed (by an earlier attempt that crashed after committing)?
-      const there = await stat(join(this.dir, p.final)).then(
-        () => true,
-        () => false,
-      );
-      if (!there)
-        throw new FileSinkError(
-          `file sink: pending file ${join(this.dir, p.temp)} of checkpoint ${p.checkpointId} is missing; its records are lost`,
-        );
+      throw ioError(`cannot write ${path}`, e);
     }
+  }
+
+  private async preCommit(part: OpenPart | undefined, inProgress: string, temp: string): Promise<void> {
+    if (part === undefined || part.path !== inProgress)
+      throw new Error(`internal: file sink closes ${inProgress} but ${part?.path ?? 'no file'} is open`);
+    try {
+      await part.handle.sync();
+    } catch (e) {
+      await part.handle.close().catch(ignore);
+      throw ioError(`cannot sync ${inProgress}`, e);
+    }
+    try {
+      await part.handle.close();
+      await rename(inProgress, join(this.dir, temp));
+    } catch (e) {
+      throw ioError(`cannot make ${inProgress} pending`, e);
+    }
+    await syncDirectory(this.dir);
+  }
+
+  /** Renames a pending file to its visible name; one already renamed (by an earlier attempt) is fine. */
+  private async commit(p: PendingEntry): Promise<void> {
+    const from = join(this.dir, p.temp);
+    const to = join(this.dir, p.final);
+    try {
+      await rename(from, to);
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(`cannot commit ${from}`, e);
+    }
+    const committed = await stat(to).then(
+      () => true,
+      () => false,
+    );
+    if (!committed)
+      throw new FileSinkError(
+        `file sink: ${from}, pending for checkpoint ${p.checkpointId}, is missing and was not committed; ` +
+          'its records cannot be restored (were files removed from the output directory?)',
+      );
   }
 
   private async remove(name: string): Promise<void> {
-    await unlink(join(this.dir, name)).catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== 'ENOENT') throw e;
-    });
-  }
-
-  async finish(): Promise<void> {
-    await this.flush();
-  }
-
-  async close(): Promise<void> {
-    // A failed write already failed the job; here it only must not stop the cleanup.
-    await this.writing.catch(() => undefined);
-    const c = this.current;
-    this.current = undefined;
-    if (c !== undefined) await c.handle.close().catch(() => undefined);
+    const path = join(this.dir, name);
+    try {
+      await unlink(path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(`cannot delete ${path}`, e);
+    }
   }
 }
 
-/** Makes a rename durable. Not every platform can open a directory; there it is best effort. */
+function ioError(what: string, cause: unknown): FileSinkError {
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return new FileSinkError(`file sink ${what}: ${message}`, { cause });
+}
+
+/** Makes renames and new names durable. Where a directory cannot be opened or synced, best effort. */
 async function syncDirectory(dir: string): Promise<void> {
   let handle: FileHandle;
   try {

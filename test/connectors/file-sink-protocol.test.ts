@@ -1,0 +1,270 @@
+// The file sink's protocol without I/O: names, state entries, and what each subtask commits and
+// deletes at its start. The race-freedom of the start rule is checked over random directories.
+import { describe, expect, it } from 'vitest';
+import {
+  decodeRestoredState,
+  inProgressName,
+  LEGACY_LINEAGE,
+  parsePartName,
+  pendingName,
+  planStart,
+  snapshotEntries,
+  startHistory,
+  STATE_VERSION,
+  visibleName,
+  type PartOwner,
+  type RestoredSinkState,
+} from '../../src/connectors/file-sink-protocol.js';
+import { Rng } from '../state/gen.js';
+
+const A = 'aaaaaaaa';
+const B = 'bbbbbbbb';
+const OTHER = 'cccccccc';
+const W = '12345678';
+
+const owner = (subtask: number, lineage = A, epoch = 0, writer = W): PartOwner => ({
+  lineage,
+  epoch,
+  subtask,
+  writer,
+});
+
+const restoredAt = (checkpointId: number, epoch: number, over: Partial<RestoredSinkState> = {}) => ({
+  checkpointId,
+  epoch,
+  lineages: [A, B],
+  pending: [],
+  ...over,
+});
+
+describe('file sink names', () => {
+  it('round-trips every kind of name and hides all but visible ones from readers', () => {
+    const o = owner(3, A, 2);
+    expect(inProgressName(o, 7)).toBe(`.part-${A}-2-3-${W}-7.inprogress`);
+    expect(pendingName(o, 7, 41)).toBe(`.part-${A}-2-41-3-${W}-7.pending`);
+    expect(visibleName(o, 7, 41)).toBe(`part-${A}-2-41-3-${W}-7`);
+    expect(parsePartName(inProgressName(o, 7))).toEqual({ kind: 'in-progress', subtask: 3 });
+    for (const [name, kind] of [
+      [pendingName(o, 7, 41), 'pending'],
+      [visibleName(o, 7, 41), 'visible'],
+    ] as const)
+      expect(parsePartName(name)).toEqual({ kind, lineage: A, epoch: 2, checkpointId: 41, subtask: 3 });
+    expect(inProgressName(o, 0).startsWith('.')).toBe(true);
+    expect(pendingName(o, 0, 1).startsWith('.')).toBe(true);
+    expect(visibleName(o, 0, 1)).toMatch(/^[^._]/);
+  });
+
+  it('reads the names of the first version of the sink', () => {
+    expect(parsePartName('.part-2-0a1b2c3d-5.inprogress')).toEqual({ kind: 'in-progress', subtask: 2 });
+    expect(parsePartName('part-9-2-0a1b2c3d-5')).toEqual({
+      kind: 'visible',
+      lineage: LEGACY_LINEAGE,
+      epoch: 0,
+      checkpointId: 9,
+      subtask: 2,
+    });
+  });
+
+  it('does not claim names of other schemes', () => {
+    for (const name of [
+      'part-0-0', // the plain sink's names
+      'part-0',
+      '_SUCCESS',
+      '.hidden',
+      'data.csv',
+      `part-${A}-0-1-0-${W}-0.csv`,
+      `.part-${A}-0-0-${W}-0.inprogress.bak`,
+      `part-${A}-01-1-0-${W}-0`,
+      `part-${A.toUpperCase()}-0-1-0-${W}-0`,
+      `.part-${A}-0-1-0-${W}-0.pending.tmp`,
+    ])
+      expect(parsePartName(name), name).toBeUndefined();
+  });
+});
+
+describe('file sink state', () => {
+  it('is empty (a fresh start for the sink) when the snapshot held none', () => {
+    expect(decodeRestoredState([])).toBeUndefined();
+  });
+
+  it('decodes what snapshots write, as the union of all subtasks', () => {
+    const h0 = { lineage: A, epoch: 3, lineages: [A] };
+    const h1 = { lineage: B, epoch: 3, lineages: [B] };
+    const p = { temp: pendingName(owner(1, B, 3), 0, 9), final: visibleName(owner(1, B, 3), 0, 9) };
+    const entries = [
+      ...snapshotEntries([], 9, h0),
+      ...snapshotEntries([{ ...p, checkpointId: 9, subtask: 1 }], 9, h1),
+    ];
+    expect(entries.at(-1)).toMatchObject({ kind: 'checkpoint', version: STATE_VERSION, id: 9 });
+    expect(decodeRestoredState(structuredClone(entries))).toEqual({
+      checkpointId: 9,
+      epoch: 3,
+      lineages: [A, B],
+      pending: [{ kind: 'pending', ...p, checkpointId: 9, subtask: 1 }],
+    });
+  });
+
+  it('reads the state of the first version', () => {
+    const pending = {
+      kind: 'pending',
+      temp: '.part-0-0a1b2c3d-1.inprogress',
+      final: 'part-2-0-0a1b2c3d-1',
+      checkpointId: 2,
+      subtask: 0,
+    };
+    expect(decodeRestoredState([pending, { kind: 'checkpoint', id: 2 }])).toEqual({
+      checkpointId: 2,
+      epoch: 0,
+      lineages: [LEGACY_LINEAGE],
+      pending: [pending],
+    });
+  });
+
+  it('rejects a newer version and damaged entries with a clear message', () => {
+    expect(() =>
+      decodeRestoredState([
+        { kind: 'checkpoint', version: STATE_VERSION + 1, id: 1, epoch: 0, lineages: [] },
+      ]),
+    ).toThrow(/newer weir \(format version 3; this one reads versions up to 2\)/);
+    const marker = { kind: 'checkpoint', version: 2, id: 1, epoch: 0, lineages: [A] };
+    for (const bad of [
+      null,
+      'x',
+      { kind: 'mystery' },
+      { ...marker, id: -1 },
+      { ...marker, lineages: ['../../etc'] },
+      // Pending entries may only name the sink's own files: state never renames anything else.
+      { kind: 'pending', temp: '../../x', final: visibleName(owner(0), 0, 1), checkpointId: 1, subtask: 0 },
+      {
+        kind: 'pending',
+        temp: pendingName(owner(0), 0, 1),
+        final: '/etc/passwd',
+        checkpointId: 1,
+        subtask: 0,
+      },
+      {
+        kind: 'pending',
+        temp: pendingName(owner(0), 0, 1),
+        final: visibleName(owner(0), 0, 1),
+        checkpointId: 1,
+        subtask: 1,
+      },
+    ])
+      expect(() => decodeRestoredState([bad, marker]), JSON.stringify(bad)).toThrow(/cannot read/);
+    expect(() =>
+      decodeRestoredState([
+        {
+          kind: 'pending',
+          temp: pendingName(owner(0), 0, 1),
+          final: visibleName(owner(0), 0, 1),
+          checkpointId: 1,
+          subtask: 0,
+        },
+      ]),
+    ).toThrow(/no checkpoint entry/);
+  });
+});
+
+describe('file sink history', () => {
+  it('starts a lineage at epoch 0 on a fresh start and continues the restored one after', () => {
+    expect(startHistory(undefined, OTHER)).toEqual({ lineage: OTHER, epoch: 0, lineages: [OTHER] });
+    expect(startHistory(restoredAt(5, 2), OTHER)).toEqual({ lineage: A, epoch: 3, lineages: [A, B] });
+    expect(startHistory(restoredAt(5, 0, { lineages: [LEGACY_LINEAGE] }), OTHER)).toEqual({
+      lineage: OTHER,
+      epoch: 1,
+      lineages: [OTHER, LEGACY_LINEAGE],
+    });
+  });
+});
+
+describe('file sink start plan', () => {
+  const dir = [
+    inProgressName(owner(0, OTHER), 0), // another run's: in-progress files are never referred to
+    inProgressName(owner(0, A, 1), 3),
+    '.part-0-0a1b2c3d-1.inprogress',
+    pendingName(owner(0, A, 1), 0, 4), // in the restored state (below)
+    pendingName(owner(0, A, 1), 1, 6), // of a checkpoint after the restored one
+    pendingName(owner(0, OTHER), 0, 6), // another run's, maybe of a retained checkpoint
+    visibleName(owner(0, A, 0), 0, 9), // epoch 0: before the restored (1, 5) although 9 > 5
+    visibleName(owner(0, B, 1), 0, 5),
+    visibleName(owner(0, B, 1), 0, 6),
+    visibleName(owner(0, A, 2), 0, 1), // a later epoch: after, although 1 < 5
+    visibleName(owner(0, OTHER, 7), 0, 99), // another run's output
+    'part-0-0',
+    '_SUCCESS',
+    '.hidden',
+  ];
+  const listed = {
+    kind: 'pending' as const,
+    temp: pendingName(owner(0, A, 1), 0, 4),
+    final: visibleName(owner(0, A, 1), 0, 4),
+    checkpointId: 4,
+    subtask: 0,
+  };
+
+  it('deletes only in-progress files on a fresh start', () => {
+    expect(planStart(0, 1, undefined, dir)).toEqual({
+      commit: [],
+      remove: [dir[0], dir[1], dir[2]],
+    });
+  });
+
+  it('commits the restored pending files and deletes what of its lineages came after', () => {
+    const plan = planStart(0, 1, restoredAt(5, 1, { pending: [listed] }), dir);
+    expect(plan.commit).toEqual([listed]);
+    expect(plan.remove).toEqual([
+      dir[0],
+      dir[1],
+      dir[2],
+      pendingName(owner(0, A, 1), 1, 6),
+      visibleName(owner(0, B, 1), 0, 6),
+      visibleName(owner(0, A, 2), 0, 1),
+    ]);
+  });
+
+  it('gives every old subtask index to exactly one new subtask, and files of the new attempt only to their own', () => {
+    const rng = new Rng(7);
+    for (let round = 0; round < 300; round++) {
+      const p = rng.int(1, 6);
+      const restored = rng.bool(0.2)
+        ? undefined
+        : restoredAt(rng.int(1, 9), rng.int(0, 2), { lineages: [A, LEGACY_LINEAGE] });
+      const names: string[] = [];
+      const pending: RestoredSinkState['pending'][number][] = [];
+      for (let k = 0; k < 40; k++) {
+        const o = owner(rng.int(0, 9), rng.pick([A, OTHER]), rng.int(0, 3), rng.pick([W, '87654321']));
+        const ckpt = rng.int(1, 12);
+        const kind = rng.int(0, 3);
+        if (kind === 0) names.push(inProgressName(o, k));
+        else if (kind === 1) names.push(visibleName(o, k, ckpt));
+        else {
+          names.push(pendingName(o, k, ckpt));
+          if (kind === 3 && restored !== undefined)
+            pending.push({
+              kind: 'pending',
+              temp: pendingName(o, k, ckpt),
+              final: visibleName(o, k, ckpt),
+              checkpointId: ckpt,
+              subtask: o.subtask,
+            });
+        }
+      }
+      const r = restored === undefined ? undefined : { ...restored, pending };
+      const touchedBy = new Map<string, number>();
+      for (let i = 0; i < p; i++) {
+        const plan = planStart(i, p, r, names);
+        for (const name of [...plan.remove, ...plan.commit.flatMap((c) => [c.temp, c.final])]) {
+          expect(touchedBy.get(name), `${name} touched by ${touchedBy.get(name)} and ${i}`).toBeUndefined();
+          touchedBy.set(name, i);
+          const f = parsePartName(name)!;
+          expect(f.subtask % p).toBe(i);
+        }
+        // Nothing listed as pending by the restored state is deleted by anyone.
+        for (const c of pending) expect(plan.remove).not.toContain(c.temp);
+      }
+      // Every restored pending file is committed by exactly one subtask.
+      const committed = Array.from({ length: p }, (_, i) => planStart(i, p, r, names).commit).flat();
+      expect(committed.map((c) => c.temp).sort()).toEqual(pending.map((c) => c.temp).sort());
+    }
+  });
+});
