@@ -71,18 +71,26 @@ describe('weir run --resume after SIGKILL', () => {
       '--output',
       output,
     ];
-    const env = { WEIR_HOME: join(work, 'home') };
+    // Progress lines every 50 ms say which checkpoint completed last, so every kill can come
+    // after this run's first checkpoint, however slow the machine is today.
+    const env = { WEIR_HOME: join(work, 'home'), WEIR_PROGRESS_INTERVAL_MS: '50' };
     let resumedFromCheckpoint = 0;
     let kills = 0;
     let finished = false;
     while (kills < 5 && !finished) {
-      // Early enough that the job (a few seconds of work) is killed mid-way every time.
-      const delay = rng.int(250, 650);
+      // A random moment soon after this run's first checkpoint, so the job (a few seconds of
+      // work) is killed mid-way every time and each resume has progress to keep.
+      const delay = rng.int(0, 400);
       let timer: NodeJS.Timeout | undefined;
+      let firstCheckpoint: number | undefined;
       const r = await weir(args, {
         env,
-        onStderr: (_chunk, child) => {
-          timer ??= setTimeout(() => child.kill('SIGKILL'), delay);
+        onStderr: (chunk, child) => {
+          for (const m of chunk.matchAll(/checkpoint (\d+) \(/g)) {
+            const id = Number(m[1]);
+            firstCheckpoint ??= id;
+            if (id > firstCheckpoint) timer ??= setTimeout(() => child.kill('SIGKILL'), delay);
+          }
         },
       });
       clearTimeout(timer);
