@@ -33,12 +33,16 @@ const KEYS = 97;
 
 class Count implements KeyedProcessFunction<number, number, string> {
   private count!: ValueState<number>;
-  constructor(private readonly failAt: number) {}
+  /** `failAt` < 0: never fail; otherwise fail at the first record ≥ failAt once `ready.now` is set. */
+  constructor(
+    private readonly failAt: number,
+    private readonly ready: { now: boolean },
+  ) {}
   open(ctx: RuntimeContext): void {
     this.count = ctx.getState(new ValueStateDescriptor<number>('count', { defaultValue: 0 }));
   }
   processElement(n: number, ctx: KeyedProcessContext<number>, out: Collector<string>): void {
-    if (n === this.failAt) throw new Error(`stop at ${n}`);
+    if (this.failAt >= 0 && n >= this.failAt && this.ready.now) throw new Error(`stop at ${n}`);
     if (n % 20 === 0) {
       const until = performance.now() + 0.25;
       while (performance.now() < until);
@@ -55,6 +59,9 @@ interface Dirs {
 }
 
 async function run(dirs: Dirs, failAt: number, resume: boolean, log: string[]): Promise<void> {
+  // The failing run stops only once three checkpoints completed, however slow the machine is.
+  const ready = { now: false };
+  let watch: NodeJS.Timeout | undefined;
   const env = new StreamExecutionEnvironment({ parallelism: 2, execution: { batchSize: 256 } });
   env.enableCheckpointing(30);
   env.checkpointConfig.setCheckpointStorage(dirs.checkpoints).setNumRetainedCheckpoints(3);
@@ -64,11 +71,21 @@ async function run(dirs: Dirs, failAt: number, resume: boolean, log: string[]): 
     .setParallelism(1)
     .uid('numbers')
     .keyBy((n) => n % KEYS)
-    .process(new Count(failAt))
+    .process(new Count(failAt, ready))
     .uid('count')
     .sinkTo(new FileSink<string>(dirs.out))
     .uid('sink');
-  await env.execute('corruption', { resume, log: (l) => log.push(l) });
+  try {
+    await env.execute('corruption', {
+      resume,
+      log: (l) => log.push(l),
+      onStart: (master) => {
+        watch = setInterval(() => (ready.now = master.completedCheckpoints >= 3), 5);
+      },
+    });
+  } finally {
+    clearInterval(watch);
+  }
 }
 
 /** Every key's committed counts must be exactly 1..n, with n its number of records. */
@@ -134,7 +151,7 @@ async function failedRun(seed: number): Promise<{ dirs: Dirs; log: string[] }> {
     checkpoints: mkdtempSync(join(tmpdir(), `weir-corrupt-chk-${seed}-`)),
   };
   const log: string[] = [];
-  await expect(run(dirs, Math.floor(RECORDS * 0.9), false, log)).rejects.toThrow(/stop at/);
+  await expect(run(dirs, Math.floor(RECORDS * 0.1), false, log)).rejects.toThrow(/stop at/);
   return { dirs, log };
 }
 
