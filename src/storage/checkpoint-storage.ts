@@ -1,12 +1,28 @@
 // Where snapshots are written (ARCHITECTURE.md §8). The interface assumes no more than an object
-// store offers — whole objects that appear at once when written, listing by prefix, no rename
-// visible to readers — so an S3 implementation can pass the same contract tests as the
-// filesystem one (test/storage/checkpoint-storage.contract.ts).
+// store offers — an object appears whole when its upload completes, listing by prefix, no
+// rename and no directories visible to readers — so an S3 implementation can pass the same
+// contract tests as the filesystem one (test/storage/checkpoint-storage.contract.ts).
+//
+// Consistency it relies on (both the filesystem and S3 give it):
+// - read-after-write: once close() / writeMetadata() resolve, every reader sees the whole file;
+//   before that, none of it under its final name;
+// - create-if-absent for `_metadata` (S3: a conditional PUT, If-None-Match: *): a completed
+//   snapshot is never overwritten;
+// - listing sees every `_metadata` whose write has resolved.
+//
+// Layout (one path builder: the implementation; callers never format paths):
+//   <root>/<job-id>/chk-<n>/_metadata          the checkpoint exists iff this exists
+//   <root>/<job-id>/chk-<n>/<name>             its data files (names from the caller)
+//   <dir>/savepoint-<job-id prefix>-<random>/  the same, in a folder the user owns
+// A snapshot folder holds only relative references, so a copy of it reads the same.
 import type { StateFileWriter } from './state-file.js';
+
+/** The file whose presence makes a snapshot folder a snapshot. */
+export const METADATA_FILE = '_metadata';
 
 /** A checkpoint folder `chk-<n>` of a job, or a savepoint folder. Opaque to callers. */
 export interface SnapshotLocation {
-  /** Where it is, for messages (a path or a URL). */
+  /** Where it is, for messages and for `resolve()` (a path or a URL). */
   readonly uri: string;
 }
 
@@ -20,35 +36,67 @@ export interface CheckpointListing {
 export interface CheckpointStorage {
   /** For messages, e.g. the root folder. */
   readonly description: string;
-  /** `<root>/<job-id>/chk-<n>`. */
+  /** `<root>/<job-id>/chk-<n>`; nothing is created until something is written there. */
   checkpointLocation(jobId: string, checkpointId: number): SnapshotLocation;
-  /** A new folder `<dir>/savepoint-<job-id prefix>-<random>`. */
+  /** A new folder `<targetDir>/savepoint-<first 6 characters of the job id>-<12 random hex digits>`. */
   savepointLocation(targetDir: string, jobId: string): SnapshotLocation;
-  /** A data file written under a temporary name and made visible (atomically) by `close()`. */
+  /**
+   * A data file `name` (one plain file name; not `_metadata`, not beginning with `.` or `_`) of
+   * the snapshot, invisible until the writer's `close()` resolves; `abort()` leaves nothing.
+   * Fails with SnapshotAlreadyCompleteError when the snapshot has its `_metadata` already.
+   */
   createStateFile(location: SnapshotLocation, name: string, kind: number): Promise<StateFileWriter>;
+  /**
+   * `length` bytes from `offset`; fewer only where the file ends first. Rejects when the file is
+   * missing. With `into` (at least `length` bytes) the bytes land in it and the result is a view
+   * of it, so a reader can reuse its buffers.
+   */
   readRange(
     location: SnapshotLocation,
     relativePath: string,
     offset: number,
     length: number,
+    into?: Uint8Array,
   ): Promise<Uint8Array>;
+  /** The file's size, or undefined when there is no such file. */
   statFile(location: SnapshotLocation, relativePath: string): Promise<{ size: number } | undefined>;
-  /** Atomic; written last: the snapshot exists iff `_metadata` exists. */
+  /**
+   * Writes `_metadata`, atomically and durably, after every data file it names: from then on the
+   * snapshot exists. Create-if-absent: fails with SnapshotAlreadyCompleteError when it exists.
+   */
   writeMetadata(location: SnapshotLocation, bytes: Uint8Array): Promise<void>;
+  /** The bytes of `_metadata`, or undefined when the folder has none (not a complete snapshot). */
   readMetadata(location: SnapshotLocation): Promise<Uint8Array | undefined>;
-  /** Job ids with a folder under the root. */
+  /** Job ids with a folder under the root, sorted. */
   listJobs(): Promise<string[]>;
-  /** The `chk-<n>` folders of a job, by id. */
+  /** The `chk-<n>` folders of a job, by increasing id; none when the job has no folder. */
   listCheckpoints(jobId: string): Promise<CheckpointListing[]>;
-  /** Removes a snapshot folder and everything in it; nothing happens when it is gone already. */
+  /**
+   * Removes a snapshot folder and everything in it, `_metadata` first (a half-removed folder
+   * never looks complete); nothing happens when it is gone already.
+   */
   discard(location: SnapshotLocation): Promise<void>;
-  /** Removes the `chk-<n>` folders of a job that have no `_metadata`; returns how many. */
+  /**
+   * Removes the `chk-<n>` folders of a job that have no `_metadata` and returns how many. Only
+   * while no process writes checkpoints of that job (at the start of a resumed run).
+   */
   removeIncomplete(jobId: string): Promise<number>;
-  /** For `-s PATH`: a snapshot folder, or its `_metadata` file. */
+  /**
+   * For `-s PATH`: a snapshot folder, or its `_metadata` file, anywhere this storage can read
+   * (a moved or copied savepoint too). SnapshotNotFoundError when it holds no snapshot.
+   */
   resolve(pathOrUri: string): Promise<SnapshotLocation>;
 }
 
-/** `-s PATH` names nothing that holds a snapshot. */
+/** `-s PATH` names nothing that holds a snapshot. A user mistake: the message says what to give. */
 export class SnapshotNotFoundError extends Error {
   override readonly name = 'SnapshotNotFoundError';
+}
+
+/**
+ * A write into a snapshot that has its `_metadata` already: a completed snapshot is never
+ * changed. An internal error (checkpoint ids are never reused) or two processes writing one job.
+ */
+export class SnapshotAlreadyCompleteError extends Error {
+  override readonly name = 'SnapshotAlreadyCompleteError';
 }

@@ -1,19 +1,39 @@
 // Checkpoint storage on a local or mounted filesystem (ARCHITECTURE.md §8): every file is
-// written under a hidden temporary name, fsynced, renamed, and its folder fsynced, so a crash
-// leaves either the whole file or none of it; `_metadata` goes last the same way.
+// written under a hidden temporary name in its folder, fsynced, renamed into place, and the
+// folder fsynced, so a crash leaves either the whole file or none of it under its name.
+// `_metadata` goes last the same way, and never replaces an existing one (it is linked into
+// place, which fails when the name is taken).
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import {
+  link,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  unlink,
+  type FileHandle,
+} from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  METADATA_FILE,
+  SnapshotAlreadyCompleteError,
   SnapshotNotFoundError,
   type CheckpointListing,
   type CheckpointStorage,
   type SnapshotLocation,
 } from './checkpoint-storage.js';
+import { isPortableRelativePath } from './metadata.js';
 import { StateFileWriter, type ByteSink } from './state-file.js';
 
-export const METADATA_FILE = '_metadata';
-const CHECKPOINT_DIR = /^chk-(\d+)$/;
+const CHECKPOINT_DIR = /^chk-(0|[1-9][0-9]*)$/;
+/** A data file name: one plain segment that is neither hidden (temporary) nor reserved (`_…`). */
+const DATA_FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/** A job id as a folder name. */
+const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 class FsLocation implements SnapshotLocation {
   constructor(readonly dir: string) {}
@@ -24,13 +44,18 @@ class FsLocation implements SnapshotLocation {
 
 function dirOf(location: SnapshotLocation): string {
   if (!(location instanceof FsLocation))
-    throw new Error(`internal: ${location.uri} is not a filesystem location`);
+    throw new Error(`internal: ${location.uri} is not a location of a filesystem checkpoint storage`);
   return location.dir;
 }
 
-function checkName(relativePath: string): void {
-  if (isAbsolute(relativePath) || relativePath.split(/[\\/]/).includes('..'))
-    throw new Error(`internal: '${relativePath}' is not a plain relative path`);
+/** A relative path inside a snapshot folder (checked once more; decodeMetadata checks it already). */
+function checkRelative(relativePath: string): void {
+  if (!isPortableRelativePath(relativePath))
+    throw new Error(`internal: '${relativePath}' is not a relative path inside a snapshot folder`);
+}
+
+function isMissing(e: unknown): boolean {
+  return (e as NodeJS.ErrnoException).code === 'ENOENT';
 }
 
 async function fsyncDir(dir: string): Promise<void> {
@@ -42,80 +67,99 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-function isMissing(e: unknown): boolean {
-  return (e as NodeJS.ErrnoException).code === 'ENOENT';
+/** Whether `path` exists, and is a file when `file` is asked for. */
+async function exists(path: string, file = false): Promise<boolean> {
+  try {
+    const s = await stat(path);
+    return !file || s.isFile();
+  } catch (e) {
+    if (isMissing(e)) return false;
+    throw e;
+  }
+}
+
+function tempName(name: string): string {
+  return `.${name}.${randomBytes(6).toString('hex')}.tmp`;
 }
 
 /**
- * A data file written in place: nothing refers to it until `_metadata` names it, and a folder
- * without `_metadata` is an unfinished checkpoint that is removed at the next start — so the
- * temporary name and rename would only cost time. commit = fsync; the folder entry is made
- * durable by the fsync of the folder when `_metadata` is renamed into place, which comes after.
+ * Bytes written to `.<name>.<random>.tmp` in the target's folder; commit = fsync, then
+ * `publish` (rename, or link for create-if-absent), then fsync of the folder.
  */
-class DataFileSink implements ByteSink {
-  private constructor(
-    private readonly handle: FileHandle,
-    private readonly path: string,
-  ) {}
-
-  static async create(dir: string, name: string): Promise<DataFileSink> {
-    await mkdir(dir, { recursive: true });
-    const path = join(dir, name);
-    return new DataFileSink(await open(path, 'wx'), path);
-  }
-
-  async write(chunk: Uint8Array): Promise<void> {
-    let done = 0;
-    while (done < chunk.length) {
-      const { bytesWritten } = await this.handle.write(chunk, done, chunk.length - done);
-      done += bytesWritten;
-    }
-  }
-
-  async commit(): Promise<void> {
-    await this.handle.sync();
-    await this.handle.close();
-  }
-
-  async abort(): Promise<void> {
-    await this.handle.close().catch(() => undefined);
-    await unlink(this.path).catch(() => undefined);
-  }
-}
-
-/** Writes to `.<name>.<random>.tmp`; commit = fsync, rename to `<name>`, fsync the folder. */
 class TempFileSink implements ByteSink {
+  private position = 0;
+  private done = false;
+
   private constructor(
     private readonly handle: FileHandle,
     private readonly temp: string,
     private readonly target: string,
+    private readonly publish: (temp: string, target: string) => Promise<void>,
   ) {}
 
-  static async create(dir: string, name: string): Promise<TempFileSink> {
+  static async create(
+    dir: string,
+    name: string,
+    publish: (temp: string, target: string) => Promise<void>,
+  ): Promise<TempFileSink> {
     await mkdir(dir, { recursive: true });
-    const temp = join(dir, `.${name}.${randomBytes(4).toString('hex')}.tmp`);
-    return new TempFileSink(await open(temp, 'wx'), temp, join(dir, name));
+    const temp = join(dir, tempName(name));
+    return new TempFileSink(await open(temp, 'wx'), temp, join(dir, name), publish);
   }
 
   async write(chunk: Uint8Array): Promise<void> {
-    let done = 0;
-    while (done < chunk.length) {
-      const { bytesWritten } = await this.handle.write(chunk, done, chunk.length - done);
-      done += bytesWritten;
+    let off = 0;
+    while (off < chunk.length) {
+      const { bytesWritten } = await this.handle.write(chunk, off, chunk.length - off, this.position);
+      off += bytesWritten;
+      this.position += bytesWritten;
     }
   }
 
   async commit(): Promise<void> {
     await this.handle.sync();
     await this.handle.close();
-    await rename(this.temp, this.target);
+    this.done = true;
+    await this.publish(this.temp, this.target);
     await fsyncDir(dirname(this.target));
   }
 
   async abort(): Promise<void> {
-    await this.handle.close().catch(() => undefined);
-    await unlink(this.temp).catch(() => undefined);
+    if (!this.done) {
+      this.done = true;
+      await this.handle.close().catch(() => undefined);
+    }
+    await unlink(this.temp).catch((e: unknown) => {
+      if (!isMissing(e)) throw e;
+    });
   }
+}
+
+async function renameInto(temp: string, target: string): Promise<void> {
+  await rename(temp, target);
+}
+
+/** Create-if-absent: link() fails with EEXIST when the name is taken; rename() would replace it. */
+async function linkInto(temp: string, target: string): Promise<void> {
+  try {
+    await link(temp, target);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST')
+      throw new SnapshotAlreadyCompleteError(
+        `${target} exists already: a completed snapshot is never overwritten`,
+        { cause: e },
+      );
+    // Filesystems without hard links (some network and FUSE mounts): check, then rename.
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw e;
+    if (await exists(target))
+      throw new SnapshotAlreadyCompleteError(
+        `${target} exists already: a completed snapshot is never overwritten`,
+      );
+    await rename(temp, target);
+    return;
+  }
+  await unlink(temp);
 }
 
 export class FsCheckpointStorage implements CheckpointStorage {
@@ -130,17 +174,26 @@ export class FsCheckpointStorage implements CheckpointStorage {
   }
 
   checkpointLocation(jobId: string, checkpointId: number): SnapshotLocation {
+    checkJobId(jobId);
+    if (!Number.isSafeInteger(checkpointId) || checkpointId < 0)
+      throw new Error(`internal: bad checkpoint id ${checkpointId}`);
     return new FsLocation(join(this.root, jobId, `chk-${checkpointId}`));
   }
 
   savepointLocation(targetDir: string, jobId: string): SnapshotLocation {
-    const name = `savepoint-${jobId.replace(/[^0-9a-zA-Z]/g, '').slice(0, 6)}-${randomBytes(6).toString('hex')}`;
-    return new FsLocation(join(resolve(targetDir), name));
+    const prefix = jobId.replace(/[^0-9a-zA-Z]/g, '').slice(0, 6);
+    return new FsLocation(join(resolve(targetDir), `savepoint-${prefix}-${randomBytes(6).toString('hex')}`));
   }
 
   async createStateFile(location: SnapshotLocation, name: string, kind: number): Promise<StateFileWriter> {
-    checkName(name);
-    const sink = await DataFileSink.create(dirOf(location), name);
+    const dir = dirOf(location);
+    if (!DATA_FILE_NAME.test(name))
+      throw new Error(`internal: '${name}' is not a plain data file name (letters, digits, . _ -)`);
+    if (await exists(join(dir, METADATA_FILE)))
+      throw new SnapshotAlreadyCompleteError(
+        `${dir} is a completed snapshot (it has ${METADATA_FILE}); ${name} cannot be added to it`,
+      );
+    const sink = await TempFileSink.create(dir, name, renameInto);
     return new StateFileWriter(name, kind, sink);
   }
 
@@ -149,25 +202,28 @@ export class FsCheckpointStorage implements CheckpointStorage {
     relativePath: string,
     offset: number,
     length: number,
+    into?: Uint8Array,
   ): Promise<Uint8Array> {
-    checkName(relativePath);
+    checkRelative(relativePath);
+    if (into !== undefined && into.length < length)
+      throw new Error(`internal: a buffer of ${into.length} bytes cannot take ${length}`);
     const h = await open(join(dirOf(location), relativePath), 'r');
     try {
-      const out = Buffer.allocUnsafe(length);
+      const out = into ?? Buffer.allocUnsafe(length);
       let done = 0;
       while (done < length) {
         const { bytesRead } = await h.read(out, done, length - done, offset + done);
         if (bytesRead === 0) break;
         done += bytesRead;
       }
-      return done === length ? out : out.subarray(0, done);
+      return out.length === done ? out : out.subarray(0, done);
     } finally {
       await h.close();
     }
   }
 
   async statFile(location: SnapshotLocation, relativePath: string): Promise<{ size: number } | undefined> {
-    checkName(relativePath);
+    checkRelative(relativePath);
     try {
       const s = await stat(join(dirOf(location), relativePath));
       return s.isFile() ? { size: s.size } : undefined;
@@ -178,12 +234,12 @@ export class FsCheckpointStorage implements CheckpointStorage {
   }
 
   async writeMetadata(location: SnapshotLocation, bytes: Uint8Array): Promise<void> {
-    const sink = await TempFileSink.create(dirOf(location), METADATA_FILE);
+    const sink = await TempFileSink.create(dirOf(location), METADATA_FILE, linkInto);
     try {
       await sink.write(bytes);
       await sink.commit();
     } catch (e) {
-      await sink.abort();
+      await sink.abort().catch(() => undefined);
       throw e;
     }
   }
@@ -201,7 +257,7 @@ export class FsCheckpointStorage implements CheckpointStorage {
     try {
       const entries = await readdir(this.root, { withFileTypes: true });
       return entries
-        .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+        .filter((e) => e.isDirectory() && JOB_ID.test(e.name))
         .map((e) => e.name)
         .sort();
     } catch (e) {
@@ -211,20 +267,21 @@ export class FsCheckpointStorage implements CheckpointStorage {
   }
 
   async listCheckpoints(jobId: string): Promise<CheckpointListing[]> {
+    checkJobId(jobId);
     const jobDir = join(this.root, jobId);
-    let names: string[];
+    let entries;
     try {
-      names = await readdir(jobDir);
+      entries = await readdir(jobDir, { withFileTypes: true });
     } catch (e) {
       if (isMissing(e)) return [];
       throw e;
     }
     const out: CheckpointListing[] = [];
-    for (const name of names) {
-      const m = CHECKPOINT_DIR.exec(name);
-      if (m === null) continue;
-      const location = new FsLocation(join(jobDir, name));
-      const complete = (await this.statFile(location, METADATA_FILE)) !== undefined;
+    for (const entry of entries) {
+      const m = CHECKPOINT_DIR.exec(entry.name);
+      if (m === null || !entry.isDirectory()) continue;
+      const location = new FsLocation(join(jobDir, entry.name));
+      const complete = await exists(join(location.dir, METADATA_FILE), true);
       out.push({ id: Number(m[1]), location, complete });
     }
     return out.sort((a, b) => a.id - b.id);
@@ -232,10 +289,13 @@ export class FsCheckpointStorage implements CheckpointStorage {
 
   async discard(location: SnapshotLocation): Promise<void> {
     const dir = dirOf(location);
-    // `_metadata` first: a half-deleted folder must never look like a complete snapshot.
-    await unlink(join(dir, METADATA_FILE)).catch((e: unknown) => {
+    // `_metadata` first, durably: a half-removed folder must never look like a complete snapshot.
+    try {
+      await unlink(join(dir, METADATA_FILE));
+      await fsyncDir(dir);
+    } catch (e) {
       if (!isMissing(e)) throw e;
-    });
+    }
     await rm(dir, { recursive: true, force: true });
   }
 
@@ -250,7 +310,11 @@ export class FsCheckpointStorage implements CheckpointStorage {
   }
 
   async resolve(pathOrUri: string): Promise<SnapshotLocation> {
-    const path = resolve(pathOrUri.startsWith('file://') ? new URL(pathOrUri).pathname : pathOrUri);
+    if (/^[a-zA-Z][a-zA-Z0-9+.-]+:\/\//.test(pathOrUri) && !pathOrUri.startsWith('file://'))
+      throw new SnapshotNotFoundError(
+        `${pathOrUri}: not a filesystem path; this checkpoint storage (${this.root}) reads local or mounted folders`,
+      );
+    const path = resolve(pathOrUri.startsWith('file://') ? fileURLToPath(pathOrUri) : pathOrUri);
     let s;
     try {
       s = await stat(path);
@@ -264,15 +328,19 @@ export class FsCheckpointStorage implements CheckpointStorage {
     if (s.isFile()) {
       if (basename(path) !== METADATA_FILE)
         throw new SnapshotNotFoundError(
-          `${pathOrUri}: not a snapshot; give the savepoint's folder or its ${METADATA_FILE} file`,
+          `${pathOrUri}: not a snapshot; give the savepoint's (or checkpoint's) folder or its ${METADATA_FILE} file`,
         );
       return new FsLocation(dirname(path));
     }
-    const location = new FsLocation(path);
-    if ((await this.statFile(location, METADATA_FILE)) === undefined)
+    if (!s.isDirectory()) throw new SnapshotNotFoundError(`${pathOrUri}: not a snapshot folder`);
+    if (!(await exists(join(path, METADATA_FILE), true)))
       throw new SnapshotNotFoundError(
         `${pathOrUri}: no ${METADATA_FILE} in this folder; it is not a savepoint or a completed checkpoint`,
       );
-    return location;
+    return new FsLocation(path);
   }
+}
+
+function checkJobId(jobId: string): void {
+  if (!JOB_ID.test(jobId)) throw new Error(`internal: '${jobId}' is not a job id`);
 }

@@ -1,19 +1,19 @@
-// The data file of a snapshot, format version 1 (ARCHITECTURE.md §8; docs/savepoint-format.md):
+// The data file of a snapshot, format version 1 (ARCHITECTURE.md §8). An on-disk contract:
+// change it only with a version bump and a reader for the old version.
 //
-//   header   "WEIRSTAT" · u16 version · u16 kind
-//   sections payloads back to back (keyed state: one per key group)
-//   index    per section: u32 id · u64 offset · u32 length · u32 crc32(payload)
+//   header   "WEIRSTAT" · u16 version (1) · u16 kind (1 keyed, 2 operator, 3 timers, 4 sink)
+//   sections payloads back to back, from byte 12, in increasing id order
+//            (keyed state: one per non-empty key group, id = key group; others: ids 0, 1, …)
+//   index    per section: u32 id · u64 offset (from the file start) · u32 length · u32 crc32(payload)
 //   footer   u32 section count · u32 crc32(index) · "WEIRIDX1"
 //
-// All integers big-endian. A reader that owns some key groups reads the footer, the index and
-// only the byte ranges of its sections, each checked against its own checksum.
+// All integers big-endian; crc32 is zlib's. A reader that owns some key groups reads the footer,
+// the index and only the byte ranges of its sections, each checked against its own checksum. The
+// whole-file checksum recorded in `_metadata` is the crc32 of every byte; because the sections
+// tile the bytes between header and index, a reader derives it from the index alone (crc32.ts),
+// so a file swapped for another one is caught when it is opened, before any payload is read.
 import { crc32 } from 'node:zlib';
-
-/** What a reader needs of a storage (kept apart from checkpoint-storage.ts, which imports this file). */
-export interface StateFileSource<L extends { readonly uri: string }> {
-  statFile(location: L, relativePath: string): Promise<{ size: number } | undefined>;
-  readRange(location: L, relativePath: string, offset: number, length: number): Promise<Uint8Array>;
-}
+import { crc32Combine } from './crc32.js';
 
 export const STATE_FILE_VERSION = 1;
 export const STATE_FILE_KEYED = 1;
@@ -21,16 +21,32 @@ export const STATE_FILE_OPERATOR = 2;
 export const STATE_FILE_TIMERS = 3;
 export const STATE_FILE_SINK = 4;
 
+const KIND_NAMES: ReadonlyMap<number, string> = new Map([
+  [STATE_FILE_KEYED, 'keyed'],
+  [STATE_FILE_OPERATOR, 'operator'],
+  [STATE_FILE_TIMERS, 'timers'],
+  [STATE_FILE_SINK, 'sink'],
+]);
+
+/** 'keyed', 'operator', 'timers', 'sink', or `kind <n>` for a number this weir does not know. */
+export function stateFileKindName(kind: number): string {
+  return KIND_NAMES.get(kind) ?? `kind ${kind}`;
+}
+
 const MAGIC = Buffer.from('WEIRSTAT', 'latin1');
 const INDEX_MAGIC = Buffer.from('WEIRIDX1', 'latin1');
 export const HEADER_BYTES = 12;
 const FOOTER_BYTES = 16;
 const INDEX_ENTRY_BYTES = 20;
+const U32_MAX = 0xffffffff;
 
 export interface SectionRef {
+  /** Key group for keyed files; 0, 1, … for the others. */
   readonly id: number;
+  /** From the start of the file. */
   readonly offset: number;
   readonly length: number;
+  /** Of the payload. */
   readonly crc32: number;
 }
 
@@ -44,21 +60,37 @@ export interface StateFileInfo {
   readonly sections: SectionRef[];
 }
 
-/** A state file that cannot be trusted: missing, truncated, of another version, or damaged. */
+/**
+ * A state file that cannot be trusted: missing, truncated, of another version, or damaged.
+ * `file` names it (its location and path); `problem` says what is wrong.
+ */
 export class CorruptStateFileError extends Error {
   override readonly name = 'CorruptStateFileError';
+  constructor(
+    readonly file: string,
+    readonly problem: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`state file ${file}: ${problem}`, options);
+  }
 }
 
-/** Where a writer's bytes go: a temp file, or an upload. Implemented by each storage. */
+/**
+ * Where a writer's bytes go: a temporary file, or an upload. Implemented by each storage.
+ * The writer calls `write` with at most one call in flight, and does not touch `chunk` until
+ * the promise settles.
+ */
 export interface ByteSink {
+  /** Appends `chunk`. */
   write(chunk: Uint8Array): Promise<void>;
-  /** Makes the bytes durable and visible under the final name. */
+  /** Makes the bytes durable and visible under the final name, at once. */
   commit(): Promise<void>;
-  /** Drops everything written. */
+  /** Drops everything written; nothing becomes visible. Safe to call more than once. */
   abort(): Promise<void>;
 }
 
-const BUFFER_BYTES = 1 << 20;
+/** The writer's buffer: bytes are copied into it and written when it is full, one write in flight. */
+const DEFAULT_BUFFER_BYTES = 1 << 20;
 
 export function stateFileHeader(kind: number): Buffer {
   const h = Buffer.alloc(HEADER_BYTES);
@@ -68,159 +100,333 @@ export function stateFileHeader(kind: number): Buffer {
   return h;
 }
 
+function encodeIndex(sections: readonly SectionRef[]): { index: Buffer; footer: Buffer } {
+  const index = Buffer.alloc(sections.length * INDEX_ENTRY_BYTES);
+  sections.forEach((s, i) => {
+    const o = i * INDEX_ENTRY_BYTES;
+    index.writeUInt32BE(s.id, o);
+    index.writeBigUInt64BE(BigInt(s.offset), o + 4);
+    index.writeUInt32BE(s.length, o + 12);
+    index.writeUInt32BE(s.crc32, o + 16);
+  });
+  const footer = Buffer.alloc(FOOTER_BYTES);
+  footer.writeUInt32BE(sections.length, 0);
+  footer.writeUInt32BE(crc32(index), 4);
+  INDEX_MAGIC.copy(footer, 8);
+  return { index, footer };
+}
+
+/** crc32 of the bytes from HEADER_BYTES to the index: the sections, which tile them. */
+function dataCrc(sections: readonly SectionRef[]): number {
+  let c = 0;
+  for (const s of sections) c = crc32Combine(c, s.crc32, s.length);
+  return c;
+}
+
+type WriterState = 'open' | 'closing' | 'closed' | 'aborted' | 'failed';
+
+/**
+ * Writes one state file as a stream of sections (a snapshot of a gigabyte never sits in memory
+ * at once). Created by a `CheckpointStorage`; the file becomes visible only when `close()`
+ * resolves. Use:
+ *
+ *   w.beginSection(id); await w.write(bytes)…; w.endSection(); … ; const info = await w.close();
+ *   — or on any failure: await w.abort();
+ *
+ * Section ids increase strictly (key groups in order). `write` copies `chunk` into a buffer, so
+ * the caller may reuse it as soon as `write` returns; it returns a promise only when both of
+ * its buffers are full and it must wait for the disk (backpressure) — await it before the next
+ * call.
+ */
 export class StateFileWriter {
   private readonly sections: SectionRef[] = [];
-  private offset = HEADER_BYTES;
+  /** Bytes of the file so far (header and payloads). */
+  private size = HEADER_BYTES;
   private current: { id: number; offset: number; length: number; crc: number } | undefined;
-  private fileCrc: number;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  private closed = false;
+  private state: WriterState = 'open';
+  /** A write() is waiting for the disk; no other call may come before its promise settles. */
+  private busy = false;
+  private buf: Buffer;
+  private used = 0;
+  private spare: Buffer | undefined;
+  private inflight: Promise<void> | undefined;
+  private failure: { error: unknown } | undefined;
 
   constructor(
-    private readonly path: string,
-    private readonly kind: number,
+    /** Relative to the snapshot folder. */
+    readonly path: string,
+    readonly kind: number,
     private readonly sink: ByteSink,
+    private readonly bufferBytes = DEFAULT_BUFFER_BYTES,
   ) {
-    const header = stateFileHeader(kind);
-    this.fileCrc = crc32(header);
-    this.pending.push(header);
-    this.pendingBytes = header.length;
+    if (!KIND_NAMES.has(kind)) throw new Error(`internal: unknown state file kind ${kind} for ${path}`);
+    this.buf = Buffer.allocUnsafe(bufferBytes);
+    stateFileHeader(kind).copy(this.buf, 0);
+    this.used = HEADER_BYTES;
   }
 
   beginSection(id: number): void {
+    this.checkUsable('beginSection');
     if (this.current !== undefined)
       throw new Error(`internal: section ${this.current.id} of ${this.path} is still open`);
-    if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) throw new Error(`internal: bad section id ${id}`);
-    this.current = { id, offset: this.offset, length: 0, crc: 0 };
+    if (!Number.isInteger(id) || id < 0 || id > U32_MAX)
+      throw new Error(`internal: bad section id ${id} for ${this.path}`);
+    const last = this.sections[this.sections.length - 1];
+    if (last !== undefined && id <= last.id)
+      throw new Error(`internal: section ids of ${this.path} must increase (${id} after ${last.id})`);
+    this.current = { id, offset: this.size, length: 0, crc: 0 };
   }
 
-  /** Appends to the open section; returns a promise only when it had to write (backpressure). */
+  /** Appends to the open section; returns a promise only when it has to wait for the disk. */
   write(chunk: Uint8Array): Promise<void> | undefined {
+    this.checkUsable('write');
     const s = this.current;
     if (s === undefined) throw new Error(`internal: write to ${this.path} outside a section`);
+    if (chunk.length === 0) return undefined;
+    if (s.length + chunk.length > U32_MAX)
+      throw new Error(`internal: section ${s.id} of ${this.path} exceeds 4 GiB`);
     s.crc = crc32(chunk, s.crc);
     s.length += chunk.length;
-    return this.append(chunk);
+    this.size += chunk.length;
+    return this.put(chunk);
   }
 
   endSection(): void {
+    this.checkUsable('endSection');
     const s = this.current;
     if (s === undefined) throw new Error(`internal: no open section in ${this.path}`);
     this.sections.push({ id: s.id, offset: s.offset, length: s.length, crc32: s.crc });
     this.current = undefined;
   }
 
-  private append(chunk: Uint8Array): Promise<void> | undefined {
-    this.fileCrc = crc32(chunk, this.fileCrc);
-    this.offset += chunk.length;
-    this.pending.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-    this.pendingBytes += chunk.length;
-    if (this.pendingBytes >= BUFFER_BYTES) return this.drain();
+  /** Writes the index and footer, makes the file durable and visible; returns its handle. */
+  async close(): Promise<StateFileInfo> {
+    this.checkUsable('close');
+    if (this.current !== undefined)
+      throw new Error(`internal: close of ${this.path} with section ${this.current.id} still open`);
+    this.state = 'closing';
+    try {
+      const { index, footer } = encodeIndex(this.sections);
+      const header = stateFileHeader(this.kind);
+      let fileCrc = crc32(header);
+      fileCrc = crc32Combine(fileCrc, dataCrc(this.sections), this.size - HEADER_BYTES);
+      fileCrc = crc32Combine(fileCrc, crc32(index), index.length);
+      fileCrc = crc32Combine(fileCrc, crc32(footer), footer.length);
+      await this.put(index);
+      await this.put(footer);
+      await this.settle();
+      if (this.used > 0) this.flush();
+      await this.settle();
+      await this.sink.commit();
+      this.state = 'closed';
+      return {
+        path: this.path,
+        size: this.size + index.length + footer.length,
+        crc32: fileCrc,
+        kind: this.kind,
+        sections: this.sections,
+      };
+    } catch (e) {
+      this.state = 'failed';
+      await this.sink.abort().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /**
+   * Drops the file; nothing becomes visible. Safe after a failure and more than once; after a
+   * successful close() it does nothing (the file belongs to its snapshot folder then).
+   */
+  async abort(): Promise<void> {
+    if (this.state === 'closed' || this.state === 'aborted') return;
+    this.state = 'aborted';
+    await this.inflight;
+    await this.sink.abort();
+  }
+
+  private checkUsable(op: string): void {
+    if (this.state !== 'open') throw new Error(`internal: ${op} on ${this.path}, which is ${this.state}`);
+    if (this.busy)
+      throw new Error(`internal: ${op} on ${this.path} before the promise of the previous write settled`);
+    if (this.failure !== undefined) {
+      this.state = 'failed';
+      throw this.failure.error;
+    }
+  }
+
+  /** Copies `chunk` into the buffers, starting a write whenever one is full. */
+  private put(chunk: Uint8Array): Promise<void> | undefined {
+    let off = this.copyIn(chunk, 0);
+    while (this.used === this.bufferBytes) {
+      if (this.inflight !== undefined) return this.putLater(chunk, off);
+      this.flush();
+      off = this.copyIn(chunk, off);
+    }
     return undefined;
   }
 
-  private async drain(): Promise<void> {
-    if (this.pendingBytes === 0) return;
-    const data =
-      this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
-    this.pending = [];
-    this.pendingBytes = 0;
-    await this.sink.write(data);
+  private async putLater(chunk: Uint8Array, off: number): Promise<void> {
+    this.busy = true;
+    try {
+      while (this.used === this.bufferBytes) {
+        await this.inflight;
+        if (this.state === 'aborted') throw new Error(`${this.path}: the write was aborted`);
+        if (this.failure !== undefined) throw this.failure.error;
+        this.flush();
+        off = this.copyIn(chunk, off);
+      }
+    } finally {
+      this.busy = false;
+    }
   }
 
-  async close(): Promise<StateFileInfo> {
-    if (this.current !== undefined) this.endSection();
-    if (this.closed) throw new Error(`internal: ${this.path} closed twice`);
-    this.closed = true;
-    const index = Buffer.alloc(this.sections.length * INDEX_ENTRY_BYTES);
-    this.sections.forEach((s, i) => {
-      const o = i * INDEX_ENTRY_BYTES;
-      index.writeUInt32BE(s.id, o);
-      index.writeBigUInt64BE(BigInt(s.offset), o + 4);
-      index.writeUInt32BE(s.length, o + 12);
-      index.writeUInt32BE(s.crc32, o + 16);
-    });
-    const footer = Buffer.alloc(FOOTER_BYTES);
-    footer.writeUInt32BE(this.sections.length, 0);
-    footer.writeUInt32BE(crc32(index), 4);
-    INDEX_MAGIC.copy(footer, 8);
-    void this.append(index);
-    void this.append(footer);
-    await this.drain();
-    await this.sink.commit();
-    return {
-      path: this.path,
-      size: this.offset,
-      crc32: this.fileCrc,
-      kind: this.kind,
-      sections: this.sections,
-    };
+  private copyIn(chunk: Uint8Array, off: number): number {
+    const n = Math.min(this.bufferBytes - this.used, chunk.length - off);
+    if (n > 0) {
+      this.buf.set(n === chunk.length ? chunk : chunk.subarray(off, off + n), this.used);
+      this.used += n;
+    }
+    return off + n;
   }
 
-  async abort(): Promise<void> {
-    this.closed = true;
-    this.pending = [];
-    await this.sink.abort();
+  /** Starts writing the buffer (no write may be in flight) and switches to the spare one. */
+  private flush(): void {
+    const full = this.buf;
+    const data = this.used === full.length ? full : full.subarray(0, this.used);
+    this.inflight = this.sink.write(data).then(
+      () => {
+        this.spare = full;
+        this.inflight = undefined;
+      },
+      (error: unknown) => {
+        this.failure ??= { error };
+        this.inflight = undefined;
+      },
+    );
+    this.buf = this.spare ?? Buffer.allocUnsafe(this.bufferBytes);
+    this.spare = undefined;
+    this.used = 0;
   }
+
+  private async settle(): Promise<void> {
+    await this.inflight;
+    if (this.failure !== undefined) throw this.failure.error;
+  }
+}
+
+/** What a reader needs of a storage (kept apart from checkpoint-storage.ts, which imports this file). */
+export interface StateFileSource<L extends { readonly uri: string }> {
+  statFile(location: L, relativePath: string): Promise<{ size: number } | undefined>;
+  /**
+   * `length` bytes from `offset`; fewer only where the file ends before `offset + length`. With
+   * `into` (at least `length` bytes) the bytes land in it and the result is a view of it, so a
+   * reader can reuse its buffers: fresh memory costs a page fault per 4 KiB.
+   */
+  readRange(
+    location: L,
+    relativePath: string,
+    offset: number,
+    length: number,
+    into?: Uint8Array,
+  ): Promise<Uint8Array>;
 }
 
 type Location = { readonly uri: string };
 
+/** What `_metadata` recorded about a file; each given value is checked when it is opened. */
+export interface ExpectedStateFile {
+  readonly size?: number;
+  readonly crc32?: number;
+  readonly kind?: number;
+}
+
+/** Read in pieces of this size by verify(), so a large file never sits in memory at once. */
+const VERIFY_CHUNK_BYTES = 8 << 20;
+/** The bytes at the end of a file read at once when it is opened: the footer and, mostly, the index. */
+const TAIL_BYTES = 64 << 10;
+
+/**
+ * Reads one state file. `open` checks what can be checked without reading payloads: size,
+ * magic, version, kind, footer, index checksum, the layout of the sections, and the whole-file
+ * checksum derived from the index; each section is checked against its own checksum when read.
+ * Every failure is a `CorruptStateFileError` that names the file.
+ */
 export class StateFileReader {
+  private readonly byId: Map<number, SectionRef>;
+
   private constructor(
     private readonly storage: StateFileSource<Location>,
     private readonly location: Location,
+    /** Relative to the snapshot folder. */
     readonly path: string,
     readonly size: number,
     readonly kind: number,
-    readonly sections: SectionRef[],
-    private readonly expectedCrc: number | undefined,
-  ) {}
-
-  private static where(location: Location, path: string): string {
-    return `${location.uri}/${path}`;
+    readonly sections: readonly SectionRef[],
+    /** `location/path`, for messages. */
+    readonly where: string,
+  ) {
+    this.byId = new Map(sections.map((s) => [s.id, s]));
   }
 
-  /** Checks magic, version, footer and index (and the size, when known); sections are checked when read. */
   static async open<L extends Location>(
     storage: StateFileSource<L>,
     location: L,
     path: string,
-    expected: { size?: number; crc32?: number; kind?: number } = {},
+    expected: ExpectedStateFile = {},
   ): Promise<StateFileReader> {
-    const where = StateFileReader.where(location, path);
-    const bad = (what: string): CorruptStateFileError =>
-      new CorruptStateFileError(`state file ${where} is damaged: ${what}`);
+    const where = `${location.uri}/${path}`;
+    const bad = (problem: string): CorruptStateFileError => new CorruptStateFileError(where, problem);
+    const read = (offset: number, length: number): Promise<Buffer> =>
+      readExactly(storage, location, path, where, offset, length);
+
     const stat = await storage.statFile(location, path);
-    if (stat === undefined) throw new CorruptStateFileError(`state file ${where} is missing`);
+    if (stat === undefined) throw bad('missing (no such file)');
     const size = stat.size;
     if (expected.size !== undefined && size !== expected.size)
       throw bad(
-        `${size < expected.size ? 'truncated' : 'too long'}: expected ${expected.size} bytes, found ${size}`,
+        size < expected.size
+          ? `truncated: expected ${expected.size} bytes, found ${size}`
+          : `too long: expected ${expected.size} bytes, found ${size} (bytes appended?)`,
       );
-    if (size < HEADER_BYTES + FOOTER_BYTES) throw bad(`truncated: only ${size} bytes`);
-    const header = Buffer.from(await storage.readRange(location, path, 0, HEADER_BYTES));
-    if (!header.subarray(0, 8).equals(MAGIC)) throw bad('bad magic (not a weir state file)');
+    if (size < HEADER_BYTES + FOOTER_BYTES)
+      throw bad(
+        `truncated: ${size} bytes is less than the ${HEADER_BYTES + FOOTER_BYTES} of an empty state file`,
+      );
+
+    // One read for the footer and, unless the index is large, the index (and, in a small file, the header).
+    const tailLength = Math.min(size, TAIL_BYTES + FOOTER_BYTES);
+    const tail = await read(size - tailLength, tailLength);
+    const header = size === tailLength ? tail.subarray(0, HEADER_BYTES) : await read(0, HEADER_BYTES);
+    if (!header.subarray(0, 8).equals(MAGIC)) throw bad('bad magic: not a weir state file');
     const version = header.readUInt16BE(8);
     if (version !== STATE_FILE_VERSION)
-      throw new CorruptStateFileError(
-        `state file ${where} has format version ${version}; this weir reads version ${STATE_FILE_VERSION}`,
+      throw bad(
+        `unsupported state file version ${version}; this weir reads version ${STATE_FILE_VERSION}` +
+          (version > STATE_FILE_VERSION ? ' (written by a newer weir?)' : ''),
       );
     const kind = header.readUInt16BE(10);
+    if (!KIND_NAMES.has(kind)) throw bad(`unknown state file kind ${kind}`);
     if (expected.kind !== undefined && kind !== expected.kind)
-      throw bad(`holds state of kind ${kind} where kind ${expected.kind} was expected`);
-    const footer = Buffer.from(await storage.readRange(location, path, size - FOOTER_BYTES, FOOTER_BYTES));
-    if (!footer.subarray(8).equals(INDEX_MAGIC)) throw bad('bad index magic (truncated or overwritten)');
+      throw bad(
+        `holds ${stateFileKindName(kind)} state where ${stateFileKindName(expected.kind)} state was expected`,
+      );
+
+    const footer = tail.subarray(tailLength - FOOTER_BYTES);
+    if (!footer.subarray(8).equals(INDEX_MAGIC))
+      throw bad('bad footer magic: the file is truncated, has bytes appended, or was overwritten');
     const count = footer.readUInt32BE(0);
     const indexBytes = count * INDEX_ENTRY_BYTES;
-    if (indexBytes > size - HEADER_BYTES - FOOTER_BYTES) throw bad(`index of ${count} sections does not fit`);
-    const index = Buffer.from(
-      await storage.readRange(location, path, size - FOOTER_BYTES - indexBytes, indexBytes),
-    );
-    if (crc32(index) !== footer.readUInt32BE(4)) throw bad('index checksum mismatch');
-    const sections: SectionRef[] = [];
     const dataEnd = size - FOOTER_BYTES - indexBytes;
+    if (dataEnd < HEADER_BYTES)
+      throw bad(`damaged footer: an index of ${count} sections does not fit in ${size} bytes`);
+    const index =
+      indexBytes + FOOTER_BYTES <= tailLength
+        ? tail.subarray(tailLength - FOOTER_BYTES - indexBytes, tailLength - FOOTER_BYTES)
+        : await read(dataEnd, indexBytes);
+    if (crc32(index) !== footer.readUInt32BE(4)) throw bad('index checksum mismatch');
+
+    const sections: SectionRef[] = [];
+    let next = HEADER_BYTES;
     for (let i = 0; i < count; i++) {
       const o = i * INDEX_ENTRY_BYTES;
       const s: SectionRef = {
@@ -229,9 +435,27 @@ export class StateFileReader {
         length: index.readUInt32BE(o + 12),
         crc32: index.readUInt32BE(o + 16),
       };
-      if (s.offset < HEADER_BYTES || s.offset + s.length > dataEnd)
-        throw bad(`section ${s.id} lies outside the data`);
+      const prev = sections[sections.length - 1];
+      if (prev !== undefined && s.id <= prev.id)
+        throw bad(`damaged index: section ids out of order (${s.id} after ${prev.id})`);
+      if (s.offset !== next)
+        throw bad(`damaged index: ${sectionName(kind, s.id)} is not where the previous one ends`);
+      next = s.offset + s.length;
+      if (next > dataEnd) throw bad(`damaged index: ${sectionName(kind, s.id)} runs past the data`);
       sections.push(s);
+    }
+    if (next !== dataEnd)
+      throw bad(`damaged index: ${dataEnd - next} bytes between the last section and the index`);
+
+    if (expected.crc32 !== undefined) {
+      let whole = crc32(header);
+      whole = crc32Combine(whole, dataCrc(sections), dataEnd - HEADER_BYTES);
+      whole = crc32Combine(whole, crc32(index), index.length);
+      whole = crc32Combine(whole, crc32(footer), footer.length);
+      if (whole !== expected.crc32 >>> 0)
+        throw bad(
+          `checksum mismatch: the file is not the one _metadata recorded (crc32 ${hex(whole)}, expected ${hex(expected.crc32)})`,
+        );
     }
     return new StateFileReader(
       storage as StateFileSource<Location>,
@@ -240,58 +464,194 @@ export class StateFileReader {
       size,
       kind,
       sections,
-      expected.crc32,
+      where,
     );
+  }
+
+  /** Whether the file has a section `id` (an empty key group has none). */
+  hasSection(id: number): boolean {
+    return this.byId.has(id);
   }
 
   /** Reads one section's bytes (only its range) and checks them against its checksum. */
   async readSection(id: number): Promise<Uint8Array> {
-    const s = this.sections.find((x) => x.id === id);
-    const where = StateFileReader.where(this.location, this.path);
-    if (s === undefined) throw new CorruptStateFileError(`state file ${where} has no section ${id}`);
-    const bytes = await this.storage.readRange(this.location, this.path, s.offset, s.length);
-    if (bytes.length !== s.length || crc32(bytes) !== s.crc32)
-      throw new CorruptStateFileError(`state file ${where} is damaged: checksum mismatch in section ${id}`);
+    const s = this.section(id);
+    const bytes = await this.read(s.offset, s.length);
+    this.check(s, bytes);
     return bytes;
   }
 
   /**
-   * Reads several sections with one read of the byte range that spans them, each checked
-   * against its checksum. One allocation instead of one per section: restored values are views
-   * into it, and a restore of a gigabyte must not become a garbage-collection storm.
+   * Reads several sections, each checked against its checksum, with one read per run of
+   * adjacent sections: restored values are views into it, and a restore of a gigabyte must not
+   * become one allocation per key group.
    */
   async readSections(ids: readonly number[]): Promise<Map<number, Uint8Array>> {
-    const where = StateFileReader.where(this.location, this.path);
-    const wanted = ids.map((id) => {
-      const s = this.sections.find((x) => x.id === id);
-      if (s === undefined) throw new CorruptStateFileError(`state file ${where} has no section ${id}`);
-      return s;
-    });
+    const wanted = [...new Set(ids)].map((id) => this.section(id)).sort((a, b) => a.offset - b.offset);
     const out = new Map<number, Uint8Array>();
-    if (wanted.length === 0) return out;
-    const from = Math.min(...wanted.map((s) => s.offset));
-    const to = Math.max(...wanted.map((s) => s.offset + s.length));
-    const bytes = await this.storage.readRange(this.location, this.path, from, to - from);
-    if (bytes.length !== to - from)
-      throw new CorruptStateFileError(`state file ${where} is damaged: truncated`);
-    for (const s of wanted) {
-      const payload = bytes.subarray(s.offset - from, s.offset - from + s.length);
-      if (crc32(payload) !== s.crc32)
-        throw new CorruptStateFileError(
-          `state file ${where} is damaged: checksum mismatch in section ${s.id}`,
-        );
-      out.set(s.id, payload);
+    let i = 0;
+    while (i < wanted.length) {
+      let j = i + 1;
+      while (j < wanted.length && wanted[j]!.offset === wanted[j - 1]!.offset + wanted[j - 1]!.length) j++;
+      const run = wanted.slice(i, j);
+      const from = run[0]!.offset;
+      const last = run[run.length - 1]!;
+      const bytes = Buffer.allocUnsafe(last.offset + last.length - from);
+      // Filled piece by piece, each section checked as soon as it is in while the next piece is read.
+      let k = 0;
+      await this.readPipelined(
+        from,
+        bytes.length,
+        (pos) => bytes.subarray(pos - from),
+        (_chunk, end) => {
+          for (; k < run.length && run[k]!.offset + run[k]!.length <= end; k++) {
+            const s = run[k]!;
+            const payload = bytes.subarray(s.offset - from, s.offset - from + s.length);
+            this.check(s, payload);
+            out.set(s.id, payload);
+          }
+        },
+      );
+      i = j;
     }
     return out;
   }
 
-  /** Reads the whole file and checks it against the checksum `_metadata` recorded. */
-  async verify(): Promise<void> {
-    if (this.expectedCrc === undefined) return;
-    const bytes = await this.storage.readRange(this.location, this.path, 0, this.size);
-    if (crc32(bytes) !== this.expectedCrc)
-      throw new CorruptStateFileError(
-        `state file ${StateFileReader.where(this.location, this.path)} is damaged: checksum mismatch`,
-      );
+  /** Every section, checked; with the index checked at open, this is every byte of the file. */
+  readAll(): Promise<Map<number, Uint8Array>> {
+    return this.readSections(this.sections.map((s) => s.id));
   }
+
+  /**
+   * Reads the whole file in pieces and checks every section against its checksum (the header,
+   * the index and the whole-file checksum were checked by open()); nothing is kept in memory.
+   */
+  async verify(): Promise<void> {
+    const all = this.sections;
+    const last = all[all.length - 1];
+    const dataEnd = last === undefined ? HEADER_BYTES : last.offset + last.length;
+    const mismatch = (s: SectionRef): CorruptStateFileError =>
+      new CorruptStateFileError(this.where, `checksum mismatch in ${sectionName(this.kind, s.id)}`);
+    let k = 0; // the section being checksummed
+    let crc = 0; // of the part of section k read so far
+    const skipEmpty = (): void => {
+      for (; k < all.length && all[k]!.length === 0; k++) if (all[k]!.crc32 !== 0) throw mismatch(all[k]!);
+    };
+    skipEmpty();
+    const buffers = [Buffer.allocUnsafe(VERIFY_CHUNK_BYTES), Buffer.allocUnsafe(VERIFY_CHUNK_BYTES)];
+    let turn = 0;
+    await this.readPipelined(
+      HEADER_BYTES,
+      dataEnd - HEADER_BYTES,
+      () => buffers[turn++ % 2]!,
+      (chunk, end) => {
+        const at = end - chunk.length;
+        let off = 0;
+        while (off < chunk.length) {
+          const s = all[k]!;
+          const n = Math.min(chunk.length - off, s.offset + s.length - (at + off));
+          crc = crc32(chunk.subarray(off, off + n), crc);
+          off += n;
+          if (at + off === s.offset + s.length) {
+            if (crc !== s.crc32) throw mismatch(s);
+            crc = 0;
+            k++;
+            skipEmpty();
+          }
+        }
+      },
+    );
+  }
+
+  /**
+   * Reads `length` bytes from `from` in pieces of VERIFY_CHUNK_BYTES, each into `target(pos)`,
+   * and hands each piece to `use` while the next one is being read. `target` must not return
+   * memory that `use` still looks at: the piece before the current one is free again.
+   */
+  private async readPipelined(
+    from: number,
+    length: number,
+    target: (pos: number) => Buffer,
+    use: (chunk: Buffer, end: number) => void,
+  ): Promise<void> {
+    const end = from + length;
+    let pos = from;
+    const next = (): Promise<Buffer> | undefined => {
+      if (pos >= end) return undefined;
+      const n = Math.min(VERIFY_CHUNK_BYTES, end - pos);
+      const p = this.read(pos, n, target(pos));
+      pos += n;
+      return p;
+    };
+    let pending = next();
+    try {
+      while (pending !== undefined) {
+        const chunk = await pending;
+        const chunkEnd = pos;
+        pending = next();
+        use(chunk, chunkEnd);
+      }
+    } finally {
+      pending?.catch(() => undefined);
+    }
+  }
+
+  private section(id: number): SectionRef {
+    const s = this.byId.get(id);
+    if (s === undefined)
+      throw new CorruptStateFileError(
+        this.where,
+        `has no ${sectionName(this.kind, id)} (its index lacks it)`,
+      );
+    return s;
+  }
+
+  private check(s: SectionRef, bytes: Uint8Array): void {
+    if (crc32(bytes) !== s.crc32)
+      throw new CorruptStateFileError(this.where, `checksum mismatch in ${sectionName(this.kind, s.id)}`);
+  }
+
+  private read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
+    return readExactly(this.storage, this.location, this.path, this.where, offset, length, into);
+  }
+}
+
+function sectionName(kind: number, id: number): string {
+  return kind === STATE_FILE_KEYED ? `section for key group ${id}` : `section ${id}`;
+}
+
+function hex(n: number): string {
+  return (n >>> 0).toString(16).padStart(8, '0');
+}
+
+/** Reads a range that must exist; a short read or a file gone since it was opened is corruption. */
+async function readExactly<L extends Location>(
+  storage: StateFileSource<L>,
+  location: L,
+  path: string,
+  where: string,
+  offset: number,
+  length: number,
+  into?: Buffer,
+): Promise<Buffer> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await storage.readRange(location, path, offset, length, into);
+  } catch (e) {
+    // Gone since it was opened is corruption (named); any other failure is the storage's own.
+    let gone = false;
+    try {
+      gone = (await storage.statFile(location, path)) === undefined;
+    } catch {
+      // keep the original error
+    }
+    if (gone) throw new CorruptStateFileError(where, 'missing (no such file)', { cause: e });
+    throw e;
+  }
+  if (bytes.length !== length)
+    throw new CorruptStateFileError(
+      where,
+      `truncated: bytes ${offset}..${offset + length} were expected, the file ends at ${offset + bytes.length}`,
+    );
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

@@ -1,17 +1,21 @@
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { pathToFileURL } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SnapshotAlreadyCompleteError, SnapshotNotFoundError } from '../../src/storage/checkpoint-storage.js';
 import { FsCheckpointStorage } from '../../src/storage/fs-checkpoint-storage.js';
-import { STATE_FILE_OPERATOR } from '../../src/storage/state-file.js';
+import { STATE_FILE_KEYED, STATE_FILE_OPERATOR } from '../../src/storage/state-file.js';
 import { checkpointStorageContract } from './checkpoint-storage.contract.js';
 
 checkpointStorageContract('filesystem', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'weir-fs-storage-'));
+  const base = mkdtempSync(join(tmpdir(), 'weir-fs-storage-'));
+  let copies = 0;
   return {
-    storage: new FsCheckpointStorage(root),
+    storage: new FsCheckpointStorage(join(base, 'checkpoints')),
+    savepointDir: join(base, 'savepoints'),
     async copy(uri) {
-      const to = join(mkdtempSync(join(tmpdir(), 'weir-moved-')), 'copy');
+      const to = join(base, 'moved', `copy-${++copies}`);
       cpSync(uri, to, { recursive: true });
       return to;
     },
@@ -21,22 +25,131 @@ checkpointStorageContract('filesystem', async () => {
       writeFileSync(join(uri, rel), b);
     },
     async cleanup() {
-      rmSync(root, { recursive: true, force: true });
+      rmSync(base, { recursive: true, force: true });
     },
   };
 });
 
 describe('filesystem checkpoint storage', () => {
-  it('leaves no temporary files behind _metadata, and none after an aborted state file', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'weir-fs-storage-'));
-    const s = new FsCheckpointStorage(root);
+  let root: string;
+  let s: FsCheckpointStorage;
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), 'weir-fs-storage-'));
+    s = new FsCheckpointStorage(root);
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  const ls = (...parts: string[]): string[] => readdirSync(join(root, ...parts)).sort();
+
+  it('writes a state file under a hidden temporary name and leaves only the final name', async () => {
+    const loc = s.checkpointLocation('j', 1);
+    const w = await s.createStateFile(loc, 'op-1-keyed.state', STATE_FILE_KEYED);
+    w.beginSection(3);
+    await w.write(Buffer.alloc(5 << 20, 1));
+    w.endSection();
+    const during = ls('j', 'chk-1');
+    expect(during).toHaveLength(1);
+    expect(during[0]).toMatch(/^\.op-1-keyed\.state\.[0-9a-f]{12}\.tmp$/);
+    await w.close();
+    expect(ls('j', 'chk-1')).toEqual(['op-1-keyed.state']);
+    await s.writeMetadata(loc, Buffer.from('{}'));
+    expect(ls('j', 'chk-1')).toEqual(['_metadata', 'op-1-keyed.state']);
+  });
+
+  it('leaves no temporary file after an abort, a failed _metadata write, or a refused one', async () => {
     const loc = s.checkpointLocation('j', 1);
     const w = await s.createStateFile(loc, 'gone.state', STATE_FILE_OPERATOR);
     w.beginSection(0);
-    await w.write(Buffer.from('x'));
+    await w.write(Buffer.alloc(3 << 20, 1));
     await w.abort();
+    expect(ls('j', 'chk-1')).toEqual([]);
+    await s.writeMetadata(loc, Buffer.from('{"first":true}'));
+    await expect(s.writeMetadata(loc, Buffer.from('{}'))).rejects.toThrow(SnapshotAlreadyCompleteError);
+    expect(ls('j', 'chk-1')).toEqual(['_metadata']);
+    expect(readFileSync(join(root, 'j', 'chk-1', '_metadata'), 'utf8')).toBe('{"first":true}');
+  });
+
+  it('shows a crash before _metadata as an incomplete checkpoint, and removes it on the next start', async () => {
+    // Checkpoint 1 completed; the process died during checkpoint 2: one file closed, one half written.
+    const done = s.checkpointLocation('j', 1);
+    const w1 = await s.createStateFile(done, 'a.state', STATE_FILE_OPERATOR);
+    w1.beginSection(0);
+    await w1.write(Buffer.from('one'));
+    w1.endSection();
+    await w1.close();
+    await s.writeMetadata(done, Buffer.from('{}'));
+    const crashed = s.checkpointLocation('j', 2);
+    const w2 = await s.createStateFile(crashed, 'a.state', STATE_FILE_OPERATOR);
+    w2.beginSection(0);
+    await w2.write(Buffer.from('two'));
+    w2.endSection();
+    await w2.close();
+    const w3 = await s.createStateFile(crashed, 'b.state', STATE_FILE_KEYED);
+    w3.beginSection(0);
+    await w3.write(Buffer.alloc(3 << 20, 3)); // never closed: the process is gone
+    expect((await s.listCheckpoints('j')).map((c) => [c.id, c.complete])).toEqual([
+      [1, true],
+      [2, false],
+    ]);
+    await expect(s.resolve(crashed.uri)).rejects.toThrow(SnapshotNotFoundError);
+    // The next start (a new storage object, as after a restart).
+    const next = new FsCheckpointStorage(root);
+    expect(await next.removeIncomplete('j')).toBe(1);
+    expect(ls('j')).toEqual(['chk-1']);
+    await w3.abort();
+  });
+
+  it('lists only chk-<n> folders and job folders, ignoring other entries', async () => {
+    mkdirSync(join(root, 'j', 'chk-3'), { recursive: true });
+    mkdirSync(join(root, 'j', 'chk-03'));
+    mkdirSync(join(root, 'j', 'chk-x'));
+    mkdirSync(join(root, 'j', 'shared'));
+    writeFileSync(join(root, 'j', 'chk-4'), 'a file, not a folder');
+    mkdirSync(join(root, '.hidden'));
+    writeFileSync(join(root, 'stray-file'), '');
+    expect(await s.listJobs()).toEqual(['j']);
+    expect((await s.listCheckpoints('j')).map((c) => c.id)).toEqual([3]);
+    expect(await s.removeIncomplete('j')).toBe(1);
+    expect(ls('j')).toEqual(['chk-03', 'chk-4', 'chk-x', 'shared']);
+  });
+
+  it('has no checkpoints and no jobs when its root does not exist yet', async () => {
+    const none = new FsCheckpointStorage(join(root, 'not', 'there'));
+    expect(await none.listJobs()).toEqual([]);
+    expect(await none.listCheckpoints('j')).toEqual([]);
+    expect(await none.removeIncomplete('j')).toBe(0);
+    // and creates the folders it needs on the first write
+    const w = await none.createStateFile(none.checkpointLocation('j', 1), 'a.state', STATE_FILE_OPERATOR);
+    await w.close();
+    expect(await none.listCheckpoints('j')).toEqual([expect.objectContaining({ id: 1, complete: false })]);
+  });
+
+  it('refuses names and job ids that would leave their folder', async () => {
+    const loc = s.checkpointLocation('j', 1);
+    for (const bad of ['../x.state', 'a/b.state', '.hidden', '_metadata', '', '/abs.state'])
+      await expect(s.createStateFile(loc, bad, STATE_FILE_OPERATOR), bad).rejects.toThrow(/internal/);
+    for (const bad of ['..', '.', 'a/b', '', '../../etc'])
+      expect(() => s.checkpointLocation(bad, 1), bad).toThrow(/internal/);
+    expect(() => s.checkpointLocation('j', -1)).toThrow(/internal/);
+    for (const bad of ['../a.state', '/etc/passwd', 'a/../../b'])
+      await expect(s.readRange(loc, bad, 0, 1), bad).rejects.toThrow(/internal/);
+  });
+
+  it('resolves file:// URLs and explains that other URLs need another storage', async () => {
+    const loc = s.savepointLocation(join(root, 'sp'), 'abcdef');
+    await (await s.createStateFile(loc, 'a.state', STATE_FILE_OPERATOR)).close();
     await s.writeMetadata(loc, Buffer.from('{}'));
-    expect(readdirSync(join(root, 'j', 'chk-1'))).toEqual(['_metadata']);
-    rmSync(root, { recursive: true, force: true });
+    expect((await s.resolve(pathToFileURL(loc.uri).href)).uri).toBe(loc.uri);
+    await expect(s.resolve('s3://bucket/savepoints/x')).rejects.toThrow(/not a filesystem path/);
+  });
+
+  it('discards a folder with subfolders, _metadata first', async () => {
+    const loc = s.checkpointLocation('j', 1);
+    await (await s.createStateFile(loc, 'a.state', STATE_FILE_OPERATOR)).close();
+    await s.writeMetadata(loc, Buffer.from('{}'));
+    mkdirSync(join(loc.uri, 'nested'));
+    writeFileSync(join(loc.uri, 'nested', 'x'), 'x');
+    await s.discard(loc);
+    expect(ls('j')).toEqual([]);
   });
 });

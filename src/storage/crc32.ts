@@ -1,0 +1,53 @@
+// CRC-32 (the zlib / IEEE 802.3 one, as `zlib.crc32` computes it) of a concatenation from the
+// CRCs of its parts, so a state file's whole-file checksum costs no second pass over its bytes:
+// the writer checksums each section once and combines; a reader derives the whole-file
+// checksum from the index alone. This is zlib's crc32_combine (multiplication modulo the CRC
+// polynomial, by x^(8·length)), which Node does not expose.
+
+/** The CRC polynomial, bit-reflected. */
+const POLY = 0xedb88320;
+/** x^0 in the reflected representation. */
+const ONE = 0x80000000;
+
+/** a(x)·b(x) modulo p(x), reflected, for a ≠ 0. */
+function multModP(a: number, b: number): number {
+  let m = ONE;
+  let p = 0;
+  for (;;) {
+    if ((a & m) !== 0) {
+      p ^= b;
+      if ((a & (m - 1)) === 0) break;
+    }
+    m >>>= 1;
+    b = (b & 1) !== 0 ? (b >>> 1) ^ POLY : b >>> 1;
+  }
+  return p >>> 0;
+}
+
+/** X2N[k] = x^(2^k) modulo p(x). */
+const X2N: number[] = (() => {
+  const t: number[] = [];
+  let p = ONE >>> 1; // x^1
+  for (let k = 0; k < 32; k++) {
+    t.push(p);
+    p = multModP(p, p);
+  }
+  return t;
+})();
+
+/** x^(n·2^k) modulo p(x), for any safe integer n ≥ 0. */
+function x2nModP(n: number, k: number): number {
+  let p = ONE;
+  while (n > 0) {
+    if (n % 2 === 1) p = multModP(X2N[k & 31]!, p);
+    n = Math.floor(n / 2);
+    k++;
+  }
+  return p;
+}
+
+/** crc32(A ‖ B) from crc32(A), crc32(B) and the length of B in bytes. */
+export function crc32Combine(crcA: number, crcB: number, lengthB: number): number {
+  if (lengthB === 0) return crcA >>> 0;
+  return (multModP(x2nModP(lengthB, 3), crcA >>> 0) ^ (crcB >>> 0)) >>> 0;
+}
