@@ -43,7 +43,7 @@ class Count implements KeyedProcessFunction<number, number, string> {
   }
   processElement(n: number, ctx: KeyedProcessContext<number>, out: Collector<string>): void {
     if (this.failAt >= 0 && n >= this.failAt && this.ready.now) throw new Error(`stop at ${n}`);
-    if (n % 20 === 0) {
+    if (n % 10 === 0) {
       const until = performance.now() + 0.25;
       while (performance.now() < until);
     }
@@ -59,7 +59,7 @@ interface Dirs {
 }
 
 async function run(dirs: Dirs, failAt: number, resume: boolean, log: string[]): Promise<void> {
-  // The failing run stops only once three checkpoints completed, however slow the machine is.
+  // The failing run stops only once two checkpoints completed, however slow the machine is.
   const ready = { now: false };
   let watch: NodeJS.Timeout | undefined;
   const env = new StreamExecutionEnvironment({ parallelism: 2, execution: { batchSize: 256 } });
@@ -80,7 +80,7 @@ async function run(dirs: Dirs, failAt: number, resume: boolean, log: string[]): 
       resume,
       log: (l) => log.push(l),
       onStart: (master) => {
-        watch = setInterval(() => (ready.now = master.completedCheckpoints >= 3), 5);
+        watch = setInterval(() => (ready.now = master.completedCheckpoints >= 2), 5);
       },
     });
   } finally {
