@@ -202,7 +202,6 @@ export class JobMaster implements JobStatusProvider {
     this.coordinator = coordinator;
     if (this.latest.completed !== undefined) coordinator.restoredFrom(this.latest.completed);
 
-    let finishedTasks = 0;
     const gateway: TaskCheckpointGateway = {
       persistState: storage !== undefined,
       aligned: settings.mode === 'exactly-once',
@@ -216,17 +215,13 @@ export class JobMaster implements JobStatusProvider {
           ranges.get(task) ?? [],
           parts,
         );
-        let set = inFlight.get(barrier.id);
-        if (set === undefined) inFlight.set(barrier.id, (set = new Set()));
-        set.add(writing);
         const scheduler = task.setup.scheduler;
         scheduler.beginIo();
-        const forget = (): void => {
-          scheduler.endIo();
-          set.delete(writing);
-          if (set.size === 0) inFlight.delete(barrier.id);
-        };
-        writing.then(forget, forget);
+        track(barrier.id, writing);
+        writing.then(
+          () => scheduler.endIo(),
+          () => scheduler.endIo(),
+        );
         writing.then(
           (handles) => {
             const bytes = handles.reduce((n, h) => n + h.bytes, 0);
@@ -244,14 +239,12 @@ export class JobMaster implements JobStatusProvider {
         );
       },
       taskFinished: () => {
-        finishedTasks++;
         // Every source has ended: one last checkpoint commits what the sinks hold.
         if (finalId === undefined && sourceTasks().every((t) => t.isFinished)) {
           finalId = -1;
           coordinator.triggerFinalCheckpoint().catch((e: unknown) => fail(e));
           finalId = coordinator.lastTriggeredId;
         }
-        void finishedTasks;
       },
     };
 
@@ -261,8 +254,6 @@ export class JobMaster implements JobStatusProvider {
     });
     this.tasks = tasks;
     for (const t of tasks) {
-      const v = this.graph.vertices.find((x) => x.name === t.setup.name);
-      void v;
       ranges.set(
         t,
         t.setup.operators.map((op) => (op.keyedBackend !== undefined ? op.keyedBackend.range : undefined)),
@@ -279,9 +270,12 @@ export class JobMaster implements JobStatusProvider {
     coordinator.stop('job-stopping');
     // Files of aborted checkpoints are gone before the next attempt (or the process) starts.
     while (this.discards.size > 0) await Promise.all([...this.discards]);
+    // Counted once: the status adds the finished attempts' totals to the running tasks'.
     for (const t of tasks) {
       this.finishedRecordsIn += t.recordsIn;
+      this.finishedRecordsOut += recordsOutOf(t);
     }
+    this.tasks = [];
     return failure;
   }
 
@@ -342,7 +336,11 @@ export class JobMaster implements JobStatusProvider {
   status(): JobStatusView {
     const c = this.coordinator;
     let recordsIn = this.finishedRecordsIn;
-    for (const t of this.tasks) recordsIn += t.recordsIn;
+    let recordsOut = this.finishedRecordsOut;
+    for (const t of this.tasks) {
+      recordsIn += t.recordsIn;
+      recordsOut += recordsOutOf(t);
+    }
     const history = this.checkpoints();
     const last = history.find((h) => h.status === 'completed') ?? null;
     return {
@@ -354,7 +352,7 @@ export class JobMaster implements JobStatusProvider {
       parallelism: Math.max(...this.graph.vertices.map((v) => v.parallelism)),
       restarts: this.restarts,
       recordsIn,
-      recordsOut: this.finishedRecordsOut,
+      recordsOut,
       checkpointing: {
         intervalMs: this.options.checkpointing.intervalMs,
         dir: this.options.storage?.description ?? null,
@@ -383,4 +381,11 @@ export class JobMaster implements JobStatusProvider {
       subtasks: [...h.tasks].map(([task, st]) => ({ task, ...st })),
     }));
   }
+}
+
+/** Records a task sent on to other tasks (over channels), the "out" of the progress line. */
+function recordsOutOf(t: StreamTask): number {
+  let n = 0;
+  for (const w of t.setup.writers) n += w.recordsOut;
+  return n;
 }
