@@ -63,7 +63,7 @@ export {
 } from './state/key-group.js';
 
 export { GraphValidationError } from './graph/transformation.js';
-export { JobFailedError } from './cluster/job-failed-error.js';
+export { JobCancelledError, JobFailedError } from './cluster/job-failed-error.js';
 export type { JobExecutionResult } from './cluster/local-executor.js';
 export { OperatorFailure } from './runtime/operator-failure.js';
 

@@ -348,11 +348,16 @@ export class CheckpointCoordinator {
    * The job's last checkpoint, once its sources have ended: not held back by pacing or
    * concurrency, and periodic checkpoints stop (nothing changes after it). If it fails the job
    * fails, whatever the tolerable failures, since the sinks could not commit their last data.
+   * A final savepoint (stop with --drain) is the same, written where the user asked; its
+   * failure is the caller's to act on (the promise rejects).
    */
-  triggerFinalCheckpoint(): Promise<CompletedCheckpoint> {
-    if (this.lifecycle === 'stopped') return Promise.reject(new CoordinatorStoppedError('checkpoint'));
+  triggerFinalCheckpoint(kind: SnapshotKind = 'checkpoint'): Promise<CompletedCheckpoint> {
+    if (this.lifecycle === 'stopped') return Promise.reject(new CoordinatorStoppedError(kind));
+    if (kind === 'savepoint')
+      for (const r of this.inProgress.values())
+        if (r.pending.kind === 'savepoint') return Promise.reject(new SavepointInProgressError(r.pending.id));
     this.disablePeriodic();
-    return this.triggerAwaited('checkpoint', true);
+    return this.triggerAwaited(kind, true);
   }
 
   /** Records a task's snapshot; see `AckOutcome`. Never throws. */
@@ -398,6 +403,12 @@ export class CheckpointCoordinator {
   /** The id of the newest snapshot triggered (`firstCheckpointId - 1` when none was). */
   get lastTriggeredId(): number {
     return this.nextId - 1;
+  }
+
+  /** The id of the savepoint in progress, if any (one at a time). */
+  get savepointInProgress(): number | undefined {
+    for (const r of this.inProgress.values()) if (r.pending.kind === 'savepoint') return r.pending.id;
+    return undefined;
   }
 
   get pendingCount(): number {

@@ -9,8 +9,6 @@ import { formatOptions, type OptionTable } from './options.js';
  */
 export const PLANNED_COMMANDS: readonly { readonly usage: string; readonly summary: string }[] = [
   { usage: 'savepoint <job-id>', summary: 'take a savepoint of a running job' },
-  { usage: 'stop <job-id>', summary: 'stop a running job with a savepoint' },
-  { usage: 'cancel <job-id>', summary: 'cancel a running job' },
   { usage: 'savepoint inspect <path>', summary: 'show the operators, states and sizes in a savepoint' },
   { usage: 'savepoint dispose <path>', summary: 'delete a savepoint' },
 ];

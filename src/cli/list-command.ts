@@ -102,10 +102,27 @@ export async function getJson(
   path: string,
   timeoutMs = REST_TIMEOUT_MS,
 ): Promise<unknown> {
+  return sendJson(job, 'GET', path, undefined, timeoutMs);
+}
+
+/** Like getJson, for any method; `body` is sent as JSON. */
+export async function sendJson(
+  job: RegisteredJob,
+  method: 'GET' | 'POST' | 'PATCH',
+  path: string,
+  body: unknown,
+  timeoutMs = REST_TIMEOUT_MS,
+): Promise<unknown> {
   const url = job.restUrl.replace(/\/+$/, '') + path;
   let response: Response;
   try {
-    response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    response = await fetch(url, {
+      method,
+      signal: AbortSignal.timeout(timeoutMs),
+      ...(body === undefined
+        ? {}
+        : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+    });
   } catch (e) {
     throw new CliError(
       `cannot reach job '${job.jobName}' (${job.jobId}) at ${url}: ${networkCause(e, timeoutMs)}; is it still running? (pid ${job.pid})`,
@@ -114,9 +131,9 @@ export async function getJson(
     );
   }
   const text = await response.text();
-  let body: unknown;
+  let answer: unknown;
   try {
-    body = JSON.parse(text);
+    answer = JSON.parse(text);
   } catch (e) {
     throw new CliError(
       `job '${job.jobName}' at ${url} answered ${response.status} with something that is not JSON`,
@@ -127,13 +144,14 @@ export async function getJson(
     );
   }
   if (!response.ok) {
-    const error = typeof body === 'object' && body !== null && 'error' in body ? String(body.error) : text;
+    const error =
+      typeof answer === 'object' && answer !== null && 'error' in answer ? String(answer.error) : text;
     throw new CliError(
       `job '${job.jobName}' at ${url} answered ${response.status}: ${error}`,
       ExitCode.jobFailed,
     );
   }
-  return body;
+  return answer;
 }
 
 /** Why fetch failed, in a few words: `connection refused`, `no answer within 10 s`, … */

@@ -1,5 +1,6 @@
 // Entry point of the `weir` command (bin/weir): picks the command, and turns every outcome into
 // the exit code and the one-line error promised by ARCHITECTURE.md §9.
+import { cancelCommand } from './cancel-command.js';
 import { checkpointsCommand } from './checkpoints-command.js';
 import type { Command } from './command.js';
 import { ExitCode, reportError, UsageError, type CliIO } from './errors.js';
@@ -7,9 +8,16 @@ import { commandHelp, mainHelp, PLANNED_COMMANDS } from './help.js';
 import { listCommand } from './list-command.js';
 import { wantsHelp } from './options.js';
 import { runCommand } from './run-command.js';
+import { stopCommand } from './stop-command.js';
 import { weirVersion } from './version.js';
 
-const COMMANDS: readonly Command[] = [runCommand, listCommand, checkpointsCommand];
+const COMMANDS: readonly Command[] = [
+  runCommand,
+  listCommand,
+  checkpointsCommand,
+  stopCommand,
+  cancelCommand,
+];
 
 const processIO: CliIO = {
   out: (text) => void process.stdout.write(text),

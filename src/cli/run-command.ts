@@ -2,6 +2,7 @@
 // in this process until its sources end.
 import {
   DEFAULT_MAX_PARALLELISM,
+  JobCancelledError,
   JobFailedError,
   StreamExecutionEnvironment,
   type JobDefinition,
@@ -11,6 +12,7 @@ import type { Command } from './command.js';
 import { describeError, ExitCode, JobRunError, reportError, UsageError, type CliIO } from './errors.js';
 import { loadJob } from './job-loader.js';
 import { integerIn, InvalidValue, parseArgs } from './options.js';
+import { resolve } from 'node:path';
 import { parseDuration } from '../api/duration.js';
 import { RestoreError, type ExecuteOptions } from '../cluster/job-launcher.js';
 import type { JobMaster } from '../cluster/job-master.js';
@@ -19,6 +21,8 @@ import { progressIntervalMs, ProgressReporter } from '../cluster/progress-report
 import { RestPortInUseError, RestServer } from '../cluster/rest-server.js';
 
 const COMMAND = 'weir run';
+/** How long a stopped job keeps its REST API up for `weir stop` to learn the savepoint path. */
+const STOP_GRACE_MS = 5000;
 
 const options = {
   parallelism: {
@@ -54,6 +58,16 @@ const options = {
   'allow-non-restored-state': {
     help: 'drop state of operators the job no longer has instead of refusing to start',
   },
+  'claim-mode': {
+    value: 'MODE',
+    help: "with -s: 'no-claim' (default) never touches the snapshot; 'claim' makes a retained checkpoint this job's, deleted once newer checkpoints replace it",
+    parse: claimMode,
+  },
+  'savepoint-dir': {
+    value: 'DIR',
+    help: "where savepoints go when 'weir savepoint' or 'weir stop' names no folder (default $WEIR_HOME/savepoints)",
+    parse: nonEmpty('a folder path'),
+  },
   'rest-port': {
     value: 'N',
     help: "serve the job's REST API on 127.0.0.1:N (0: any free port; default 8081, or the next free one)",
@@ -66,6 +80,11 @@ function durationArg(raw: string): number {
   const ms = parseDuration(raw);
   if (ms === undefined) throw new InvalidValue('a duration such as 500ms, 10s or 2min');
   return ms;
+}
+
+function claimMode(raw: string): 'no-claim' | 'claim' {
+  if (raw !== 'no-claim' && raw !== 'claim') throw new InvalidValue("'no-claim' or 'claim'");
+  return raw;
 }
 
 function nonEmpty(what: string): (raw: string) => string {
@@ -88,7 +107,9 @@ export const runCommand: Command = {
   notes: [
     'Checkpoints are taken when the job enables them (env.enableCheckpointing) or --checkpoint-interval is given;',
     'a bounded job takes a last checkpoint when its sources end, so everything its sinks wrote is committed.',
-    'Exit codes: 0 the job finished, 1 the job failed, 2 usage or configuration error, 130 interrupted (Ctrl-C).',
+    "'weir savepoint <job-id>' takes a savepoint while it runs; 'weir stop <job-id>' stops it with one (exit 0);",
+    "'weir cancel <job-id>' cancels it (exit 1). -s PATH starts from a savepoint or retained checkpoint.",
+    'Exit codes: 0 the job finished or was stopped, 1 the job failed or was cancelled, 2 usage or configuration error, 130 interrupted (Ctrl-C).',
   ],
   options,
   run,
@@ -127,12 +148,19 @@ async function run(argv: readonly string[], io: CliIO): Promise<ExitCode> {
       if (given.resume === true && given['from-savepoint'] !== undefined) {
         throw new UsageError('give either --resume or -s PATH, not both');
       }
+      if (given['claim-mode'] !== undefined && given['from-savepoint'] === undefined) {
+        throw new UsageError(
+          '--claim-mode applies to -s PATH (the snapshot to start from); add -s or drop it',
+        );
+      }
       const observe = observeJob(job.name, given['rest-port'] ?? 'auto', io);
       try {
         await execute(job, env, {
           resume: given.resume === true,
           restoreFrom: given['from-savepoint'],
           allowNonRestoredState: given['allow-non-restored-state'] === true,
+          claimMode: given['claim-mode'],
+          savepointDir: given['savepoint-dir'] === undefined ? undefined : resolve(given['savepoint-dir']),
           log: (line) => io.err(line),
           onStart: observe.start,
         });
@@ -168,8 +196,11 @@ async function execute(
   options: ExecuteOptions,
 ): Promise<void> {
   try {
-    await env.execute(job.name, options);
+    const result = await env.execute(job.name, options);
+    if (result.savepointPath !== undefined)
+      options.log?.(`weir: job '${job.name}' stopped with savepoint ${result.savepointPath}`);
   } catch (e) {
+    if (e instanceof JobCancelledError) throw new JobRunError(e.message, { cause: e });
     if (e instanceof RestoreError || isRestoreProblem(e))
       throw new UsageError(describeError(e), { cause: e });
     if (e instanceof JobFailedError) {
@@ -217,6 +248,8 @@ function observeJob(
       progress.start();
       stop = async () => {
         progress.stop();
+        // `weir stop` polls for the savepoint's path: let it read it before the API goes away.
+        await master.savepointOutcomesRead(STOP_GRACE_MS);
         await rest.close();
         await registry.unregister(master.jobId);
         process.off('exit', onExit);

@@ -10,3 +10,11 @@ export class JobFailedError extends Error {
     super(`job '${jobName}' failed: ${describeError(cause)}`);
   }
 }
+
+/** The job was cancelled (`weir cancel`, REST PATCH /jobs/:id); nothing failed. */
+export class JobCancelledError extends Error {
+  override readonly name = 'JobCancelledError';
+  constructor(readonly jobName: string) {
+    super(`job '${jobName}' was cancelled`);
+  }
+}

@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import type { CheckpointSettings } from '../api/checkpoint-config.js';
 import { loadSnapshot, type RestoredJobState } from '../checkpoint/snapshot-loader.js';
+import type { CompletedCheckpoint } from '../checkpoint/completed-checkpoint.js';
 import type { JobGraph } from '../graph/job-graph.js';
 import type { CheckpointStorage, SnapshotLocation } from '../storage/checkpoint-storage.js';
 import { FsCheckpointStorage } from '../storage/fs-checkpoint-storage.js';
@@ -22,6 +23,14 @@ export interface ExecuteOptions {
   readonly resume?: boolean;
   /** Drop state of operators the job no longer has instead of refusing to start. */
   readonly allowNonRestoredState?: boolean;
+  /**
+   * Who owns the retained checkpoint given as `restoreFrom`: 'no-claim' (default) never touches
+   * it; 'claim' makes it this job's, so retention deletes it once newer checkpoints replace it.
+   * Savepoints cannot be claimed: they are always the user's.
+   */
+  readonly claimMode?: 'no-claim' | 'claim';
+  /** Where savepoints go when a request names no folder (default $WEIR_HOME/savepoints). */
+  readonly savepointDir?: string;
   /** Lines for the user (stderr in the CLI). */
   readonly log?: (line: string) => void;
   /** Called once the job runs, e.g. to serve its status over REST. */
@@ -35,6 +44,10 @@ export class RestoreError extends Error {
 
 export function defaultCheckpointDir(): string {
   return join(weirHome(), 'checkpoints');
+}
+
+export function defaultSavepointDir(): string {
+  return join(weirHome(), 'savepoints');
 }
 
 interface Candidate {
@@ -77,29 +90,42 @@ export async function launchJob(
 ): Promise<JobExecutionResult> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const enabled = settings.intervalMs > 0;
-  const needsStorage = enabled || options.resume === true || options.restoreFrom !== undefined;
-  const storage: CheckpointStorage | undefined = needsStorage
-    ? new FsCheckpointStorage(settings.dir ?? defaultCheckpointDir())
-    : undefined;
+  // Creating it touches nothing on disk: savepoints are possible whether or not checkpoints are on.
+  const storage: CheckpointStorage = new FsCheckpointStorage(settings.dir ?? defaultCheckpointDir());
   const allowNonRestoredState = options.allowNonRestoredState === true;
 
   let restore: RestoredJobState | undefined;
   let jobId: string | undefined;
+  /** A checkpoint this job owns from the start (claimed, or resumed): retention may delete it. */
+  let claimed: CompletedCheckpoint | undefined;
   if (options.restoreFrom !== undefined) {
-    const location = await storage!.resolve(options.restoreFrom);
-    const bytes = await storage!.readMetadata(location);
+    const location = await storage.resolve(options.restoreFrom);
+    const bytes = await storage.readMetadata(location);
     if (bytes === undefined)
       throw new RestoreError(
         `${options.restoreFrom}: no _metadata there; not a savepoint or completed checkpoint`,
       );
     const metadata = decodeMetadata(bytes, `${location.uri}/_metadata`);
-    restore = await loadSnapshot(storage!, location, metadata, graph, { allowNonRestoredState });
+    if (options.claimMode === 'claim' && metadata.kind === 'savepoint')
+      throw new RestoreError(
+        `${options.restoreFrom} is a savepoint, which always stays yours; --claim-mode claim takes over retained checkpoints only (drop the flag)`,
+      );
+    restore = await loadSnapshot(storage, location, metadata, graph, { allowNonRestoredState });
+    log(`weir: restoring job '${graph.jobName}' from ${metadata.kind} ${metadata.id} at ${location.uri}`);
+    if (options.claimMode === 'claim') {
+      if (!enabled)
+        throw new RestoreError(
+          '--claim-mode claim needs checkpoints (--checkpoint-interval): the claimed checkpoint is replaced by newer ones',
+        );
+      claimed = completedFrom(location, metadata);
+    }
   } else if (options.resume === true) {
-    const candidates = await resumeCandidates(storage!, graph.jobName, log);
+    const candidates = await resumeCandidates(storage, graph.jobName, log);
     for (const c of candidates) {
       try {
-        restore = await loadSnapshot(storage!, c.location, c.metadata, graph, { allowNonRestoredState });
+        restore = await loadSnapshot(storage, c.location, c.metadata, graph, { allowNonRestoredState });
         jobId = c.jobId;
+        claimed = completedFrom(c.location, c.metadata);
         break;
       } catch (e) {
         if (e instanceof Error && e.name === 'SnapshotMismatchError') throw new RestoreError(e.message);
@@ -111,12 +137,12 @@ export async function launchJob(
     }
     if (restore === undefined && candidates.length > 0) {
       throw new RestoreError(
-        `no usable checkpoint of job '${graph.jobName}' in ${storage!.description}: all ${candidates.length} failed verification (see above); nothing was changed`,
+        `no usable checkpoint of job '${graph.jobName}' in ${storage.description}: all ${candidates.length} failed verification (see above); nothing was changed`,
       );
     }
     if (restore === undefined)
       log(
-        `weir: no checkpoint of job '${graph.jobName}' in ${storage!.description}; starting from the beginning`,
+        `weir: no checkpoint of job '${graph.jobName}' in ${storage.description}; starting from the beginning`,
       );
     else log(`weir: resuming job '${graph.jobName}' (${jobId}) from checkpoint ${restore.metadata.id}`);
   }
@@ -124,7 +150,7 @@ export async function launchJob(
     log(`weir: warning: dropped the state of ${d} (--allow-non-restored-state)`);
 
   let firstCheckpointId = 1;
-  if (jobId !== undefined && storage !== undefined) {
+  if (jobId !== undefined) {
     // Continue the resumed job's numbering; remove the folders of checkpoints that never completed.
     const existing = await storage.listCheckpoints(jobId);
     firstCheckpointId = existing.reduce((n, c) => Math.max(n, c.id + 1), 1);
@@ -134,8 +160,11 @@ export async function launchJob(
     jobId,
     checkpointing: settings,
     storage: enabled ? storage : undefined,
+    savepointStorage: storage,
+    defaultSavepointDir: options.savepointDir ?? defaultSavepointDir(),
     restartStrategy: restartStrategy ?? defaultRestartStrategy(enabled),
     restore,
+    claimed: enabled ? claimed : undefined,
     firstCheckpointId,
     execution,
     log,
@@ -150,7 +179,7 @@ export async function launchJob(
     outcome = master.status().state === 'cancelled' ? 'cancelled' : 'failed';
     throw e;
   } finally {
-    if (enabled && storage !== undefined && shouldDiscard(settings.retention, outcome)) {
+    if (enabled && shouldDiscard(settings.retention, outcome)) {
       for (const c of await storage.listCheckpoints(master.jobId)) await storage.discard(c.location);
     }
   }
@@ -169,4 +198,16 @@ function shouldDiscard(
     case 'never':
       return true;
   }
+}
+
+function completedFrom(location: SnapshotLocation, metadata: SnapshotMetadata): CompletedCheckpoint {
+  return {
+    id: metadata.id,
+    kind: metadata.kind,
+    timestamp: metadata.timestamp,
+    location,
+    metadata,
+    sizeBytes: 0,
+    durationMs: 0,
+  };
 }

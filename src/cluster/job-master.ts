@@ -15,12 +15,18 @@ import { SourceOperator } from '../runtime/operators/source-operator.js';
 import type { OperatorSnapshotParts } from '../runtime/stream-operator.js';
 import { TaskCancelledError, type StreamTask, type TaskCheckpointGateway } from '../runtime/stream-task.js';
 import { KeyGroupRange } from '../state/key-group.js';
-import type { CheckpointStorage } from '../storage/checkpoint-storage.js';
+import type { CheckpointStorage, SnapshotLocation } from '../storage/checkpoint-storage.js';
 import { encodeMetadata, type SnapshotMetadata } from '../storage/metadata.js';
-import { JobFailedError } from './job-failed-error.js';
+import { JobCancelledError, JobFailedError } from './job-failed-error.js';
 import type { CheckpointStatsView, JobStatusProvider, JobStatusView } from './job-status.js';
 import { LocalExecutor, type ExecutionOptions, type JobExecutionResult } from './local-executor.js';
 import type { RestartStrategy } from './restart-strategy.js';
+import {
+  JobControlError,
+  SavepointRequests,
+  type SavepointRequestKind,
+  type SavepointRequestView,
+} from './savepoint-request.js';
 import { weirVersion } from '../version.js';
 
 export interface JobMasterOptions {
@@ -28,9 +34,18 @@ export interface JobMasterOptions {
   readonly checkpointing: CheckpointSettings;
   /** Where checkpoints go; required when checkpointing is enabled. */
   readonly storage: CheckpointStorage | undefined;
+  /** Writes savepoints (into any target folder); without it the job cannot take savepoints. */
+  readonly savepointStorage?: CheckpointStorage | undefined;
+  /** Where a savepoint goes when the request names no folder ($WEIR_HOME/savepoints for the CLI). */
+  readonly defaultSavepointDir?: string | undefined;
   readonly restartStrategy: RestartStrategy;
   /** State to start from (a savepoint or a checkpoint), already loaded and verified. */
   readonly restore?: RestoredJobState | undefined;
+  /**
+   * The checkpoint restored from, when this job owns it (resumed, or claimed): restarts go back
+   * to it and retention deletes it once newer checkpoints replace it.
+   */
+  readonly claimed?: CompletedCheckpoint | undefined;
   /** The first checkpoint id to use; ids continue after those already in the job's folder. */
   readonly firstCheckpointId?: number;
   readonly execution: ExecutionOptions;
@@ -41,6 +56,12 @@ export interface JobMasterOptions {
 
 interface TaskAckReport {
   readonly handles: OperatorSubtaskHandles[];
+}
+
+/** What the running attempt can do for a savepoint request; gone while the job restarts. */
+interface AttemptControl {
+  /** Throws JobControlError when the request cannot be taken now; the promise settles with the savepoint. */
+  savepoint(location: SnapshotLocation, kind: SavepointRequestKind): Promise<CompletedCheckpoint>;
 }
 
 export class JobMaster implements JobStatusProvider {
@@ -63,6 +84,10 @@ export class JobMaster implements JobStatusProvider {
   /** Ids of the checkpoints restarts went back to, in order (for tests and the REST API). */
   readonly restoredCheckpointIds: number[] = [];
   private finishedRecordsOut = 0;
+  private readonly savepoints = new SavepointRequests();
+  private control: AttemptControl | undefined;
+  /** The savepoint a stop (with or without --drain) ended the job with. */
+  stoppedWith: CompletedCheckpoint | undefined;
 
   constructor(
     private readonly graph: JobGraph,
@@ -71,7 +96,7 @@ export class JobMaster implements JobStatusProvider {
     this.jobId = options.jobId ?? randomUUID();
     this.clock = options.clock ?? new SystemClock();
     this.log = options.log ?? (() => undefined);
-    this.latest = { restore: options.restore, completed: undefined };
+    this.latest = { restore: options.restore, completed: options.claimed };
     this.nextCheckpointId = options.firstCheckpointId ?? 1;
     if (options.checkpointing.intervalMs > 0 && options.storage === undefined)
       throw new Error('internal: checkpointing is enabled without checkpoint storage');
@@ -82,13 +107,18 @@ export class JobMaster implements JobStatusProvider {
     const started = performance.now();
     for (;;) {
       const failure = await this.runAttempt();
+      if (this.cancelRequested && this.stoppedWith === undefined) {
+        this.state = 'cancelled';
+        throw new JobCancelledError(this.graph.jobName);
+      }
       if (failure === undefined) {
         this.state = 'finished';
-        return { jobId: this.jobId, jobName: this.graph.jobName, durationMs: performance.now() - started };
-      }
-      if (this.cancelRequested) {
-        this.state = 'cancelled';
-        throw new JobFailedError(this.graph.jobName, failure);
+        return {
+          jobId: this.jobId,
+          jobName: this.graph.jobName,
+          durationMs: performance.now() - started,
+          ...(this.stoppedWith !== undefined ? { savepointPath: this.stoppedWith.location?.uri } : {}),
+        };
       }
       const decision = this.options.restartStrategy.onFailure(this.clock.now());
       if (!decision.restart) {
@@ -108,6 +138,10 @@ export class JobMaster implements JobStatusProvider {
           `restart ${this.restarts} in ${decision.delayMs} ms from ${from}`,
       );
       await new Promise<void>((r) => this.clock.setTimeout(r, decision.delayMs));
+      if (this.cancelRequested) {
+        this.state = 'cancelled';
+        throw new JobCancelledError(this.graph.jobName);
+      }
       if (this.latest.completed !== undefined) {
         await this.reloadLatest();
         this.restoredCheckpointIds.push(this.latest.completed.id);
@@ -120,6 +154,70 @@ export class JobMaster implements JobStatusProvider {
   cancel(): void {
     this.cancelRequested = true;
     for (const t of this.tasks) t.cancel();
+  }
+
+  /**
+   * Takes a savepoint while the job keeps running (sinks do not commit for it, as in Flink ≥ 1.15).
+   * Answers at once; poll `savepointRequest(requestId)`. Throws JobControlError when the job
+   * cannot take one now (restarting, finishing, stopping, another savepoint in progress).
+   */
+  triggerSavepoint(targetDir?: string): SavepointRequestView {
+    return this.request('savepoint', targetDir);
+  }
+
+  /**
+   * Stop with a savepoint. Without `drain`, sources stop right after the savepoint's barrier,
+   * the savepoint holds all state (buffers, pending timers), sinks commit, and the tasks end
+   * without finishing their operators; if the savepoint fails the job keeps running. With
+   * `drain`, sources end their input first, every operator finishes (flushes what it buffers),
+   * then the final savepoint is taken and committed; if that fails the job fails over to its
+   * newest checkpoint, since finished operators cannot go back to running.
+   */
+  stop(options: { targetDir?: string; drain?: boolean } = {}): SavepointRequestView {
+    return this.request(options.drain === true ? 'stop-drain' : 'stop', options.targetDir);
+  }
+
+  savepointRequest(requestId: string): SavepointRequestView | undefined {
+    return this.savepoints.get(requestId);
+  }
+
+  /** Waits (at most `timeoutMs`) until every savepoint request's outcome was read by its requester. */
+  async savepointOutcomesRead(timeoutMs: number): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (!this.savepoints.allRead && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  private request(kind: SavepointRequestKind, targetDir: string | undefined): SavepointRequestView {
+    const storage = this.options.savepointStorage;
+    const dir = targetDir ?? this.options.defaultSavepointDir;
+    if (storage === undefined || dir === undefined)
+      throw new JobControlError(`job '${this.graph.jobName}' was started without savepoint storage`);
+    const control = this.control;
+    if (control === undefined || this.state !== 'running')
+      throw new JobControlError(
+        `job '${this.graph.jobName}' is ${this.state}, not running; ${this.state === 'restarting' ? 'try again once it runs' : 'nothing to do'}`,
+      );
+    const location = storage.savepointLocation(dir, this.jobId);
+    const promise = control.savepoint(location, kind); // throws JobControlError: no request made
+    const view = this.savepoints.start(kind, Date.now());
+    if (kind !== 'stop-drain') view.checkpointId = this.coordinator?.lastTriggeredId ?? null;
+    promise.then(
+      (c) => this.savepoints.complete(view, c.id, c.location?.uri ?? location.uri, Date.now()),
+      (e: unknown) => {
+        const why = e instanceof Error ? e.message : String(e);
+        const after =
+          kind === 'stop-drain'
+            ? this.cancelRequested
+              ? 'the job was cancelled'
+              : 'the job fails over to its newest checkpoint'
+            : 'the job keeps running';
+        this.savepoints.fail(view, `${why}; ${after}`, Date.now());
+        this.log(
+          `weir: ${kind === 'savepoint' ? 'savepoint' : 'stop-with-savepoint'} failed: ${why}; ${after}`,
+        );
+      },
+    );
+    return { ...view };
   }
 
   private async reloadLatest(): Promise<void> {
@@ -147,6 +245,17 @@ export class JobMaster implements JobStatusProvider {
     const ranges = new Map<StreamTask, Array<KeyGroupRange | undefined>>();
 
     let finalId: number | undefined;
+    /** Where each snapshot of this attempt is written (checkpoints: the job's folder; savepoints: the user's). */
+    const locations = new Map<number, SnapshotLocation>();
+    /** The savepoint the next `trigger` call is for (set just before asking the coordinator). */
+    let planned: { location: SnapshotLocation; suspend: boolean } | undefined;
+    /** A stop-with-savepoint (no drain) in flight or completed. */
+    let stopId: number | undefined;
+    /** A stop with --drain: where its final savepoint goes, and who waits for it. */
+    let drain:
+      | { location: SnapshotLocation; resolve(c: CompletedCheckpoint): void; reject(e: unknown): void }
+      | undefined;
+    const savepointStorage = this.options.savepointStorage;
     /** The asynchronous snapshot parts and finalizes still running, per checkpoint id. */
     const inFlight = new Map<number, Set<Promise<unknown>>>();
     const track = (id: number, work: Promise<unknown>): void => {
@@ -167,12 +276,26 @@ export class JobMaster implements JobStatusProvider {
       trigger: (id, timestamp, kind) => {
         this.nextCheckpointId = Math.max(this.nextCheckpointId, id + 1);
         const barrier: CheckpointBarrier = { kind: 'barrier', id, timestamp, type: kind };
-        for (const t of sourceTasks()) t.enqueueMail(() => t.triggerCheckpoint(barrier));
+        let suspend = false;
+        if (kind === 'savepoint') {
+          if (planned === undefined) throw new Error(`internal: savepoint ${id} triggered without a target`);
+          locations.set(id, planned.location);
+          suspend = planned.suspend;
+          if (suspend) stopId = id;
+          planned = undefined;
+        } else if (storage !== undefined) {
+          locations.set(id, storage.checkpointLocation(this.jobId, id));
+        }
+        for (const t of sourceTasks()) t.enqueueMail(() => t.triggerCheckpoint(barrier, { suspend }));
       },
       finalize: (pending) => {
         // An abort can overtake a finalize (the job stopping): its discard must wait for the
         // `_metadata` being written, or it would leave a folder that looks complete.
-        const finalizing = this.finalize(pending, storage);
+        const finalizing = this.finalize(
+          pending,
+          pending.kind === 'savepoint' ? savepointStorage : storage,
+          locations.get(pending.id),
+        );
         track(pending.id, finalizing);
         return finalizing;
       },
@@ -180,19 +303,27 @@ export class JobMaster implements JobStatusProvider {
         if (completed.kind === 'checkpoint' && completed.location !== undefined)
           this.latest.completed = completed;
         this.completedCheckpoints++;
-        for (const t of tasks) t.notifyCheckpointComplete(id);
+        const stopping = id === stopId || id === finalId;
+        // A savepoint taken while the job runs commits nothing (Flink ≥ 1.15): what the sinks
+        // pre-committed for it is committed by the next checkpoint.
+        if (completed.kind === 'checkpoint' || stopping)
+          for (const t of tasks) t.notifyCheckpointComplete(id);
+        if (stopping && completed.kind === 'savepoint') this.stoppedWith = completed;
         if (id === finalId) for (const t of tasks) t.release();
+        if (id === stopId) for (const t of tasks) t.stop();
       },
       notifyAborted: (id) => {
+        if (id === stopId) stopId = undefined;
         for (const t of tasks) t.notifyCheckpointAborted(id);
       },
       discard: (c) => {
-        if (storage === undefined) return;
-        const loc = c.location ?? storage.checkpointLocation(this.jobId, c.id);
+        const owner = c.kind === 'savepoint' ? savepointStorage : storage;
+        const loc = c.location ?? locations.get(c.id);
+        if (owner === undefined || loc === undefined) return;
         // Tasks may still be writing into an aborted checkpoint's folder: remove it after them.
         const writers = [...(inFlight.get(c.id) ?? [])];
         const done = Promise.allSettled(writers)
-          .then(() => storage.discard(loc))
+          .then(() => owner.discard(loc))
           .catch((e: unknown) => this.log(`weir: could not remove ${loc.uri}: ${String(e)}`))
           .finally(() => this.discards.delete(done));
         this.discards.add(done);
@@ -206,10 +337,10 @@ export class JobMaster implements JobStatusProvider {
       persistState: storage !== undefined,
       aligned: settings.mode === 'exactly-once',
       snapshotTaken: (task, barrier, parts: OperatorSnapshotParts[], timing) => {
-        const location = storage?.checkpointLocation(this.jobId, barrier.id);
+        const location = locations.get(barrier.id);
         const started = performance.now();
         const writing = writeTaskSnapshot(
-          storage,
+          barrier.type === 'savepoint' ? savepointStorage : storage,
           location,
           task.setup.subtaskIndex,
           ranges.get(task) ?? [],
@@ -242,7 +373,17 @@ export class JobMaster implements JobStatusProvider {
         // Every source has ended: one last checkpoint commits what the sinks hold.
         if (finalId === undefined && sourceTasks().every((t) => t.isFinished)) {
           finalId = -1;
-          coordinator.triggerFinalCheckpoint().catch((e: unknown) => fail(e));
+          if (drain !== undefined) {
+            const d = drain;
+            planned = { location: d.location, suspend: false };
+            coordinator.triggerFinalCheckpoint('savepoint').then(d.resolve, (e: unknown) => {
+              d.reject(e);
+              fail(e);
+            });
+            planned = undefined;
+          } else {
+            coordinator.triggerFinalCheckpoint().catch((e: unknown) => fail(e));
+          }
           finalId = coordinator.lastTriggeredId;
         }
       },
@@ -253,6 +394,7 @@ export class JobMaster implements JobStatusProvider {
       checkpoints: gateway,
     });
     this.tasks = tasks;
+    if (this.cancelRequested) for (const t of tasks) t.cancel();
     for (const t of tasks) {
       ranges.set(
         t,
@@ -261,13 +403,46 @@ export class JobMaster implements JobStatusProvider {
     }
     coordinator.setTasks(tasks.map((t) => t.setup.taskId));
     coordinator.start();
+    this.control = {
+      savepoint: (location, kind) => {
+        if (failure !== undefined)
+          throw new JobControlError('the job is failing over; try again once it runs');
+        if (finalId !== undefined)
+          throw new JobControlError(
+            'the job is finishing (its sources ended); its last checkpoint commits its output',
+          );
+        if (drain !== undefined || stopId !== undefined)
+          throw new JobControlError('the job is already stopping with a savepoint');
+        const inFlight = coordinator.savepointInProgress;
+        if (inFlight !== undefined)
+          throw new JobControlError(
+            `savepoint ${inFlight} is in progress; wait for it to finish and try again`,
+          );
+        if (kind === 'stop-drain') {
+          const done = new Promise<CompletedCheckpoint>((resolve, reject) => {
+            drain = { location, resolve, reject };
+          });
+          for (const t of sourceTasks()) t.endInput();
+          return done;
+        }
+        planned = { location, suspend: kind === 'stop' };
+        try {
+          return coordinator.triggerSavepoint();
+        } finally {
+          planned = undefined;
+        }
+      },
+    };
     const runs = tasks.map((t) =>
       t.run().catch((e: unknown) => {
         if (!(e instanceof TaskCancelledError)) fail(e);
       }),
     );
     await Promise.all(runs);
+    this.control = undefined;
     coordinator.stop('job-stopping');
+    if (drain !== undefined && finalId === undefined)
+      drain.reject(new Error('the job ended before its sources did'));
     // Files of aborted checkpoints are gone before the next attempt (or the process) starts.
     while (this.discards.size > 0) await Promise.all([...this.discards]);
     // Counted once: the status adds the finished attempts' totals to the running tasks'.
@@ -283,6 +458,7 @@ export class JobMaster implements JobStatusProvider {
   private async finalize(
     pending: PendingCheckpoint,
     storage: CheckpointStorage | undefined,
+    location: SnapshotLocation | undefined,
   ): Promise<FinalizedCheckpoint> {
     const metadata: SnapshotMetadata = {
       format: 'weir-snapshot',
@@ -327,8 +503,8 @@ export class JobMaster implements JobStatusProvider {
         });
       }
     }
-    if (storage === undefined) return { location: undefined, metadata: undefined, sizeBytes: size };
-    const location = storage.checkpointLocation(this.jobId, pending.id);
+    if (storage === undefined || location === undefined)
+      return { location: undefined, metadata: undefined, sizeBytes: size };
     await storage.writeMetadata(location, encodeMetadata(metadata));
     return { location, metadata, sizeBytes: size };
   }

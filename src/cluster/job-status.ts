@@ -1,4 +1,5 @@
 // What a running job tells the REST API, `weir list`, `weir checkpoints` and its progress line.
+import type { SavepointRequestView } from './savepoint-request.js';
 
 export interface CheckpointStatsView {
   id: number;
@@ -32,4 +33,13 @@ export interface JobStatusProvider {
   status(): JobStatusView;
   /** Newest first. */
   checkpoints(): CheckpointStatsView[];
+}
+
+/** What the REST API may ask of a running job besides its status (the JobMaster implements it). */
+export interface JobController extends JobStatusProvider {
+  /** Throws JobControlError when the job cannot take a savepoint now. */
+  triggerSavepoint(targetDir?: string): SavepointRequestView;
+  stop(options: { targetDir?: string; drain?: boolean }): SavepointRequestView;
+  savepointRequest(requestId: string): SavepointRequestView | undefined;
+  cancel(): void;
 }

@@ -33,6 +33,8 @@ export interface JobExecutionResult {
   readonly jobId: string;
   readonly jobName: string;
   readonly durationMs: number;
+  /** Set when the job was stopped with a savepoint: the savepoint's folder. */
+  readonly savepointPath?: string;
 }
 
 /** What one deployment of a job starts from, and how its tasks take part in checkpoints. */

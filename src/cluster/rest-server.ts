@@ -8,7 +8,9 @@
 // early by throwing HttpError. Job routes (`jobRoute`) answer 404 for any job id but this one.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { CheckpointStatsView, JobStatusProvider, JobStatusView } from './job-status.js';
+import { isAbsolute } from 'node:path';
+import type { CheckpointStatsView, JobController, JobStatusProvider, JobStatusView } from './job-status.js';
+import { JobControlError } from './savepoint-request.js';
 
 export const REST_HOST = '127.0.0.1';
 /** Ports `port: 'auto'` tries, in order: the first free one is used (Flink's default port first). */
@@ -337,6 +339,48 @@ export class RestServer {
     });
     this.jobRoute('GET', '/jobs/:id', async (_request, job) => json(job.status()));
     this.jobRoute('GET', '/jobs/:id/checkpoints', async (_request, job) => json(checkpointHistoryView(job)));
+    if (isController(this.job)) this.registerControlRoutes(this.job);
+  }
+
+  /** Savepoints, stop and cancel (ARCHITECTURE.md §9); a request the job cannot take now is a 409. */
+  private registerControlRoutes(job: JobController): void {
+    const control = <T>(action: () => T): T => {
+      try {
+        return action();
+      } catch (e) {
+        if (e instanceof JobControlError) throw new HttpError(409, e.message, { cause: e });
+        throw e;
+      }
+    };
+    this.jobRoute('POST', '/jobs/:id/savepoints', async (request) => {
+      const body = objectBody(request.body, ['targetDirectory']);
+      const view = control(() => job.triggerSavepoint(targetDirectory(body)));
+      return json({ requestId: view.requestId }, 202);
+    });
+    this.jobRoute('GET', '/jobs/:id/savepoints/:requestId', async (request) => {
+      const view = job.savepointRequest(request.params.requestId!);
+      if (view === undefined)
+        throw new HttpError(404, `no savepoint request '${request.params.requestId}' in this job`);
+      return json(view);
+    });
+    this.jobRoute('POST', '/jobs/:id/stop', async (request) => {
+      const body = objectBody(request.body, ['targetDirectory', 'drain']);
+      const drain = body.drain;
+      if (drain !== undefined && typeof drain !== 'boolean')
+        throw new HttpError(400, `'drain' must be true or false`);
+      const view = control(() => job.stop({ targetDir: targetDirectory(body), drain: drain === true }));
+      return json({ requestId: view.requestId }, 202);
+    });
+    this.jobRoute('PATCH', '/jobs/:id', async (request) => {
+      const mode = request.query.get('mode');
+      if (mode !== null && mode !== 'cancel')
+        throw new HttpError(400, `unknown mode '${mode}'; PATCH /jobs/:id cancels the job (mode=cancel)`);
+      const state = job.status().state;
+      if (state !== 'running' && state !== 'restarting')
+        throw new HttpError(409, `job '${job.status().jobName}' is ${state}; nothing to cancel`);
+      job.cancel();
+      return json({ cancelled: true }, 202);
+    });
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -396,6 +440,33 @@ export class RestServer {
       throw new HttpError(403, `cross-origin requests are not accepted`);
     }
   }
+}
+
+function isController(job: JobStatusProvider): job is JobController {
+  const j = job as Partial<JobController>;
+  return (
+    typeof j.triggerSavepoint === 'function' && typeof j.stop === 'function' && typeof j.cancel === 'function'
+  );
+}
+
+/** The JSON body as an object with only `allowed` fields (an absent body is an empty object). */
+function objectBody(body: unknown, allowed: readonly string[]): Record<string, unknown> {
+  if (body === undefined || body === null) return {};
+  if (typeof body !== 'object' || Array.isArray(body))
+    throw new HttpError(400, `the request body must be a JSON object`);
+  for (const k of Object.keys(body))
+    if (!allowed.includes(k))
+      throw new HttpError(400, `unknown field '${k}' in the request body; allowed: ${allowed.join(', ')}`);
+  return body as Record<string, unknown>;
+}
+
+/** The job's own working folder may differ from the caller's: only absolute folders are accepted. */
+function targetDirectory(body: Record<string, unknown>): string | undefined {
+  const dir = body.targetDirectory;
+  if (dir === undefined || dir === null) return undefined;
+  if (typeof dir !== 'string' || dir.length === 0 || !isAbsolute(dir))
+    throw new HttpError(400, `'targetDirectory' must be an absolute folder path`);
+  return dir;
 }
 
 class MethodNotAllowed extends HttpError {

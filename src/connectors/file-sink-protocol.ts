@@ -128,6 +128,12 @@ export interface MarkerEntry {
   readonly id: number;
   readonly epoch: number;
   readonly lineages: readonly string[];
+  /**
+   * The absolute directory the pending files are in (absent in state written before it was
+   * recorded: then the same directory as now). A job restored with another output directory (a
+   * fork, a move) leaves the snapshot's pending files to that directory.
+   */
+  readonly dir?: string;
 }
 
 export type SinkStateEntry = PendingEntry | MarkerEntry;
@@ -140,6 +146,8 @@ export interface RestoredSinkState {
   /** Every lineage of this history, sorted. */
   readonly lineages: readonly string[];
   readonly pending: readonly PendingEntry[];
+  /** Where the pending files are; undefined for state that did not record it. */
+  readonly dir?: string | undefined;
 }
 
 /**
@@ -151,6 +159,7 @@ export function decodeRestoredState(entries: readonly unknown[]): RestoredSinkSt
   const lineages = new Set<string>();
   let checkpointId = -1;
   let epoch = 0;
+  let dir: string | undefined;
   for (const e of entries) {
     if (isPendingEntry(e)) {
       pending.push(e);
@@ -171,6 +180,10 @@ export function decodeRestoredState(entries: readonly unknown[]): RestoredSinkSt
     if (!isCount(e.epoch) || !Array.isArray(e.lineages) || !e.lineages.every(isLineage)) throw badState(e);
     epoch = Math.max(epoch, e.epoch);
     for (const l of e.lineages as string[]) lineages.add(l);
+    if (e.dir !== undefined) {
+      if (typeof e.dir !== 'string' || e.dir.length === 0) throw badState(e);
+      dir ??= e.dir;
+    }
   }
   if (checkpointId < 0) {
     if (pending.length > 0)
@@ -181,7 +194,7 @@ export function decodeRestoredState(entries: readonly unknown[]): RestoredSinkSt
   }
   // Each file is listed by the one subtask that closed it; a duplicate would do no harm either.
   const unique = new Map(pending.map((p) => [p.temp, p]));
-  return { checkpointId, epoch, lineages: [...lineages].sort(), pending: [...unique.values()] };
+  return { checkpointId, epoch, lineages: [...lineages].sort(), pending: [...unique.values()], dir };
 }
 
 /** The names and the state a writer uses from its start on. */
@@ -258,6 +271,7 @@ export function snapshotEntries(
   pending: readonly Omit<PendingEntry, 'kind'>[],
   checkpointId: number,
   history: WriterHistory,
+  dir?: string,
 ): SinkStateEntry[] {
   const out: SinkStateEntry[] = pending.map((p) => ({
     kind: 'pending',
@@ -272,6 +286,7 @@ export function snapshotEntries(
     id: checkpointId,
     epoch: history.epoch,
     lineages: [...history.lineages],
+    ...(dir === undefined ? {} : { dir }),
   });
   return out;
 }

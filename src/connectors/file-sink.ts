@@ -5,7 +5,7 @@
 // the state and the restore rule are in file-sink-protocol.ts.
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ListStateDescriptor } from '../state/descriptors.js';
 import type { ListState } from '../state/state.js';
 import type {
@@ -128,7 +128,25 @@ class FileSinkWriter<T> implements SinkWriter<T> {
     const state = ctx.operatorStateStore.getUnionListState(
       new ListStateDescriptor<SinkStateEntry>(STATE_NAME),
     );
-    const restored = ctx.isRestored ? decodeRestoredState(state.get()) : undefined;
+    let restored = ctx.isRestored ? decodeRestoredState(state.get()) : undefined;
+    if (restored?.dir !== undefined && resolve(restored.dir) !== resolve(this.dir)) {
+      // Restored with another output directory (a fork of a savepoint, a moved job): the
+      // snapshot's pending files are output of its own directory. Complete them there when that
+      // directory is still here (as Flink commits where the file was written); this directory
+      // starts with none of them.
+      // A pending file found here means the output directory itself was moved: commit it here.
+      const here: PendingEntry[] = [];
+      const there: PendingEntry[] = [];
+      for (const p of restored.pending) {
+        const moved = (await exists(join(this.dir, p.temp))) || (await exists(join(this.dir, p.final)));
+        (moved ? here : there).push(p);
+      }
+      await commitElsewhere(
+        restored.dir,
+        there.filter((p) => p.subtask % ctx.parallelism === this.subtask),
+      );
+      restored = { ...restored, pending: here };
+    }
     let names: string[];
     try {
       names = await readdir(this.dir);
@@ -198,7 +216,7 @@ class FileSinkWriter<T> implements SinkWriter<T> {
         ready,
       });
     }
-    state.update(snapshotEntries(this.pending, id, history));
+    state.update(snapshotEntries(this.pending, id, history, resolve(this.dir)));
     return Promise.all([flushed, ...this.pending.map((p) => p.ready)]).then(ignore);
   }
 
@@ -339,6 +357,32 @@ class FileSinkWriter<T> implements SinkWriter<T> {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(`cannot delete ${path}`, e);
     }
   }
+}
+
+/**
+ * Commits pending files of a restored snapshot in the directory they were written to, when that
+ * directory and file are still there; a file committed already, or a directory not on this
+ * machine, is left as it is: those records belong to that directory's output, not this one's.
+ */
+async function commitElsewhere(dir: string, pending: readonly PendingEntry[]): Promise<void> {
+  let renamed = false;
+  for (const p of pending) {
+    try {
+      await rename(join(dir, p.temp), join(dir, p.final));
+      renamed = true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+        throw ioError(`cannot commit ${join(dir, p.temp)}`, e);
+    }
+  }
+  if (renamed) await syncDirectory(dir);
+}
+
+function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 function ioError(what: string, cause: unknown): FileSinkError {

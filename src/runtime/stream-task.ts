@@ -36,7 +36,13 @@ export class TaskCancelledError extends Error {
   override readonly name = 'TaskCancelledError';
 }
 
-export type TaskState = 'created' | 'running' | 'finished' | 'failed' | 'cancelled';
+/** Thrown inside a task's loop to end it after a stop-with-savepoint: not a failure. */
+class TaskStopped extends Error {
+  override readonly name = 'TaskStopped';
+}
+
+/** 'stopped': ended by a stop-with-savepoint, its operators not finished (their state is in the savepoint). */
+export type TaskState = 'created' | 'running' | 'finished' | 'stopped' | 'failed' | 'cancelled';
 
 export interface TaskSetup {
   readonly name: string;
@@ -85,6 +91,12 @@ export class StreamTask {
   /** Set by `finishAfterFinalCheckpoint`: the job's last checkpoint is complete, the task may end. */
   private released = false;
   private inputsFinished = false;
+  /** Sources only: the stop-with-savepoint whose barrier this source emitted; it emits nothing more unless that savepoint is aborted. */
+  private suspendedFor: number | undefined;
+  /** Sources only: end the input now (stop with --drain). */
+  private endInputRequested = false;
+  /** End the task at its next step without finishing its operators (the stop-with-savepoint completed). */
+  private stopRequested = false;
 
   constructor(readonly setup: TaskSetup) {
     this.signal = setup.signal;
@@ -122,6 +134,10 @@ export class StreamTask {
       }
       this.state = 'finished';
     } catch (e) {
+      if (e instanceof TaskStopped && !this.cancelled) {
+        this.state = 'stopped';
+        return;
+      }
       this.state = this.cancelled ? 'cancelled' : 'failed';
       throw e;
     } finally {
@@ -148,11 +164,31 @@ export class StreamTask {
 
   /**
    * Sources only: snapshot between two batches and emit the barrier downstream. Called from the
-   * mailbox, so it never runs in the middle of a batch; a finished source still answers.
+   * mailbox, so it never runs in the middle of a batch; a finished source still answers. With
+   * `suspend` (stop-with-savepoint) the source emits nothing after the barrier until the
+   * savepoint is aborted, so the savepoint holds everything the job did.
    */
-  triggerCheckpoint(barrier: CheckpointBarrier): void {
+  triggerCheckpoint(barrier: CheckpointBarrier, options: { suspend?: boolean } = {}): void {
     if (barrier.id <= this.lastSnapshotId) return;
     this.performCheckpoint(barrier, 0);
+    if (options.suspend === true && this.lastSnapshotId === barrier.id) this.suspendedFor = barrier.id;
+  }
+
+  /** Sources only (stop with --drain): end the input now; the operators finish as at a real end. */
+  endInput(): void {
+    this.enqueueMail(() => {
+      this.endInputRequested = true;
+    });
+  }
+
+  /**
+   * Ends the task once the mail before this one ran (the savepoint's "complete"), without
+   * finishing its operators: what they hold is in the stop-with-savepoint.
+   */
+  stop(): void {
+    this.enqueueMail(() => {
+      this.stopRequested = true;
+    });
   }
 
   /** Delivers "checkpoint `id` complete" to every operator, in the task's loop. */
@@ -167,6 +203,7 @@ export class StreamTask {
 
   notifyCheckpointAborted(id: number): void {
     this.enqueueMail(async () => {
+      if (this.suspendedFor === id) this.suspendedFor = undefined; // the stop failed: go on
       if (this.alignment !== undefined && this.alignment.barrier.id <= id) this.endAlignment();
       for (const op of this.setup.operators) {
         if (this.started.has(op))
@@ -201,6 +238,12 @@ export class StreamTask {
     const output = source.output;
     for (;;) {
       await this.step();
+      if (this.endInputRequested) return;
+      if (this.suspendedFor !== undefined) {
+        this.flushOutputs();
+        await this.signal.wait();
+        continue;
+      }
       if (!this.hasOutputCredit()) {
         await this.signal.wait();
         continue;
@@ -309,9 +352,11 @@ export class StreamTask {
     this.lastSnapshotId = barrier.id;
     const started = performance.now();
     const parts: OperatorSnapshotParts[] = [];
+    // A savepoint always carries state, also when periodic checkpoints are off.
+    const persist = gateway.persistState || barrier.type === 'savepoint';
     for (const op of this.setup.operators) {
       try {
-        parts.push(op.snapshotForCheckpoint(barrier.id, barrier.timestamp, gateway.persistState));
+        parts.push(op.snapshotForCheckpoint(barrier.id, barrier.timestamp, persist));
       } catch (e) {
         for (const p of parts) p.keyed?.release();
         throw attribute(e, op.info, 'snapshotState');
@@ -370,6 +415,7 @@ export class StreamTask {
         `${this.setup.name} (${this.setup.subtaskIndex + 1}/${this.setup.parallelism}) was cancelled`,
       );
     while (this.mailbox.length > 0) await this.mailbox.shift()!();
+    if (this.stopRequested) throw new TaskStopped();
   }
 
   private hasOutputCredit(): boolean {
@@ -400,7 +446,7 @@ export class StreamTask {
         first ??= attribute(e, op.info, 'close');
       }
     }
-    if (first !== undefined && this.state === 'finished') {
+    if (first !== undefined && (this.state === 'finished' || this.state === 'stopped')) {
       this.state = 'failed';
       throw first;
     }

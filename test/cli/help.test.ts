@@ -11,7 +11,9 @@ describe.concurrent('weir help', () => {
     expect(available).toMatch(/^Commands:\n {2}run <job\.ts\|job\.js> +run a job/m);
     expect(available).toMatch(/^ {2}list +list running jobs$/m);
     expect(available).toMatch(/^ {2}checkpoints <job-id> +show a running job's checkpoint history/m);
-    for (const planned of ['savepoint <job-id>', 'stop <job-id>', 'cancel <job-id>']) {
+    expect(available).toMatch(/^ {2}stop <job-id> +stop a running job with a savepoint/m);
+    expect(available).toMatch(/^ {2}cancel <job-id> +cancel a running job/m);
+    for (const planned of ['savepoint <job-id>']) {
       expect(available).not.toContain(`  ${planned} `);
       expect(later).toContain(`  ${planned} `);
     }

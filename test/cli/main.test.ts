@@ -42,14 +42,9 @@ describe('main', () => {
   });
 
   it.each([
-    [
-      ['savepoint', 'x'],
-      `weir: 'weir savepoint' is not available in weir ${version} yet; this version has 'weir run', 'weir list', 'weir checkpoints'`,
-    ],
-    [
-      ['help', 'stop'],
-      `weir: 'weir stop' is not available in weir ${version} yet; this version has 'weir run', 'weir list', 'weir checkpoints'`,
-    ],
+    [['stop'], 'weir: missing job id; usage: weir stop <job-id> [--savepoint-dir DIR] [--drain]'],
+    [['cancel', 'a', 'b'], "weir: unexpected argument 'b' for 'weir cancel'; give one job id"],
+    [['stop', 'x', '--savepoint-dir='], 'weir: --savepoint-dir needs a folder path'],
     [['help', 'frob'], "weir: unknown command 'frob'; see 'weir --help'"],
     [['-x'], "weir: unknown option '-x'; see 'weir --help'"],
     [

@@ -1,0 +1,326 @@
+// Savepoints of a running job, stop-with-savepoint (with and without --drain) and cancel, driven
+// through the JobMaster the way the REST API drives it: the savepoint's contents are checked by
+// restoring it, and the combined output of the runs by comparing it with a straight run.
+import { mkdtempSync, readdirSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  FileSink,
+  JobCancelledError,
+  ListStateDescriptor,
+  StreamExecutionEnvironment,
+  ValueStateDescriptor,
+  type Collector,
+  type FunctionInitializationContext,
+  type KeyedProcessContext,
+  type KeyedProcessFunction,
+  type ListState,
+  type ProcessFunction,
+  type RuntimeContext,
+  type ValueState,
+} from '../../src/index.js';
+import type { JobMaster } from '../../src/cluster/job-master.js';
+import { JobControlError, type SavepointRequestView } from '../../src/cluster/savepoint-request.js';
+import { decodeMetadata } from '../../src/storage/metadata.js';
+
+const RECORDS = 60_000;
+const KEYS = 101;
+
+function tmp(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `weir-spc-${prefix}-`));
+}
+
+/** Counts per key; slow enough that a stop lands in the middle of the input. */
+class Counter implements KeyedProcessFunction<number, number, string> {
+  private count!: ValueState<number>;
+  open(ctx: RuntimeContext): void {
+    this.count = ctx.getState(new ValueStateDescriptor<number>('count', { defaultValue: 0 }));
+  }
+  processElement(n: number, ctx: KeyedProcessContext<number>, out: Collector<string>): void {
+    if (n % 50 === 0) {
+      const until = performance.now() + 0.3;
+      while (performance.now() < until);
+    }
+    const c = this.count.value()! + 1;
+    this.count.update(c);
+    out.collect(`${ctx.getCurrentKey()},${c},${n}`);
+  }
+}
+
+/** Holds every record until the end of its input (operator list state): "buffered state". */
+class HoldUntilEnd implements ProcessFunction<string, string> {
+  private held: string[] = [];
+  private state!: ListState<string>;
+  initializeState(ctx: FunctionInitializationContext): void {
+    this.state = ctx.operatorStateStore.getListState(new ListStateDescriptor<string>('held'));
+    this.held = [...this.state.get()];
+  }
+  snapshotState(): void {
+    this.state.update(this.held);
+  }
+  processElement(line: string, _ctx: unknown, _out: Collector<string>): void {
+    this.held.push(line);
+  }
+  endInput(out: Collector<string>): void {
+    for (const l of this.held) out.collect(l);
+    this.held = [];
+  }
+}
+
+/** Passes records on; its first snapshot fails asynchronously (the task declines it). */
+class DeclineFirstSnapshot implements ProcessFunction<string, string> {
+  private snapshots = 0;
+  snapshotState(): Promise<void> | void {
+    if (this.snapshots++ === 0) return Promise.reject(new Error('disk full (injected)'));
+  }
+  processElement(line: string, _ctx: unknown, out: Collector<string>): void {
+    out.collect(line);
+  }
+}
+
+interface JobOptions {
+  parallelism: number;
+  out: string;
+  hold?: boolean;
+  checkpointMs?: number;
+  restoreFrom?: string;
+  onStart?: (master: JobMaster) => void;
+  declineFirst?: boolean;
+}
+
+function buildJob(o: JobOptions): StreamExecutionEnvironment {
+  const env = new StreamExecutionEnvironment({ parallelism: o.parallelism, execution: { batchSize: 128 } });
+  if (o.checkpointMs !== undefined) {
+    env.enableCheckpointing(o.checkpointMs);
+    env.checkpointConfig.setCheckpointStorage(tmp('chk'));
+  }
+  env.setRestartStrategy({ type: 'none' });
+  let counted = env
+    .fromSequence(1, RECORDS)
+    .setParallelism(1) // one order per key in every run, so outputs compare line for line
+    .uid('numbers')
+    .keyBy((n) => n % KEYS)
+    .process(new Counter())
+    .uid('count');
+  if (o.hold === true) counted = counted.process(new HoldUntilEnd()).uid('hold');
+  if (o.declineFirst === true) counted = counted.process(new DeclineFirstSnapshot()).uid('decline');
+  counted.sinkTo(new FileSink<string>(o.out)).uid('sink');
+  return env;
+}
+
+async function runJob(o: JobOptions): Promise<{ savepointPath: string | undefined }> {
+  const env = buildJob(o);
+  const result = await env.execute('savepoint-control', {
+    restoreFrom: o.restoreFrom,
+    savepointDir: tmp('sp'),
+    onStart: o.onStart,
+  });
+  return { savepointPath: result.savepointPath };
+}
+
+function visibleLines(dir: string): string[] {
+  const lines: string[] = [];
+  for (const f of readdirSync(dir)) {
+    if (f.startsWith('.') || f.startsWith('_')) continue;
+    for (const l of readFileSync(join(dir, f), 'utf8').split('\n')) if (l !== '') lines.push(l);
+  }
+  return lines.sort();
+}
+
+/** Calls `act` once the job has taken in at least `records` records. */
+function whenRecordsIn(records: number, act: (m: JobMaster) => void): (m: JobMaster) => void {
+  return (master) => {
+    const poll = setInterval(() => {
+      const s = master.status();
+      if (s.state !== 'running' || s.recordsIn < records) return;
+      clearInterval(poll);
+      act(master);
+    }, 5);
+  };
+}
+
+async function settled(master: JobMaster, view: SavepointRequestView): Promise<SavepointRequestView> {
+  for (;;) {
+    const v = master.savepointRequest(view.requestId)!;
+    if (v.status !== 'in-progress') return v;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+let straight: Promise<string[]> | undefined;
+/** The output of a run without stops, computed once. */
+function straightRun(): Promise<string[]> {
+  straight ??= (async () => {
+    const out = tmp('straight');
+    await runJob({ parallelism: 2, out });
+    return visibleLines(out);
+  })();
+  return straight;
+}
+
+describe('stop with a savepoint', () => {
+  it.each([3, 1])(
+    'stopped at p=2 and resumed at p=%i, the two runs write exactly the straight run',
+    async (resumeAt) => {
+      const out = tmp('out');
+      const first = await runJob({
+        parallelism: 2,
+        out,
+        onStart: whenRecordsIn(RECORDS / 3, (m) => m.stop({})),
+      });
+      expect(first.savepointPath).toBeDefined();
+      const afterStop = visibleLines(out);
+      expect(afterStop.length).toBeGreaterThan(0); // the stop committed the sink's output
+      expect(afterStop.length).toBeLessThan(RECORDS);
+      const metadata = decodeMetadata(readFileSync(join(first.savepointPath!, '_metadata')), 'test');
+      expect(metadata.kind).toBe('savepoint');
+      expect(metadata.operators.map((op) => op.uid).filter((u) => u !== null)).toEqual(
+        expect.arrayContaining(['numbers', 'count', 'sink']),
+      );
+      const second = await runJob({ parallelism: resumeAt, out, restoreFrom: first.savepointPath });
+      expect(second.savepointPath).toBeUndefined();
+      expect(visibleLines(out).join('\n')).toBe((await straightRun()).join('\n'));
+    },
+  );
+
+  it('with checkpoints on, too; and the stopped job takes no checkpoint after it', async () => {
+    const out = tmp('out');
+    let master!: JobMaster;
+    const first = await runJob({
+      parallelism: 2,
+      out,
+      checkpointMs: 20,
+      onStart: (m) => {
+        master = m;
+        whenRecordsIn(RECORDS / 2, (mm) => mm.stop({}))(m);
+      },
+    });
+    const stopId = decodeMetadata(readFileSync(join(first.savepointPath!, '_metadata')), 'test').id;
+    const completed = master.checkpoints().filter((c) => c.status === 'completed');
+    expect(Math.max(...completed.map((c) => c.id))).toBe(stopId);
+    await runJob({ parallelism: 3, out, checkpointMs: 20, restoreFrom: first.savepointPath });
+    expect(visibleLines(out).join('\n')).toBe((await straightRun()).join('\n'));
+  });
+
+  it('without --drain keeps buffered operator state in the savepoint; with --drain emits it first', async () => {
+    const results: Record<string, { before: number; held: number }> = {};
+    for (const drain of [false, true]) {
+      const out = tmp(drain ? 'drain' : 'nodrain');
+      let stopView: SavepointRequestView | undefined;
+      let master!: JobMaster;
+      const first = await runJob({
+        parallelism: 2,
+        out,
+        hold: true,
+        onStart: (m) => {
+          master = m;
+          whenRecordsIn(RECORDS / 3, (mm) => (stopView = mm.stop({ drain })))(m);
+        },
+      });
+      expect((await settled(master, stopView!)).status).toBe('completed');
+      const metadata = decodeMetadata(readFileSync(join(first.savepointPath!, '_metadata')), 'test');
+      const hold = metadata.operators.find((op) => op.uid === 'hold')!;
+      const held = hold.subtasks
+        .flatMap((s) => s.states)
+        .filter((s) => s.name === 'held')
+        .reduce((n, s) => n + s.entries, 0);
+      results[String(drain)] = { before: visibleLines(out).length, held };
+      await runJob({ parallelism: 3, out, hold: true, restoreFrom: first.savepointPath });
+      expect(visibleLines(out).join('\n')).toBe((await straightRun()).join('\n'));
+    }
+    // Without drain: nothing reached the sink, everything read so far is held in the savepoint.
+    expect(results.false!.before).toBe(0);
+    expect(results.false!.held).toBeGreaterThanOrEqual(RECORDS / 3);
+    // With drain: the held records were emitted and committed before the savepoint; none held.
+    expect(results.true!.held).toBe(0);
+    expect(results.true!.before).toBeGreaterThanOrEqual(RECORDS / 3);
+    expect(results.true!.before).toBeLessThan(RECORDS);
+  });
+});
+
+describe('savepoint of a running job', () => {
+  it('is complete and restorable, commits nothing, and the job runs on to the end', async () => {
+    const out = tmp('out');
+    let master!: JobMaster;
+    let view: SavepointRequestView | undefined;
+    let visibleAtSavepoint = -1;
+    const done = runJob({
+      parallelism: 2,
+      out,
+      onStart: (m) => {
+        master = m;
+        whenRecordsIn(RECORDS / 3, (mm) => {
+          view = mm.triggerSavepoint();
+          // One at a time: a second request gets a clear answer instead of a second savepoint.
+          expect(() => mm.triggerSavepoint()).toThrow(JobControlError);
+          expect(() => mm.stop({})).toThrow(/in progress/);
+          void settled(mm, view).then(() => (visibleAtSavepoint = visibleLines(out).length));
+        })(m);
+      },
+    });
+    const result = await done;
+    expect(result.savepointPath).toBeUndefined();
+    const final = await settled(master, view!);
+    expect(final).toMatchObject({ status: 'completed', kind: 'savepoint' });
+    // Checkpoints are off: no sink transaction was committed by the savepoint.
+    expect(visibleAtSavepoint).toBe(0);
+    expect(visibleLines(out).join('\n')).toBe((await straightRun()).join('\n'));
+
+    // Restored into a fresh output, the job writes what came after the savepoint: for every key
+    // the straight run's lines from some count on.
+    const forked = tmp('fork');
+    await runJob({ parallelism: 3, out: forked, restoreFrom: final.path! });
+    const straightSet = new Set(await straightRun());
+    const tail = visibleLines(forked);
+    expect(tail.length).toBeGreaterThan(0);
+    expect(tail.length).toBeLessThan(RECORDS);
+    const byKey = new Map<string, number[]>();
+    for (const l of tail) {
+      expect(straightSet.has(l)).toBe(true);
+      const [k, c] = l.split(',');
+      byKey.set(k!, [...(byKey.get(k!) ?? []), Number(c)]);
+    }
+    for (const counts of byKey.values()) {
+      counts.sort((a, b) => a - b);
+      counts.forEach((c, i) => expect(c).toBe(counts[0]! + i));
+    }
+  });
+
+  it('that fails leaves the job running and says why', async () => {
+    const out = tmp('out');
+    let master!: JobMaster;
+    let view: SavepointRequestView | undefined;
+    await runJob({
+      parallelism: 2,
+      out,
+      declineFirst: true,
+      onStart: (m) => {
+        master = m;
+        whenRecordsIn(RECORDS / 3, (mm) => (view = mm.stop({})))(m);
+      },
+    });
+    const final = await settled(master, view!);
+    expect(final.status).toBe('failed');
+    expect(final.failure).toMatch(/declined.*disk full \(injected\).*; the job keeps running$/);
+    expect(final.path).toBeNull();
+    expect(visibleLines(out).join('\n')).toBe((await straightRun()).join('\n'));
+  });
+
+  it('is refused once the job has finished', async () => {
+    let master!: JobMaster;
+    await runJob({ parallelism: 1, out: tmp('out'), onStart: (m) => (master = m) });
+    expect(() => master.triggerSavepoint()).toThrow(/finished, not running/);
+  });
+});
+
+describe('cancel', () => {
+  it('ends the job as cancelled, committing nothing more', async () => {
+    const out = tmp('out');
+    await expect(
+      runJob({ parallelism: 2, out, onStart: whenRecordsIn(RECORDS / 4, (m) => m.cancel()) }),
+    ).rejects.toThrow(JobCancelledError);
+    expect(visibleLines(out)).toEqual([]);
+    expect(existsSync(out)).toBe(true);
+  });
+});
