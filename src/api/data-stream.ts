@@ -92,29 +92,32 @@ export class DataStream<T> extends OperatorHandle {
     return false;
   }
 
-  protected transform<R>(name: string, create: () => StreamOperator): DataStream<R> {
-    const t = this.graph.add('operator', name, this.edges, create, { keyed: this.keyed });
+  protected transform<R>(name: string, create: () => StreamOperator, fn?: unknown): DataStream<R> {
+    const t = this.graph.add('operator', name, this.edges, create, {
+      keyed: this.keyed,
+      stateful: this.keyed || keepsOperatorState(fn),
+    });
     return new DataStream<R>(this.graph, [{ from: t, partition: { kind: 'default' } }], t);
   }
 
   /** One output per input. @example stream.map((s) => s.length) */
   map<R>(fn: MapFunction<T, R>): DataStream<R> {
-    return this.transform('Map', () => new MapOperator(copyFunction(fn)));
+    return this.transform('Map', () => new MapOperator(copyFunction(fn)), fn);
   }
 
   /** Keeps the records for which `fn` is true. */
   filter(fn: FilterFunction<T>): DataStream<T> {
-    return this.transform('Filter', () => new FilterOperator(copyFunction(fn)));
+    return this.transform('Filter', () => new FilterOperator(copyFunction(fn)), fn);
   }
 
   /** Zero or more outputs per input. @example lines.flatMap((l) => l.split(/\s+/)) */
   flatMap<R>(fn: FlatMapFunction<T, R>): DataStream<R> {
-    return this.transform('FlatMap', () => new FlatMapOperator(copyFunction(fn)));
+    return this.transform('FlatMap', () => new FlatMapOperator(copyFunction(fn)), fn);
   }
 
   /** A process function: full control over output; operator state through initializeState. */
   process<R>(fn: ProcessFunction<T, R>): DataStream<R> {
-    return this.transform('Process', () => new ProcessOperator(copyFunction(fn)));
+    return this.transform('Process', () => new ProcessOperator(copyFunction(fn)), fn);
   }
 
   /** Partitions by key: records with equal keys go to the same subtask and share keyed state. */
@@ -155,7 +158,10 @@ export class DataStream<T> extends OperatorHandle {
 
   /** Ends the stream in a sink. */
   sinkTo(sink: Sink<T>): DataStreamSink {
-    const t = this.graph.add('sink', 'Sink', this.edges, () => new SinkOperator(sink), { keyed: this.keyed });
+    const t = this.graph.add('sink', 'Sink', this.edges, () => new SinkOperator(sink), {
+      keyed: this.keyed,
+      stateful: this.keyed || sink.stateful === true,
+    });
     return new DataStreamSink(t);
   }
 
@@ -246,4 +252,14 @@ export class DataStreamSink extends OperatorHandle {
   constructor(op: Transformation) {
     super(op);
   }
+}
+
+/** A function that snapshots operator state (CheckpointedFunction): its operator needs a uid. */
+function keepsOperatorState(fn: unknown): boolean {
+  return (
+    typeof fn === 'object' &&
+    fn !== null &&
+    (typeof (fn as { snapshotState?: unknown }).snapshotState === 'function' ||
+      typeof (fn as { initializeState?: unknown }).initializeState === 'function')
+  );
 }

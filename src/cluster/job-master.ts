@@ -193,10 +193,11 @@ export class JobMaster implements JobStatusProvider {
     if (storage === undefined || dir === undefined)
       throw new JobControlError(`job '${this.graph.jobName}' was started without savepoint storage`);
     const control = this.control;
-    if (control === undefined || this.state !== 'running')
-      throw new JobControlError(
-        `job '${this.graph.jobName}' is ${this.state}, not running; ${this.state === 'restarting' ? 'try again once it runs' : 'nothing to do'}`,
-      );
+    if (control === undefined || this.state !== 'running') {
+      const now = this.state === 'running' ? 'starting' : this.state;
+      const hint = now === 'starting' || now === 'restarting' ? 'try again once it runs' : 'nothing to do';
+      throw new JobControlError(`job '${this.graph.jobName}' is ${now}, not running; ${hint}`);
+    }
     const location = storage.savepointLocation(dir, this.jobId);
     const promise = control.savepoint(location, kind); // throws JobControlError: no request made
     const view = this.savepoints.start(kind, Date.now());

@@ -59,6 +59,7 @@ export class FileSink<T> implements Sink<T> {
   readonly dir: string;
   private readonly format: (record: T) => string;
   private readonly bufferSize: number;
+  readonly stateful = true;
 
   constructor(dir: string, options: FileSinkOptions<T> = {}) {
     if (typeof dir !== 'string' || dir.length === 0)

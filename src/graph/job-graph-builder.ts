@@ -85,9 +85,15 @@ export function buildJobGraph(
     const r: Resolved = { t, parallelism, maxParallelism, operatorId, inputs, outputs: [] };
     for (const i of inputs) i.from.outputs.push(r);
     byT.set(t, r);
-    if (t.uid === undefined && t.keyed) {
+    if (t.uid === undefined && t.stateful) {
+      const what = t.kind === 'sink' ? 'sink' : 'operator';
+      const state = t.keyed
+        ? 'keyed state'
+        : t.kind === 'sink'
+          ? 'transactions in its state'
+          : 'operator state';
       warnings.push(
-        `operator '${t.name}' keeps keyed state but has no uid; give it one with .uid("…") so its state can be restored after the job changes`,
+        `${what} '${t.name}' keeps ${state} but has no uid; give it one with .uid("…") so its state can be restored after the job changes`,
       );
     }
   }

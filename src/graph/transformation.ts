@@ -35,6 +35,8 @@ export class Transformation {
     readonly options: {
       /** The operator's input is keyed: its state is scoped by key. */
       keyed?: boolean;
+      /** It keeps state in snapshots (keyed, operator state, source positions, sink transactions). */
+      stateful?: boolean;
       /** Sources that cannot run in parallel. */
       maxSourceParallelism?: number | undefined;
     } = {},
@@ -44,6 +46,14 @@ export class Transformation {
 
   get keyed(): boolean {
     return this.options.keyed === true;
+  }
+
+  /**
+   * Whether a missing uid deserves a warning. Sources are left out: every source keeps read
+   * positions, and warning about each toy `fromSequence` would drown the warnings that matter.
+   */
+  get stateful(): boolean {
+    return this.options.stateful === true || this.keyed;
   }
 }
 

@@ -13,4 +13,6 @@ export interface SinkWriter<T> extends Partial<CheckpointedFunction>, Checkpoint
 
 export interface Sink<T> {
   createWriter(ctx: RuntimeContext): SinkWriter<T> | Promise<SinkWriter<T>>;
+  /** True for sinks whose writers keep state in snapshots (exactly-once sinks): they need a uid. */
+  readonly stateful?: boolean;
 }

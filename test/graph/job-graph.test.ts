@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   DiscardingSink,
+  FileSink,
   GraphValidationError,
   StreamExecutionEnvironment,
   type EnvironmentOptions,
@@ -374,5 +375,18 @@ describe('warnings', () => {
       .uid('totals')
       .sinkTo(new DiscardingSink());
     expect(e.getJobGraph().warnings).toEqual([]);
+  });
+
+  it('warns about an operator with operator state and an exactly-once sink without uids', () => {
+    const e = env();
+    e.fromSequence(1, 10)
+      .map({ map: (n: number) => n, snapshotState: () => undefined, initializeState: () => undefined })
+      .name('Buffer')
+      .sinkTo(new FileSink<number>('/tmp/never-written'))
+      .name('Out');
+    expect(e.getJobGraph().warnings).toEqual([
+      'operator \'Buffer\' keeps operator state but has no uid; give it one with .uid("…") so its state can be restored after the job changes',
+      'sink \'Out\' keeps transactions in its state but has no uid; give it one with .uid("…") so its state can be restored after the job changes',
+    ]);
   });
 });
