@@ -143,7 +143,12 @@ export class JobMaster implements JobStatusProvider {
         throw new JobCancelledError(this.graph.jobName);
       }
       if (this.latest.completed !== undefined) {
-        await this.reloadLatest();
+        try {
+          await this.reloadLatest();
+        } catch (e) {
+          this.state = 'failed';
+          throw e;
+        }
         this.restoredCheckpointIds.push(this.latest.completed.id);
       }
       this.state = 'running';
@@ -221,12 +226,39 @@ export class JobMaster implements JobStatusProvider {
     return { ...view };
   }
 
+  /**
+   * Re-reads the newest completed checkpoint from storage (verifying every file). When it is
+   * damaged, names the problem and falls back to the next older retained one, as `--resume`
+   * does; with none left the job fails for good.
+   */
   private async reloadLatest(): Promise<void> {
-    const c = this.latest.completed!;
+    const newest = this.latest.completed!;
     const storage = this.options.storage!;
-    this.latest.restore = await loadSnapshot(storage, c.location!, c.metadata!, this.graph, {
-      allowNonRestoredState: false,
-    });
+    const older = (this.coordinator?.retained() ?? []).filter((c) => c.id < newest.id).reverse();
+    const candidates = [newest, ...older];
+    for (const [i, c] of candidates.entries()) {
+      try {
+        this.latest.restore = await loadSnapshot(storage, c.location!, c.metadata!, this.graph, {
+          allowNonRestoredState: false,
+        });
+        this.latest.completed = c;
+        return;
+      } catch (e) {
+        const why = e instanceof Error ? e.message : String(e);
+        const next = candidates[i + 1];
+        this.log(
+          `weir: checkpoint ${c.id} of job '${this.graph.jobName}' is unusable: ${why}` +
+            (next !== undefined ? `; falling back to checkpoint ${next.id}` : ''),
+        );
+        if (next === undefined)
+          throw new JobFailedError(
+            this.graph.jobName,
+            new Error(
+              `no usable checkpoint to restart from: ${candidates.map((x) => x.id).join(', ')} failed verification (${why})`,
+            ),
+          );
+      }
+    }
   }
 
   /** One deployment of the graph; resolves with the failure that ended it, or undefined when it finished. */
