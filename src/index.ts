@@ -64,6 +64,7 @@ export {
 
 export { GraphValidationError } from './graph/transformation.js';
 export { JobCancelledError, JobFailedError } from './cluster/job-failed-error.js';
+export type { RestartStrategyConfig } from './cluster/restart-strategy.js';
 export type { JobExecutionResult } from './cluster/local-executor.js';
 export { OperatorFailure } from './runtime/operator-failure.js';
 

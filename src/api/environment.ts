@@ -9,11 +9,7 @@ import {
   type JobExecutionResult,
 } from '../cluster/local-executor.js';
 import { launchJob, type ExecuteOptions } from '../cluster/job-launcher.js';
-import {
-  parseRestartStrategy,
-  type RestartStrategy,
-  type RestartStrategyConfig,
-} from '../cluster/restart-strategy.js';
+import { parseRestartStrategy, type RestartStrategyConfig } from '../cluster/restart-strategy.js';
 import { CollectionSource } from '../connectors/collection-source.js';
 import { SequenceSource } from '../connectors/sequence-source.js';
 import { SourceOperator } from '../runtime/operators/source-operator.js';
@@ -47,7 +43,8 @@ export class StreamExecutionEnvironment {
   private readonly graph = new StreamGraphBuilder();
   private readonly execution: ExecutionOptions;
   readonly checkpointConfig = new CheckpointConfig();
-  private restartStrategy: RestartStrategy | undefined;
+  /** Validated when set; each execute() gets a fresh strategy, so failure counts never carry over. */
+  private restartStrategy: RestartStrategyConfig | undefined;
   readonly jobName: string;
 
   constructor(options: EnvironmentOptions = {}) {
@@ -107,7 +104,8 @@ export class StreamExecutionEnvironment {
    * env.setRestartStrategy({ type: 'fixed-delay', attempts: 3, delayMs: 1000 });
    */
   setRestartStrategy(config: RestartStrategyConfig): this {
-    this.restartStrategy = parseRestartStrategy(config);
+    parseRestartStrategy(config);
+    this.restartStrategy = config;
     return this;
   }
 
@@ -148,7 +146,9 @@ export class StreamExecutionEnvironment {
    */
   async execute(jobName = this.jobName, options: ExecuteOptions = {}): Promise<JobExecutionResult> {
     const graph = this.getJobGraph(jobName);
-    return launchJob(graph, this.checkpointConfig.settings, this.execution, this.restartStrategy, {
+    const restart =
+      this.restartStrategy === undefined ? undefined : parseRestartStrategy(this.restartStrategy);
+    return launchJob(graph, this.checkpointConfig.settings, this.execution, restart, {
       log: () => undefined,
       ...options,
     });
