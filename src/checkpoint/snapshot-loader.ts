@@ -12,12 +12,10 @@ import type { CheckpointStorage, SnapshotLocation } from '../storage/checkpoint-
 import type { SnapshotMetadata, StateHandle } from '../storage/metadata.js';
 import { STATE_FILE_KEYED, STATE_FILE_OPERATOR, StateFileReader } from '../storage/state-file.js';
 import { redistributeOperatorState } from './redistribution.js';
+import { SnapshotMismatchError } from './snapshot-mismatch-error.js';
 import { keyedSnapshotFrom, readKeyedSection, readOperatorSection } from './state-serialization.js';
 
-/** The snapshot does not fit the job: state without an operator, or a changed max parallelism. */
-export class SnapshotMismatchError extends Error {
-  override readonly name = 'SnapshotMismatchError';
-}
+export { SnapshotMismatchError };
 
 export interface RestoredJobState {
   readonly metadata: SnapshotMetadata;

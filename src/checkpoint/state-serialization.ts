@@ -6,8 +6,9 @@
 // the number of entries, then that many key/value pairs. Keys are the user's keys as given to
 // keyBy (tuples as arrays); map-state values are Maps keyed by the user's map keys.
 //
-// Operator state: one section (id 0): for each list state, its name, its mode ('split' or
-// 'union'), the number of entries, then the entries.
+// Operator state: one section (id 0): for each state, its name, its mode ('split' or 'union' for
+// list state, 'broadcast' for broadcast state, whose entries are [key, value] pairs), the number
+// of entries, then the entries.
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { KeyedStateCapture } from '../state/keyed-state-backend.js';
 import type { StateKind } from '../state/descriptors.js';
@@ -178,7 +179,7 @@ export function readOperatorSection(payload: Uint8Array, where: string): Operato
     const name = dec.decode();
     const mode = dec.decode();
     const count = dec.decode();
-    if (typeof name !== 'string' || (mode !== 'split' && mode !== 'union')) {
+    if (typeof name !== 'string' || (mode !== 'split' && mode !== 'union' && mode !== 'broadcast')) {
       throw new StateFormatError(`${where}: malformed operator state header`);
     }
     if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) {

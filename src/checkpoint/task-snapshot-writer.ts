@@ -84,7 +84,7 @@ export async function writeTaskSnapshot(
             for (const s of part.operator.states)
               states.push({
                 name: s.name,
-                kind: 'list',
+                kind: s.mode === 'broadcast' ? 'map' : 'list',
                 scope: 'operator',
                 mode: s.mode,
                 entries: s.entries.length,

@@ -128,6 +128,7 @@ export class StreamTask {
       for (const op of ops) await this.guard(op, 'finish', () => op.finish());
       for (const w of this.setup.writers) w.broadcastEvent(END_OF_INPUT);
       this.inputsFinished = true;
+      this.checkAlignment();
       if (this.setup.checkpoints !== undefined) {
         this.setup.checkpoints.taskFinished(this);
         await this.awaitRelease();
@@ -330,12 +331,18 @@ export class StreamTask {
     this.checkAlignment();
   }
 
-  /** Takes the snapshot once every input has delivered the barrier or has ended. */
+  /**
+   * Takes the snapshot once every input has delivered the barrier or has ended. When the last
+   * input ends first, the snapshot waits until the operators have finished: the barrier came
+   * after that input's end, so the snapshot must hold what the operators emit when they finish
+   * (a job's final checkpoint would otherwise commit without it).
+   */
   private checkAlignment(): void {
     const a = this.alignment;
     if (a === undefined) return;
     const inputs = this.setup.inputs;
     for (let i = 0; i < inputs.length; i++) if (!a.arrived[i] && !inputs[i]!.finished) return;
+    if (this.openInputs === 0 && !this.inputsFinished) return; // run() checks again after finish()
     this.endAlignment();
     this.performCheckpoint(a.barrier, performance.now() - a.startedAt);
   }

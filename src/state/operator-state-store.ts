@@ -1,8 +1,11 @@
-// Operator (non-keyed) state: list state per subtask. On a rescale, 'split' lists are divided
-// among the new subtasks and 'union' lists are given whole to every subtask.
-import type { ListStateDescriptor } from './descriptors.js';
+// Operator (non-keyed) state: list state and broadcast state per subtask. On a rescale, 'split'
+// lists are divided among the new subtasks, 'union' lists are given whole to every subtask, and
+// broadcast state (the same on every subtask by contract) is given to every subtask as subtask 0
+// had it.
+import type { ListStateDescriptor, MapStateDescriptor } from './descriptors.js';
 import type { OperatorStateMode, OperatorStateSnapshot } from './snapshot.js';
-import { StateAccessError, type ListState } from './state.js';
+import { StateAccessError, type ListState, type MapState } from './state.js';
+import { fromStateKey, toStateKey } from './state-key.js';
 
 class OperatorListState<T> implements ListState<T> {
   items: T[] = [];
@@ -24,8 +27,61 @@ class OperatorListState<T> implements ListState<T> {
   }
 }
 
+/**
+ * A map per subtask that every subtask must keep identical (fed by a broadcast() stream, so each
+ * sees the same records). Snapshotted as a list of [key, value] pairs.
+ */
+class BroadcastMapState<UK, UV> implements MapState<UK, UV> {
+  readonly mode = 'broadcast' as const;
+  map = new Map<unknown, UV>();
+  get(key: UK): UV | undefined {
+    return this.map.get(toStateKey(key));
+  }
+  put(key: UK, value: UV): void {
+    this.map.set(toStateKey(key), value);
+  }
+  putAll(entries: Iterable<readonly [UK, UV]>): void {
+    for (const [k, v] of entries) this.map.set(toStateKey(k), v);
+  }
+  remove(key: UK): void {
+    this.map.delete(toStateKey(key));
+  }
+  contains(key: UK): boolean {
+    return this.map.has(toStateKey(key));
+  }
+  *entries(): IterableIterator<[UK, UV]> {
+    for (const [k, v] of this.map) yield [fromStateKey(k) as UK, v];
+  }
+  *keys(): IterableIterator<UK> {
+    for (const k of this.map.keys()) yield fromStateKey(k) as UK;
+  }
+  values(): IterableIterator<UV> {
+    return this.map.values();
+  }
+  isEmpty(): boolean {
+    return this.map.size === 0;
+  }
+  clear(): void {
+    this.map.clear();
+  }
+  toEntries(): Array<[unknown, unknown]> {
+    return [...this.map].map(([k, v]) => [fromStateKey(k), v]);
+  }
+  load(entries: readonly unknown[], name: string): void {
+    for (const e of entries) {
+      if (!Array.isArray(e) || e.length !== 2)
+        throw new StateAccessError(
+          `broadcast state '${name}' in the snapshot is not a list of [key, value] pairs`,
+        );
+      this.map.set(toStateKey(e[0]), e[1] as UV);
+    }
+  }
+}
+
+type Registered = OperatorListState<unknown> | BroadcastMapState<unknown, unknown>;
+
 export class OperatorStateStore {
-  private readonly states = new Map<string, OperatorListState<unknown>>();
+  private readonly states = new Map<string, Registered>();
   private restored: OperatorStateSnapshot | undefined;
 
   /** True when this subtask was started from a snapshot (even one that gave it no entries). */
@@ -43,19 +99,42 @@ export class OperatorStateStore {
     return this.get(descriptor, 'union');
   }
 
-  private get<T>(d: ListStateDescriptor<T>, mode: OperatorStateMode): ListState<T> {
-    let s = this.states.get(d.name);
+  /**
+   * Broadcast state: a map that every subtask keeps identical, typically filled from a
+   * broadcast() stream (rules, configuration). On restore at any parallelism every subtask gets
+   * the map as subtask 0 had it.
+   * @example
+   * const rules = ctx.operatorStateStore.getBroadcastState(new MapStateDescriptor<string, Rule>('rules'));
+   */
+  getBroadcastState<UK, UV>(descriptor: MapStateDescriptor<UK, UV>): MapState<UK, UV> {
+    const s = this.registered(descriptor.name, 'broadcast', () => new BroadcastMapState<unknown, unknown>());
+    return s as unknown as MapState<UK, UV>;
+  }
+
+  private get<T>(d: ListStateDescriptor<T>, mode: 'split' | 'union'): ListState<T> {
+    return this.registered(d.name, mode, () => new OperatorListState<unknown>(mode)) as ListState<T>;
+  }
+
+  private registered(name: string, mode: OperatorStateMode, create: () => Registered): Registered {
+    let s = this.states.get(name);
     if (s === undefined) {
-      s = new OperatorListState<unknown>(mode);
-      const old = this.restored?.states.find((x) => x.name === d.name);
-      if (old !== undefined) s.items = structuredClone(old.entries);
-      this.states.set(d.name, s);
+      s = create();
+      const old = this.restored?.states.find((x) => x.name === name);
+      if (old !== undefined) {
+        if (old.mode !== mode)
+          throw new StateAccessError(
+            `operator state '${name}' was ${describeMode(old.mode)} in the snapshot and cannot be restored as ${describeMode(mode)}; give the new state another name`,
+          );
+        if (s instanceof BroadcastMapState) s.load(old.entries, name);
+        else s.items = structuredClone(old.entries);
+      }
+      this.states.set(name, s);
     } else if (s.mode !== mode) {
       throw new StateAccessError(
-        `operator state '${d.name}' is already registered as ${s.mode} list state, not ${mode}`,
+        `operator state '${name}' is already registered as ${describeMode(s.mode)}, not ${describeMode(mode)}`,
       );
     }
-    return s as ListState<T>;
+    return s;
   }
 
   /** Registers the (already redistributed) state this subtask restores from. Call before use. */
@@ -66,10 +145,18 @@ export class OperatorStateStore {
   snapshot(): OperatorStateSnapshot {
     const states: OperatorStateSnapshot['states'] = [];
     for (const [name, s] of this.states)
-      states.push({ name, mode: s.mode, entries: structuredClone(s.items) });
+      states.push({
+        name,
+        mode: s.mode,
+        entries: structuredClone(s instanceof BroadcastMapState ? s.toEntries() : s.items),
+      });
     // State restored but not (yet) registered again by this version of the function is kept.
     for (const old of this.restored?.states ?? [])
       if (!this.states.has(old.name)) states.push(structuredClone(old));
     return { states };
   }
+}
+
+function describeMode(mode: OperatorStateMode): string {
+  return mode === 'broadcast' ? 'broadcast state' : `${mode} list state`;
 }

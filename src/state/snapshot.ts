@@ -13,7 +13,7 @@ export interface KeyedStateSnapshot {
 }
 
 /** How operator list state is redistributed when parallelism changes (ARCHITECTURE.md §6). */
-export type OperatorStateMode = 'split' | 'union';
+export type OperatorStateMode = 'split' | 'union' | 'broadcast';
 
 export interface OperatorStateSnapshot {
   states: Array<{ name: string; mode: OperatorStateMode; entries: unknown[] }>;

@@ -41,7 +41,7 @@ export interface SubtaskStateEntry {
   kind: string;
   scope: 'keyed' | 'operator';
   /** How operator list state is redistributed. */
-  mode?: 'split' | 'union';
+  mode?: 'split' | 'union' | 'broadcast';
   entries: number;
 }
 
@@ -204,8 +204,8 @@ function validate(doc: unknown, bad: Bad): SnapshotMetadata {
         str(st.kind, `${kat}.kind`, bad);
         if (st.scope !== 'keyed' && st.scope !== 'operator')
           throw bad(`${kat}.scope must be "keyed" or "operator"`);
-        if (st.mode !== undefined && st.mode !== 'split' && st.mode !== 'union')
-          throw bad(`${kat}.mode must be "split" or "union" when given`);
+        if (st.mode !== undefined && st.mode !== 'split' && st.mode !== 'union' && st.mode !== 'broadcast')
+          throw bad(`${kat}.mode must be "split", "union" or "broadcast" when given`);
         int(st.entries, `${kat}.entries`, bad);
       });
     });

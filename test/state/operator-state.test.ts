@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ListStateDescriptor, StateAccessError } from '../../src/index.js';
+import { ListStateDescriptor, MapStateDescriptor, StateAccessError } from '../../src/index.js';
 import { redistributeOperatorState } from '../../src/checkpoint/redistribution.js';
 import { OperatorStateStore } from '../../src/state/operator-state-store.js';
 import type { OperatorStateMode, OperatorStateSnapshot } from '../../src/state/snapshot.js';
@@ -88,6 +88,56 @@ describe('OperatorStateStore', () => {
       ],
     });
   });
+
+  it('keeps broadcast state as a map, snapshotted as [key, value] pairs, tuple keys included', () => {
+    const s = new OperatorStateStore();
+    const rules = s.getBroadcastState(new MapStateDescriptor<string | [string, number], number>('rules'));
+    rules.put('a', 1);
+    rules.put(['b', 2], 2);
+    rules.putAll([['c', 3]]);
+    rules.remove('c');
+    expect(rules.get(['b', 2])).toBe(2);
+    expect(rules.contains('a')).toBe(true);
+    expect([...rules.keys()]).toEqual(['a', ['b', 2]]);
+    expect(s.snapshot()).toEqual({
+      states: [
+        {
+          name: 'rules',
+          mode: 'broadcast',
+          entries: [
+            ['a', 1],
+            [['b', 2], 2],
+          ],
+        },
+      ],
+    });
+    const restored = new OperatorStateStore();
+    restored.restore(s.snapshot());
+    const again = restored.getBroadcastState(
+      new MapStateDescriptor<string | [string, number], number>('rules'),
+    );
+    expect([...again.entries()]).toEqual([
+      ['a', 1],
+      [['b', 2], 2],
+    ]);
+    expect(again.get(['b', 2])).toBe(2);
+  });
+
+  it('refuses to restore state under another mode than it was written with', () => {
+    const s = new OperatorStateStore();
+    s.restore({ states: [{ name: 'x', mode: 'split', entries: [1] }] });
+    expect(() => s.getBroadcastState(new MapStateDescriptor<string, number>('x'))).toThrow(
+      "operator state 'x' was split list state in the snapshot and cannot be restored as broadcast state",
+    );
+    expect(() => s.getUnionListState(new ListStateDescriptor<number>('x'))).toThrow(
+      /cannot be restored as union/,
+    );
+    const b = new OperatorStateStore();
+    b.getBroadcastState(new MapStateDescriptor<string, number>('b'));
+    expect(() => b.getListState(new ListStateDescriptor<number>('b'))).toThrow(
+      "operator state 'b' is already registered as broadcast state, not split list state",
+    );
+  });
 });
 
 /** The old subtasks' snapshots: each holds a slice of 'split' and of 'union', some only one. */
@@ -173,6 +223,37 @@ describe('redistributeOperatorState', () => {
     const grown = redistributeOperatorState(old, 7).map((s) => s.states[0]!.entries);
     expect(grown.flat()).toEqual(['a', 'b', 'c', 'd', 'e']);
     expect(grown.filter((e) => e.length === 1)).toHaveLength(5);
+  });
+
+  it('gives every new subtask the broadcast state of the first old subtask that has it, at any parallelism', () => {
+    const pairs = [
+      ['a', 1],
+      ['b', 2],
+    ];
+    const old: OperatorStateSnapshot[] = [
+      { states: [{ name: 'l', mode: 'split', entries: [1] }] },
+      { states: [{ name: 'r', mode: 'broadcast', entries: pairs }] },
+      { states: [{ name: 'r', mode: 'broadcast', entries: pairs }] },
+    ];
+    for (const q of [1, 2, 3, 5]) {
+      const out = redistributeOperatorState(old, q);
+      for (const sub of out)
+        expect(sub.states.find((st) => st.name === 'r')).toEqual({
+          name: 'r',
+          mode: 'broadcast',
+          entries: pairs,
+        });
+    }
+  });
+
+  it('refuses a snapshot whose subtasks disagree on the mode of a state', () => {
+    const old: OperatorStateSnapshot[] = [
+      { states: [{ name: 'x', mode: 'split', entries: [1] }] },
+      { states: [{ name: 'x', mode: 'union', entries: [2] }] },
+    ];
+    expect(() => redistributeOperatorState(old, 3)).toThrow(
+      /'x' is split state in one subtask of the snapshot and union state/,
+    );
   });
 
   it('gives union lists whole to every subtask at unchanged parallelism too', () => {
