@@ -2,12 +2,13 @@
 // the exit code and the one-line error promised by ARCHITECTURE.md §9.
 import { cancelCommand } from './cancel-command.js';
 import { checkpointsCommand } from './checkpoints-command.js';
-import type { Command } from './command.js';
+import { subcommandOf, type Command } from './command.js';
 import { ExitCode, reportError, UsageError, type CliIO } from './errors.js';
 import { commandHelp, mainHelp, PLANNED_COMMANDS } from './help.js';
 import { listCommand } from './list-command.js';
 import { wantsHelp } from './options.js';
 import { runCommand } from './run-command.js';
+import { savepointCommand } from './savepoint-command.js';
 import { stopCommand } from './stop-command.js';
 import { weirVersion } from './version.js';
 
@@ -15,6 +16,7 @@ const COMMANDS: readonly Command[] = [
   runCommand,
   listCommand,
   checkpointsCommand,
+  savepointCommand,
   stopCommand,
   cancelCommand,
 ];
@@ -46,17 +48,25 @@ async function dispatch(argv: readonly string[], io: CliIO): Promise<ExitCode> {
   }
   if (first === 'help') {
     const topic = rest[0];
-    io.out(topic === undefined ? mainHelp(COMMANDS, weirVersion()) : commandHelp(findCommand(topic)));
+    io.out(
+      topic === undefined ? mainHelp(COMMANDS, weirVersion()) : helpOf(findCommand(topic), rest.slice(1)),
+    );
     return ExitCode.ok;
   }
   if (first.startsWith('-')) throw new UsageError(`unknown option '${first}'; see 'weir --help'`);
 
   const command = findCommand(first);
   if (wantsHelp(rest)) {
-    io.out(commandHelp(command));
+    io.out(helpOf(command, rest));
     return ExitCode.ok;
   }
   return command.run(rest, io);
+}
+
+/** The help of `command`, or of its subcommand when `args` begin with one's name. */
+function helpOf(command: Command, args: readonly string[]): string {
+  const sub = subcommandOf(command, args);
+  return sub === undefined ? commandHelp(command) : commandHelp(sub, command);
 }
 
 function findCommand(name: string): Command {

@@ -1,22 +1,33 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { mainHelp } from '../../src/cli/help.js';
 import { weir } from './weir-process.js';
 
 describe.concurrent('weir help', () => {
-  it('lists run, list and checkpoints as commands and the commands of later versions apart from them', async () => {
+  it('lists every command, the savepoint subcommands among them, and no heading for later versions', async () => {
     const [help, bare] = await Promise.all([weir(['--help']), weir([])]);
     expect(help).toMatchObject({ code: 0, stderr: '' });
     expect(bare).toEqual(help);
-    const [available, later = ''] = help.stdout.split(/^Coming in later versions.*$/m);
+    const available = help.stdout;
     expect(available).toMatch(/^Commands:\n {2}run <job\.ts\|job\.js> +run a job/m);
     expect(available).toMatch(/^ {2}list +list running jobs$/m);
     expect(available).toMatch(/^ {2}checkpoints <job-id> +show a running job's checkpoint history/m);
+    expect(available).toMatch(/^ {2}savepoint <job-id> +take a savepoint of a running job/m);
+    expect(available).toMatch(/^ {2}savepoint inspect <path> +show the operators, uids, states/m);
+    expect(available).toMatch(/^ {2}savepoint dispose <path> +delete a savepoint/m);
     expect(available).toMatch(/^ {2}stop <job-id> +stop a running job with a savepoint/m);
     expect(available).toMatch(/^ {2}cancel <job-id> +cancel a running job/m);
-    for (const planned of ['savepoint <job-id>']) {
-      expect(available).not.toContain(`  ${planned} `);
-      expect(later).toContain(`  ${planned} `);
-    }
+    expect(available).not.toMatch(/later versions/);
+    expect(available).toContain(
+      'Exit codes: 0 the job finished or stopped, 1 the job failed or was cancelled (or did not answer), 2 usage, configuration or compatibility error.',
+    );
+  });
+
+  it('lists planned commands under their own heading when there are any', () => {
+    const help = mainHelp([], '9.9.9', [{ usage: 'frob <x>', summary: 'frobs x' }]);
+    const [available, later = ''] = help.split(/^Coming in later versions.*$/m);
+    expect(available).not.toContain('frob');
+    expect(later).toMatch(/^ {2}frob <x> +frobs x$/m);
   });
 
   it('describes each flag of run on one line', async () => {
