@@ -46,10 +46,14 @@ export {
   MapStateDescriptor,
   ReducingStateDescriptor,
   AggregatingStateDescriptor,
+  DEFAULT_SERIALIZER_ID,
   type AggregateFunction,
   type ReduceFunction,
   type StateKind,
+  type StateSerializer,
+  type StateSchemaOptions,
 } from './state/descriptors.js';
+export { StateMigrationError } from './state/state-migration-error.js';
 export type { ValueState, ListState, MapState, ReducingState, AggregatingState } from './state/state.js';
 export { StateAccessError } from './state/state.js';
 export type { KeyedStateStore } from './state/keyed-state-backend.js';

@@ -1,5 +1,6 @@
 // Pure functions that decide which subtask of a new parallelism gets which state on restore.
 import { SnapshotMismatchError } from './snapshot-mismatch-error.js';
+import type { StoredFormat } from '../state/state-schema.js';
 import type { OperatorStateMode, OperatorStateSnapshot } from '../state/snapshot.js';
 
 /**
@@ -15,12 +16,12 @@ export function redistributeOperatorState(
   newParallelism: number,
 ): OperatorStateSnapshot[] {
   const sameParallelism = old.length === newParallelism;
-  const names = new Map<string, { mode: OperatorStateMode; entries: unknown[] }>();
+  const names = new Map<string, { mode: OperatorStateMode; entries: unknown[]; format?: StoredFormat }>();
   for (const sub of old) {
     for (const st of sub.states) {
       let acc = names.get(st.name);
       if (acc === undefined) {
-        acc = { mode: st.mode, entries: st.mode === 'broadcast' ? st.entries : [] };
+        acc = { mode: st.mode, entries: st.mode === 'broadcast' ? st.entries : [], format: st.format };
         names.set(st.name, acc);
         if (st.mode === 'broadcast') continue;
       } else if (acc.mode !== st.mode) {
@@ -33,17 +34,19 @@ export function redistributeOperatorState(
     }
   }
   const out: OperatorStateSnapshot[] = Array.from({ length: newParallelism }, () => ({ states: [] }));
-  for (const [name, { mode, entries }] of names) {
+  for (const [name, { mode, entries, format }] of names) {
+    // Only present when the snapshot recorded it (older snapshots and tests do not).
+    const formatField = format === undefined ? {} : { format };
     for (let i = 0; i < newParallelism; i++) {
       if (mode === 'union' || mode === 'broadcast') {
-        out[i]!.states.push({ name, mode, entries });
+        out[i]!.states.push({ name, mode, entries, ...formatField });
       } else if (sameParallelism) {
         const own = old[i]!.states.find((st) => st.name === name);
         if (own !== undefined) out[i]!.states.push(own);
       } else {
         const from = Math.floor((i * entries.length) / newParallelism);
         const to = Math.floor(((i + 1) * entries.length) / newParallelism);
-        out[i]!.states.push({ name, mode, entries: entries.slice(from, to) });
+        out[i]!.states.push({ name, mode, entries: entries.slice(from, to), ...formatField });
       }
     }
   }

@@ -9,7 +9,8 @@ import type { StateKind } from '../state/descriptors.js';
 import { KeyGroupRange } from '../state/key-group.js';
 import type { OperatorStateSnapshot } from '../state/snapshot.js';
 import type { CheckpointStorage, SnapshotLocation } from '../storage/checkpoint-storage.js';
-import type { SnapshotMetadata, StateHandle } from '../storage/metadata.js';
+import type { SnapshotMetadata, StateHandle, SubtaskStateEntry } from '../storage/metadata.js';
+import { DEFAULT_FORMAT, type StoredFormat } from '../state/state-schema.js';
 import { STATE_FILE_KEYED, STATE_FILE_OPERATOR, StateFileReader } from '../storage/state-file.js';
 import { redistributeOperatorState } from './redistribution.js';
 import { SnapshotMismatchError } from './snapshot-mismatch-error.js';
@@ -24,6 +25,11 @@ export interface RestoredJobState {
   stateFor(vertex: JobVertex, subtask: number): Array<OperatorSubtaskState | undefined>;
   /** Operators of the snapshot that the job no longer has (dropped with allowNonRestoredState). */
   readonly dropped: string[];
+  /**
+   * Reads the snapshot again. The state handed out by `stateFor` becomes the tasks' live state
+   * (no copy: a gigabyte is restored once), so every attempt of a job needs its own load.
+   */
+  reload(): Promise<RestoredJobState>;
 }
 
 type KeyedAccumulator = Map<
@@ -39,6 +45,21 @@ function describe(op: SnapshotMetadata['operators'][number]): string {
 
 function hasState(op: SnapshotMetadata['operators'][number]): boolean {
   return op.subtasks.some((s) => s.keyed !== null || s.operator !== null);
+}
+
+/** How each state of one scope was stored, from `_metadata` (fields absent in older snapshots). */
+function formatsOf(
+  states: readonly SubtaskStateEntry[],
+  scope: 'keyed' | 'operator',
+): Map<string, StoredFormat> {
+  const out = new Map<string, StoredFormat>();
+  for (const st of states)
+    if (st.scope === scope)
+      out.set(st.name, {
+        serializer: st.serializer ?? DEFAULT_FORMAT.serializer,
+        version: st.version ?? DEFAULT_FORMAT.version,
+      });
+  return out;
 }
 
 export async function loadSnapshot(
@@ -80,6 +101,10 @@ export async function loadSnapshot(
       );
     }
     const p = node.parallelism;
+    const keyedFormats = formatsOf(
+      op.subtasks.flatMap((s) => s.states),
+      'keyed',
+    );
     // Operator state: every old subtask's lists, redistributed for the new parallelism.
     let operatorParts: OperatorStateSnapshot[] | undefined;
     if (op.subtasks.some((s) => s.operator !== null)) {
@@ -90,7 +115,10 @@ export async function loadSnapshot(
           continue;
         }
         const r = await reader(s.operator, STATE_FILE_OPERATOR);
-        old.push(readOperatorSection(await r.readSection(0), `${where}, ${s.operator.path}`));
+        const part = readOperatorSection(await r.readSection(0), `${where}, ${s.operator.path}`);
+        const formats = formatsOf(s.states, 'operator');
+        for (const st of part.states) st.format = formats.get(st.name) ?? DEFAULT_FORMAT;
+        old.push(part);
       }
       operatorParts = redistributeOperatorState(old, p);
     }
@@ -108,7 +136,7 @@ export async function loadSnapshot(
           for (const [id, payload] of await r.readSections(ids))
             readKeyedSection(payload, id, acc, `${where}, ${s.keyed.path}`);
         }
-        state.keyed = keyedSnapshotFrom(node.maxParallelism, acc);
+        state.keyed = keyedSnapshotFrom(node.maxParallelism, acc, keyedFormats);
       }
       restored.set(`${op.operatorId}#${i}`, state);
     }
@@ -117,6 +145,7 @@ export async function loadSnapshot(
     metadata,
     location,
     dropped: unmatched.map(describe),
+    reload: () => loadSnapshot(storage, location, metadata, graph, options),
     stateFor(vertex, subtask) {
       return vertex.operators.map((n) => restored.get(`${n.operatorId}#${subtask}`));
     },

@@ -15,6 +15,7 @@ import type { StateKind } from '../state/descriptors.js';
 import type { KeyedStateSnapshot, OperatorStateMode, OperatorStateSnapshot } from '../state/snapshot.js';
 import { fromStateKey, toStateKey } from '../state/state-key.js';
 import { ValueDecoder, ValueEncoder } from '../state/value-codec.js';
+import { DEFAULT_FORMAT, mapUnits, type StoredFormat } from '../state/state-schema.js';
 import type { StateFileWriter } from '../storage/state-file.js';
 
 /** Bytes encoded before they are handed to the file writer (and the event loop gets a turn). */
@@ -27,6 +28,7 @@ const STATE_KINDS: ReadonlySet<string> = new Set(['value', 'list', 'map', 'reduc
 export interface StateEntryCount {
   readonly name: string;
   readonly kind: StateKind;
+  readonly format: StoredFormat;
   entries: number;
 }
 
@@ -58,7 +60,12 @@ export async function writeKeyedState(
   file: StateFileWriter,
 ): Promise<StateEntryCount[]> {
   const enc = new ValueEncoder(CHUNK_BYTES + (CHUNK_BYTES >> 2));
-  const counts: StateEntryCount[] = capture.states.map((s) => ({ name: s.name, kind: s.kind, entries: 0 }));
+  const counts: StateEntryCount[] = capture.states.map((s) => ({
+    name: s.name,
+    kind: s.kind,
+    format: s.format,
+    entries: 0,
+  }));
   let sinceTurn = 0;
   const flush = async (): Promise<void> => {
     if (enc.length === 0) return;
@@ -79,9 +86,11 @@ export async function writeKeyedState(
       enc.encode(st.kind);
       enc.encode(m.size);
       counts[s]!.entries += m.size;
+      const serialize = st.serialize;
       for (const [k, v] of m) {
         enc.encode(fromStateKey(k));
-        enc.encode(toPortableValue(st.kind, v));
+        const portable = toPortableValue(st.kind, v);
+        enc.encode(serialize === undefined ? portable : mapUnits(st.kind, portable, serialize));
         if (enc.length >= CHUNK_BYTES) await flush();
         if (++sinceTurn >= ENTRIES_PER_TURN) {
           sinceTurn = 0;
@@ -134,16 +143,23 @@ export function readKeyedSection(
   }
 }
 
+/** `formats`: how each state was stored, from `_metadata` (absent: weir-cbor, version 1). */
 export function keyedSnapshotFrom(
   maxParallelism: number,
   byState: Map<
     string,
     { kind: StateKind; keyGroups: Array<{ keyGroup: number; entries: Array<[unknown, unknown]> }> }
   >,
+  formats: ReadonlyMap<string, StoredFormat> = new Map(),
 ): KeyedStateSnapshot {
   return {
     maxParallelism,
-    states: [...byState].map(([name, s]) => ({ name, kind: s.kind, keyGroups: s.keyGroups })),
+    states: [...byState].map(([name, s]) => ({
+      name,
+      kind: s.kind,
+      format: formats.get(name) ?? DEFAULT_FORMAT,
+      keyGroups: s.keyGroups,
+    })),
   };
 }
 

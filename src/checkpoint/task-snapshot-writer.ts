@@ -8,6 +8,7 @@ import type { StateFileInfo } from '../storage/state-file.js';
 import { STATE_FILE_KEYED, STATE_FILE_OPERATOR } from '../storage/state-file.js';
 import type { StateHandle, SubtaskStateEntry } from '../storage/metadata.js';
 import { writeKeyedState, writeOperatorState } from './state-serialization.js';
+import { DEFAULT_FORMAT } from '../state/state-schema.js';
 
 /** What one operator subtask wrote for a snapshot. */
 export interface OperatorSubtaskHandles {
@@ -63,7 +64,14 @@ export async function writeTaskSnapshot(
             keyed = toHandle(info);
             bytes += info.size;
             for (const c of counts)
-              states.push({ name: c.name, kind: c.kind, scope: 'keyed', entries: c.entries });
+              states.push({
+                name: c.name,
+                kind: c.kind,
+                scope: 'keyed',
+                entries: c.entries,
+                serializer: c.format.serializer,
+                version: c.format.version,
+              });
           } catch (e) {
             await file.abort().catch(() => undefined);
             throw e;
@@ -88,6 +96,8 @@ export async function writeTaskSnapshot(
                 scope: 'operator',
                 mode: s.mode,
                 entries: s.entries.length,
+                serializer: (s.format ?? DEFAULT_FORMAT).serializer,
+                version: (s.format ?? DEFAULT_FORMAT).version,
               });
           } catch (e) {
             await file.abort().catch(() => undefined);

@@ -302,5 +302,6 @@ function isRestoreProblem(e: unknown): boolean {
     'CorruptStateFileError',
     'StateFormatError',
     'ValueCodecError',
+    'StateMigrationError',
   ].includes(e.name);
 }

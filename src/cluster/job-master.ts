@@ -120,6 +120,12 @@ export class JobMaster implements JobStatusProvider {
           ...(this.stoppedWith !== undefined ? { savepointPath: this.stoppedWith.location?.uri } : {}),
         };
       }
+      // Restored state the job cannot read fails the same way on every restart: stop now.
+      const migration = causeNamed(failure, 'StateMigrationError');
+      if (migration !== undefined) {
+        this.state = 'failed';
+        throw migration;
+      }
       const decision = this.options.restartStrategy.onFailure(this.clock.now());
       if (!decision.restart) {
         this.state = 'failed';
@@ -141,6 +147,15 @@ export class JobMaster implements JobStatusProvider {
       if (this.cancelRequested) {
         this.state = 'cancelled';
         throw new JobCancelledError(this.graph.jobName);
+      }
+      if (this.latest.completed === undefined && this.latest.restore !== undefined) {
+        // The failed attempt changed the state it restored: the next one reads the snapshot again.
+        try {
+          this.latest.restore = await this.latest.restore.reload();
+        } catch (e) {
+          this.state = 'failed';
+          throw e;
+        }
       }
       if (this.latest.completed !== undefined) {
         try {
@@ -597,4 +612,11 @@ function recordsOutOf(t: StreamTask): number {
   let n = 0;
   for (const w of t.setup.writers) n += w.recordsOut;
   return n;
+}
+
+/** The first error named `name` in the cause chain of `e`. */
+function causeNamed(e: unknown, name: string): Error | undefined {
+  for (let c: unknown = e, depth = 0; c instanceof Error && depth < 10; c = c.cause, depth++)
+    if (c.name === name) return c;
+  return undefined;
 }

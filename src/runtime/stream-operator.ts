@@ -60,6 +60,9 @@ export abstract class StreamOperator<IN = unknown, OUT = unknown> {
     this.info = info;
     this.output = output;
     this.keyedBackend = keyedBackend;
+    const owner = `operator '${info.name}'${info.uid === undefined ? '' : ` (uid '${info.uid}')`}`;
+    this.operatorState.owner = owner;
+    if (keyedBackend !== undefined) keyedBackend.owner = owner;
   }
 
   abstract processElement(record: IN): void;
@@ -71,7 +74,10 @@ export abstract class StreamOperator<IN = unknown, OUT = unknown> {
     if (restored?.keyed !== undefined) {
       if (this.keyedBackend === undefined)
         throw new StateAccessError('keyed state was restored for an operator that is not keyed');
-      this.keyedBackend.restore([restored.keyed]);
+      // The restored state is this operator's own (the loader decoded it for this attempt): a
+      // copy would double the memory of a restore, and a view into a read buffer would make
+      // structuredClone copy the whole buffer per key group.
+      this.keyedBackend.restore([restored.keyed], { copy: false });
     }
     if (restored?.operator !== undefined) this.operatorState.restore(restored.operator);
     const fn = this.fnObject();

@@ -20,6 +20,14 @@ import {
 } from './state.js';
 import { fromStateKey, toStateKey } from './state-key.js';
 import { StateTable } from './state-table.js';
+import {
+  DEFAULT_FORMAT,
+  formatOf,
+  mapUnits,
+  restoreUnit,
+  serializeUnit,
+  type StoredFormat,
+} from './state-schema.js';
 import type { KeyedStateSnapshot } from './snapshot.js';
 
 /** What an asynchronous snapshot reads: the frozen maps of every state, by key group index. */
@@ -29,6 +37,9 @@ export interface KeyedStateCapture {
   readonly states: ReadonlyArray<{
     readonly name: string;
     readonly kind: StateKind;
+    readonly format: StoredFormat;
+    /** Turns a stored unit into what is written; undefined: written as it is (weir-cbor). */
+    readonly serialize: ((unit: unknown) => unknown) | undefined;
     /** Indexed by key group − range.start; keys are state keys (see state-key.ts). */
     readonly maps: ReadonlyArray<Map<unknown, unknown> | undefined>;
   }>;
@@ -60,11 +71,16 @@ interface Registered {
   kind: StateKind;
   table: StateTable;
   handle: unknown;
+  /** How the values are stored in snapshots; for restored, unregistered state the snapshot's. */
+  format: StoredFormat;
+  serialize: ((unit: unknown) => unknown) | undefined;
 }
 
 export class HeapKeyedStateBackend implements KeyedStateStore {
   readonly ctx = new KeyContext();
   private readonly states = new Map<string, Registered>();
+  /** Names the operator in messages (set by the runtime). */
+  owner = 'this operator';
 
   constructor(
     readonly range: KeyGroupRange,
@@ -121,14 +137,32 @@ export class HeapKeyedStateBackend implements KeyedStateStore {
           `state '${d.name}' is already registered as ${existing.kind} state and cannot also be ${d.kind} state; give it another name`,
         );
       }
-      // State restored from a snapshot has its table but no handle until a function asks for it.
-      if (existing.handle === undefined) existing.handle = create(existing.table);
+      // State restored from a snapshot has its table but no handle until a function asks for it;
+      // then its values become what the descriptor declares (deserialized, migrated).
+      if (existing.handle === undefined) {
+        const upgrade = restoreUnit(d, existing.format, this.owner);
+        if (upgrade !== undefined) this.upgradeAll(existing, upgrade);
+        existing.format = formatOf(d);
+        existing.serialize = serializeUnit(d.serializer);
+        existing.handle = create(existing.table);
+      }
       return existing.handle as H;
     }
     const table = new StateTable(this.range);
     const handle = create(table);
-    this.states.set(d.name, { kind: d.kind, table, handle });
+    this.states.set(d.name, {
+      kind: d.kind,
+      table,
+      handle,
+      format: formatOf(d),
+      serialize: serializeUnit(d.serializer),
+    });
     return handle;
+  }
+
+  private upgradeAll(s: Registered, upgrade: (unit: unknown) => unknown): void {
+    for (let i = 0; i < s.table.maps.length; i++)
+      for (const [k, v] of [...s.table.groupEntries(i)]) s.table.set(i, k, mapUnits(s.kind, v, upgrade));
   }
 
   stateNames(): string[] {
@@ -152,7 +186,7 @@ export class HeapKeyedStateBackend implements KeyedStateStore {
     const states: Array<KeyedStateCapture['states'][number]> = [];
     const tables: StateTable[] = [];
     for (const [name, s] of this.states) {
-      states.push({ name, kind: s.kind, maps: s.table.freeze() });
+      states.push({ name, kind: s.kind, format: s.format, serialize: s.serialize, maps: s.table.freeze() });
       tables.push(s.table);
     }
     let released = false;
@@ -185,7 +219,9 @@ export class HeapKeyedStateBackend implements KeyedStateStore {
         if (entries.length > 0)
           keyGroups.push({ keyGroup: this.range.start + i, entries: structuredClone(entries) });
       }
-      states.push({ name, kind: s.kind, keyGroups });
+      // In memory the values stay as they are: only a file holds serializer bytes.
+      const format = { serializer: DEFAULT_FORMAT.serializer, version: s.format.version };
+      states.push({ name, kind: s.kind, format: s.handle === undefined ? s.format : format, keyGroups });
     }
     return { maxParallelism: this.maxParallelism, states };
   }
@@ -202,7 +238,13 @@ export class HeapKeyedStateBackend implements KeyedStateStore {
       for (const st of snap.states) {
         let s = this.states.get(st.name);
         if (s === undefined) {
-          s = { kind: st.kind, table: new StateTable(this.range), handle: undefined };
+          s = {
+            kind: st.kind,
+            table: new StateTable(this.range),
+            handle: undefined,
+            format: st.format ?? DEFAULT_FORMAT,
+            serialize: undefined,
+          };
           this.states.set(st.name, s);
         }
         const reg = s;

@@ -2,14 +2,18 @@
 // lists are divided among the new subtasks, 'union' lists are given whole to every subtask, and
 // broadcast state (the same on every subtask by contract) is given to every subtask as subtask 0
 // had it.
-import type { ListStateDescriptor, MapStateDescriptor } from './descriptors.js';
+import type { ListStateDescriptor, MapStateDescriptor, StateDescriptor } from './descriptors.js';
+import { DEFAULT_FORMAT, formatOf, restoreUnit, serializeUnit } from './state-schema.js';
 import type { OperatorStateMode, OperatorStateSnapshot } from './snapshot.js';
 import { StateAccessError, type ListState, type MapState } from './state.js';
 import { fromStateKey, toStateKey } from './state-key.js';
 
 class OperatorListState<T> implements ListState<T> {
   items: T[] = [];
-  constructor(readonly mode: OperatorStateMode) {}
+  constructor(
+    readonly mode: OperatorStateMode,
+    readonly descriptor: StateDescriptor,
+  ) {}
   get(): readonly T[] {
     return this.items;
   }
@@ -34,6 +38,7 @@ class OperatorListState<T> implements ListState<T> {
 class BroadcastMapState<UK, UV> implements MapState<UK, UV> {
   readonly mode = 'broadcast' as const;
   map = new Map<unknown, UV>();
+  constructor(readonly descriptor: StateDescriptor) {}
   get(key: UK): UV | undefined {
     return this.map.get(toStateKey(key));
   }
@@ -64,16 +69,16 @@ class BroadcastMapState<UK, UV> implements MapState<UK, UV> {
   clear(): void {
     this.map.clear();
   }
-  toEntries(): Array<[unknown, unknown]> {
-    return [...this.map].map(([k, v]) => [fromStateKey(k), v]);
+  toEntries(unit: (u: unknown) => unknown): Array<[unknown, unknown]> {
+    return [...this.map].map(([k, v]) => [fromStateKey(k), unit(v)]);
   }
-  load(entries: readonly unknown[], name: string): void {
+  load(entries: readonly unknown[], name: string, unit: (u: unknown) => unknown): void {
     for (const e of entries) {
       if (!Array.isArray(e) || e.length !== 2)
         throw new StateAccessError(
           `broadcast state '${name}' in the snapshot is not a list of [key, value] pairs`,
         );
-      this.map.set(toStateKey(e[0]), e[1] as UV);
+      this.map.set(toStateKey(e[0]), unit(e[1]) as UV);
     }
   }
 }
@@ -83,6 +88,8 @@ type Registered = OperatorListState<unknown> | BroadcastMapState<unknown, unknow
 export class OperatorStateStore {
   private readonly states = new Map<string, Registered>();
   private restored: OperatorStateSnapshot | undefined;
+  /** Names the operator in messages (set by the runtime). */
+  owner = 'this operator';
 
   /** True when this subtask was started from a snapshot (even one that gave it no entries). */
   get isRestored(): boolean {
@@ -107,15 +114,20 @@ export class OperatorStateStore {
    * const rules = ctx.operatorStateStore.getBroadcastState(new MapStateDescriptor<string, Rule>('rules'));
    */
   getBroadcastState<UK, UV>(descriptor: MapStateDescriptor<UK, UV>): MapState<UK, UV> {
-    const s = this.registered(descriptor.name, 'broadcast', () => new BroadcastMapState<unknown, unknown>());
+    const s = this.registered(
+      descriptor,
+      'broadcast',
+      () => new BroadcastMapState<unknown, unknown>(descriptor),
+    );
     return s as unknown as MapState<UK, UV>;
   }
 
   private get<T>(d: ListStateDescriptor<T>, mode: 'split' | 'union'): ListState<T> {
-    return this.registered(d.name, mode, () => new OperatorListState<unknown>(mode)) as ListState<T>;
+    return this.registered(d, mode, () => new OperatorListState<unknown>(mode, d)) as ListState<T>;
   }
 
-  private registered(name: string, mode: OperatorStateMode, create: () => Registered): Registered {
+  private registered(d: StateDescriptor, mode: OperatorStateMode, create: () => Registered): Registered {
+    const name = d.name;
     let s = this.states.get(name);
     if (s === undefined) {
       s = create();
@@ -125,8 +137,9 @@ export class OperatorStateStore {
           throw new StateAccessError(
             `operator state '${name}' was ${describeMode(old.mode)} in the snapshot and cannot be restored as ${describeMode(mode)}; give the new state another name`,
           );
-        if (s instanceof BroadcastMapState) s.load(old.entries, name);
-        else s.items = structuredClone(old.entries);
+        const upgrade = restoreUnit(d, old.format ?? DEFAULT_FORMAT, this.owner) ?? ((u: unknown) => u);
+        if (s instanceof BroadcastMapState) s.load(structuredClone(old.entries), name, upgrade);
+        else s.items = structuredClone(old.entries).map(upgrade);
       }
       this.states.set(name, s);
     } else if (s.mode !== mode) {
@@ -144,12 +157,18 @@ export class OperatorStateStore {
 
   snapshot(): OperatorStateSnapshot {
     const states: OperatorStateSnapshot['states'] = [];
-    for (const [name, s] of this.states)
+    for (const [name, s] of this.states) {
+      // Serialized here (operator state is small): the entries then are what the file holds.
+      const serialize = serializeUnit(s.descriptor.serializer);
+      const unit = serialize ?? ((u: unknown) => u);
+      const entries = s instanceof BroadcastMapState ? s.toEntries(unit) : s.items.map(unit);
       states.push({
         name,
         mode: s.mode,
-        entries: structuredClone(s instanceof BroadcastMapState ? s.toEntries() : s.items),
+        entries: serialize === undefined ? structuredClone(entries) : entries,
+        format: formatOf(s.descriptor),
       });
+    }
     // State restored but not (yet) registered again by this version of the function is kept.
     for (const old of this.restored?.states ?? [])
       if (!this.states.has(old.name)) states.push(structuredClone(old));

@@ -10,7 +10,10 @@
 //         "parallelism": 2, "maxParallelism": 128,
 //         "subtasks": [ { "index": 0, "keyGroups": [0, 63] | null,
 //             "keyed": Handle | null, "operator": Handle | null, "timers": Handle | null, "sink": Handle | null,
-//             "states": [ { "name": "count", "kind": "value", "scope": "keyed", "entries": 123 } ] } ] } ],
+//             "states": [ { "name": "count", "kind": "value", "scope": "keyed", "entries": 123,
+//                           "serializer": "weir-cbor", "version": 1 } ] } ] } ],
+//   (serializer and version are optional on read: snapshots of weir 0.1.0 before schema
+//   evolution lack them, meaning "weir-cbor" and 1)
 //     "extra": {},
 //     "checksum": "crc32:<8 hex digits>" }
 //   Handle = { "path": "op-<id8>-<subtask>-keyed.state", "size": 1234, "crc32": 305419896,
@@ -43,6 +46,10 @@ export interface SubtaskStateEntry {
   /** How operator list state is redistributed. */
   mode?: 'split' | 'union' | 'broadcast';
   entries: number;
+  /** Serializer id of the stored values; absent in older snapshots, meaning "weir-cbor". */
+  serializer?: string;
+  /** Schema version of the stored values; absent in older snapshots, meaning 1. */
+  version?: number;
 }
 
 export interface SubtaskMetadata {
@@ -207,6 +214,9 @@ function validate(doc: unknown, bad: Bad): SnapshotMetadata {
         if (st.mode !== undefined && st.mode !== 'split' && st.mode !== 'union' && st.mode !== 'broadcast')
           throw bad(`${kat}.mode must be "split", "union" or "broadcast" when given`);
         int(st.entries, `${kat}.entries`, bad);
+        if (st.serializer !== undefined) str(st.serializer, `${kat}.serializer`, bad);
+        if (st.version !== undefined && int(st.version, `${kat}.version`, bad) < 1)
+          throw bad(`${kat}.version must be at least 1`);
       });
     });
   });

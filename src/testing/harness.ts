@@ -191,7 +191,11 @@ abstract class HarnessBase<IN, OUT> {
    */
   async restore(snapshots: readonly OperatorSubtaskState[]): Promise<void> {
     this.expectPhase('restore()', 'created');
-    await this.open(stateForSubtask(snapshots, this.info.parallelism, this.info.subtaskIndex));
+    // A copy: the operator takes the restored state as its own, and a test may restore one
+    // snapshot into several harnesses.
+    await this.open(
+      structuredClone(stateForSubtask(snapshots, this.info.parallelism, this.info.subtaskIndex)),
+    );
   }
 
   /** Processes one record. A user-function error is thrown as an OperatorFailure naming the operator. */

@@ -110,7 +110,14 @@ describe('claim mode', () => {
       .keyBy((n) => n % 13)
       .reduce((a, b) => a + b)
       .uid('sum')
-      .map((n) => n)
+      .map((n) => {
+        // Slow enough that the stop lands before the input ends, on any machine.
+        if (n % 100 === 0) {
+          const until = performance.now() + 0.2;
+          while (performance.now() < until);
+        }
+        return n;
+      })
       .uid('check')
       .sinkTo(new DiscardingSink());
     await env.execute('claim', {

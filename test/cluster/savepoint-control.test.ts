@@ -429,3 +429,55 @@ describe('operator list state and broadcast state across a stop and a rescale', 
     },
   );
 });
+
+/** Keeps every number of its key in keyed list state (changed in place by add). */
+class Collecting implements KeyedProcessFunction<number, number, string> {
+  static failAt: number | undefined;
+  private seen!: ListState<number>;
+  open(ctx: RuntimeContext): void {
+    this.seen = ctx.getListState(new ListStateDescriptor<number>('seen'));
+  }
+  processElement(n: number, ctx: KeyedProcessContext<number>, out: Collector<string>): void {
+    if (n % 50 === 0) {
+      const until = performance.now() + 0.3;
+      while (performance.now() < until);
+    }
+    this.seen.add(n);
+    if (Collecting.failAt !== undefined && n === Collecting.failAt) {
+      Collecting.failAt = undefined;
+      throw new Error('injected failure after the restore');
+    }
+    out.collect(`${ctx.getCurrentKey()},${this.seen.get().length}`);
+  }
+}
+
+describe('a failure after a restore, before any checkpoint', () => {
+  it('restarts from the savepoint as it is on disk, not from the state the failed attempt changed', async () => {
+    const job = async (o: { out: string; restoreFrom?: string; onStart?: (m: JobMaster) => void }) => {
+      const env = new StreamExecutionEnvironment({ parallelism: 2, execution: { batchSize: 128 } });
+      env.setRestartStrategy({ type: 'fixed-delay', attempts: 2, delayMs: 10 });
+      env
+        .fromSequence(1, RECORDS)
+        .setParallelism(1)
+        .uid('numbers')
+        .keyBy((n) => n % KEYS)
+        .process(new Collecting())
+        .uid('collect')
+        .sinkTo(new FileSink<string>(o.out))
+        .uid('sink');
+      return env.execute('restart-after-restore', {
+        restoreFrom: o.restoreFrom,
+        savepointDir: tmp('sp'),
+        onStart: o.onStart,
+      });
+    };
+    const straightOut = tmp('straight-collect');
+    await job({ out: straightOut });
+    const out = tmp('collect');
+    const first = await job({ out, onStart: whenRecordsIn(RECORDS / 3, (m) => m.stop({})) });
+    Collecting.failAt = RECORDS - 10; // late: the failed attempt has added to most lists
+    await job({ out, restoreFrom: first.savepointPath });
+    expect(Collecting.failAt).toBeUndefined();
+    expect(visibleLines(out).join('\n')).toBe(visibleLines(straightOut).join('\n'));
+  });
+});

@@ -13,10 +13,11 @@ describe('OperatorStateStore', () => {
     offsets.add(1);
     offsets.addAll([2, 3]);
     all.update(['x', 'y']);
+    const format = { serializer: 'weir-cbor', version: 1 };
     expect(s.snapshot()).toEqual({
       states: [
-        { name: 'offsets', mode: 'split', entries: [1, 2, 3] },
-        { name: 'all', mode: 'union', entries: ['x', 'y'] },
+        { name: 'offsets', mode: 'split', entries: [1, 2, 3], format },
+        { name: 'all', mode: 'union', entries: ['x', 'y'], format },
       ],
     });
     all.clear();
@@ -83,7 +84,7 @@ describe('OperatorStateStore', () => {
     s.getListState(new ListStateDescriptor<number>('l')).add(2);
     expect(s.snapshot()).toEqual({
       states: [
-        { name: 'l', mode: 'split', entries: [1, 2] },
+        { name: 'l', mode: 'split', entries: [1, 2], format: { serializer: 'weir-cbor', version: 1 } },
         { name: 'old', mode: 'union', entries: ['kept'] },
       ],
     });
@@ -108,6 +109,7 @@ describe('OperatorStateStore', () => {
             ['a', 1],
             [['b', 2], 2],
           ],
+          format: { serializer: 'weir-cbor', version: 1 },
         },
       ],
     });

@@ -317,8 +317,18 @@ describe('_metadata', () => {
     ],
     [
       'a state mode',
-      (m) => (m.operators[0].subtasks[0].states[0].mode = 'broadcast'),
-      'operators[0].subtasks[0].states[0].mode must be "split" or "union" when given',
+      (m) => (m.operators[0].subtasks[0].states[0].mode = 'round-robin'),
+      'operators[0].subtasks[0].states[0].mode must be "split", "union" or "broadcast" when given',
+    ],
+    [
+      'a state serializer',
+      (m) => (m.operators[1].subtasks[0].states[0].serializer = ''),
+      'operators[1].subtasks[0].states[0].serializer must be a non-empty string',
+    ],
+    [
+      'a state version',
+      (m) => (m.operators[1].subtasks[0].states[0].version = 0),
+      'operators[1].subtasks[0].states[0].version must be at least 1',
     ],
     [
       'entries',
