@@ -5,6 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { CASES } from './cases/index.js';
+import { savepointFigures } from './cases/savepoint-figures.js';
 import { snapshotFigures } from './cases/snapshot-figures.js';
 import { BenchFailure, measure, median, toFigure, type Figure, type Measurement } from './lib/harness.js';
 
@@ -20,7 +21,8 @@ class UsageError extends Error {}
 
 const USAGE = `usage: npm run bench -- [--runs N] [--only NAME] [--events N] [--json [FILE|-]]
   --runs N      runs per figure (default 5); each figure is the median, shown with its min–max
-  --only NAME   run only the cases whose name contains NAME ('snapshot': only the snapshot figures)
+  --only NAME   run only the cases whose name contains NAME ('snapshot': only the snapshot figures,
+                'savepoint': only the savepoint figures)
   --events N    events (words, …) per run, for every case (default: each case's own; 2e6, 500k, 5M work)
   --json FILE   also write [{ name, value, unit, baseline, ratio }] to FILE; '-' or no FILE: to stdout,
                 and the table to stderr`;
@@ -157,7 +159,8 @@ async function main(): Promise<number> {
   }
   const cases = CASES.filter((c) => o.only === undefined || c.name.includes(o.only));
   const withSnapshots = o.only === undefined || 'snapshot'.includes(o.only);
-  if (cases.length === 0 && !withSnapshots) {
+  const withSavepoints = o.only === undefined || 'savepoint'.includes(o.only);
+  if (cases.length === 0 && !withSnapshots && !withSavepoints) {
     process.stderr.write(
       `bench: no case matches --only '${o.only}'; cases: ${CASES.map((c) => c.name).join(', ')}\n`,
     );
@@ -214,6 +217,20 @@ async function main(): Promise<number> {
     } catch (e) {
       clearProgress();
       const message = `snapshot figures: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`;
+      failures.push(message);
+      process.stderr.write(`bench: FAILED ${message}\n`);
+    }
+  }
+  if (withSavepoints) {
+    try {
+      const sp = await savepointFigures(o.runs, progress);
+      clearProgress();
+      print('');
+      print(sp.text);
+      figures.push(...sp.figures);
+    } catch (e) {
+      clearProgress();
+      const message = `savepoint figures: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`;
       failures.push(message);
       process.stderr.write(`bench: FAILED ${message}\n`);
     }
