@@ -30,6 +30,8 @@ export type {
   ProcessContext,
   KeyedProcessFunction,
   KeyedProcessContext,
+  OnTimerContext,
+  TimerServiceView,
 } from './runtime/functions.js';
 export type {
   Source,

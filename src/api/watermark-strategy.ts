@@ -2,6 +2,10 @@
 // and tells the job how far event time has progressed. A watermark W promises that no record
 // with a timestamp ≤ W follows; event-time timers and windows fire on it.
 
+import { SYSTEM_CLOCK, type ProcessingClock } from '../runtime/timer-service.js';
+
+export type { ProcessingClock };
+
 /** Where a generator reports watermarks and idleness. */
 export interface WatermarkOutput {
   /** A watermark; one that does not advance the last one is ignored. */
@@ -24,11 +28,6 @@ export interface WatermarkGenerator<T> {
 
 /** Gives a record its event timestamp (epoch milliseconds); `recordTimestamp` is the one it carries, if any. */
 export type TimestampAssigner<T> = (event: T, recordTimestamp: number | undefined) => number;
-
-/** Milliseconds since some origin; injectable so tests are deterministic. */
-export interface ProcessingClock {
-  now(): number;
-}
 
 /** Max out-of-orderness: the watermark trails the largest timestamp seen by `bound` ms. */
 export class BoundedOutOfOrdernessWatermarks<T> implements WatermarkGenerator<T> {
@@ -82,8 +81,6 @@ export class WatermarksWithIdleness<T> implements WatermarkGenerator<T> {
     this.inner.onPeriodicEmit(output);
   }
 }
-
-const SYSTEM_CLOCK: ProcessingClock = { now: () => Date.now() };
 
 /**
  * How records get their timestamps and the job its watermarks.

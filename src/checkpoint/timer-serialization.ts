@@ -4,19 +4,13 @@
 // timers in the group, its name ('event' or 'processing'), the number of keys, then per key the
 // key (as given to keyBy) and the sorted array of its timer timestamps.
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { TimeDomain, TimerCapture } from '../runtime/timer-service.js';
+import type { RestoredTimers, TimerCapture } from '../runtime/timer-service.js';
 import { fromStateKey, toStateKey } from '../state/state-key.js';
 import { ValueDecoder, ValueEncoder } from '../state/value-codec.js';
 import type { StateFileWriter } from '../storage/state-file.js';
 import { StateFormatError } from './state-serialization.js';
 
-/** One key's timers of one domain, as restored. */
-export interface RestoredTimers {
-  readonly domain: TimeDomain;
-  readonly keyGroup: number;
-  readonly stateKey: unknown;
-  readonly timestamps: readonly number[];
-}
+export type { RestoredTimers };
 
 const CHUNK_BYTES = 1 << 20;
 const KEYS_PER_TURN = 20_000;

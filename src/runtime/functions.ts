@@ -77,6 +77,32 @@ export interface ProcessContext {
 export interface KeyedProcessContext<K> extends ProcessContext {
   /** The key of the record being processed. */
   getCurrentKey(): K;
+  /** The event timestamp of the record (or of the firing timer), if the stream has event time. */
+  timestamp(): number | undefined;
+  /** Timers of the current key, and the operator's notion of time. */
+  readonly timerService: TimerServiceView;
+}
+
+/**
+ * Timers of a keyed function: each (key, timestamp) is one timer however often it is registered;
+ * `onTimer` runs with the key set. Timers are state: they are in every checkpoint and savepoint.
+ */
+export interface TimerServiceView {
+  /** Processing time (epoch ms) from the job's clock. */
+  currentProcessingTime(): number;
+  /** The operator's event-time watermark; −Infinity before the first. */
+  currentWatermark(): number;
+  /** Fires once the watermark reaches `timestamp`. */
+  registerEventTimeTimer(timestamp: number): void;
+  deleteEventTimeTimer(timestamp: number): void;
+  /** Fires once processing time reaches `timestamp`. */
+  registerProcessingTimeTimer(timestamp: number): void;
+  deleteProcessingTimeTimer(timestamp: number): void;
+}
+
+export interface OnTimerContext<K> extends KeyedProcessContext<K> {
+  /** Which kind of timer fired. */
+  readonly timeDomain: 'event' | 'processing';
 }
 
 export interface ProcessFunction<I, O>
@@ -103,4 +129,6 @@ export interface ProcessFunction<I, O>
 export interface KeyedProcessFunction<K, I, O>
   extends RichFunction, Partial<CheckpointedFunction>, CheckpointListener {
   processElement(value: I, ctx: KeyedProcessContext<K>, out: Collector<O>): void;
+  /** A timer of the current key fired; what it emits carries the timer's timestamp. */
+  onTimer?(timestamp: number, ctx: OnTimerContext<K>, out: Collector<O>): void;
 }

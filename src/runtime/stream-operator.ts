@@ -19,6 +19,14 @@ import type {
   RuntimeContext,
 } from './functions.js';
 import type { OperatorIdentity } from './operator-failure.js';
+import {
+  TaskTime,
+  TimerService,
+  type RestoredTimers,
+  type TimeDomain,
+  type TimerCapture,
+} from './timer-service.js';
+import { fromStateKey } from '../state/state-key.js';
 
 export interface OperatorInfo extends OperatorIdentity {
   readonly jobName: string;
@@ -30,6 +38,8 @@ export interface OperatorInfo extends OperatorIdentity {
 export interface OperatorSubtaskState {
   keyed?: KeyedStateSnapshot | undefined;
   operator?: OperatorStateSnapshot | undefined;
+  /** Timers of the key groups this subtask restores (any key groups: others are skipped). */
+  timers?: readonly RestoredTimers[] | undefined;
 }
 
 /**
@@ -40,6 +50,7 @@ export interface OperatorSubtaskState {
 export interface OperatorSnapshotParts {
   readonly operatorId: string;
   readonly keyed: KeyedStateCapture | undefined;
+  readonly timers?: TimerCapture | undefined;
   readonly operator: OperatorStateSnapshot;
   readonly pending: Promise<void> | undefined;
 }
@@ -52,14 +63,29 @@ export abstract class StreamOperator<IN = unknown, OUT = unknown> {
   keyedBackend: HeapKeyedStateBackend | undefined;
   readonly operatorState = new OperatorStateStore();
   private runtimeContext: RuntimeContext | undefined;
+  /** Shared by the operators of a task: the current record's timestamp, processing time. */
+  time: TaskTime = new TaskTime();
+  /** Timers of keyed operators (per key group, like keyed state). */
+  timers: TimerService | undefined;
+  /** The largest watermark this operator has processed. */
+  currentWatermark = Number.NEGATIVE_INFINITY;
+  /** Where watermarks go after this operator: the next operator of the chain, or the task's outputs. */
+  watermarkOutput: (watermark: number) => void = () => undefined;
 
   /** The user's function object, whose lifecycle hooks this operator drives. */
   protected abstract get userFunction(): unknown;
 
-  setup(info: OperatorInfo, output: Collector<OUT>, keyedBackend: HeapKeyedStateBackend | undefined): void {
+  setup(
+    info: OperatorInfo,
+    output: Collector<OUT>,
+    keyedBackend: HeapKeyedStateBackend | undefined,
+    time?: TaskTime,
+  ): void {
     this.info = info;
     this.output = output;
     this.keyedBackend = keyedBackend;
+    if (time !== undefined) this.time = time;
+    if (keyedBackend !== undefined) this.timers = new TimerService(keyedBackend.range);
     const owner = `operator '${info.name}'${info.uid === undefined ? '' : ` (uid '${info.uid}')`}`;
     this.operatorState.owner = owner;
     if (keyedBackend !== undefined) keyedBackend.owner = owner;
@@ -80,6 +106,12 @@ export abstract class StreamOperator<IN = unknown, OUT = unknown> {
       this.keyedBackend.restore([restored.keyed], { copy: false });
     }
     if (restored?.operator !== undefined) this.operatorState.restore(restored.operator);
+    if (restored?.timers !== undefined && restored.timers.length > 0) {
+      if (this.timers === undefined)
+        throw new StateAccessError('timers were restored for an operator that is not keyed');
+      this.timers.restore(restored.timers);
+      this.requestProcessingWakeup();
+    }
     const fn = this.fnObject();
     if (typeof fn?.initializeState === 'function') {
       await fn.initializeState({
@@ -115,8 +147,57 @@ export abstract class StreamOperator<IN = unknown, OUT = unknown> {
         );
       }
     }
-    return { keyed: this.keyedBackend?.snapshot(), operator: this.operatorState.snapshot() };
+    return {
+      keyed: this.keyedBackend?.snapshot(),
+      operator: this.operatorState.snapshot(),
+      ...(this.timers !== undefined ? { timers: [...this.timers.entries()] } : {}),
+    };
   }
+
+  /**
+   * Event time advanced to `watermark`: fires the event-time timers due, then passes the
+   * watermark on, so what the timers emit precedes it downstream.
+   */
+  processWatermark(watermark: number): void {
+    if (watermark <= this.currentWatermark) return;
+    this.currentWatermark = watermark;
+    if (this.timers !== undefined && this.timers.size('event') > 0)
+      this.timers.advance('event', watermark, this.fireTimer);
+    this.watermarkOutput(watermark);
+  }
+
+  /** Processing time reached `now`: fires the processing-time timers due. */
+  advanceProcessingTime(now: number): void {
+    if (this.timers === undefined || this.timers.size('processing') === 0) return;
+    this.timers.advance('processing', now, this.fireTimer);
+    this.requestProcessingWakeup();
+  }
+
+  /** Asks the task to wake this operator at its next processing-time timer. */
+  protected requestProcessingWakeup(): void {
+    const next = this.timers?.nextTimestamp('processing');
+    if (next !== undefined) this.time.requestWakeup(next);
+  }
+
+  private readonly fireTimer = (
+    domain: TimeDomain,
+    stateKey: unknown,
+    kgIndex: number,
+    timestamp: number,
+  ): void => {
+    const backend = this.keyedBackend!;
+    backend.setCurrentKey(fromStateKey(stateKey), backend.range.start + kgIndex);
+    const saved = this.time.timestamp;
+    this.time.timestamp = domain === 'event' ? timestamp : undefined;
+    try {
+      this.onTimer(domain, timestamp);
+    } finally {
+      this.time.timestamp = saved;
+    }
+  };
+
+  /** A timer of the current key fired (keyed operators that use timers override this). */
+  protected onTimer(_domain: TimeDomain, _timestamp: number): void {}
 
   /** The synchronous part of a checkpoint; `withKeyedState` false skips keyed state (a commit-only snapshot). */
   snapshotForCheckpoint(

@@ -11,6 +11,35 @@ import { StateTable } from '../state/state-table.js';
 
 export type TimeDomain = 'event' | 'processing';
 
+/** Milliseconds since the epoch; injectable so tests are deterministic. */
+export interface ProcessingClock {
+  now(): number;
+}
+
+export const SYSTEM_CLOCK: ProcessingClock = { now: () => Date.now() };
+
+/**
+ * Time as the operators of one task see it: the event timestamp of the record (or timer) being
+ * processed — set by the task per record, read by writers so outputs keep their input's
+ * timestamp — and processing time, with a way to ask the task for a wakeup.
+ */
+export class TaskTime {
+  /** Event timestamp of the current record; undefined when the stream has none. */
+  timestamp: number | undefined = undefined;
+  /** Earliest processing-time wakeup asked for and not yet delivered. */
+  wakeupAt: number | undefined = undefined;
+  /** Called when a new, earlier wakeup is asked for (the task arms a timer). */
+  onWakeupRequest: (at: number) => void = () => undefined;
+
+  constructor(readonly clock: ProcessingClock = SYSTEM_CLOCK) {}
+
+  requestWakeup(at: number): void {
+    if (this.wakeupAt !== undefined && this.wakeupAt <= at) return;
+    this.wakeupAt = at;
+    this.onWakeupRequest(at);
+  }
+}
+
 interface HeapEntry {
   readonly timestamp: number;
   readonly stateKey: unknown;
@@ -127,6 +156,14 @@ class TimerQueue {
   }
 }
 
+/** One key's timers of one domain, as a snapshot holds them. */
+export interface RestoredTimers {
+  readonly domain: TimeDomain;
+  readonly keyGroup: number;
+  readonly stateKey: unknown;
+  readonly timestamps: readonly number[];
+}
+
 /** Called for each timer that fires, with the key's state key and key group index set up by the caller. */
 export type FireTimer = (domain: TimeDomain, stateKey: unknown, kgIndex: number, timestamp: number) => void;
 
@@ -211,14 +248,7 @@ export class TimerService {
   }
 
   /** Loads restored timers (of any key group; those outside this subtask's range are skipped). */
-  restore(
-    entries: Iterable<{
-      domain: TimeDomain;
-      keyGroup: number;
-      stateKey: unknown;
-      timestamps: readonly number[];
-    }>,
-  ): void {
+  restore(entries: Iterable<RestoredTimers>): void {
     for (const e of entries) {
       if (!this.range.contains(e.keyGroup)) continue;
       const kgIndex = e.keyGroup - this.range.start;
@@ -227,12 +257,7 @@ export class TimerService {
   }
 
   /** Every timer, for snapshots in memory (the operator harness) and tests. */
-  *entries(): IterableIterator<{
-    domain: TimeDomain;
-    keyGroup: number;
-    stateKey: unknown;
-    timestamps: readonly number[];
-  }> {
+  *entries(): IterableIterator<RestoredTimers> {
     for (const domain of ['event', 'processing'] as const) {
       const table = this.queues[domain].table;
       for (let i = 0; i < table.maps.length; i++)

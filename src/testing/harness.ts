@@ -38,6 +38,7 @@ import type { KeyedStateSnapshot } from '../state/snapshot.js';
 import { fromStateKey, toStateKey } from '../state/state-key.js';
 import { StateAccessError } from '../state/state.js';
 import { stateForSubtask } from './subtask-state.js';
+import { TaskTime } from '../runtime/timer-service.js';
 
 /** Where the harnessed operator runs: which subtask of which parallelism, and its names. */
 export interface HarnessOptions {
@@ -52,6 +53,8 @@ export interface HarnessOptions {
   readonly uid?: string;
   /** What `RuntimeContext.jobName` returns (default 'test job'). */
   readonly jobName?: string;
+  /** Processing time at the start, in epoch ms (default 0); move it with `setProcessingTime`. */
+  readonly processingTime?: number;
 }
 
 /**
@@ -100,6 +103,7 @@ export class KeyNotOwnedError extends Error {
 interface CompiledOptions {
   readonly info: OperatorInfo;
   readonly range: KeyGroupRange;
+  readonly processingTime: number;
 }
 
 function compile(options: HarnessOptions, defaultName: string): CompiledOptions {
@@ -109,8 +113,11 @@ function compile(options: HarnessOptions, defaultName: string): CompiledOptions 
   // Validates all three, with the same messages a job gives.
   const range = KeyGroupRange.forSubtask(subtaskIndex, parallelism, maxParallelism);
   const uid = options.uid;
+  const processingTime = options.processingTime ?? 0;
+  if (!Number.isFinite(processingTime)) throw new RangeError('processingTime must be a number of epoch ms');
   return {
     range,
+    processingTime,
     info: {
       name: options.name ?? defaultName,
       uid,
@@ -127,7 +134,12 @@ function compile(options: HarnessOptions, defaultName: string): CompiledOptions 
 abstract class HarnessBase<IN, OUT> {
   private currentPhase: HarnessPhase = 'created';
   private emitted: OUT[] = [];
+  private emittedTimestamps: Array<number | undefined> = [];
+  private emittedWatermarks: number[] = [];
+  private now: number;
   protected readonly info: OperatorInfo;
+  /** The operator's time: the harness sets each record's timestamp and the processing time. */
+  private readonly time: TaskTime;
 
   protected constructor(
     protected readonly operator: StreamOperator<IN, OUT>,
@@ -135,8 +147,52 @@ abstract class HarnessBase<IN, OUT> {
     keyedBackend: HeapKeyedStateBackend | undefined,
   ) {
     this.info = compiled.info;
-    const collector: Collector<OUT> = { collect: (record) => void this.emitted.push(record) };
-    operator.setup(compiled.info, collector, keyedBackend);
+    this.now = compiled.processingTime;
+    this.time = new TaskTime({ now: () => this.now });
+    const collector: Collector<OUT> = {
+      collect: (record) => {
+        this.emitted.push(record);
+        this.emittedTimestamps.push(this.time.timestamp);
+      },
+    };
+    operator.setup(compiled.info, collector, keyedBackend, this.time);
+    operator.watermarkOutput = (w) => void this.emittedWatermarks.push(w);
+  }
+
+  /** The event timestamps of `output`, one per record (undefined where the record has none). */
+  get outputTimestamps(): readonly (number | undefined)[] {
+    return this.emittedTimestamps;
+  }
+
+  /** The watermarks the operator passed on, in order. */
+  get watermarks(): readonly number[] {
+    return this.emittedWatermarks;
+  }
+
+  /** Event time advances to `watermark`: due event-time timers fire (and windows close). */
+  processWatermark(watermark: number): void {
+    this.expectPhase('processWatermark()', 'open', 'finished');
+    try {
+      this.operator.processWatermark(watermark);
+    } catch (e) {
+      throw attribute(e, this.info, 'onTimer');
+    } finally {
+      this.operator.keyedBackend?.clearCurrentKey();
+    }
+  }
+
+  /** Processing time moves to `now` (it never goes back): due processing-time timers fire. */
+  setProcessingTime(now: number): void {
+    this.expectPhase('setProcessingTime()', 'open', 'finished');
+    if (now < this.now) throw new RangeError(`processing time cannot go back from ${this.now} to ${now}`);
+    this.now = now;
+    try {
+      this.operator.advanceProcessingTime(now);
+    } catch (e) {
+      throw attribute(e, this.info, 'onTimer');
+    } finally {
+      this.operator.keyedBackend?.clearCurrentKey();
+    }
   }
 
   get phase(): HarnessPhase {
@@ -168,6 +224,7 @@ abstract class HarnessBase<IN, OUT> {
   takeOutput(): OUT[] {
     const out = this.emitted;
     this.emitted = [];
+    this.emittedTimestamps = [];
     return out;
   }
 
@@ -198,14 +255,19 @@ abstract class HarnessBase<IN, OUT> {
     );
   }
 
-  /** Processes one record. A user-function error is thrown as an OperatorFailure naming the operator. */
-  processElement(record: IN): void {
+  /**
+   * Processes one record, with its event timestamp if the stream has event time. A user-function
+   * error is thrown as an OperatorFailure naming the operator.
+   */
+  processElement(record: IN, timestamp?: number): void {
     this.expectPhase('processElement()', 'open');
+    this.recordTimestamp = timestamp;
     this.processRecord(record);
   }
 
   processElements(records: Iterable<IN>): void {
     this.expectPhase('processElements()', 'open');
+    this.recordTimestamp = undefined;
     for (const r of records) this.processRecord(r);
   }
 
@@ -254,11 +316,17 @@ abstract class HarnessBase<IN, OUT> {
     return st.entries as T[];
   }
 
+  /** The event timestamp the next records carry (undefined: none), as a source would give them. */
+  protected recordTimestamp: number | undefined;
+
   protected processRecord(record: IN): void {
+    this.time.timestamp = this.recordTimestamp;
     try {
       this.operator.processElement(record);
     } catch (e) {
       throw attribute(e, this.info, 'processElement');
+    } finally {
+      this.time.timestamp = undefined;
     }
   }
 

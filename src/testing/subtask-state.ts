@@ -29,7 +29,14 @@ export function stateForSubtask(
   )[subtaskIndex];
   if (operator === undefined)
     throw new RangeError(`subtask index ${subtaskIndex} is outside [0, ${parallelism})`);
-  return { keyed: keyedStateForSubtask(snapshots, parallelism, subtaskIndex), operator };
+  const keyed = keyedStateForSubtask(snapshots, parallelism, subtaskIndex);
+  const timers = snapshots.flatMap((s) => s.timers ?? []);
+  if (timers.length === 0) return { keyed, operator };
+  const maxParallelism = keyed?.maxParallelism ?? snapshots.find((s) => s.keyed)?.keyed?.maxParallelism;
+  if (maxParallelism === undefined)
+    throw new StateAccessError('the snapshots have timers but no keyed state to say their max parallelism');
+  const range = KeyGroupRange.forSubtask(subtaskIndex, parallelism, maxParallelism);
+  return { keyed, operator, timers: timers.filter((t) => range.contains(t.keyGroup)) };
 }
 
 function keyedStateForSubtask(
