@@ -18,6 +18,8 @@ import { FlatMapOperator } from '../runtime/operators/flat-map-operator.js';
 import { MapOperator } from '../runtime/operators/map-operator.js';
 import { KeyedProcessOperator, ProcessOperator } from '../runtime/operators/process-operator.js';
 import { ReduceOperator } from '../runtime/operators/reduce-operator.js';
+import { WindowOperator, type WindowFunctionSpec } from '../runtime/operators/window-operator.js';
+import type { WindowAssigner } from '../runtime/time-window.js';
 import {
   copyFunction,
   type OperatorInfo,
@@ -458,6 +460,25 @@ export class KeyedOperatorTestHarness<K extends KeyValue, IN, OUT> extends Harne
       new KeyedProcessOperator(copyFunction(fn)),
       keySelector,
       'KeyedProcess',
+      options,
+    );
+  }
+
+  /**
+   * A window operator (`keyBy(...).window(assigner)` with reduce, aggregate or process). Feed
+   * records with their timestamps (`processElement(r, t)`) and move event time with
+   * `processWatermark`, processing time with `setProcessingTime`.
+   */
+  static forWindow<K extends KeyValue, IN, OUT>(
+    assigner: WindowAssigner,
+    fn: WindowFunctionSpec<IN, OUT, K>,
+    keySelector: KeySelector<IN, K>,
+    options: HarnessOptions & { allowedLateness?: number } = {},
+  ): KeyedOperatorTestHarness<K, IN, OUT> {
+    return new KeyedOperatorTestHarness(
+      new WindowOperator<K, IN, OUT>(assigner, fn, options.allowedLateness ?? 0),
+      keySelector,
+      'Window',
       options,
     );
   }
