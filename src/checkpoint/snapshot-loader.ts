@@ -14,7 +14,12 @@ import { DEFAULT_FORMAT, type StoredFormat } from '../state/state-schema.js';
 import { STATE_FILE_KEYED, STATE_FILE_OPERATOR, StateFileReader } from '../storage/state-file.js';
 import { redistributeOperatorState } from './redistribution.js';
 import { SnapshotMismatchError } from './snapshot-mismatch-error.js';
-import { keyedSnapshotFrom, readKeyedSection, readOperatorSection } from './state-serialization.js';
+import {
+  keyedSnapshotFrom,
+  readKeyedSection,
+  readOperatorSection,
+  StateFormatError,
+} from './state-serialization.js';
 
 export { SnapshotMismatchError };
 
@@ -36,6 +41,75 @@ type KeyedAccumulator = Map<
   string,
   { kind: StateKind; keyGroups: Array<{ keyGroup: number; entries: Array<[unknown, unknown]> }> }
 >;
+
+/** Old keyed state files read at once by a restore (each with a few pieces in flight: see StateFileReader). */
+const FILES_IN_FLIGHT = 2;
+
+/** The sections of one old file that one new subtask owns, and what they decode to. */
+interface KeyedRead {
+  readonly subtask: number;
+  readonly handle: StateHandle;
+  readonly ids: number[];
+  /** Names the snapshot, the operator and the file, for messages. */
+  readonly where: string;
+  readonly acc: KeyedAccumulator;
+}
+
+/** Appends `part`'s key groups to `into`, state by state. */
+function mergeKeyed(into: KeyedAccumulator, part: KeyedAccumulator, where: string): void {
+  for (const [name, st] of part) {
+    const have = into.get(name);
+    if (have === undefined) into.set(name, { kind: st.kind, keyGroups: st.keyGroups.slice() });
+    else if (have.kind !== st.kind)
+      throw new StateFormatError(`${where}: state '${name}' is both ${have.kind} and ${st.kind} state`);
+    else for (const kg of st.keyGroups) have.keyGroups.push(kg);
+  }
+}
+
+/** Like Promise.all, but on failures rejects with the first in the order given, once all settled. */
+async function allInOrder<T>(promises: ReadonlyArray<Promise<T>>): Promise<T[]> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
+/** Thrown by the work on an item that stopped early because another item failed. */
+class Stopped extends Error {
+  override readonly name = 'Stopped';
+}
+
+/**
+ * Runs `work` on every item, at most `limit` at a time. After a failure no further item is
+ * started and `stopped()` is true (work that then throws Stopped is not a failure); it settles
+ * once nothing it started is running, with the failure of the first item (in the order given)
+ * that failed.
+ */
+async function eachConcurrently<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T, index: number, stopped: () => boolean) => Promise<void>,
+): Promise<void> {
+  const failures: Array<{ error: unknown } | undefined> = [];
+  let next = 0;
+  let failed = false;
+  const stopped = (): boolean => failed;
+  const worker = async (): Promise<void> => {
+    while (!failed && next < items.length) {
+      const i = next++;
+      try {
+        await work(items[i]!, i, stopped);
+      } catch (error) {
+        if (error instanceof Stopped) continue;
+        failures[i] = { error };
+        failed = true;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  const first = failures.find((f) => f !== undefined);
+  if (first !== undefined) throw first.error;
+}
 
 function describe(op: SnapshotMetadata['operators'][number]): string {
   return op.uid !== null
@@ -77,11 +151,13 @@ export async function loadSnapshot(
         'give the operators their old uids, or start with --allow-non-restored-state to drop that state',
     );
   }
-  const readers = new Map<string, StateFileReader>();
-  const reader = async (h: StateHandle, kind: number): Promise<StateFileReader> => {
+  // Opened once per file, also when two reads of it are under way at once.
+  const readers = new Map<string, Promise<StateFileReader>>();
+  const reader = (h: StateHandle, kind: number): Promise<StateFileReader> => {
     let r = readers.get(h.path);
     if (r === undefined) {
-      r = await StateFileReader.open(storage, location, h.path, { size: h.size, crc32: h.crc32, kind });
+      r = StateFileReader.open(storage, location, h.path, { size: h.size, crc32: h.crc32, kind });
+      r.catch(() => undefined); // whoever awaits it sees the failure
       readers.set(h.path, r);
     }
     return r;
@@ -122,20 +198,42 @@ export async function loadSnapshot(
       }
       operatorParts = redistributeOperatorState(old, p);
     }
+    // Keyed state: each new subtask reads the sections of its key groups from every old file
+    // that has some, several files at a time (one decodes while the others are being read).
+    const reads: KeyedRead[] = [];
+    if (hasKeyed)
+      for (let i = 0; i < p; i++) {
+        const range = KeyGroupRange.forSubtask(i, p, node.maxParallelism);
+        for (const s of op.subtasks) {
+          if (s.keyed === null || s.keyGroups === null) continue;
+          if (s.keyGroups[1] < range.start || s.keyGroups[0] > range.end) continue;
+          const ids = s.keyed.sections.map(([id]) => id).filter((id) => range.contains(id));
+          reads.push({
+            subtask: i,
+            handle: s.keyed,
+            ids,
+            where: `${where}, ${s.keyed.path}`,
+            acc: new Map(),
+          });
+        }
+      }
+    // All opened and their memory allocated before anything is decoded (see prepareRead; address
+    // space only: a page is touched when it is read, and becomes the state decoded from it).
+    const opened = await allInOrder(reads.map((job) => reader(job.handle, STATE_FILE_KEYED)));
+    const prepared = reads.map((job, k) => opened[k]!.prepareRead(job.ids));
+    await eachConcurrently(reads, FILES_IN_FLIGHT, (job, k, stopped) =>
+      prepared[k]!.forEach((id, payload) => {
+        if (stopped()) throw new Stopped();
+        readKeyedSection(payload, id, job.acc, job.where);
+      }),
+    );
     for (let i = 0; i < p; i++) {
       const state: OperatorSubtaskState = {};
       if (operatorParts !== undefined) state.operator = operatorParts[i];
       if (hasKeyed) {
-        const range = KeyGroupRange.forSubtask(i, p, node.maxParallelism);
+        // In the order of the old subtasks, whatever order the reads finished in.
         const acc: KeyedAccumulator = new Map();
-        for (const s of op.subtasks) {
-          if (s.keyed === null || s.keyGroups === null) continue;
-          if (s.keyGroups[1] < range.start || s.keyGroups[0] > range.end) continue;
-          const r = await reader(s.keyed, STATE_FILE_KEYED);
-          const ids = s.keyed.sections.map(([id]) => id).filter((id) => range.contains(id));
-          for (const [id, payload] of await r.readSections(ids))
-            readKeyedSection(payload, id, acc, `${where}, ${s.keyed.path}`);
-        }
+        for (const job of reads) if (job.subtask === i) mergeKeyed(acc, job.acc, job.where);
         state.keyed = keyedSnapshotFrom(node.maxParallelism, acc, keyedFormats);
       }
       restored.set(`${op.operatorId}#${i}`, state);

@@ -423,6 +423,9 @@ function headSize(n: number): number {
 export class ValueDecoder {
   private readonly u8: Uint8Array;
   private readonly buf: Buffer;
+  /** Where u8 lies, kept so that byteString() makes its views without asking u8 each time. */
+  private readonly ab: ArrayBufferLike;
+  private readonly base: number;
   private pos: number;
   private readonly end: number;
 
@@ -433,8 +436,10 @@ export class ValueDecoder {
     if (end > bytes.length) {
       throw new RangeError(`ValueDecoder: end ${end} is past the ${bytes.length} bytes given`);
     }
-    this.u8 = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.ab = bytes.buffer;
+    this.base = bytes.byteOffset;
+    this.u8 = new Uint8Array(this.ab, this.base, bytes.byteLength);
+    this.buf = Buffer.from(this.ab, this.base, bytes.byteLength);
     this.pos = offset;
     this.end = end;
   }
@@ -560,7 +565,7 @@ export class ValueDecoder {
     const p = this.pos;
     this.pos = p + n;
     if (n <= ON_HEAP_BYTES) return this.u8.slice(p, p + n);
-    return new Uint8Array(this.u8.buffer, this.u8.byteOffset + p, n);
+    return new Uint8Array(this.ab, this.base + p, n);
   }
 
   private textString(n: number, start: number): string {
@@ -693,32 +698,20 @@ function epochMillis(seconds: number): number {
   return ms;
 }
 
-/** `n` ≤ 16 ASCII bytes as a string, without a loop of concatenations. */
+/**
+ * Per length 0…16, an array of that many character codes, refilled by each call of shortAscii
+ * (which runs to completion, so nothing else ever sees it).
+ */
+const ASCII_CODES: number[][] = Array.from({ length: 17 }, (_, n) => new Array<number>(n).fill(0));
+
+/**
+ * `n` ≤ 16 ASCII bytes as a string: one call, one string. (Keys are often this short; halves
+ * joined made three strings, and from 13 characters on a cons string that a Map must flatten.)
+ */
 function shortAscii(b: Uint8Array, p: number, n: number): string {
-  const c = String.fromCharCode;
-  switch (n) {
-    case 0:
-      return '';
-    case 1:
-      return c(b[p]!);
-    case 2:
-      return c(b[p]!, b[p + 1]!);
-    case 3:
-      return c(b[p]!, b[p + 1]!, b[p + 2]!);
-    case 4:
-      return c(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!);
-    case 5:
-      return c(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!);
-    case 6:
-      return c(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!);
-    case 7:
-      return c(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!, b[p + 6]!);
-    case 8:
-      return c(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!, b[p + 6]!, b[p + 7]!);
-    default:
-      // Two halves of at most eight: still no per-byte concatenation.
-      return shortAscii(b, p, 8) + shortAscii(b, p + 8, n - 8);
-  }
+  const codes = ASCII_CODES[n]!;
+  for (let i = 0; i < n; i++) codes[i] = b[p + i]!;
+  return String.fromCharCode.apply(null, codes);
 }
 
 /** One value as bytes. */

@@ -340,8 +340,16 @@ export interface ExpectedStateFile {
   readonly kind?: number;
 }
 
-/** Read in pieces of this size by verify(), so a large file never sits in memory at once. */
-const VERIFY_CHUNK_BYTES = 8 << 20;
+/** verify() reads a file in reads of this size, into two buffers it reuses. */
+const READ_BYTES = 8 << 20;
+/**
+ * Adjacent sections are read together, into one buffer, up to this many bytes (see
+ * prepareRead): large enough that a read costs little per byte, small enough that reading
+ * and decoding overlap and that few bytes wait in memory to be decoded.
+ */
+const PIECE_BYTES = 16 << 20;
+/** Pieces read ahead of the one being decoded. */
+const PIECES_IN_FLIGHT = 2;
 /** The bytes at the end of a file read at once when it is opened: the footer and, mostly, the index. */
 const TAIL_BYTES = 64 << 10;
 
@@ -482,39 +490,38 @@ export class StateFileReader {
   }
 
   /**
-   * Reads several sections, each checked against its checksum, with one read per run of
-   * adjacent sections: restored values are views into it, and a restore of a gigabyte must not
-   * become one allocation per key group.
+   * Reads several sections, each checked against its checksum (see `forEachSection`), into a map
+   * from id to payload.
    */
   async readSections(ids: readonly number[]): Promise<Map<number, Uint8Array>> {
-    const wanted = [...new Set(ids)].map((id) => this.section(id)).sort((a, b) => a.offset - b.offset);
     const out = new Map<number, Uint8Array>();
-    let i = 0;
-    while (i < wanted.length) {
-      let j = i + 1;
-      while (j < wanted.length && wanted[j]!.offset === wanted[j - 1]!.offset + wanted[j - 1]!.length) j++;
-      const run = wanted.slice(i, j);
-      const from = run[0]!.offset;
-      const last = run[run.length - 1]!;
-      const bytes = Buffer.allocUnsafe(last.offset + last.length - from);
-      // Filled piece by piece, each section checked as soon as it is in while the next piece is read.
-      let k = 0;
-      await this.readPipelined(
-        from,
-        bytes.length,
-        (pos) => bytes.subarray(pos - from),
-        (_chunk, end) => {
-          for (; k < run.length && run[k]!.offset + run[k]!.length <= end; k++) {
-            const s = run[k]!;
-            const payload = bytes.subarray(s.offset - from, s.offset - from + s.length);
-            this.check(s, payload);
-            out.set(s.id, payload);
-          }
-        },
-      );
-      i = j;
-    }
+    await this.forEachSection(ids, (id, payload) => out.set(id, payload));
     return out;
+  }
+
+  /**
+   * Reads sections in file order and hands each to `use` as soon as it is read and checked
+   * against its checksum, while the next ones are being read: `prepareRead(ids).forEach(use)`.
+   */
+  forEachSection(ids: readonly number[], use: (id: number, payload: Uint8Array) => void): Promise<void> {
+    return this.prepareRead(ids).forEach(use);
+  }
+
+  /**
+   * Plans a read of several sections and allocates its memory (untouched until read); run it
+   * with `forEach`. Adjacent sections are read together, in pieces of about PIECE_BYTES (a
+   * larger section is a piece of its own), each piece into a buffer of its own: payloads are
+   * views into it (restored values too, so a piece lives as long as they do), and a restore of
+   * a gigabyte is neither one allocation per key group nor one per file.
+   *
+   * Apart from forEach, so a restore can allocate all it will read before it decodes anything:
+   * V8 starts a garbage collection for about every 64 MiB of new buffer memory, and each marks
+   * the whole heap, which grows by hundreds of MB as state is decoded. Allocated up front, the
+   * buffers cost a few collections of a small heap instead of one per 64 MiB of a growing one.
+   */
+  prepareRead(ids: readonly number[]): PreparedRead {
+    const wanted = [...new Set(ids)].map((id) => this.section(id)).sort((a, b) => a.offset - b.offset);
+    return new PreparedRead(planPieces(wanted, PIECE_BYTES), (piece, into) => this.readPiece(piece, into));
   }
 
   /** Every section, checked; with the index checked at open, this is every byte of the file. */
@@ -530,47 +537,45 @@ export class StateFileReader {
     const all = this.sections;
     const last = all[all.length - 1];
     const dataEnd = last === undefined ? HEADER_BYTES : last.offset + last.length;
-    const mismatch = (s: SectionRef): CorruptStateFileError =>
-      new CorruptStateFileError(this.where, `checksum mismatch in ${sectionName(this.kind, s.id)}`);
-    let k = 0; // the section being checksummed
-    let crc = 0; // of the part of section k read so far
-    const skipEmpty = (): void => {
-      for (; k < all.length && all[k]!.length === 0; k++) if (all[k]!.crc32 !== 0) throw mismatch(all[k]!);
-    };
-    skipEmpty();
-    const buffers = [Buffer.allocUnsafe(VERIFY_CHUNK_BYTES), Buffer.allocUnsafe(VERIFY_CHUNK_BYTES)];
+    const check = new RunningCheck(all, (s) => this.mismatch(s));
+    const buffers = [Buffer.allocUnsafe(READ_BYTES), Buffer.allocUnsafe(READ_BYTES)];
     let turn = 0;
     await this.readPipelined(
       HEADER_BYTES,
       dataEnd - HEADER_BYTES,
+      READ_BYTES,
       () => buffers[turn++ % 2]!,
-      (chunk, end) => {
-        const at = end - chunk.length;
-        let off = 0;
-        while (off < chunk.length) {
-          const s = all[k]!;
-          const n = Math.min(chunk.length - off, s.offset + s.length - (at + off));
-          crc = crc32(chunk.subarray(off, off + n), crc);
-          off += n;
-          if (at + off === s.offset + s.length) {
-            if (crc !== s.crc32) throw mismatch(s);
-            crc = 0;
-            k++;
-            skipEmpty();
-          }
-        }
-      },
+      (chunk, end) => check.feed(chunk, end - chunk.length),
     );
+    check.finish();
   }
 
   /**
-   * Reads `length` bytes from `from` in pieces of VERIFY_CHUNK_BYTES, each into `target(pos)`,
-   * and hands each piece to `use` while the next one is being read. `target` must not return
-   * memory that `use` still looks at: the piece before the current one is free again.
+   * One piece into `bytes`, in reads of at most PIECE_BYTES (more than one only for a larger
+   * section), each checksummed as soon as it is in, while the next one is being read.
+   */
+  private async readPiece(piece: Piece, bytes: Buffer): Promise<Buffer> {
+    const check = new RunningCheck(piece.sections, (s) => this.mismatch(s));
+    await this.readPipelined(
+      piece.from,
+      bytes.length,
+      PIECE_BYTES,
+      (pos) => bytes.subarray(pos - piece.from),
+      (chunk, end) => check.feed(chunk, end - chunk.length),
+    );
+    check.finish();
+    return bytes;
+  }
+
+  /**
+   * Reads `length` bytes from `from` in reads of at most `step` bytes, each into `target(pos)`,
+   * and hands each part to `use` while the next one is being read. `target` must not return
+   * memory that `use` still looks at: the part before the current one is free again.
    */
   private async readPipelined(
     from: number,
     length: number,
+    step: number,
     target: (pos: number) => Buffer,
     use: (chunk: Buffer, end: number) => void,
   ): Promise<void> {
@@ -578,7 +583,7 @@ export class StateFileReader {
     let pos = from;
     const next = (): Promise<Buffer> | undefined => {
       if (pos >= end) return undefined;
-      const n = Math.min(VERIFY_CHUNK_BYTES, end - pos);
+      const n = Math.min(step, end - pos);
       const p = this.read(pos, n, target(pos));
       pos += n;
       return p;
@@ -592,7 +597,7 @@ export class StateFileReader {
         use(chunk, chunkEnd);
       }
     } finally {
-      pending?.catch(() => undefined);
+      if (pending !== undefined) await pending.catch(() => undefined);
     }
   }
 
@@ -607,12 +612,138 @@ export class StateFileReader {
   }
 
   private check(s: SectionRef, bytes: Uint8Array): void {
-    if (crc32(bytes) !== s.crc32)
-      throw new CorruptStateFileError(this.where, `checksum mismatch in ${sectionName(this.kind, s.id)}`);
+    if (crc32(bytes) !== s.crc32) throw this.mismatch(s);
+  }
+
+  private mismatch(s: SectionRef): CorruptStateFileError {
+    return new CorruptStateFileError(this.where, `checksum mismatch in ${sectionName(this.kind, s.id)}`);
   }
 
   private read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
     return readExactly(this.storage, this.location, this.path, this.where, offset, length, into);
+  }
+}
+
+/**
+ * A read of some sections of one file, with its memory allocated: see
+ * StateFileReader.prepareRead. Runs once.
+ */
+export class PreparedRead {
+  /** Of each piece, until it is being read. */
+  private readonly buffers: Array<Buffer | undefined>;
+  private started = false;
+
+  constructor(
+    private readonly pieces: readonly Piece[],
+    private readonly readPiece: (piece: Piece, into: Buffer) => Promise<Buffer>,
+  ) {
+    this.buffers = pieces.map((p) => Buffer.allocUnsafe(p.to - p.from));
+  }
+
+  /**
+   * Reads the sections in file order and hands each to `use` as soon as it is read and checked
+   * against its checksum, with up to PIECES_IN_FLIGHT pieces being read meanwhile. Settles
+   * only once no read it started is still running.
+   */
+  async forEach(use: (id: number, payload: Uint8Array) => void): Promise<void> {
+    if (this.started) throw new Error('internal: a prepared read runs once');
+    this.started = true;
+    const { pieces, buffers } = this;
+    const inFlight: Array<Promise<Buffer>> = [];
+    let next = 0;
+    const readAhead = (): void => {
+      for (; next < pieces.length && inFlight.length < PIECES_IN_FLIGHT; next++) {
+        const p = this.readPiece(pieces[next]!, buffers[next]!);
+        buffers[next] = undefined;
+        p.catch(() => undefined); // awaited in order below; a later piece may fail first
+        inFlight.push(p);
+      }
+    };
+    try {
+      for (const piece of pieces) {
+        readAhead();
+        const bytes = await inFlight.shift()!;
+        readAhead();
+        for (const s of piece.sections)
+          use(s.id, bytes.subarray(s.offset - piece.from, s.offset - piece.from + s.length));
+      }
+    } finally {
+      buffers.fill(undefined);
+      await Promise.allSettled(inFlight);
+    }
+  }
+}
+
+/** Adjacent sections read into one buffer. */
+interface Piece {
+  readonly from: number;
+  to: number;
+  readonly sections: SectionRef[];
+}
+
+/**
+ * Sections (sorted by offset) as pieces: runs of adjacent sections of at most `target` bytes in
+ * all, or one larger section alone.
+ */
+function planPieces(sorted: readonly SectionRef[], target: number): Piece[] {
+  const out: Piece[] = [];
+  let cur: Piece | undefined;
+  for (const s of sorted) {
+    const end = s.offset + s.length;
+    if (cur !== undefined && s.offset === cur.to && end - cur.from <= target) {
+      cur.sections.push(s);
+      cur.to = end;
+    } else {
+      cur = { from: s.offset, to: end, sections: [s] };
+      out.push(cur);
+    }
+  }
+  return out;
+}
+
+/**
+ * Checks adjacent sections (sorted by offset) against their checksums as their bytes come in,
+ * in order and in parts of any size; `finish` checks that every section was complete.
+ */
+class RunningCheck {
+  /** The section being checksummed. */
+  private k = 0;
+  /** Of the part of section k seen so far. */
+  private crc = 0;
+
+  constructor(
+    private readonly sections: readonly SectionRef[],
+    private readonly mismatch: (s: SectionRef) => Error,
+  ) {
+    this.skipEmpty();
+  }
+
+  /** `chunk` holds the bytes from file offset `at`, which follow the ones fed before. */
+  feed(chunk: Uint8Array, at: number): void {
+    let off = 0;
+    while (off < chunk.length) {
+      const s = this.sections[this.k]!;
+      const n = Math.min(chunk.length - off, s.offset + s.length - (at + off));
+      this.crc = crc32(n === chunk.length ? chunk : chunk.subarray(off, off + n), this.crc);
+      off += n;
+      if (at + off === s.offset + s.length) {
+        if (this.crc !== s.crc32) throw this.mismatch(s);
+        this.crc = 0;
+        this.k++;
+        this.skipEmpty();
+      }
+    }
+  }
+
+  finish(): void {
+    if (this.k !== this.sections.length)
+      throw new Error(`internal: section ${this.sections[this.k]!.id} was not read to its end`);
+  }
+
+  private skipEmpty(): void {
+    const all = this.sections;
+    for (; this.k < all.length && all[this.k]!.length === 0; this.k++)
+      if (all[this.k]!.crc32 !== 0) throw this.mismatch(all[this.k]!);
   }
 }
 

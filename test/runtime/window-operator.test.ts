@@ -71,7 +71,7 @@ describe('window operator', () => {
 
   it('incremental reduce and aggregate give the same results as process', async () => {
     const evs = events(2, 500, 3, 0);
-    const reduce = KeyedOperatorTestHarness.forWindow(
+    const reduce = KeyedOperatorTestHarness.forWindow<string, Ev, Ev>(
       TumblingEventTimeWindows.of(50),
       { kind: 'reduce', reduce: (a: Ev, b: Ev) => ({ key: a.key, t: a.t, v: a.v + b.v }) },
       byKey,

@@ -240,6 +240,26 @@ describe('value codec round trips', () => {
     expect(hex(encodeValue(big.subarray(2, 4)))).toBe('420102');
   });
 
+  it('decodes a view into a larger buffer as views of that buffer, and short ASCII strings of every length', () => {
+    const values = Array.from({ length: 20 }, (_, n) => [
+      'k'.repeat(n),
+      'é'.repeat(n),
+      Buffer.alloc(65 + n, n),
+    ]);
+    const bytes = encodeValue(values);
+    const outer = Buffer.alloc(bytes.length + 11, 0xee);
+    outer.set(bytes, 7);
+    const d = new ValueDecoder(outer.subarray(7, 7 + bytes.length));
+    const back = d.decode() as Array<[string, string, Uint8Array]>;
+    expect(d.done).toBe(true);
+    back.forEach(([ascii, other, b], n) => {
+      expect(ascii).toBe('k'.repeat(n));
+      expect(other).toBe('é'.repeat(n));
+      expect(b.buffer).toBe(outer.buffer);
+      expect(Buffer.from(b).equals(Buffer.alloc(65 + n, n))).toBe(true);
+    });
+  });
+
   it('round-trips every Date a Date can hold, to the millisecond', () => {
     const rng = new Rng(1);
     for (let i = 0; i < 20_000; i++) {

@@ -337,6 +337,104 @@ describe('state file reader', () => {
   });
 });
 
+describe('state file reader: sections in pieces', () => {
+  const MiB = 1 << 20;
+  /** Keyed sections 0…7 of 6 MiB and section 8 of 20 MiB: larger than a piece (16 MiB). */
+  const sizes = [6, 6, 6, 6, 6, 6, 6, 6, 20];
+  let files: MemoryFiles;
+  let info: StateFileInfo;
+  const payload = (id: number): Buffer => Buffer.alloc(sizes[id]! * MiB, id + 1);
+
+  beforeAll(async () => {
+    files = new MemoryFiles();
+    const w = new StateFileWriter('s.state', STATE_FILE_KEYED, files.sink('s.state'), MiB);
+    info = await writeSections(
+      w,
+      sizes.map((_, id) => [id, payload(id)]),
+      MiB,
+    );
+  });
+
+  /** Its reads, how many are in flight at most, and how many were started when `use` was first called. */
+  function counting(): MemoryFiles & { started: number; inFlight: number; maxInFlight: number } {
+    const c = Object.assign(Object.create(files) as MemoryFiles, {
+      started: 0,
+      inFlight: 0,
+      maxInFlight: 0,
+      reads: [],
+    });
+    c.readRange = async (...args: Parameters<MemoryFiles['readRange']>) => {
+      c.started++;
+      c.inFlight++;
+      c.maxInFlight = Math.max(c.maxInFlight, c.inFlight);
+      try {
+        await new Promise((r) => setImmediate(r));
+        return await MemoryFiles.prototype.readRange.apply(c, args);
+      } finally {
+        c.inFlight--;
+      }
+    };
+    return c;
+  }
+
+  it('reads adjacent sections together, pieces of up to 16 MiB each in a buffer of its own, the next ones meanwhile', async () => {
+    const c = counting();
+    const r = await StateFileReader.open(c, MEM, 's.state', info);
+    c.reads = [];
+    c.started = 0;
+    const seen: Array<{ id: number; buffer: ArrayBufferLike; readsStarted: number }> = [];
+    await r.forEachSection([8, 5, 0, 1, 2, 4, 6, 7], (id, p) => {
+      expect(Buffer.from(p).equals(payload(id)), `section ${id}`).toBe(true);
+      seen.push({ id, buffer: p.buffer, readsStarted: c.started });
+    });
+    expect(seen.map((x) => x.id)).toEqual([0, 1, 2, 4, 5, 6, 7, 8]);
+    const at = (id: number): number => info.sections[id]!.offset;
+    expect(c.reads).toEqual([
+      { offset: at(0), length: 12 * MiB }, // 0 and 1
+      { offset: at(2), length: 6 * MiB }, // 3 is not asked for
+      { offset: at(4), length: 12 * MiB },
+      { offset: at(6), length: 12 * MiB },
+      { offset: at(8), length: 16 * MiB }, // a larger section: a piece of its own, read in parts
+      { offset: at(8) + 16 * MiB, length: 4 * MiB },
+    ]);
+    // One buffer per piece; the next pieces were being read while one was handed out.
+    expect(new Set(seen.map((x) => x.buffer)).size).toBe(5);
+    expect(seen[0]!.buffer).toBe(seen[1]!.buffer);
+    expect(seen[0]!.readsStarted).toBeGreaterThanOrEqual(2);
+    expect(c.maxInFlight).toBeLessThanOrEqual(2);
+    expect(c.inFlight).toBe(0);
+  });
+
+  it('hands out nothing of a damaged piece, names the file and key group, and leaves no read running', async () => {
+    const good = files.files.get('s.state')!;
+    const c = counting();
+    try {
+      const bad = Buffer.from(good);
+      bad[info.sections[5]!.offset + 123_456]! ^= 0x01;
+      files.files.set('s.state', bad);
+      const r = await StateFileReader.open(c, MEM, 's.state', info); // the index is intact
+      const seen: number[] = [];
+      await expect(r.forEachSection([0, 1, 2, 3, 4, 5, 6, 7], (id) => seen.push(id))).rejects.toThrow(
+        new CorruptStateFileError('mem://job/chk-1/s.state', 'checksum mismatch in section for key group 5'),
+      );
+      expect(seen).toEqual([0, 1, 2, 3]);
+      expect(c.inFlight).toBe(0);
+    } finally {
+      files.files.set('s.state', good);
+    }
+  });
+
+  it('runs a prepared read once; reads nothing for no sections', async () => {
+    const r = await StateFileReader.open(files, MEM, 's.state', info);
+    const read = r.prepareRead([0]);
+    await read.forEach(() => undefined);
+    await expect(read.forEach(() => undefined)).rejects.toThrow(/runs once/);
+    files.reads = [];
+    expect((await r.readSections([])).size).toBe(0);
+    expect(files.reads).toEqual([]);
+  });
+});
+
 describe('state files on disk', () => {
   let root: string;
   let storage: FsCheckpointStorage;
