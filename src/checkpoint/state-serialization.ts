@@ -16,12 +16,15 @@ import type { KeyedStateSnapshot, OperatorStateMode, OperatorStateSnapshot } fro
 import { fromStateKey, toStateKey } from '../state/state-key.js';
 import { ValueDecoder, ValueEncoder } from '../state/value-codec.js';
 import { DEFAULT_FORMAT, mapUnits, type StoredFormat } from '../state/state-schema.js';
+import { releaseCapturedGroup } from '../state/state-table.js';
 import type { StateFileWriter } from '../storage/state-file.js';
 
 /** Bytes encoded before they are handed to the file writer (and the event loop gets a turn). */
 const CHUNK_BYTES = 1 << 20;
 /** Entries encoded before the event loop gets a turn, so records keep flowing during a snapshot. */
 const ENTRIES_PER_TURN = 20_000;
+/** The encoder's first buffer: a key group's entries usually fit; it grows when they do not. */
+const ENCODER_BYTES = 64 << 10;
 
 const STATE_KINDS: ReadonlySet<string> = new Set(['value', 'list', 'map', 'reducing', 'aggregating']);
 
@@ -54,18 +57,42 @@ function fromPortableValue(kind: StateKind, v: unknown, where: string): unknown 
 /**
  * The asynchronous part of a keyed snapshot: encodes the capture key group by key group into
  * `file`, giving the event loop a turn regularly. Returns the entry count per state.
+ *
+ * A key group of a state with at most ENTRIES_PER_TURN entries is encoded in one synchronous
+ * pass (Map.forEach: no iterator, no entry arrays); the event loop gets its turn between key
+ * groups once ENTRIES_PER_TURN entries were encoded. Larger groups are encoded entry by entry
+ * with turns in between. The bytes are the same either way.
+ *
+ * Each key group is handed back to its state table once encoded (`releaseCapturedGroup`, a
+ * no-op unless the capture was adopted): its bytes are in the encoder, so records may change it
+ * again while the rest is written.
  */
 export async function writeKeyedState(
   capture: KeyedStateCapture,
-  file: StateFileWriter,
+  file: Pick<StateFileWriter, 'beginSection' | 'write' | 'endSection'>,
 ): Promise<StateEntryCount[]> {
-  const enc = new ValueEncoder(CHUNK_BYTES + (CHUNK_BYTES >> 2));
+  const enc = new ValueEncoder(ENCODER_BYTES);
   const counts: StateEntryCount[] = capture.states.map((s) => ({
     name: s.name,
     kind: s.kind,
     format: s.format,
     entries: 0,
   }));
+  // Per state: how one stored (state key, value) pair is written.
+  const writers = capture.states.map((st): ((v: unknown, k: unknown) => void) => {
+    const serialize = st.serialize;
+    const kind = st.kind;
+    if (kind !== 'map' && serialize === undefined)
+      return (v, k) => {
+        enc.encode(fromStateKey(k));
+        enc.encode(v);
+      };
+    return (v, k) => {
+      enc.encode(fromStateKey(k));
+      const portable = toPortableValue(kind, v);
+      enc.encode(serialize === undefined ? portable : mapUnits(kind, portable, serialize));
+    };
+  });
   let sinceTurn = 0;
   const flush = async (): Promise<void> => {
     if (enc.length === 0) return;
@@ -77,7 +104,10 @@ export async function writeKeyedState(
     for (let s = 0; s < capture.states.length; s++) {
       const st = capture.states[s]!;
       const m = st.maps[i];
-      if (m === undefined || m.size === 0) continue;
+      if (m === undefined || m.size === 0) {
+        releaseCapturedGroup(st.maps, i);
+        continue;
+      }
       if (!opened) {
         file.beginSection(capture.range.start + i);
         opened = true;
@@ -86,21 +116,30 @@ export async function writeKeyedState(
       enc.encode(st.kind);
       enc.encode(m.size);
       counts[s]!.entries += m.size;
-      const serialize = st.serialize;
-      for (const [k, v] of m) {
-        enc.encode(fromStateKey(k));
-        const portable = toPortableValue(st.kind, v);
-        enc.encode(serialize === undefined ? portable : mapUnits(st.kind, portable, serialize));
-        if (enc.length >= CHUNK_BYTES) await flush();
-        if (++sinceTurn >= ENTRIES_PER_TURN) {
-          sinceTurn = 0;
-          await yieldToLoop();
+      const write = writers[s]!;
+      if (m.size <= ENTRIES_PER_TURN) {
+        m.forEach(write);
+        sinceTurn += m.size;
+      } else {
+        for (const [k, v] of m) {
+          write(v, k);
+          if (enc.length >= CHUNK_BYTES) await flush();
+          if (++sinceTurn >= ENTRIES_PER_TURN) {
+            sinceTurn = 0;
+            await yieldToLoop();
+          }
         }
       }
+      releaseCapturedGroup(st.maps, i);
+      if (enc.length >= CHUNK_BYTES) await flush();
     }
     if (opened) {
       await flush();
       file.endSection();
+    }
+    if (sinceTurn >= ENTRIES_PER_TURN) {
+      sinceTurn = 0;
+      await yieldToLoop();
     }
   }
   return counts;

@@ -4,11 +4,13 @@
 import type { OperatorSnapshotParts } from '../runtime/stream-operator.js';
 import type { KeyGroupRange } from '../state/key-group.js';
 import type { CheckpointStorage, SnapshotLocation } from '../storage/checkpoint-storage.js';
-import type { StateFileInfo } from '../storage/state-file.js';
+import type { StateFileInfo, StateFileWriter } from '../storage/state-file.js';
 import { STATE_FILE_KEYED, STATE_FILE_OPERATOR } from '../storage/state-file.js';
 import type { StateHandle, SubtaskStateEntry } from '../storage/metadata.js';
 import { writeKeyedState, writeOperatorState } from './state-serialization.js';
 import { DEFAULT_FORMAT } from '../state/state-schema.js';
+import type { KeyedStateCapture } from '../state/keyed-state-backend.js';
+import { adoptCapture, releaseCapture } from '../state/state-table.js';
 
 /** What one operator subtask wrote for a snapshot. */
 export interface OperatorSubtaskHandles {
@@ -32,9 +34,76 @@ export function toHandle(info: StateFileInfo): StateHandle {
   };
 }
 
+/** Encoded keyed state kept in memory while its file is being created, at most this much. */
+const OPENING_BYTES = 4 << 20;
+
+type SectionOp = { readonly begin: number } | { readonly chunk: Uint8Array } | 'end';
+
+/**
+ * A keyed state file while it is still being created: sections are kept in memory (up to
+ * OPENING_BYTES, then the writer waits) and handed to the file once it is open, so encoding, and
+ * with it the copy-on-write window of the capture, does not wait for the storage to open a file.
+ */
+class OpeningStateFile {
+  private file: StateFileWriter | undefined;
+  private ops: SectionOp[] = [];
+  private bytes = 0;
+
+  constructor(private readonly opening: Promise<StateFileWriter>) {}
+
+  beginSection(id: number): void {
+    if (this.file !== undefined) this.file.beginSection(id);
+    else this.ops.push({ begin: id });
+  }
+
+  /** `chunk` is kept until the file is open: the caller must not reuse it (takeChunk's never are). */
+  write(chunk: Uint8Array): Promise<void> | undefined {
+    if (this.file !== undefined) return this.file.write(chunk);
+    this.ops.push({ chunk });
+    this.bytes += chunk.length;
+    return this.bytes >= OPENING_BYTES ? this.open().then(() => undefined) : undefined;
+  }
+
+  endSection(): void {
+    if (this.file !== undefined) this.file.endSection();
+    else this.ops.push('end');
+  }
+
+  /** Waits for the file and hands it what was kept. Call once no other call is in flight. */
+  async open(): Promise<StateFileWriter> {
+    if (this.file !== undefined) return this.file;
+    const file = await this.opening;
+    for (const op of this.ops) {
+      if (op === 'end') file.endSection();
+      else if ('begin' in op) file.beginSection(op.begin);
+      else {
+        const pending = file.write(op.chunk);
+        if (pending !== undefined) await pending;
+      }
+    }
+    this.ops = [];
+    this.file = file;
+    return file;
+  }
+}
+
+/**
+ * Ends a keyed capture this writer adopted: first for each state table (so it knows which
+ * capture ends), then through the capture, whose `release()` is then a no-op for the tables.
+ */
+function releaseKeyed(capture: KeyedStateCapture, released: Set<KeyedStateCapture>): void {
+  if (released.has(capture)) return;
+  released.add(capture);
+  for (const st of capture.states) releaseCapture(st.maps);
+  capture.release();
+}
+
 /**
  * Writes the parts of one task's snapshot. Always releases the keyed captures, also on failure,
- * so the backend's copy-on-write overlay can be merged back.
+ * so the backend's copy-on-write overlay can be merged back. Call it right after the captures
+ * were taken (before anything awaits): it adopts them, and hands each key group back to its
+ * state table as soon as it is encoded, and the whole capture once the encoding is done, before
+ * the file is made durable.
  */
 export async function writeTaskSnapshot(
   storage: CheckpointStorage | undefined,
@@ -44,6 +113,8 @@ export async function writeTaskSnapshot(
   parts: readonly OperatorSnapshotParts[],
 ): Promise<OperatorSubtaskHandles[]> {
   const out: OperatorSubtaskHandles[] = [];
+  const released = new Set<KeyedStateCapture>();
+  for (const p of parts) if (p.keyed !== undefined) for (const st of p.keyed.states) adoptCapture(st.maps);
   // Handled now, awaited below: a pre-commit failing while state is being written is not "unhandled".
   for (const p of parts) p.pending?.catch(() => undefined);
   try {
@@ -57,9 +128,15 @@ export async function writeTaskSnapshot(
       const prefix = `op-${part.operatorId.slice(0, 8)}-${subtaskIndex}`;
       if (storage !== undefined && location !== undefined) {
         if (part.keyed !== undefined && part.keyed.states.length > 0) {
-          const file = await storage.createStateFile(location, `${prefix}-keyed.state`, STATE_FILE_KEYED);
+          const opening = storage.createStateFile(location, `${prefix}-keyed.state`, STATE_FILE_KEYED);
+          opening.catch(() => undefined); // awaited below, through `pending`
+          const pending = new OpeningStateFile(opening);
           try {
-            const counts = await writeKeyedState(part.keyed, file);
+            const counts = await writeKeyedState(part.keyed, pending);
+            // Every byte is encoded now: the maps may change again while the file is written and
+            // made durable (the copy-on-write window ends with the encoding, not the fsync).
+            releaseKeyed(part.keyed, released);
+            const file = await pending.open();
             const info = await file.close();
             keyed = toHandle(info);
             bytes += info.size;
@@ -73,11 +150,12 @@ export async function writeTaskSnapshot(
                 version: c.format.version,
               });
           } catch (e) {
-            await file.abort().catch(() => undefined);
+            const file = await opening.catch(() => undefined);
+            await file?.abort().catch(() => undefined);
             throw e;
           }
         }
-        part.keyed?.release();
+        if (part.keyed !== undefined) releaseKeyed(part.keyed, released);
         if (part.operator.states.length > 0) {
           const file = await storage.createStateFile(
             location,
@@ -117,7 +195,7 @@ export async function writeTaskSnapshot(
       });
     }
   } finally {
-    for (const p of parts) p.keyed?.release();
+    for (const p of parts) if (p.keyed !== undefined) releaseKeyed(p.keyed, released);
   }
   return out;
 }

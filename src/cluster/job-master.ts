@@ -88,6 +88,8 @@ export class JobMaster implements JobStatusProvider {
   private control: AttemptControl | undefined;
   /** The savepoint a stop (with or without --drain) ended the job with. */
   stoppedWith: CompletedCheckpoint | undefined;
+  /** weir's version for `_metadata`, read once (not from package.json per checkpoint). */
+  private version: string | undefined;
 
   constructor(
     private readonly graph: JobGraph,
@@ -511,7 +513,7 @@ export class JobMaster implements JobStatusProvider {
     const metadata: SnapshotMetadata = {
       format: 'weir-snapshot',
       version: 1,
-      weirVersion: weirVersion(),
+      weirVersion: (this.version ??= weirVersion()),
       kind: pending.kind,
       id: pending.id,
       timestamp: pending.timestamp,

@@ -7,32 +7,92 @@
 // Values read from a frozen map that may be mutated in place (objects) are copied into the
 // overlay first. After `unfreeze()` the overlay is folded back into the maps a little at a time
 // (`mergeStep`), so no single step pays for everything written during the snapshot.
+//
+// A snapshot writer that encodes key group by key group can hand each group back as soon as it
+// is encoded (`adoptCapture`, `releaseCapturedGroup`, `releaseCapture`): its overlay is merged at
+// once and writes go to the map again, so the copy-on-write window of a key group ends when the
+// group is written, not when the whole snapshot is. Captures may overlap (a savepoint while a
+// checkpoint is being written): a key group's map stays unchanged while any capture needs it.
 import type { KeyGroupRange } from './key-group.js';
 
 export const TOMBSTONE: unique symbol = Symbol('weir.deleted');
 
 type GroupMap = Map<unknown, unknown>;
 
+/** One capture's hold on a table: the key groups its reader still needs unchanged. */
+interface Claim {
+  readonly table: StateTable;
+  /** Per key group: 1 while the capture still needs it. */
+  readonly needed: Uint8Array;
+  /** Ended by its writer with `releaseCapture` (never by an anonymous `unfreeze`). */
+  adopted: boolean;
+  open: boolean;
+}
+
+const CLAIM: unique symbol = Symbol('weir.stateTableClaim');
+
+type CapturedMaps = ReadonlyArray<GroupMap | undefined> & { readonly [CLAIM]?: Claim };
+
+function claimOf(maps: ReadonlyArray<GroupMap | undefined>): Claim | undefined {
+  return (maps as CapturedMaps)[CLAIM];
+}
+
+/**
+ * Marks the capture that `freeze()` returned `maps` for as read by a writer that hands key
+ * groups back with `releaseCapturedGroup` and ends it with `releaseCapture`. Call it right after
+ * the capture, before anything can await. A no-op for maps that did not come from `freeze()`.
+ */
+export function adoptCapture(maps: ReadonlyArray<GroupMap | undefined>): void {
+  const c = claimOf(maps);
+  if (c !== undefined && c.open) c.adopted = true;
+}
+
+/** The adopted capture's writer is done with key group `kgIndex`: it may change again. */
+export function releaseCapturedGroup(maps: ReadonlyArray<GroupMap | undefined>, kgIndex: number): void {
+  const c = claimOf(maps);
+  if (c !== undefined && c.adopted) c.table.releaseGroup(c, kgIndex);
+}
+
+/**
+ * Ends an adopted capture. The capture's own `unfreeze()` (its `release()`) must follow at once,
+ * and is then a no-op: `unfreeze()` takes no argument, so this is how the table knows which
+ * capture ended.
+ */
+export function releaseCapture(maps: ReadonlyArray<GroupMap | undefined>): void {
+  const c = claimOf(maps);
+  if (c !== undefined && c.adopted && c.open) c.table.endClaim(c, true);
+}
+
 export class StateTable {
   /** Indexed by key group − range.start; a group's Map is created on its first write. */
   readonly maps: Array<GroupMap | undefined>;
   /** Writes made while a snapshot holds `maps`, or not yet merged back; undefined otherwise. */
   overlay: Array<GroupMap | undefined> | undefined;
-  /** True while a snapshot may read `maps`: nothing may change them. */
-  frozen = false;
+  /** Per key group: how many open captures still need its map unchanged. */
+  private readonly needs: Uint32Array;
+  /** Open captures, oldest first. */
+  private readonly claims: Claim[] = [];
+  /** Captures ended by `releaseCapture` whose `unfreeze()` is still to come. */
+  private unfreezesOwed = 0;
   private mergeCursor = 0;
   /** Per key group: TOMBSTONE entries in the overlay (an upper bound), so merges can skip looking for them. */
   private readonly tombstones: number[];
 
   constructor(readonly range: KeyGroupRange) {
     this.maps = new Array<GroupMap | undefined>(range.size).fill(undefined);
+    this.needs = new Uint32Array(range.size);
     this.tombstones = new Array<number>(range.size).fill(0);
+  }
+
+  /** True while a snapshot may read `maps`. */
+  get frozen(): boolean {
+    return this.claims.length > 0;
   }
 
   /** The map a write to this key group goes to. */
   mapFor(kgIndex: number): GroupMap {
     const ov = this.overlay;
-    if (ov !== undefined && (this.frozen || ov[kgIndex] !== undefined)) {
+    if (ov !== undefined && (this.needs[kgIndex]! > 0 || ov[kgIndex] !== undefined)) {
       let m = ov[kgIndex];
       if (m === undefined) {
         m = new Map();
@@ -59,7 +119,8 @@ export class StateTable {
       if (v !== undefined) return v;
     }
     const base = this.maps[kgIndex]?.get(stateKey);
-    if (base === undefined || typeof base !== 'object' || base === null || !this.frozen) return base;
+    if (base === undefined || typeof base !== 'object' || base === null || this.needs[kgIndex] === 0)
+      return base;
     const copy = structuredClone(base);
     this.mapFor(kgIndex).set(stateKey, copy);
     return copy;
@@ -71,7 +132,7 @@ export class StateTable {
 
   delete(kgIndex: number, stateKey: unknown): void {
     const ov = this.overlay;
-    if (ov !== undefined && this.frozen) {
+    if (ov !== undefined && this.needs[kgIndex]! > 0) {
       if (this.maps[kgIndex]?.has(stateKey) === true) {
         this.mapFor(kgIndex).set(stateKey, TOMBSTONE);
         this.tombstones[kgIndex]!++;
@@ -82,47 +143,73 @@ export class StateTable {
     this.maps[kgIndex]?.delete(stateKey);
   }
 
-  /** Hands the current maps to a snapshot: O(key groups). Folds in any overlay left first. */
+  /**
+   * Hands the current maps to a snapshot: O(key groups) when no overlay is left from an earlier
+   * snapshot. Each `freeze` needs one `unfreeze`.
+   */
   freeze(): ReadonlyArray<GroupMap | undefined> {
-    if (this.overlay !== undefined) this.mergeAll();
-    this.frozen = true;
-    this.overlay = new Array<GroupMap | undefined>(this.maps.length).fill(undefined);
+    if (this.overlay !== undefined) this.foldOverlay();
+    const n = this.maps.length;
+    const claim: Claim = { table: this, needed: new Uint8Array(n).fill(1), adopted: false, open: true };
+    this.claims.push(claim);
+    for (let i = 0; i < n; i++) this.needs[i]!++;
+    this.overlay = new Array<GroupMap | undefined>(n).fill(undefined);
     this.mergeCursor = 0;
-    return this.maps.slice();
+    const out = this.maps.slice();
+    Object.defineProperty(out, CLAIM, { value: claim });
+    return out;
   }
 
-  /** The snapshot is done with the maps; the overlay is merged back by later `mergeStep`s. */
+  /**
+   * A snapshot is done with the maps; once none needs them, later `mergeStep`s merge the overlay
+   * back. Ends the oldest capture that no writer adopted (those are interchangeable: each still
+   * needs every key group), unless it follows a `releaseCapture`.
+   */
   unfreeze(): void {
-    this.frozen = false;
+    if (this.unfreezesOwed > 0) {
+      this.unfreezesOwed--;
+      return;
+    }
+    const c = this.claims.find((x) => !x.adopted);
+    if (c !== undefined) this.endClaim(c, false);
+  }
+
+  /** @internal — through `releaseCapturedGroup`. */
+  releaseGroup(claim: Claim, i: number): void {
+    if (!claim.open || claim.needed[i] === 0) return;
+    claim.needed[i] = 0;
+    if (--this.needs[i]! > 0) return;
+    const ov = this.overlay;
+    const o = ov?.[i];
+    if (o === undefined) return;
+    this.mergeGroup(i, o, false);
+    ov![i] = undefined;
+  }
+
+  /** @internal — through `releaseCapture` (explicit) or `unfreeze`. */
+  endClaim(claim: Claim, explicit: boolean): void {
+    const needed = claim.needed;
+    for (let i = 0; i < needed.length; i++) {
+      if (needed[i] === 0) continue;
+      needed[i] = 0;
+      this.needs[i]!--;
+    }
+    claim.open = false;
+    this.claims.splice(this.claims.indexOf(claim), 1);
+    if (explicit) this.unfreezesOwed++;
   }
 
   /** Merges overlay key groups back until about `budget` entries were moved; true when done. */
   mergeStep(budget: number): boolean {
     const ov = this.overlay;
     if (ov === undefined) return true;
-    if (this.frozen) return false;
+    if (this.claims.length > 0) return false;
     let moved = 0;
     while (this.mergeCursor < ov.length && moved < budget) {
       const i = this.mergeCursor++;
       const o = ov[i];
       if (o === undefined) continue;
-      const base = this.maps[i];
-      if (base === undefined || base.size === 0) {
-        for (const [k, v] of o) if (v === TOMBSTONE) o.delete(k);
-        this.maps[i] = o;
-      } else if (o.size * 2 >= base.size) {
-        // Most keys were written during the snapshot: carry the few untouched ones over to the
-        // overlay and let it become the group's map, instead of copying the many the other way.
-        for (const [k, v] of base) if (!o.has(k)) o.set(k, v);
-        if (this.tombstones[i]! > 0) for (const [k, v] of o) if (v === TOMBSTONE) o.delete(k);
-        this.maps[i] = o;
-      } else {
-        for (const [k, v] of o) {
-          if (v === TOMBSTONE) base.delete(k);
-          else base.set(k, v);
-        }
-      }
-      this.tombstones[i] = 0;
+      this.mergeGroup(i, o, false);
       moved += o.size;
       ov[i] = undefined;
     }
@@ -133,9 +220,41 @@ export class StateTable {
     return false;
   }
 
-  private mergeAll(): void {
-    this.frozen = false;
-    this.mergeStep(Number.POSITIVE_INFINITY);
+  /**
+   * Folds key group `i`'s overlay `o` into its map. With `keepBase` (a capture may still read
+   * the map) the map is not changed: the overlay, completed with the untouched entries, replaces
+   * it; otherwise whichever is cheaper.
+   */
+  private mergeGroup(i: number, o: GroupMap, keepBase: boolean): void {
+    const base = this.maps[i];
+    if (base === undefined || base.size === 0) {
+      if (this.tombstones[i]! > 0) for (const [k, v] of o) if (v === TOMBSTONE) o.delete(k);
+      this.maps[i] = o;
+    } else if (keepBase || o.size * 2 >= base.size) {
+      // Most keys were written during the snapshot: carry the few untouched ones over to the
+      // overlay and let it become the group's map, instead of copying the many the other way.
+      for (const [k, v] of base) if (!o.has(k)) o.set(k, v);
+      if (this.tombstones[i]! > 0) for (const [k, v] of o) if (v === TOMBSTONE) o.delete(k);
+      this.maps[i] = o;
+    } else {
+      for (const [k, v] of o) {
+        if (v === TOMBSTONE) base.delete(k);
+        else base.set(k, v);
+      }
+    }
+    this.tombstones[i] = 0;
+  }
+
+  /** Before a new capture: every overlay group folded into the maps, without changing a map a capture needs. */
+  private foldOverlay(): void {
+    const ov = this.overlay!;
+    for (let i = 0; i < ov.length; i++) {
+      const o = ov[i];
+      if (o === undefined) continue;
+      this.mergeGroup(i, o, this.needs[i]! > 0);
+      ov[i] = undefined;
+    }
+    this.overlay = undefined;
   }
 
   /** Every live (key, value) of one key group, through the overlay. */
