@@ -3,7 +3,26 @@
 export { defineJob, isJobDefinition, type JobDefinition } from './api/job.js';
 export { parseJobArgs, JobArgs, JobArgumentError } from './api/job-args.js';
 export { StreamExecutionEnvironment, type EnvironmentOptions } from './api/environment.js';
-export { DataStream, KeyedStream, DataStreamSink } from './api/data-stream.js';
+export { DataStream, KeyedStream, DataStreamSink, WindowedStream } from './api/data-stream.js';
+export {
+  WatermarkStrategy,
+  BoundedOutOfOrdernessWatermarks,
+  type ProcessingClock,
+  type TimestampAssigner,
+  type WatermarkGenerator,
+  type WatermarkOutput,
+} from './api/watermark-strategy.js';
+export {
+  TumblingEventTimeWindows,
+  TumblingProcessingTimeWindows,
+  SlidingEventTimeWindows,
+  SlidingProcessingTimeWindows,
+  EventTimeSessionWindows,
+  ProcessingTimeSessionWindows,
+  type TimeWindow,
+  type WindowAssigner,
+} from './api/windows.js';
+export type { ProcessWindowFunction, WindowContext } from './runtime/operators/window-operator.js';
 export {
   CheckpointConfig,
   CheckpointConfigError,

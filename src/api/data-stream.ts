@@ -22,7 +22,13 @@ import { ReduceOperator } from '../runtime/operators/reduce-operator.js';
 import { SinkOperator } from '../runtime/operators/sink-operator.js';
 import type { Sink } from '../runtime/sink.js';
 import { copyFunction, type StreamOperator } from '../runtime/stream-operator.js';
-import type { ReduceFunction } from '../state/descriptors.js';
+import type { AggregateFunction, ReduceFunction } from '../state/descriptors.js';
+import {
+  WindowOperator,
+  type ProcessWindowFunction,
+  type WindowFunctionSpec,
+} from '../runtime/operators/window-operator.js';
+import type { WindowAssigner } from '../runtime/time-window.js';
 import type { KeyValue } from '../state/key-group.js';
 import { PrintSink } from '../connectors/print-sink.js';
 import type { StreamGraphBuilder } from './stream-graph-builder.js';
@@ -193,6 +199,20 @@ export class KeyedStream<T, K extends KeyValue> extends DataStream<T> {
     return this.transform('KeyedProcess', () => new KeyedProcessOperator(copyFunction(fn)));
   }
 
+  /**
+   * Windows per key: records are grouped into the windows `assigner` gives them, and each window
+   * fires once when it ends (event time: when the watermark passes its end).
+   * @example
+   * events.keyBy((e) => e.user).window(TumblingEventTimeWindows.of(60_000)).aggregate(countEvents)
+   */
+  window(assigner: WindowAssigner): WindowedStream<T, K> {
+    if (typeof assigner?.assign !== 'function')
+      throw new GraphValidationError(
+        'window(...) needs a window assigner, e.g. TumblingEventTimeWindows.of(60_000)',
+      );
+    return new WindowedStream<T, K>(assigner, (name, create) => this.transform(name, create));
+  }
+
   /** Rolling reduce per key: emits the reduced value after each record. */
   reduce(fn: ReduceFunction<T>): DataStream<T> {
     if (typeof fn !== 'function')
@@ -243,6 +263,75 @@ export class KeyedStream<T, K extends KeyValue> extends DataStream<T> {
       };
     }
     return this.transform(name, () => new ReduceOperator<T>(reduce));
+  }
+}
+
+/** A keyed stream cut into windows; a window function makes it a stream again. */
+export class WindowedStream<T, K extends KeyValue> {
+  private lateness = 0;
+  /** @internal */
+  constructor(
+    private readonly assigner: WindowAssigner,
+    private readonly build: <R>(name: string, create: () => StreamOperator) => DataStream<R>,
+  ) {}
+
+  /**
+   * Keeps each event-time window `ms` after its end: a record that late still updates it and
+   * fires it again; later ones are dropped.
+   */
+  allowedLateness(ms: number): this {
+    if (!Number.isSafeInteger(ms) || ms < 0)
+      throw new GraphValidationError(`allowedLateness(${ms}) needs a whole number of ms, 0 or more`);
+    if (this.assigner.domain !== 'event')
+      throw new GraphValidationError('allowedLateness(...) applies to event-time windows only');
+    this.lateness = ms;
+    return this;
+  }
+
+  /** Folds each record into the window's value as it arrives; emits the value when the window fires. */
+  reduce(fn: ReduceFunction<T>): DataStream<T> {
+    if (typeof fn !== 'function')
+      throw new GraphValidationError('reduce(...) needs a function (a, b) => combined');
+    return this.create<T>('WindowReduce', { kind: 'reduce', reduce: fn });
+  }
+
+  /**
+   * Incremental aggregation (one accumulator per window); with `process`, that function gets the
+   * result together with the window and the key.
+   */
+  aggregate<ACC, OUT, R = OUT>(
+    fn: AggregateFunction<T, ACC, OUT>,
+    process?: ProcessWindowFunction<OUT, R, K>,
+  ): DataStream<R> {
+    if (
+      typeof fn?.add !== 'function' ||
+      typeof fn.createAccumulator !== 'function' ||
+      typeof fn.getResult !== 'function'
+    )
+      throw new GraphValidationError(
+        'aggregate(...) needs an aggregate function with createAccumulator, add and getResult',
+      );
+    return this.create<R>('WindowAggregate', {
+      kind: 'aggregate',
+      aggregate: fn as AggregateFunction<T, unknown, unknown>,
+      process: process as ProcessWindowFunction<unknown, R, K> | undefined,
+    });
+  }
+
+  /** Gets all records of the window at once, with the key and the window (keeps every record in state). */
+  process<R>(fn: ProcessWindowFunction<T, R, K>): DataStream<R> {
+    if (typeof fn?.process !== 'function')
+      throw new GraphValidationError(
+        'process(...) needs a window function with process(key, ctx, elements, out)',
+      );
+    return this.create<R>('WindowProcess', { kind: 'process', process: fn });
+  }
+
+  private create<R>(name: string, spec: WindowFunctionSpec<T, R, K>): DataStream<R> {
+    const { assigner, lateness } = this;
+    // Checked now: a bad combination fails the build, not the first subtask.
+    new WindowOperator<K, T, R>(assigner, spec, lateness);
+    return this.build<R>(name, () => new WindowOperator<K, T, R>(assigner, spec, lateness));
   }
 }
 

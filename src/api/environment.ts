@@ -13,6 +13,7 @@ import { parseRestartStrategy, type RestartStrategyConfig } from '../cluster/res
 import { CollectionSource } from '../connectors/collection-source.js';
 import { SequenceSource } from '../connectors/sequence-source.js';
 import { SourceOperator } from '../runtime/operators/source-operator.js';
+import { WatermarkStrategy } from './watermark-strategy.js';
 import type { Source } from '../runtime/source.js';
 import { checkParallelism, DEFAULT_MAX_PARALLELISM } from '../state/key-group.js';
 import { CheckpointConfig } from './checkpoint-config.js';
@@ -109,10 +110,32 @@ export class StreamExecutionEnvironment {
     return this;
   }
 
-  fromSource<T>(source: Source<T>, name = 'Source'): DataStream<T> {
-    const t = this.graph.add('source', name, [], () => new SourceOperator(source, this.execution.batchSize), {
-      maxSourceParallelism: source.maxParallelism,
-    });
+  /**
+   * A stream from a source. With a watermark strategy the records get event timestamps and the
+   * job event time: watermarks at most every `execution.watermarkIntervalMs` (default 200 ms),
+   * and the maximum watermark when the input ends, so every window and event-time timer fires.
+   * @example
+   * env.fromSource(source, WatermarkStrategy.forBoundedOutOfOrderness<Event>(5000).withTimestampAssigner((e) => e.time), 'events')
+   */
+  fromSource<T>(
+    source: Source<T>,
+    strategyOrName?: WatermarkStrategy<T> | string,
+    name?: string,
+  ): DataStream<T> {
+    const strategy = strategyOrName instanceof WatermarkStrategy ? strategyOrName : undefined;
+    if (strategyOrName !== undefined && strategy === undefined && typeof strategyOrName !== 'string')
+      throw new GraphValidationError(
+        'fromSource(source, strategy, name): the strategy must be a WatermarkStrategy',
+      );
+    const sourceName = (typeof strategyOrName === 'string' ? strategyOrName : name) ?? 'Source';
+    const { batchSize, watermarkIntervalMs } = this.execution;
+    const t = this.graph.add(
+      'source',
+      sourceName,
+      [],
+      () => new SourceOperator(source, batchSize, strategy, watermarkIntervalMs),
+      { maxSourceParallelism: source.maxParallelism },
+    );
     return new DataStream<T>(this.graph, [{ from: t, partition: { kind: 'default' } }], t);
   }
 

@@ -4,30 +4,13 @@
 
 import { SYSTEM_CLOCK, type ProcessingClock } from '../runtime/timer-service.js';
 
-export type { ProcessingClock };
+import type {
+  TimestampAssigner,
+  WatermarkGenerator,
+  WatermarkOutput,
+} from '../runtime/watermark-generator.js';
 
-/** Where a generator reports watermarks and idleness. */
-export interface WatermarkOutput {
-  /** A watermark; one that does not advance the last one is ignored. */
-  emitWatermark(timestamp: number): void;
-  /** No records for a while: this input must not hold back the watermark of the job. */
-  markIdle(): void;
-  /** Records again (implied by every emitted watermark). */
-  markActive(): void;
-}
-
-/**
- * Turns the timestamps a source sees into watermarks. `onEvent` is called for every record;
- * `onPeriodicEmit` after every batch the source emits (and while it waits for input), so
- * watermarks advance with the data and with time.
- */
-export interface WatermarkGenerator<T> {
-  onEvent(event: T, timestamp: number, output: WatermarkOutput): void;
-  onPeriodicEmit(output: WatermarkOutput): void;
-}
-
-/** Gives a record its event timestamp (epoch milliseconds); `recordTimestamp` is the one it carries, if any. */
-export type TimestampAssigner<T> = (event: T, recordTimestamp: number | undefined) => number;
+export type { ProcessingClock, TimestampAssigner, WatermarkGenerator, WatermarkOutput };
 
 /** Max out-of-orderness: the watermark trails the largest timestamp seen by `bound` ms. */
 export class BoundedOutOfOrdernessWatermarks<T> implements WatermarkGenerator<T> {

@@ -11,7 +11,13 @@ import type { OperatorStateSnapshot } from '../state/snapshot.js';
 import type { CheckpointStorage, SnapshotLocation } from '../storage/checkpoint-storage.js';
 import type { SnapshotMetadata, StateHandle, SubtaskStateEntry } from '../storage/metadata.js';
 import { DEFAULT_FORMAT, type StoredFormat } from '../state/state-schema.js';
-import { STATE_FILE_KEYED, STATE_FILE_OPERATOR, StateFileReader } from '../storage/state-file.js';
+import {
+  STATE_FILE_KEYED,
+  STATE_FILE_OPERATOR,
+  STATE_FILE_TIMERS,
+  StateFileReader,
+} from '../storage/state-file.js';
+import { readTimersSection, type RestoredTimers } from './timer-serialization.js';
 import { redistributeOperatorState } from './redistribution.js';
 import { SnapshotMismatchError } from './snapshot-mismatch-error.js';
 import {
@@ -118,7 +124,7 @@ function describe(op: SnapshotMetadata['operators'][number]): string {
 }
 
 function hasState(op: SnapshotMetadata['operators'][number]): boolean {
-  return op.subtasks.some((s) => s.keyed !== null || s.operator !== null);
+  return op.subtasks.some((s) => s.keyed !== null || s.operator !== null || s.timers !== null);
 }
 
 /** How each state of one scope was stored, from `_metadata` (fields absent in older snapshots). */
@@ -170,7 +176,8 @@ export async function loadSnapshot(
     if (node === undefined || !hasState(op)) continue;
     const where = `${location.uri} (${describe(op)})`;
     const hasKeyed = op.subtasks.some((s) => s.keyed !== null);
-    if (hasKeyed && op.maxParallelism !== node.maxParallelism) {
+    const hasTimers = op.subtasks.some((s) => s.timers !== null);
+    if ((hasKeyed || hasTimers) && op.maxParallelism !== node.maxParallelism) {
       throw new SnapshotMismatchError(
         `operator ${describe(op)} was snapshotted with max parallelism ${op.maxParallelism} but now has ` +
           `${node.maxParallelism}; max parallelism cannot change across a restore — set it back with setMaxParallelism(${op.maxParallelism})`,
@@ -227,9 +234,25 @@ export async function loadSnapshot(
         readKeyedSection(payload, id, job.acc, job.where);
       }),
     );
+    // Timers: small next to keyed state; each new subtask reads the sections of its key groups.
+    const timersFor: RestoredTimers[][] = Array.from({ length: p }, () => []);
+    if (op.subtasks.some((s) => s.timers !== null)) {
+      for (let i = 0; i < p; i++) {
+        const range = KeyGroupRange.forSubtask(i, p, node.maxParallelism);
+        for (const s of op.subtasks) {
+          if (s.timers === null || s.keyGroups === null) continue;
+          if (s.keyGroups[1] < range.start || s.keyGroups[0] > range.end) continue;
+          const r = await reader(s.timers, STATE_FILE_TIMERS);
+          const ids = s.timers.sections.map(([id]) => id).filter((id) => range.contains(id));
+          for (const [id, payload] of await r.readSections(ids))
+            readTimersSection(payload, id, timersFor[i]!, `${where}, ${s.timers.path}`);
+        }
+      }
+    }
     for (let i = 0; i < p; i++) {
       const state: OperatorSubtaskState = {};
       if (operatorParts !== undefined) state.operator = operatorParts[i];
+      if (timersFor[i]!.length > 0) state.timers = timersFor[i];
       if (hasKeyed) {
         // In the order of the old subtasks, whatever order the reads finished in.
         const acc: KeyedAccumulator = new Map();

@@ -5,7 +5,8 @@ import type { OperatorSnapshotParts } from '../runtime/stream-operator.js';
 import type { KeyGroupRange } from '../state/key-group.js';
 import type { CheckpointStorage, SnapshotLocation } from '../storage/checkpoint-storage.js';
 import type { StateFileInfo, StateFileWriter } from '../storage/state-file.js';
-import { STATE_FILE_KEYED, STATE_FILE_OPERATOR } from '../storage/state-file.js';
+import { STATE_FILE_KEYED, STATE_FILE_OPERATOR, STATE_FILE_TIMERS } from '../storage/state-file.js';
+import { writeTimers } from './timer-serialization.js';
 import type { StateHandle, SubtaskStateEntry } from '../storage/metadata.js';
 import { writeKeyedState, writeOperatorState } from './state-serialization.js';
 import { DEFAULT_FORMAT } from '../state/state-schema.js';
@@ -19,6 +20,7 @@ export interface OperatorSubtaskHandles {
   readonly keyGroups: readonly [number, number] | null;
   readonly keyed: StateHandle | null;
   readonly operator: StateHandle | null;
+  readonly timers: StateHandle | null;
   readonly states: SubtaskStateEntry[];
   readonly bytes: number;
 }
@@ -124,6 +126,7 @@ export async function writeTaskSnapshot(
       const states: SubtaskStateEntry[] = [];
       let keyed: StateHandle | null = null;
       let operator: StateHandle | null = null;
+      let timers: StateHandle | null = null;
       let bytes = 0;
       const prefix = `op-${part.operatorId.slice(0, 8)}-${subtaskIndex}`;
       if (storage !== undefined && location !== undefined) {
@@ -156,6 +159,19 @@ export async function writeTaskSnapshot(
           }
         }
         if (part.keyed !== undefined) releaseKeyed(part.keyed, released);
+        if (part.timers !== undefined) {
+          const file = await storage.createStateFile(location, `${prefix}-timers.state`, STATE_FILE_TIMERS);
+          try {
+            await writeTimers(part.timers, file);
+            part.timers.release();
+            const info = await file.close();
+            timers = toHandle(info);
+            bytes += info.size;
+          } catch (e) {
+            await file.abort().catch(() => undefined);
+            throw e;
+          }
+        }
         if (part.operator.states.length > 0) {
           const file = await storage.createStateFile(
             location,
@@ -190,12 +206,16 @@ export async function writeTaskSnapshot(
         keyGroups: range === undefined ? null : [range.start, range.end],
         keyed,
         operator,
+        timers,
         states,
         bytes,
       });
     }
   } finally {
-    for (const p of parts) if (p.keyed !== undefined) releaseKeyed(p.keyed, released);
+    for (const p of parts) {
+      if (p.keyed !== undefined) releaseKeyed(p.keyed, released);
+      p.timers?.release();
+    }
   }
   return out;
 }

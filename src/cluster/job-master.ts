@@ -546,7 +546,7 @@ export class JobMaster implements JobStatusProvider {
             keyGroups: s.keyGroups === null ? null : [s.keyGroups[0], s.keyGroups[1]],
             keyed: s.keyed,
             operator: s.operator,
-            timers: null,
+            timers: s.timers,
             sink: null,
             states: s.states,
           })),

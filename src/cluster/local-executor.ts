@@ -13,6 +13,8 @@ import { StreamTask, TaskCancelledError, type TaskCheckpointGateway } from '../r
 import { HeapKeyedStateBackend } from '../state/keyed-state-backend.js';
 import { KeyGroupRange } from '../state/key-group.js';
 import { JobFailedError } from './job-failed-error.js';
+import { attribute } from '../runtime/operator-failure.js';
+import { TaskTime, type ProcessingClock } from '../runtime/timer-service.js';
 
 export interface ExecutionOptions {
   /** Records per batch on a channel. */
@@ -21,12 +23,17 @@ export interface ExecutionOptions {
   readonly channelCapacity: number;
   /** Longest time a partial batch waits before it is sent. */
   readonly flushIntervalMs: number;
+  /** Processing time of every task (default: the system clock); tests inject their own. */
+  readonly clock?: ProcessingClock;
+  /** Sources with a watermark strategy emit a watermark at most this often (Flink's auto-watermark interval). */
+  readonly watermarkIntervalMs: number;
 }
 
 export const DEFAULT_EXECUTION_OPTIONS: ExecutionOptions = {
   batchSize: 1024,
   channelCapacity: 4,
   flushIntervalMs: 50,
+  watermarkIntervalMs: 200,
 };
 
 export interface JobExecutionResult {
@@ -103,6 +110,7 @@ export class LocalExecutor {
     for (const v of graph.vertices) {
       for (let i = 0; i < v.parallelism; i++) {
         const writers: RecordWriter[] = [];
+        const time = new TaskTime(this.options.clock);
         const ops = new Map<(typeof v.operators)[number], StreamOperator>();
         for (const node of v.operators) ops.set(node, node.transformation.createOperator());
         const head = v.operators[0]!;
@@ -136,9 +144,23 @@ export class LocalExecutor {
               batchSize,
               i,
             );
+            w.time = time;
             writers.push(w);
             outputs.push(w);
           }
+          // Watermarks follow the records: into the chained operators, then out on the network.
+          const chained = node.chainedOutputs.map((n) => ops.get(n)!);
+          const networkWriters = writers.slice(writers.length - node.networkOutputs.length);
+          op.watermarkOutput = (watermark) => {
+            for (const next of chained) {
+              try {
+                next.processWatermark(watermark);
+              } catch (e) {
+                throw attribute(e, next.info, 'onTimer');
+              }
+            }
+            for (const w of networkWriters) w.broadcastEvent({ kind: 'watermark', timestamp: watermark });
+          };
           op.setup(
             {
               name: node.name,
@@ -151,6 +173,7 @@ export class LocalExecutor {
             },
             combineOutputs(outputs),
             node === head ? backend : undefined,
+            time,
           );
         }
         const inputs: Channel[] = [];
@@ -171,6 +194,7 @@ export class LocalExecutor {
             keyedBackend: backend,
             scheduler,
             flushIntervalMs,
+            time,
           }),
         );
       }

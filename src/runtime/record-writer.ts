@@ -6,6 +6,7 @@ import type { Channel } from './channel.js';
 import type { Collector, KeySelector } from './functions.js';
 import { attribute, type OperatorIdentity } from './operator-failure.js';
 import type { ChannelItem, RecordBatch } from './record-batch.js';
+import type { TaskTime } from './timer-service.js';
 
 export type PartitionerKind = 'forward' | 'rebalance' | 'hash' | 'broadcast';
 
@@ -13,6 +14,8 @@ class Pending {
   records: unknown[] = [];
   keys: unknown[] | undefined;
   keyGroups: number[] | undefined;
+  /** Created by the first record with a timestamp in the batch. */
+  timestamps: Array<number | undefined> | undefined;
   constructor(keyed: boolean) {
     if (keyed) {
       this.keys = [];
@@ -24,6 +27,8 @@ class Pending {
 export abstract class RecordWriter implements Collector<unknown> {
   protected readonly pending: Pending[];
   recordsOut = 0;
+  /** The task's time: records leave with the timestamp of the record (or timer) that made them. */
+  time: TaskTime | undefined;
 
   constructor(
     protected readonly channels: Channel[],
@@ -35,11 +40,27 @@ export abstract class RecordWriter implements Collector<unknown> {
 
   abstract collect(record: unknown): void;
 
+  /** Adds the current timestamp for the record just added to `p`; costs nothing without event time. */
+  protected stamp(p: Pending): void {
+    const ts = this.time?.timestamp;
+    if (ts === undefined && p.timestamps === undefined) return;
+    if (p.timestamps === undefined)
+      p.timestamps = new Array<number | undefined>(p.records.length - 1).fill(undefined);
+    p.timestamps.push(ts);
+  }
+
   protected send(i: number): void {
     const p = this.pending[i]!;
-    const batch: RecordBatch = { kind: 'records', records: p.records, keys: p.keys, keyGroups: p.keyGroups };
+    const batch: RecordBatch = {
+      kind: 'records',
+      records: p.records,
+      keys: p.keys,
+      keyGroups: p.keyGroups,
+      timestamps: p.timestamps,
+    };
     this.recordsOut += p.records.length;
     p.records = [];
+    p.timestamps = undefined;
     if (p.keys !== undefined) {
       p.keys = [];
       p.keyGroups = [];
@@ -67,7 +88,9 @@ export abstract class RecordWriter implements Collector<unknown> {
 class ForwardWriter extends RecordWriter {
   collect(record: unknown): void {
     const p = this.pending[0]!;
-    if (p.records.push(record) >= this.batchSize) this.send(0);
+    const n = p.records.push(record);
+    this.stamp(p);
+    if (n >= this.batchSize) this.send(0);
   }
 }
 
@@ -81,14 +104,20 @@ class RebalanceWriter extends RecordWriter {
   collect(record: unknown): void {
     const i = this.next;
     this.next = i + 1 === this.channels.length ? 0 : i + 1;
-    if (this.pending[i]!.records.push(record) >= this.batchSize) this.send(i);
+    const p = this.pending[i]!;
+    const n = p.records.push(record);
+    this.stamp(p);
+    if (n >= this.batchSize) this.send(i);
   }
 }
 
 class BroadcastWriter extends RecordWriter {
   collect(record: unknown): void {
     for (let i = 0; i < this.pending.length; i++) {
-      if (this.pending[i]!.records.push(record) >= this.batchSize) this.send(i);
+      const p = this.pending[i]!;
+      const n = p.records.push(record);
+      this.stamp(p);
+      if (n >= this.batchSize) this.send(i);
     }
   }
 }
@@ -116,7 +145,9 @@ class HashWriter extends RecordWriter {
     const p = this.pending[i]!;
     p.keys!.push(key);
     p.keyGroups!.push(kg);
-    if (p.records.push(record) >= this.batchSize) this.send(i);
+    const n = p.records.push(record);
+    this.stamp(p);
+    if (n >= this.batchSize) this.send(i);
   }
 }
 

@@ -7,7 +7,8 @@ import type { CheckpointedFunction, CheckpointListener, RuntimeContext } from '.
 export type InputStatus = 'more-available' | 'nothing-available' | 'end-of-input';
 
 export interface SourceOutput<T> {
-  collect(record: T): void;
+  /** Emits a record; `timestamp` is its event time if the source knows one (a watermark strategy's assigner may set it). */
+  collect(record: T, timestamp?: number): void;
 }
 
 export interface SourceReaderContext extends RuntimeContext {

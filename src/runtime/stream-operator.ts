@@ -214,6 +214,12 @@ export abstract class StreamOperator<IN = unknown, OUT = unknown> {
     return {
       operatorId: this.info.operatorId,
       keyed: withKeyedState ? this.keyedBackend?.capture() : undefined,
+      timers:
+        withKeyedState &&
+        this.timers !== undefined &&
+        this.timers.size('event') + this.timers.size('processing') > 0
+          ? this.timers.capture()
+          : undefined,
       operator: this.operatorState.snapshot(),
       pending,
     };

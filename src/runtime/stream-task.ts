@@ -4,7 +4,8 @@
 import type { HeapKeyedStateBackend } from '../state/keyed-state-backend.js';
 import type { Channel } from './channel.js';
 import { attribute } from './operator-failure.js';
-import { END_OF_INPUT, type CheckpointBarrier, type RecordBatch } from './record-batch.js';
+import { END_OF_INPUT, MAX_WATERMARK, type CheckpointBarrier, type RecordBatch } from './record-batch.js';
+import { TaskTime } from './timer-service.js';
 import type { RecordWriter } from './record-writer.js';
 import type { Scheduler } from './scheduler.js';
 import type { Signal } from './signal.js';
@@ -63,6 +64,8 @@ export interface TaskSetup {
   /** "<vertex id>#<subtask>": how the coordinator names the task. */
   readonly taskId: string;
   readonly checkpoints?: TaskCheckpointGateway;
+  /** Shared with the task's operators and writers: record timestamps, processing time. */
+  readonly time?: TaskTime;
 }
 
 /** Barrier alignment in progress: which inputs have delivered barrier `barrier.id`. */
@@ -97,11 +100,45 @@ export class StreamTask {
   private endInputRequested = false;
   /** End the task at its next step without finishing its operators (the stop-with-savepoint completed). */
   private stopRequested = false;
+  readonly time: TaskTime;
+  /** Per input: the newest watermark, and whether its producer said it is idle. */
+  private readonly inputWatermarks: number[];
+  private readonly inputIdle: boolean[];
+  /** The watermark passed to the operators, and whether this task told downstream it is idle. */
+  private watermark = Number.NEGATIVE_INFINITY;
+  private idleDownstream = false;
+  private wakeup: ReturnType<typeof setTimeout> | undefined;
 
   constructor(readonly setup: TaskSetup) {
     this.signal = setup.signal;
     this.openInputs = setup.inputs.length;
     this.blocked = setup.inputs.map(() => false);
+    this.inputWatermarks = setup.inputs.map(() => Number.NEGATIVE_INFINITY);
+    this.inputIdle = setup.inputs.map(() => false);
+    this.time = setup.time ?? new TaskTime();
+    this.time.onWakeupRequest = (at) => this.armWakeup(at);
+  }
+
+  /** Processing-time timers: one JavaScript timer for the earliest, firing in the task's loop. */
+  private armWakeup(at: number): void {
+    if (this.wakeup !== undefined) clearTimeout(this.wakeup);
+    const delay = Math.max(0, at - this.time.clock.now());
+    this.wakeup = setTimeout(() => {
+      this.wakeup = undefined;
+      this.enqueueMail(() => {
+        this.time.wakeupAt = undefined;
+        const now = this.time.clock.now();
+        for (const op of this.setup.operators) {
+          if (!this.started.has(op)) continue;
+          try {
+            op.advanceProcessingTime(now);
+          } catch (e) {
+            throw attribute(e, op.info, 'onTimer');
+          }
+        }
+      });
+    }, delay);
+    this.wakeup.unref?.();
   }
 
   get head(): StreamOperator {
@@ -122,8 +159,11 @@ export class StreamTask {
       }
       if (this.head instanceof SourceOperator) {
         await this.runSource(this.head);
+        const head = this.head;
+        this.guardSync(head, 'onTimer', () => head.endOfEventTime());
       } else {
         await this.runInputs();
+        this.guardSync(this.head, 'onTimer', () => this.head.processWatermark(MAX_WATERMARK));
       }
       for (const op of ops) await this.guard(op, 'finish', () => op.finish());
       for (const w of this.setup.writers) w.broadcastEvent(END_OF_INPUT);
@@ -236,7 +276,10 @@ export class StreamTask {
 
   private async runSource(source: SourceOperator<unknown>): Promise<void> {
     const reader = source.reader!;
-    const output = source.output;
+    const output = source.sourceOutput;
+    source.statusOutput = (idle) => {
+      for (const w of this.setup.writers) w.broadcastEvent({ kind: 'watermark-status', idle });
+    };
     for (;;) {
       await this.step();
       if (this.endInputRequested) return;
@@ -255,6 +298,8 @@ export class StreamTask {
       } catch (e) {
         throw attribute(e, source.info, 'pollNext');
       }
+      this.time.timestamp = undefined;
+      this.guardSync(source, 'onTimer', () => source.emitPeriodicWatermark());
       await this.afterBatch();
       if (status === 'end-of-input') return;
       if (status === 'nothing-available') {
@@ -280,6 +325,8 @@ export class StreamTask {
       const item = this.pollInput(inputs);
       if (item === undefined) {
         if (this.openInputs === 0) return;
+        // What timers emitted on a watermark or a processing-time wakeup reaches its sinks now.
+        await this.afterBatch();
         this.flushOutputs();
         await this.signal.wait();
         continue;
@@ -289,11 +336,17 @@ export class StreamTask {
     }
   }
 
+  /**
+   * The next batch of records from the inputs in turn. Events on the way (barriers, watermarks,
+   * end-of-input) are handled and the same input is polled again: an event never ends the
+   * search, or the task would wait for a wake-up that the items queued behind it already spent.
+   */
   private pollInput(inputs: Channel[]): RecordBatch | undefined {
     const n = inputs.length;
-    for (let tried = 0; tried < n; tried++) {
+    for (let tried = 0; tried < n;) {
       const i = this.nextInput;
       this.nextInput = i + 1 === n ? 0 : i + 1;
+      tried++;
       if (this.blocked[i] === true) continue;
       const ch = inputs[i]!;
       // A finished channel can still carry barriers: sources answer checkpoints after their end.
@@ -303,15 +356,57 @@ export class StreamTask {
         if (ch.finished) throw new Error('internal: records after end-of-input on a channel');
         return item;
       }
+      this.nextInput = i;
+      tried--;
       if (item.kind === 'barrier') {
         this.onBarrier(i, item);
-        continue;
+      } else if (item.kind === 'watermark') {
+        if (item.timestamp > this.inputWatermarks[i]!) this.inputWatermarks[i] = item.timestamp;
+        this.inputIdle[i] = false;
+        this.advanceWatermark();
+      } else if (item.kind === 'watermark-status') {
+        this.inputIdle[i] = item.idle;
+        this.advanceWatermark();
+      } else {
+        ch.finished = true;
+        this.openInputs--;
+        this.checkAlignment();
+        if (this.openInputs > 0) this.advanceWatermark(); // an ended input no longer holds event time back
       }
-      ch.finished = true;
-      this.openInputs--;
-      this.checkAlignment();
     }
     return undefined;
+  }
+
+  /**
+   * Event time of the task: the minimum watermark over its inputs that are neither idle nor
+   * ended. When it advances, the operators fire their timers and pass it on; when every open
+   * input is idle, so is this task for the tasks after it.
+   */
+  private advanceWatermark(): void {
+    const inputs = this.setup.inputs;
+    let min = Number.POSITIVE_INFINITY;
+    let active = false;
+    for (let i = 0; i < inputs.length; i++) {
+      if (inputs[i]!.finished || this.inputIdle[i]) continue;
+      active = true;
+      if (this.inputWatermarks[i]! < min) min = this.inputWatermarks[i]!;
+    }
+    const idle = !active && inputs.some((c, i) => !c.finished && this.inputIdle[i]);
+    if (idle !== this.idleDownstream) {
+      this.idleDownstream = idle;
+      for (const w of this.setup.writers) w.broadcastEvent({ kind: 'watermark-status', idle });
+    }
+    if (!active || min <= this.watermark) return;
+    this.watermark = min;
+    this.guardSync(this.head, 'onTimer', () => this.head.processWatermark(min));
+  }
+
+  private guardSync(op: StreamOperator, phase: string, action: () => void): void {
+    try {
+      action();
+    } catch (e) {
+      throw attribute(e, op.info, phase);
+    }
   }
 
   private onBarrier(input: number, barrier: CheckpointBarrier): void {
@@ -378,6 +473,9 @@ export class StreamTask {
     const records = batch.records;
     const n = records.length;
     this.recordsIn += n;
+    const timestamps = batch.timestamps;
+    const time = this.time;
+    time.timestamp = undefined;
     try {
       const backend = this.setup.keyedBackend;
       if (backend !== undefined) {
@@ -385,6 +483,12 @@ export class StreamTask {
         const keyGroups = batch.keyGroups!;
         for (let i = 0; i < n; i++) {
           backend.setCurrentKey(keys[i], keyGroups[i]!);
+          if (timestamps !== undefined) time.timestamp = timestamps[i];
+          head.processElement(records[i]);
+        }
+      } else if (timestamps !== undefined) {
+        for (let i = 0; i < n; i++) {
+          time.timestamp = timestamps[i];
           head.processElement(records[i]);
         }
       } else {
@@ -408,6 +512,7 @@ export class StreamTask {
       if (pending !== undefined) await this.guard(op, 'write', () => pending);
     }
     this.setup.keyedBackend?.mergeStep();
+    this.head.timers?.mergeStep();
     const scheduler = this.setup.scheduler;
     if (scheduler.shouldYield()) {
       const now = performance.now();
@@ -444,6 +549,7 @@ export class StreamTask {
   }
 
   private async closeAll(): Promise<void> {
+    if (this.wakeup !== undefined) clearTimeout(this.wakeup);
     let first: unknown;
     for (const op of this.setup.operators) {
       if (!this.started.has(op)) continue;

@@ -196,12 +196,15 @@ function validate(doc: unknown, bad: Bad): SnapshotMetadata {
         if (!(h in s)) throw bad(`${sat}.${h} is missing (null when there is no such state)`);
         if (s[h] !== null) handle(s[h], `${sat}.${h}`, bad);
       }
-      if (s.keyed !== null) {
-        if (range === undefined) throw bad(`${sat} has keyed state but no keyGroups`);
-        for (const [id] of (s.keyed as { sections: SectionEntry[] }).sections)
+      // Keyed state and timers are stored by key group: every section inside the subtask's range.
+      for (const h of ['keyed', 'timers'] as const) {
+        if (s[h] === null) continue;
+        if (range === undefined)
+          throw bad(`${sat} has ${h === 'keyed' ? 'keyed state' : 'timers'} but no keyGroups`);
+        for (const [id] of (s[h] as { sections: SectionEntry[] }).sections)
           if (id < range[0] || id > range[1])
             throw bad(
-              `${sat}.keyed has a section for key group ${id}, outside its keyGroups [${range[0]}, ${range[1]}]`,
+              `${sat}.${h} has a section for key group ${id}, outside its keyGroups [${range[0]}, ${range[1]}]`,
             );
       }
       arr(s.states, `${sat}.states`, bad).forEach((stv, k) => {

@@ -1,5 +1,5 @@
 import type { Sink, SinkWriter } from '../sink.js';
-import { StreamOperator, type OperatorSubtaskState } from '../stream-operator.js';
+import { StreamOperator, type OperatorSnapshotParts, type OperatorSubtaskState } from '../stream-operator.js';
 
 export class SinkOperator<T> extends StreamOperator<T, never> {
   private writer: SinkWriter<T> | undefined;
@@ -26,6 +26,24 @@ export class SinkOperator<T> extends StreamOperator<T, never> {
     this.recordsIn += batch.length;
     return this.writer!.write(batch);
   }
+  /**
+   * Records that arrived since the last batch ended (emitted by timers or windows firing on a
+   * watermark, between two batches) belong to this snapshot: they go to the writer first.
+   */
+  override snapshotForCheckpoint(
+    checkpointId: number,
+    timestamp: number,
+    withKeyedState = true,
+  ): OperatorSnapshotParts {
+    const written = this.endBatch();
+    written?.catch(() => undefined); // awaited through the parts
+    const parts = super.snapshotForCheckpoint(checkpointId, timestamp, withKeyedState);
+    if (written === undefined) return parts;
+    const pending =
+      parts.pending === undefined ? written : Promise.all([written, parts.pending]).then(() => undefined);
+    return { ...parts, pending };
+  }
+
   override async finish(): Promise<void> {
     await this.endBatch();
     await this.writer!.finish?.();
