@@ -15,6 +15,8 @@ import {
 } from '../../src/index.js';
 import { CollectionSource } from '../../src/connectors/collection-source.js';
 import { Rng } from '../state/gen.js';
+import type { JobMaster } from '../../src/cluster/job-master.js';
+import { decodeMetadata } from '../../src/storage/metadata.js';
 
 type Ev = { t: number; key: string };
 
@@ -55,9 +57,17 @@ function lines(dir: string): string {
 
 async function run(
   evs: Ev[],
-  o: { parallelism: number; failAt?: number; checkpointMs?: number },
+  o: {
+    parallelism: number;
+    failAt?: number;
+    checkpointMs?: number;
+    out?: string;
+    restoreFrom?: string;
+    onStart?: (m: JobMaster) => void;
+    result?: { savepointPath?: string | undefined };
+  },
 ): Promise<string> {
-  const out = mkdtempSync(join(tmpdir(), 'weir-et-'));
+  const out = o.out ?? mkdtempSync(join(tmpdir(), 'weir-et-'));
   const env = new StreamExecutionEnvironment({
     parallelism: o.parallelism,
     execution: { batchSize: 64, watermarkIntervalMs: 0 },
@@ -94,7 +104,12 @@ async function run(
     .uid('window')
     .sinkTo(new FileSink<string>(out))
     .uid('sink');
-  await env.execute('event-time');
+  const r = await env.execute('event-time', {
+    restoreFrom: o.restoreFrom,
+    savepointDir: mkdtempSync(join(tmpdir(), 'weir-et-sp-')),
+    onStart: o.onStart,
+  });
+  if (o.result !== undefined) o.result.savepointPath = r.savepointPath;
   return lines(out);
 }
 
@@ -109,4 +124,50 @@ describe('event time in a job', () => {
   it('with checkpoints and a failure, every window result is written exactly once', async () => {
     expect(await run(evs, { parallelism: 2, checkpointMs: 20, failAt: 15_000 })).toBe(expected);
   });
+
+  it.each([false, true])(
+    'stopped with a savepoint at p=2 (drain: %s): windows fire once, after the resume at p=3 or, drained, at the stop',
+    async (drain) => {
+      const out = mkdtempSync(join(tmpdir(), 'weir-et-stop-'));
+      const result: { savepointPath?: string | undefined } = {};
+      await run(evs, {
+        parallelism: 2,
+        checkpointMs: 1_000_000, // slow map, no periodic checkpoints
+        out,
+        result,
+        onStart: (m) => {
+          const poll = setInterval(() => {
+            if (m.status().state !== 'running' || m.status().recordsIn < 8000) return;
+            clearInterval(poll);
+            m.stop({ drain });
+          }, 5);
+        },
+      });
+      expect(result.savepointPath).toBeDefined();
+      const metadata = decodeMetadata(readFileSync(join(result.savepointPath!, '_metadata')), 'test');
+      const windowOp = metadata.operators.find((op) => op.uid === 'window')!;
+      const timers = windowOp.subtasks.filter((s) => s.timers !== null).length;
+      const firstRun = lines(out)
+        .split('\n')
+        .filter((l) => l !== '').length;
+      if (drain) {
+        // Drained: event time ended where reading stopped, so every window of the records read
+        // so far fired (with what it had) and was committed; no timer is left in the savepoint.
+        expect(timers).toBe(0);
+        const read = lines(out)
+          .split('\n')
+          .reduce((n, l) => n + Number(l.split(',')[2]), 0);
+        expect(read).toBeGreaterThan(0);
+        expect(read).toBeLessThan(evs.length);
+        expect(lines(out)).toBe(plain(evs.slice(0, read), 1000));
+        return;
+      } else {
+        // Open windows and their timers are in the savepoint and fire after the resume.
+        expect(timers).toBeGreaterThan(0);
+        expect(firstRun).toBeLessThan(expected.split('\n').length);
+        await run(evs, { parallelism: 3, out, restoreFrom: result.savepointPath });
+      }
+      expect(lines(out)).toBe(expected);
+    },
+  );
 });
