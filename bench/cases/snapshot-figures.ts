@@ -5,6 +5,8 @@
 // allocated memory: on these virtual machines first-touching fresh pages is itself slow (about
 // 150 MiB/s), and a restore cannot avoid it, since the bytes read become the restored state.
 import { execSync } from 'node:child_process';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import {
   closeSync,
   fsyncSync,
@@ -131,50 +133,76 @@ function diskRead(path: string, bytes: number): number {
   return bytes / ((performance.now() - t0) / 1000);
 }
 
-async function writeAndRestore(runs: number, progress: Progress): Promise<Figure[]> {
-  const KEYS = 1 << 20;
-  const VALUE = 1024;
+/** Writes `runs` checkpoints of 1 GiB of keyed state; the backend is dropped when this returns. */
+async function writeCheckpoints(
+  storage: FsCheckpointStorage,
+  runs: number,
+  progress: Progress,
+): Promise<{ write: number[]; files: Array<{ r: number; path: string; size: number }> }> {
   progress('snapshot: building 1 GiB of keyed state');
   const b = loadBackend(KEYS, (i) => Buffer.alloc(VALUE, i & 0xff));
+  const write: number[] = [];
+  const files: Array<{ r: number; path: string; size: number }> = [];
+  for (let r = 0; r < runs; r++) {
+    progress(`snapshot: write run ${r + 1}/${runs}`);
+    const loc = storage.checkpointLocation('bench', r);
+    const cap = b.capture();
+    const t0 = performance.now();
+    const file = await storage.createStateFile(loc, 'keyed.state', STATE_FILE_KEYED);
+    await writeKeyedState(cap, file);
+    const info = await file.close();
+    write.push(info.size / ((performance.now() - t0) / 1000));
+    cap.release();
+    files.push({ r, path: info.path, size: info.size });
+  }
+  return { write, files };
+}
+
+const KEYS = 1 << 20;
+const VALUE = 1024;
+
+async function writeAndRestore(runs: number, progress: Progress): Promise<Figure[]> {
   const dir = mkdtempSync(join(tmpdir(), 'weir-bench-snap-'));
   try {
     const storage = new FsCheckpointStorage(dir);
-    const write: number[] = [];
+    // Written first, and the live state dropped, so each restore runs as in a newly started job
+    // (not beside the gigabyte it was written from, whose marking would double the GC work).
+    const { write, files } = await writeCheckpoints(storage, runs, progress);
+    collectGarbage();
     const read: number[] = [];
     const diskW: number[] = [];
     const diskR: number[] = [];
     const freshR: number[] = [];
     let size = 0;
-    for (let r = 0; r < runs; r++) {
-      progress(`snapshot: write/restore run ${r + 1}/${runs}`);
-      const loc = storage.checkpointLocation('bench', r);
-      const cap = b.capture();
-      let t0 = performance.now();
-      const file = await storage.createStateFile(loc, 'keyed.state', STATE_FILE_KEYED);
-      await writeKeyedState(cap, file);
-      const info = await file.close();
-      write.push(info.size / ((performance.now() - t0) / 1000));
-      cap.release();
-      size = info.size;
+    for (const f of files) {
+      progress(`snapshot: restore run ${f.r + 1}/${runs}`);
+      const loc = storage.checkpointLocation('bench', f.r);
+      size = f.size;
       cachesDropped = dropCaches() && cachesDropped;
-      t0 = performance.now();
-      const reader = await StateFileReader.open(storage, loc, info.path, {
-        size: info.size,
+      const t0 = performance.now();
+      const reader = await StateFileReader.open(storage, loc, f.path, {
+        size: f.size,
         kind: STATE_FILE_KEYED,
       });
       const acc = new Map();
       for (const [id, payload] of await reader.readSections(reader.sections.map((s) => s.id)))
-        readKeyedSection(payload, id, acc, info.path);
-      const restored = new HeapKeyedStateBackend(KeyGroupRange.forSubtask(0, 1, M), M);
+        readKeyedSection(payload, id, acc, f.path);
+      let restored: HeapKeyedStateBackend | undefined = new HeapKeyedStateBackend(
+        KeyGroupRange.forSubtask(0, 1, M),
+        M,
+      );
       restored.restore([keyedSnapshotFrom(M, acc)], { copy: false });
-      read.push(info.size / ((performance.now() - t0) / 1000));
+      read.push(f.size / ((performance.now() - t0) / 1000));
       if ([...restored.entries('v')].length !== KEYS) throw new Error('bench: restore lost keys');
-      const raw = join(dir, `raw-${r}`);
-      diskW.push(diskWrite(raw, info.size));
+      restored = undefined;
+      acc.clear();
+      collectGarbage();
+      const raw = join(dir, `raw-${f.r}`);
+      diskW.push(diskWrite(raw, f.size));
       cachesDropped = dropCaches() && cachesDropped;
-      diskR.push(diskRead(raw, info.size));
+      diskR.push(diskRead(raw, f.size));
       cachesDropped = dropCaches() && cachesDropped;
-      freshR.push(freshRead(raw, info.size));
+      freshR.push(freshRead(raw, f.size));
       rmSync(raw);
       await storage.discard(loc);
     }
@@ -189,6 +217,18 @@ async function writeAndRestore(runs: number, progress: Progress): Promise<Figure
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** A full collection between runs, so one run's garbage is not the next one's time. */
+const collectGarbage: () => void = (() => {
+  try {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as unknown;
+    if (typeof gc === 'function') return gc as () => void;
+  } catch {
+    // runs are still correct, only noisier
+  }
+  return () => {};
+})();
 
 function figure(name: string, value: number, unit: string, baseline: number): Figure {
   return { name, value, unit, baseline, ratio: Math.round((value / baseline) * 10000) / 10000 };
