@@ -3,6 +3,7 @@
 import type { BenchCase } from '../lib/harness.js';
 import { keyedCount } from './keyed-count.js';
 import { keyedCountCheckpoint100ms, keyedCountCheckpoint1s } from './keyed-count-checkpointed.js';
+import { slidingWindowSum, tumblingWindowSum } from './window-sum.js';
 import { wordCount } from './word-count.js';
 
 export const CASES: readonly BenchCase[] = [
@@ -10,4 +11,6 @@ export const CASES: readonly BenchCase[] = [
   wordCount,
   keyedCountCheckpoint1s,
   keyedCountCheckpoint100ms,
+  tumblingWindowSum,
+  slidingWindowSum,
 ];

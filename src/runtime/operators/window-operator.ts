@@ -126,9 +126,12 @@ export class WindowOperator<K, IN, OUT> extends StreamOperator<IN, OUT> {
     if (entry === undefined) {
       entry = { start: w.start, end: w.end };
       this.registerTimers(w);
+      this.fold(entry, record);
+      this.contents.put(key, entry);
+    } else {
+      // In place: `get` hands out the copy a running snapshot does not read (copy-on-write).
+      this.fold(entry, record);
     }
-    this.fold(entry, record);
-    this.contents.put(key, entry);
     if (this.domain === 'event' && maxTimestamp(w) <= this.currentWatermark) this.emit(entry); // late but allowed: fire again
   }
 
