@@ -29,7 +29,8 @@ class Counter {
     this.count = ctx.getState(${options.descriptor});
   }
   processElement(n, ctx, out) {
-    if (n % 100 === 0) { const until = performance.now() + 0.1; while (performance.now() < until); }
+    // Slow enough (over 2 s in all) that the stop lands while the job runs, on any machine.
+    if (n % 100 === 0) { const until = performance.now() + 0.5; while (performance.now() < until); }
     const c = ${options.read} + 1;
     this.count.update(${options.write});
     out.collect(ctx.getCurrentKey() + ',' + c);
