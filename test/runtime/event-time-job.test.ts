@@ -9,8 +9,11 @@ import { describe, expect, it } from 'vitest';
 import {
   FileSink,
   StreamExecutionEnvironment,
+  EventTimeSessionWindows,
+  SlidingEventTimeWindows,
   TumblingEventTimeWindows,
   WatermarkStrategy,
+  type WindowAssigner,
   type ProcessWindowFunction,
 } from '../../src/index.js';
 import { CollectionSource } from '../../src/connectors/collection-source.js';
@@ -65,6 +68,9 @@ async function run(
     restoreFrom?: string;
     onStart?: (m: JobMaster) => void;
     result?: { savepointPath?: string | undefined };
+    assigner?: WindowAssigner;
+    /** Busy time per record in the map, so a stop lands mid-stream on any machine. */
+    slowMs?: number;
   },
 ): Promise<string> {
   const out = o.out ?? mkdtempSync(join(tmpdir(), 'weir-et-'));
@@ -91,15 +97,18 @@ async function run(
         failed = true;
         throw new Error('injected');
       }
-      // Slow enough that checkpoints land in the middle.
-      if (o.checkpointMs !== undefined && e.t % 7 === 0) {
+      // Slow enough that checkpoints (and stops) land in the middle.
+      if (o.slowMs !== undefined) {
+        const until = performance.now() + o.slowMs;
+        while (performance.now() < until);
+      } else if (o.checkpointMs !== undefined && e.t % 7 === 0) {
         const until = performance.now() + 0.05;
         while (performance.now() < until);
       }
       return e;
     })
     .keyBy((e) => e.key)
-    .window(TumblingEventTimeWindows.of(1000))
+    .window(o.assigner ?? TumblingEventTimeWindows.of(1000))
     .process(countWindow)
     .uid('window')
     .sinkTo(new FileSink<string>(out))
@@ -132,7 +141,8 @@ describe('event time in a job', () => {
       const result: { savepointPath?: string | undefined } = {};
       await run(evs, {
         parallelism: 2,
-        checkpointMs: 1_000_000, // slow map, no periodic checkpoints
+        checkpointMs: 1_000_000, // no periodic checkpoints
+        slowMs: 0.05,
         out,
         result,
         onStart: (m) => {
@@ -170,4 +180,83 @@ describe('event time in a job', () => {
       expect(lines(out)).toBe(expected);
     },
   );
+});
+
+/** Sliding windows of 3 s every 1 s: each event counts in the three windows that hold it. */
+function plainSliding(evs: readonly Ev[]): string {
+  const m = new Map<string, number>();
+  for (const e of evs)
+    for (let start = Math.floor(e.t / 1000) * 1000; start > e.t - 3000; start -= 1000) {
+      const k = `${start},${e.key}`;
+      m.set(k, (m.get(k) ?? 0) + 1);
+    }
+  return [...m]
+    .map(([k, c]) => `${k},${c}`)
+    .sort()
+    .join('\n');
+}
+
+/** Sessions with a 300 ms gap: per key, events closer than the gap to the session's end join it. */
+function plainSessions(evs: readonly Ev[]): string {
+  const byKey = new Map<string, number[]>();
+  for (const e of evs) byKey.set(e.key, [...(byKey.get(e.key) ?? []), e.t]);
+  const out: string[] = [];
+  for (const [key, ts] of byKey) {
+    ts.sort((a, b) => a - b);
+    let start = ts[0]!;
+    let end = start + 300;
+    let n = 0;
+    for (const t of ts) {
+      if (t > end) {
+        out.push(`${start},${key},${n}`);
+        start = t;
+        n = 0;
+      }
+      end = Math.max(end, t + 300);
+      n++;
+    }
+    out.push(`${start},${key},${n}`);
+  }
+  return out.sort().join('\n');
+}
+
+describe.each([
+  ['sliding 3 s / 1 s', () => SlidingEventTimeWindows.of(3000, 1000), plainSliding],
+  ['session (300 ms gap)', () => EventTimeSessionWindows.withGap(300), plainSessions],
+])('%s windows: three runs, one output', (_name, assigner, plainOf) => {
+  const evs = events(12_000, 7, 99);
+  const expected = plainOf(evs);
+
+  it('straight through at p=3', async () => {
+    expect(await run(evs, { parallelism: 3, assigner: assigner() })).toBe(expected);
+  });
+
+  it('with checkpoints and an injected failure at p=2', async () => {
+    expect(await run(evs, { parallelism: 2, checkpointMs: 20, failAt: 9_000, assigner: assigner() })).toBe(
+      expected,
+    );
+  });
+
+  it('stopped with a savepoint at p=2 and resumed at p=3', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'weir-et-stop-'));
+    const result: { savepointPath?: string | undefined } = {};
+    await run(evs, {
+      parallelism: 2,
+      checkpointMs: 1_000_000,
+      slowMs: 0.1,
+      out,
+      result,
+      assigner: assigner(),
+      onStart: (m) => {
+        const poll = setInterval(() => {
+          if (m.status().state !== 'running' || m.status().recordsIn < 5000) return;
+          clearInterval(poll);
+          m.stop({});
+        }, 5);
+      },
+    });
+    expect(result.savepointPath).toBeDefined();
+    await run(evs, { parallelism: 3, out, restoreFrom: result.savepointPath, assigner: assigner() });
+    expect(lines(out)).toBe(expected);
+  });
 });
