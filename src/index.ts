@@ -3,7 +3,13 @@
 export { defineJob, isJobDefinition, type JobDefinition } from './api/job.js';
 export { parseJobArgs, JobArgs, JobArgumentError } from './api/job-args.js';
 export { StreamExecutionEnvironment, type EnvironmentOptions } from './api/environment.js';
-export { DataStream, KeyedStream, DataStreamSink, WindowedStream } from './api/data-stream.js';
+export {
+  DataStream,
+  KeyedStream,
+  DataStreamSink,
+  WindowedStream,
+  CountWindowedStream,
+} from './api/data-stream.js';
 export {
   WatermarkStrategy,
   BoundedOutOfOrdernessWatermarks,

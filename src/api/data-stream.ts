@@ -29,6 +29,7 @@ import {
   type WindowFunctionSpec,
 } from '../runtime/operators/window-operator.js';
 import type { WindowAssigner } from '../runtime/time-window.js';
+import { CountWindowOperator } from '../runtime/operators/count-window-operator.js';
 import type { KeyValue } from '../state/key-group.js';
 import { PrintSink } from '../connectors/print-sink.js';
 import type { StreamGraphBuilder } from './stream-graph-builder.js';
@@ -213,6 +214,17 @@ export class KeyedStream<T, K extends KeyValue> extends DataStream<T> {
     return new WindowedStream<T, K>(assigner, (name, create) => this.transform(name, create));
   }
 
+  /**
+   * Count windows: every `size` records of a key are one window, which fires with its last record
+   * (a key's incomplete last window never fires, as in Flink).
+   * @example keyed.countWindow(100).reduce((a, b) => a + b)
+   */
+  countWindow(size: number): CountWindowedStream<T> {
+    if (!Number.isSafeInteger(size) || size < 1)
+      throw new GraphValidationError(`countWindow(${size}) needs a size of at least 1 record`);
+    return new CountWindowedStream<T>(size, (name, create) => this.transform(name, create));
+  }
+
   /** Rolling reduce per key: emits the reduced value after each record. */
   reduce(fn: ReduceFunction<T>): DataStream<T> {
     if (typeof fn !== 'function')
@@ -332,6 +344,42 @@ export class WindowedStream<T, K extends KeyValue> {
     // Checked now: a bad combination fails the build, not the first subtask.
     new WindowOperator<K, T, R>(assigner, spec, lateness);
     return this.build<R>(name, () => new WindowOperator<K, T, R>(assigner, spec, lateness));
+  }
+}
+
+/** A keyed stream cut into windows of a fixed number of records per key. */
+export class CountWindowedStream<T> {
+  /** @internal */
+  constructor(
+    private readonly size: number,
+    private readonly build: <R>(name: string, create: () => StreamOperator) => DataStream<R>,
+  ) {}
+
+  reduce(fn: ReduceFunction<T>): DataStream<T> {
+    if (typeof fn !== 'function')
+      throw new GraphValidationError('reduce(...) needs a function (a, b) => combined');
+    const size = this.size;
+    return this.build<T>(
+      'CountWindowReduce',
+      () => new CountWindowOperator<T, T>(size, { kind: 'reduce', reduce: fn }),
+    );
+  }
+
+  aggregate<ACC, OUT>(fn: AggregateFunction<T, ACC, OUT>): DataStream<OUT> {
+    if (
+      typeof fn?.add !== 'function' ||
+      typeof fn.createAccumulator !== 'function' ||
+      typeof fn.getResult !== 'function'
+    )
+      throw new GraphValidationError(
+        'aggregate(...) needs an aggregate function with createAccumulator, add and getResult',
+      );
+    const size = this.size;
+    const aggregate = fn as AggregateFunction<T, unknown, unknown>;
+    return this.build<OUT>(
+      'CountWindowAggregate',
+      () => new CountWindowOperator<T, OUT>(size, { kind: 'aggregate', aggregate }),
+    );
   }
 }
 
