@@ -559,7 +559,7 @@ def summarize(folder, dump=None):
                             dumped.extend("[subtask %d] %s" % (sub["index"], show(e)) for e in entries)
                 sf.close()
             for h, kind in (("timers", 3), ("sink", 4)):
-                if sub.get(h) is not None:  # no weir writes these yet: checked, not decoded
+                if sub.get(h) is not None:  # timers (section 4.4) and sink files: checked, not decoded
                     sf = StateFile(folder, sub[h], kind)
                     files += 1
                     sf.verify_whole()
