@@ -7,21 +7,9 @@
 // restore beside reading the bytes into newly allocated memory (see snapshot-figures.ts: on these
 // machines first-touching fresh pages is itself slow, and a restore cannot avoid it).
 import { randomBytes } from 'node:crypto';
-import { execSync } from 'node:child_process';
-import {
-  closeSync,
-  fsyncSync,
-  mkdtempSync,
-  openSync,
-  readSync,
-  rmSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { loadSnapshot } from '../../src/checkpoint/snapshot-loader.js';
 import { writeTaskSnapshot } from '../../src/checkpoint/task-snapshot-writer.js';
 import { DiscardingSink, StreamExecutionEnvironment, ValueStateDescriptor } from '../../src/index.js';
@@ -32,7 +20,8 @@ import type { CheckpointStorage, SnapshotLocation } from '../../src/storage/chec
 import { FsCheckpointStorage } from '../../src/storage/fs-checkpoint-storage.js';
 import { decodeMetadata, encodeMetadata, type SnapshotMetadata } from '../../src/storage/metadata.js';
 import { weirVersion } from '../../src/version.js';
-import { median, type Figure, type Progress } from '../lib/harness.js';
+import { diskRead, diskWrite, dropCaches, figure, freshRead } from '../lib/disk.js';
+import { collectGarbage, median, type Figure, type Progress } from '../lib/harness.js';
 
 const M = 128;
 const OLD_P = 4;
@@ -40,18 +29,6 @@ const NEW_P = 2;
 const KEYS = 1 << 20;
 const VALUE = 1024;
 const STATE = 'v';
-
-/** A full collection between runs (as the harness does), so one run's garbage is not the next one's time. */
-const collectGarbage: () => void = (() => {
-  try {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as unknown;
-    if (typeof gc === 'function') return gc as () => void;
-  } catch {
-    // runs are still correct, only noisier
-  }
-  return () => {};
-})();
 
 /** The first byte of key i's value; the restore is checked against the sum of these. */
 const tag = (i: number): number => (i * 31) & 0xff;
@@ -177,59 +154,6 @@ function readShares(
   return out;
 }
 
-/** Best effort: empties the page cache so reads come from the disk (needs root); false if it could not. */
-function dropCaches(): boolean {
-  try {
-    execSync('sync');
-    writeFileSync('/proc/sys/vm/drop_caches', '3');
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function diskWrite(path: string, bytes: number): number {
-  const chunk = Buffer.alloc(1 << 20, 7);
-  const t0 = performance.now();
-  const fd = openSync(path, 'w');
-  for (let done = 0; done < bytes; done += chunk.length)
-    writeSync(fd, chunk, 0, Math.min(chunk.length, bytes - done));
-  fsyncSync(fd);
-  closeSync(fd);
-  return bytes / ((performance.now() - t0) / 1000);
-}
-
-function diskRead(path: string, bytes: number): number {
-  const chunk = Buffer.allocUnsafe(1 << 20);
-  const t0 = performance.now();
-  const fd = openSync(path, 'r');
-  let done = 0;
-  for (;;) {
-    const n = readSync(fd, chunk, 0, chunk.length, done);
-    if (n === 0) break;
-    done += n;
-  }
-  closeSync(fd);
-  if (done !== bytes) throw new Error(`bench: read ${done} of ${bytes} bytes`);
-  return bytes / ((performance.now() - t0) / 1000);
-}
-
-/** Reads the whole file into one newly allocated buffer, as a restore must (its bytes become the state). */
-function freshRead(path: string, bytes: number): number {
-  const t0 = performance.now();
-  const out = Buffer.allocUnsafe(bytes);
-  const fd = openSync(path, 'r');
-  let done = 0;
-  while (done < bytes) {
-    const n = readSync(fd, out, done, Math.min(1 << 26, bytes - done), done);
-    if (n === 0) break;
-    done += n;
-  }
-  closeSync(fd);
-  if (done !== bytes) throw new Error(`bench: read ${done} of ${bytes} bytes`);
-  return bytes / ((performance.now() - t0) / 1000);
-}
-
 /** Every new subtask's keys are in its range, none is lost, and the values are the ones written. */
 function checkRestored(backends: readonly HeapKeyedStateBackend[]): void {
   let keys = 0;
@@ -249,16 +173,6 @@ function checkRestored(backends: readonly HeapKeyedStateBackend[]): void {
     throw new Error(
       `bench: restored ${keys} keys (checksum ${sum}), expected ${KEYS} (checksum ${expected})`,
     );
-}
-
-function figure(
-  name: string,
-  value: number,
-  unit: string,
-  baseline: number,
-  ratio = value / baseline,
-): Figure {
-  return { name, value, unit, baseline, ratio: Math.round(ratio * 10000) / 10000 };
 }
 
 /** Writes one savepoint of `backends` as a job at p=4 does; returns its location and size in bytes. */

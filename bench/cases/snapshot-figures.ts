@@ -4,19 +4,7 @@
 // bytes, measured in the same run. Restore is also shown beside reading the file into newly
 // allocated memory: on these virtual machines first-touching fresh pages is itself slow (about
 // 150 MiB/s), and a restore cannot avoid it, since the bytes read become the restored state.
-import { execSync } from 'node:child_process';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
-import {
-  closeSync,
-  fsyncSync,
-  mkdtempSync,
-  openSync,
-  readSync,
-  rmSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -29,7 +17,8 @@ import { HeapKeyedStateBackend } from '../../src/state/keyed-state-backend.js';
 import { KeyGroupRange } from '../../src/state/key-group.js';
 import { FsCheckpointStorage } from '../../src/storage/fs-checkpoint-storage.js';
 import { STATE_FILE_KEYED, StateFileReader } from '../../src/storage/state-file.js';
-import { median, type Figure, type Progress } from '../lib/harness.js';
+import { diskRead, diskWrite, dropCaches, figure, freshRead } from '../lib/disk.js';
+import { collectGarbage, median, type Figure, type Progress } from '../lib/harness.js';
 
 const M = 128;
 
@@ -78,60 +67,7 @@ function pauseFigures(keys: number, rounds: number): { pause: number; copy: numb
   return { pause: p99(pauses), copy: median(copies) };
 }
 
-/** Best effort: empties the page cache so reads come from the disk (needs root); false if it could not. */
-function dropCaches(): boolean {
-  try {
-    execSync('sync');
-    writeFileSync('/proc/sys/vm/drop_caches', '3');
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 let cachesDropped = true;
-
-function diskWrite(path: string, bytes: number): number {
-  const chunk = Buffer.alloc(1 << 20, 7);
-  const t0 = performance.now();
-  const fd = openSync(path, 'w');
-  for (let done = 0; done < bytes; done += chunk.length)
-    writeSync(fd, chunk, 0, Math.min(chunk.length, bytes - done));
-  fsyncSync(fd);
-  closeSync(fd);
-  return bytes / ((performance.now() - t0) / 1000);
-}
-
-/** Reads the whole file into one newly allocated buffer, as a restore must (its bytes become the state). */
-function freshRead(path: string, bytes: number): number {
-  const t0 = performance.now();
-  const out = Buffer.allocUnsafe(bytes);
-  const fd = openSync(path, 'r');
-  let done = 0;
-  while (done < bytes) {
-    const n = readSync(fd, out, done, Math.min(1 << 26, bytes - done), done);
-    if (n === 0) break;
-    done += n;
-  }
-  closeSync(fd);
-  if (done !== bytes) throw new Error(`bench: read ${done} of ${bytes} bytes`);
-  return bytes / ((performance.now() - t0) / 1000);
-}
-
-function diskRead(path: string, bytes: number): number {
-  const chunk = Buffer.allocUnsafe(1 << 20);
-  const t0 = performance.now();
-  const fd = openSync(path, 'r');
-  let done = 0;
-  for (;;) {
-    const n = readSync(fd, chunk, 0, chunk.length, done);
-    if (n === 0) break;
-    done += n;
-  }
-  closeSync(fd);
-  if (done !== bytes) throw new Error(`bench: read ${done} of ${bytes} bytes`);
-  return bytes / ((performance.now() - t0) / 1000);
-}
 
 /** Writes `runs` checkpoints of 1 GiB of keyed state; the backend is dropped when this returns. */
 async function writeCheckpoints(
@@ -216,22 +152,6 @@ async function writeAndRestore(runs: number, progress: Progress): Promise<Figure
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** A full collection between runs, so one run's garbage is not the next one's time. */
-const collectGarbage: () => void = (() => {
-  try {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as unknown;
-    if (typeof gc === 'function') return gc as () => void;
-  } catch {
-    // runs are still correct, only noisier
-  }
-  return () => {};
-})();
-
-function figure(name: string, value: number, unit: string, baseline: number): Figure {
-  return { name, value, unit, baseline, ratio: Math.round((value / baseline) * 10000) / 10000 };
 }
 
 export async function snapshotFigures(

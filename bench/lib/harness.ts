@@ -88,7 +88,7 @@ function round(x: number, digits: number): number {
  * collected on the next run's time. Node only exposes gc() with --expose-gc; the flag can be set
  * at run time and the function fetched from a fresh context.
  */
-const collectGarbage: () => void = (() => {
+export const collectGarbage: () => void = (() => {
   try {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as unknown;

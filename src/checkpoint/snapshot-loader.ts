@@ -17,7 +17,8 @@ import {
   STATE_FILE_TIMERS,
   StateFileReader,
 } from '../storage/state-file.js';
-import { readTimersSection, type RestoredTimers } from './timer-serialization.js';
+import { readTimersSection } from './timer-serialization.js';
+import type { RestoredTimers } from '../runtime/timer-service.js';
 import { redistributeOperatorState } from './redistribution.js';
 import { SnapshotMismatchError } from './snapshot-mismatch-error.js';
 import {

@@ -10,8 +10,6 @@ import { ValueDecoder, ValueEncoder } from '../state/value-codec.js';
 import type { StateFileWriter } from '../storage/state-file.js';
 import { StateFormatError } from './state-serialization.js';
 
-export type { RestoredTimers };
-
 const CHUNK_BYTES = 1 << 20;
 const KEYS_PER_TURN = 20_000;
 

@@ -2,12 +2,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  readTimersSection,
-  writeTimers,
-  type RestoredTimers,
-} from '../../src/checkpoint/timer-serialization.js';
-import { TimerService } from '../../src/runtime/timer-service.js';
+import { readTimersSection, writeTimers } from '../../src/checkpoint/timer-serialization.js';
+import { TimerService, type RestoredTimers } from '../../src/runtime/timer-service.js';
 import { KeyGroupRange, keyGroupOf } from '../../src/state/key-group.js';
 import { toStateKey } from '../../src/state/state-key.js';
 import { FsCheckpointStorage } from '../../src/storage/fs-checkpoint-storage.js';

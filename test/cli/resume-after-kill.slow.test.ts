@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../state/gen.js';
-import { weir } from './weir-process.js';
+import { runWithKills } from './weir-process.js';
 
 const WORD_COUNT = fileURLToPath(new URL('../../examples/word-count.ts', import.meta.url));
 
@@ -74,34 +74,9 @@ describe('weir run --resume after SIGKILL', () => {
     // Progress lines every 50 ms say which checkpoint completed last, so every kill can come
     // after this run's first checkpoint, however slow the machine is today.
     const env = { WEIR_HOME: join(work, 'home'), WEIR_PROGRESS_INTERVAL_MS: '50' };
-    let resumedFromCheckpoint = 0;
-    let kills = 0;
-    let finished = false;
-    while (kills < 5 && !finished) {
-      // A random moment soon after this run's first checkpoint, so the job (a few seconds of
-      // work) is killed mid-way every time and each resume has progress to keep.
-      const delay = rng.int(0, 300);
-      let timer: NodeJS.Timeout | undefined;
-      const r = await weir(args, {
-        env,
-        onStderr: (chunk, child) => {
-          if (/checkpoint \d+ \(/.test(chunk)) timer ??= setTimeout(() => child.kill('SIGKILL'), delay);
-        },
-      });
-      clearTimeout(timer);
-      if (/resuming job/.test(r.stderr)) resumedFromCheckpoint++;
-      if (r.signal === 'SIGKILL') kills++;
-      else {
-        // The job got to its end before the kill; every later kill then comes sooner.
-        expect(r.code, r.stderr).toBe(0);
-        finished = true;
-      }
-    }
-    if (!finished) {
-      const last = await weir(args, { env });
-      expect(last.code, last.stderr).toBe(0);
-      if (/resuming job/.test(last.stderr)) resumedFromCheckpoint++;
-    }
+    // Each kill comes a random moment soon after a run's first checkpoint, so the job (a few
+    // seconds of work) is killed mid-way every time and each resume has progress to keep.
+    const { kills, resumed: resumedFromCheckpoint } = await runWithKills(args, env, rng, 5);
     expect(kills).toBe(5);
     expect(resumedFromCheckpoint).toBeGreaterThanOrEqual(4);
     const seen = committedCounts(output);

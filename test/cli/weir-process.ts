@@ -60,6 +60,42 @@ export function weir(args: readonly string[], options: WeirOptions = {}): Promis
 }
 
 /** The error contract of ARCHITECTURE.md §9: the exit code, and exactly one `weir: ` line on stderr. */
+/**
+ * Runs `args` (a `weir run … --resume` command) until it exits by itself, killing it with SIGKILL
+ * a random 0–300 ms after each run's first checkpoint (seen on the progress line, so set
+ * WEIR_PROGRESS_INTERVAL_MS low in `env`), at most `maxKills` times. The last run must exit 0.
+ * Returns how many kills landed and how many runs resumed from a checkpoint.
+ */
+export async function runWithKills(
+  args: readonly string[],
+  env: Readonly<Record<string, string>>,
+  rng: { int(lo: number, hi: number): number },
+  maxKills: number,
+): Promise<{ kills: number; resumed: number }> {
+  let kills = 0;
+  let resumed = 0;
+  for (;;) {
+    const kill = kills < maxKills;
+    const delay = rng.int(0, 300);
+    let timer: NodeJS.Timeout | undefined;
+    const r = await weir(args, {
+      env,
+      onStderr: (chunk, child) => {
+        if (kill && /checkpoint \d+ \(/.test(chunk)) timer ??= setTimeout(() => child.kill('SIGKILL'), delay);
+      },
+    });
+    clearTimeout(timer);
+    if (/resuming job/.test(r.stderr)) resumed++;
+    if (r.signal === 'SIGKILL') {
+      kills++;
+      continue;
+    }
+    // The job got to its end (before any kill, or after the last one).
+    expect(r.code, r.stderr).toBe(0);
+    return { kills, resumed };
+  }
+}
+
 export function expectOneLineError(r: WeirResult, code: number, pattern: RegExp): void {
   expect({ code: r.code, stderr: r.stderr }).toEqual({
     code,

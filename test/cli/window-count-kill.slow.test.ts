@@ -1,13 +1,14 @@
 // Acceptance (issue 5, point 3): `weir run examples/window-count.ts … --resume`, killed with
 // SIGKILL mid-window several times and resumed each time, emits each window result exactly once,
 // equal to a plain computation over the input.
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../state/gen.js';
-import { weir } from './weir-process.js';
+import { runWithKills } from './weir-process.js';
+import { committedLines } from '../connectors/helpers.js';
 
 const WINDOW_COUNT = fileURLToPath(new URL('../../examples/window-count.ts', import.meta.url));
 
@@ -26,15 +27,6 @@ function writeEvents(path: string, rng: Rng, n: number, size: number): string[] 
   }
   writeFileSync(path, lines.join('\n') + '\n');
   return [...counts].map(([w, c]) => `${w},${c}`).sort();
-}
-
-function committed(dir: string): string[] {
-  const out: string[] = [];
-  for (const f of readdirSync(dir)) {
-    if (f.startsWith('.') || f.startsWith('_')) continue;
-    for (const l of readFileSync(join(dir, f), 'utf8').split('\n')) if (l !== '') out.push(l);
-  }
-  return out.sort();
 }
 
 describe('window-count with --resume after SIGKILL', () => {
@@ -63,34 +55,10 @@ describe('window-count with --resume after SIGKILL', () => {
       '10000',
     ];
     const env = { WEIR_HOME: join(work, 'home'), WEIR_PROGRESS_INTERVAL_MS: '50' };
-    let kills = 0;
-    let resumed = 0;
-    let finished = false;
-    while (kills < 4 && !finished) {
-      const delay = rng.int(0, 300);
-      let timer: NodeJS.Timeout | undefined;
-      const r = await weir(args, {
-        env,
-        onStderr: (chunk, child) => {
-          if (/checkpoint \d+ \(/.test(chunk)) timer ??= setTimeout(() => child.kill('SIGKILL'), delay);
-        },
-      });
-      clearTimeout(timer);
-      if (/resuming job/.test(r.stderr)) resumed++;
-      if (r.signal === 'SIGKILL') kills++;
-      else {
-        expect(r.code, r.stderr).toBe(0);
-        finished = true;
-      }
-    }
-    if (!finished) {
-      const last = await weir(args, { env });
-      expect(last.code, last.stderr).toBe(0);
-      if (/resuming job/.test(last.stderr)) resumed++;
-    }
+    const { kills, resumed } = await runWithKills(args, env, rng, 4);
     expect(kills).toBeGreaterThanOrEqual(3);
     expect(resumed).toBeGreaterThanOrEqual(3);
-    const got = committed(output);
+    const got = committedLines(output);
     expect(got.length).toBe(expected.length);
     expect(got.join('\n')).toBe(expected.join('\n'));
   }, 300_000);

@@ -1,7 +1,7 @@
 // Savepoints of a running job, stop-with-savepoint (with and without --drain) and cancel, driven
 // through the JobMaster the way the REST API drives it: the savepoint's contents are checked by
 // restoring it, and the combined output of the runs by comparing it with a straight run.
-import { mkdtempSync, readdirSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -25,6 +25,7 @@ import {
 import type { JobMaster } from '../../src/cluster/job-master.js';
 import { JobControlError, type SavepointRequestView } from '../../src/cluster/savepoint-request.js';
 import { decodeMetadata } from '../../src/storage/metadata.js';
+import { committedLines as visibleLines } from '../connectors/helpers.js';
 
 const RECORDS = 60_000;
 const KEYS = 101;
@@ -119,15 +120,6 @@ async function runJob(o: JobOptions): Promise<{ savepointPath: string | undefine
     onStart: o.onStart,
   });
   return { savepointPath: result.savepointPath };
-}
-
-function visibleLines(dir: string): string[] {
-  const lines: string[] = [];
-  for (const f of readdirSync(dir)) {
-    if (f.startsWith('.') || f.startsWith('_')) continue;
-    for (const l of readFileSync(join(dir, f), 'utf8').split('\n')) if (l !== '') lines.push(l);
-  }
-  return lines.sort();
 }
 
 /** Calls `act` once the job has taken in at least `records` records. */

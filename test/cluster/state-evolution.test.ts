@@ -1,7 +1,7 @@
 // State schema evolution across a savepoint (issue 4): a descriptor's version and migration,
 // descriptors with their own serializer (keyed and operator state, written to files), and the
 // errors that stop a start at once, without restarts, when restored state cannot be read.
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -25,6 +25,7 @@ import {
 } from '../../src/index.js';
 import type { JobMaster } from '../../src/cluster/job-master.js';
 import { decodeMetadata } from '../../src/storage/metadata.js';
+import { committedLines as visibleLines } from '../connectors/helpers.js';
 
 const RECORDS = 30_000;
 const KEYS = 37;
@@ -141,15 +142,6 @@ async function run(
     log: (l) => o.log?.push(l),
   });
   return result.savepointPath;
-}
-
-function visibleLines(dir: string): string[] {
-  const lines: string[] = [];
-  for (const f of readdirSync(dir)) {
-    if (f.startsWith('.') || f.startsWith('_')) continue;
-    for (const l of readFileSync(join(dir, f), 'utf8').split('\n')) if (l !== '') lines.push(l);
-  }
-  return lines.sort();
 }
 
 function expected(): string {

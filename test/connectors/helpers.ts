@@ -1,5 +1,6 @@
 // Shared by the file connector tests: temporary directories, a fake runtime context for driving a
-// reader or writer without a job, and draining a reader the way a source task does.
+// reader or writer without a job, and draining a reader the way a source task does; and, for any
+// test of a job writing through FileSink, its committed output.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -15,6 +16,19 @@ export function writeFiles(root: string, files: Record<string, string | Buffer>)
     fs.mkdirSync(path.dirname(full), { recursive: true });
     fs.writeFileSync(full, content);
   }
+}
+
+/**
+ * The lines FileSink has committed in `dir` (files whose names do not begin with `.` or `_`),
+ * sorted, so outputs of runs at different parallelism compare as they are.
+ */
+export function committedLines(dir: string): string[] {
+  const out: string[] = [];
+  for (const f of fs.readdirSync(dir)) {
+    if (f.startsWith('.') || f.startsWith('_')) continue;
+    for (const l of fs.readFileSync(path.join(dir, f), 'utf8').split('\n')) if (l !== '') out.push(l);
+  }
+  return out.sort();
 }
 
 /** The lines of a file's content as the file source defines them, computed the simple way. */

@@ -2,7 +2,7 @@
 // through chains and channels, watermarks advance as the minimum over inputs, windows fire once
 // each, and the end of input fires the rest — at any parallelism, and across a failure with
 // checkpoints, compared with a plain computation over the same events.
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -20,6 +20,10 @@ import { CollectionSource } from '../../src/connectors/collection-source.js';
 import { Rng } from '../state/gen.js';
 import type { JobMaster } from '../../src/cluster/job-master.js';
 import { decodeMetadata } from '../../src/storage/metadata.js';
+import { committedLines } from '../connectors/helpers.js';
+
+/** Committed output as one string, so whole outputs compare cheaply. */
+const lines = (dir: string): string => committedLines(dir).join('\n');
 
 type Ev = { t: number; key: string };
 
@@ -49,14 +53,6 @@ const countWindow: ProcessWindowFunction<Ev, string, string> = {
     out.collect(`${ctx.window.start},${key},${evs.length}`);
   },
 };
-
-function lines(dir: string): string {
-  const all: string[] = [];
-  for (const f of readdirSync(dir))
-    if (!f.startsWith('.') && !f.startsWith('_'))
-      for (const l of readFileSync(join(dir, f), 'utf8').split('\n')) if (l !== '') all.push(l);
-  return all.sort().join('\n');
-}
 
 async function run(
   evs: Ev[],
