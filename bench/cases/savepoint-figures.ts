@@ -18,7 +18,12 @@ import { HeapKeyedStateBackend } from '../../src/state/keyed-state-backend.js';
 import { KeyGroupRange, keyGroupOf, subtaskForKeyGroup } from '../../src/state/key-group.js';
 import type { CheckpointStorage, SnapshotLocation } from '../../src/storage/checkpoint-storage.js';
 import { FsCheckpointStorage } from '../../src/storage/fs-checkpoint-storage.js';
-import { decodeMetadata, encodeMetadata, type SnapshotMetadata } from '../../src/storage/metadata.js';
+import {
+  decodeMetadata,
+  encodeMetadata,
+  METADATA_VERSION,
+  type SnapshotMetadata,
+} from '../../src/storage/metadata.js';
 import { weirVersion } from '../../src/version.js';
 import { diskRead, diskWrite, dropCaches, figure, freshRead } from '../lib/disk.js';
 import { collectGarbage, median, type Figure, type Progress } from '../lib/harness.js';
@@ -203,7 +208,7 @@ async function writeSavepoint(
   const handles = acks.flat().sort((a, b) => a.subtaskIndex - b.subtaskIndex);
   const metadata: SnapshotMetadata = {
     format: 'weir-snapshot',
-    version: 1,
+    version: METADATA_VERSION,
     weirVersion: weirVersion(),
     kind: 'savepoint',
     id,

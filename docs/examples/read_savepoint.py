@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reads a weir savepoint (or retained checkpoint) of format version 1 without weir.
+"""Reads a weir savepoint (or retained checkpoint) of format version 1 or 2 without weir.
 
 A worked example of docs/savepoint-format.md, using only the Python 3 standard library:
 
@@ -23,7 +23,7 @@ import zlib
 from datetime import datetime, timedelta, timezone
 
 FORMAT = "weir-snapshot"
-VERSION = 1
+VERSIONS = (1, 2)  # _metadata format versions this reader knows (data files are version 1)
 DEFAULT_SERIALIZER = "weir-cbor"
 
 
@@ -135,8 +135,8 @@ def read_metadata(folder):
         raise Damaged("%s: not valid JSON" % path)
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise Damaged("%s: not a weir snapshot" % path)
-    if type(doc.get("version")) is not int or doc["version"] != VERSION:
-        raise Damaged("%s: format version %r; this reader reads version %d" % (path, doc.get("version"), VERSION))
+    if type(doc.get("version")) is not int or doc["version"] not in VERSIONS:
+        raise Damaged("%s: format version %r; this reader reads versions 1 and 2" % (path, doc.get("version")))
     checksum = doc.get("checksum")
     rest = {k: v for k, v in doc.items() if k != "checksum"}
     want = "crc32:%08x" % zlib.crc32(js_stringify(rest).encode("utf-8"))
@@ -607,7 +607,7 @@ def lookup(folder, uid, state, key):
 
 
 def main(argv):
-    p = argparse.ArgumentParser(description="Verify and summarize a weir savepoint (format version 1).")
+    p = argparse.ArgumentParser(description="Verify and summarize a weir savepoint (format version 1 or 2).")
     p.add_argument("folder", help="the savepoint folder, or its _metadata file")
     p.add_argument("--dump", nargs=2, metavar=("UID", "STATE"), help="print every entry of one state")
     p.add_argument("--key", help="with --dump: only this key (JSON; a bare word is a string)")

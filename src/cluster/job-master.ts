@@ -16,7 +16,7 @@ import type { OperatorSnapshotParts } from '../runtime/stream-operator.js';
 import { TaskCancelledError, type StreamTask, type TaskCheckpointGateway } from '../runtime/stream-task.js';
 import { KeyGroupRange } from '../state/key-group.js';
 import type { CheckpointStorage, SnapshotLocation } from '../storage/checkpoint-storage.js';
-import { encodeMetadata, type SnapshotMetadata } from '../storage/metadata.js';
+import { encodeMetadata, METADATA_VERSION, type SnapshotMetadata } from '../storage/metadata.js';
 import { JobCancelledError, JobFailedError } from './job-failed-error.js';
 import type { CheckpointStatsView, JobStatusProvider, JobStatusView } from './job-status.js';
 import { LocalExecutor, type ExecutionOptions, type JobExecutionResult } from './local-executor.js';
@@ -512,7 +512,7 @@ export class JobMaster implements JobStatusProvider {
   ): Promise<FinalizedCheckpoint> {
     const metadata: SnapshotMetadata = {
       format: 'weir-snapshot',
-      version: 1,
+      version: METADATA_VERSION,
       weirVersion: (this.version ??= weirVersion()),
       kind: pending.kind,
       id: pending.id,

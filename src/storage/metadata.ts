@@ -1,5 +1,8 @@
-// The `_metadata` document of a checkpoint or savepoint, format version 1 (ARCHITECTURE.md §8).
+// The `_metadata` document of a checkpoint or savepoint, format version 2 (ARCHITECTURE.md §8).
 // An on-disk contract: change it only with a version bump and a reader for the old version.
+// Version 2 (weir after 0.1.0) added per-state `serializer` and `version`, the operator-state
+// mode "broadcast" and timers files behind the `timers` handle; version 1 is read as well (its
+// documents have none of these, which mean "weir-cbor", 1, and no timers).
 //
 // UTF-8 JSON naming, per operator and subtask, the data files that hold its state — relative
 // paths only, so a snapshot folder can be moved — with sizes, checksums and section indexes:
@@ -25,7 +28,10 @@
 import { crc32 } from 'node:zlib';
 
 export const METADATA_FORMAT = 'weir-snapshot';
-export const METADATA_VERSION = 1;
+/** The version this weir writes. */
+export const METADATA_VERSION = 2;
+/** The versions this weir reads. */
+const READABLE_VERSIONS: readonly number[] = [1, 2];
 
 /** [section id, offset, length, crc32] */
 export type SectionEntry = [number, number, number, number];
@@ -75,7 +81,7 @@ export interface OperatorMetadata {
 
 export interface SnapshotMetadata {
   format: typeof METADATA_FORMAT;
-  version: typeof METADATA_VERSION;
+  version: 1 | 2;
   weirVersion: string;
   kind: 'checkpoint' | 'savepoint';
   id: number;
@@ -134,9 +140,9 @@ export function decodeMetadata(bytes: Uint8Array, where: string): SnapshotMetada
   // Format and version first: another version may checksum differently, or not at all.
   if (o.format !== METADATA_FORMAT)
     throw bad(`not a weir snapshot (format is ${JSON.stringify(o.format) ?? 'missing'})`);
-  if (o.version !== METADATA_VERSION)
+  if (typeof o.version !== 'number' || !READABLE_VERSIONS.includes(o.version))
     throw bad(
-      `unsupported format version ${JSON.stringify(o.version) ?? '(missing)'} (this weir reads version ${METADATA_VERSION})`,
+      `unsupported format version ${JSON.stringify(o.version) ?? '(missing)'} (this weir reads versions ${READABLE_VERSIONS.join(' and ')})`,
     );
   const { checksum, ...rest } = o;
   if (typeof checksum !== 'string') throw bad('no checksum (damaged, or not written by weir)');
@@ -150,7 +156,8 @@ type Bad = (problem: string) => Error;
 function validate(doc: unknown, bad: Bad): SnapshotMetadata {
   const o = obj(doc, 'the document', bad);
   if (o.format !== METADATA_FORMAT) throw bad(`format must be ${JSON.stringify(METADATA_FORMAT)}`);
-  if (o.version !== METADATA_VERSION) throw bad(`version must be ${METADATA_VERSION}`);
+  if (typeof o.version !== 'number' || !READABLE_VERSIONS.includes(o.version))
+    throw bad(`version must be one of ${READABLE_VERSIONS.join(', ')}`);
   str(o.weirVersion, 'weirVersion', bad);
   if (o.kind !== 'checkpoint' && o.kind !== 'savepoint')
     throw bad('kind must be "checkpoint" or "savepoint"');
