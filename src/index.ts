@@ -10,6 +10,7 @@ export {
   WindowedStream,
   CountWindowedStream,
 } from './api/data-stream.js';
+export { OutputTag } from './runtime/output-tag.js';
 export {
   WatermarkStrategy,
   BoundedOutOfOrdernessWatermarks,

@@ -27,6 +27,7 @@ import {
   type TimerCapture,
 } from './timer-service.js';
 import { fromStateKey } from '../state/state-key.js';
+import type { OutputTag } from './output-tag.js';
 
 export interface OperatorInfo extends OperatorIdentity {
   readonly jobName: string;
@@ -69,6 +70,8 @@ export abstract class StreamOperator<IN = unknown, OUT = unknown> {
   timers: TimerService | undefined;
   /** The largest watermark this operator has processed. */
   currentWatermark = Number.NEGATIVE_INFINITY;
+  /** Consumers of this operator's side outputs, by tag id; a tag nobody reads is absent. */
+  sideOutputs: ReadonlyMap<string, Collector<unknown>> = new Map();
   /** Where watermarks go after this operator: the next operator of the chain, or the task's outputs. */
   watermarkOutput: (watermark: number) => void = () => undefined;
 
@@ -92,6 +95,16 @@ export abstract class StreamOperator<IN = unknown, OUT = unknown> {
   }
 
   abstract processElement(record: IN): void;
+
+  /** A record of the second input (two-input operators only). */
+  processElement2(_record: unknown): void {
+    throw new Error(`internal: operator '${this.info.name}' has one input but got a record on a second one`);
+  }
+
+  /** Emits to the side output `tag`, with the current record's timestamp; dropped when nobody reads it. */
+  emitToSide<T>(tag: OutputTag<T>, record: T): void {
+    this.sideOutputs.get(tag.id)?.collect(record);
+  }
 
   /** After each input batch; returns a promise when the operator has I/O to finish (sinks). */
   endBatch(): void | Promise<void> {}
