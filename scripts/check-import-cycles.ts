@@ -1,6 +1,10 @@
 // An import cycle between weir's own modules breaks the layering of ARCHITECTURE.md §2 and can
 // leave a module half-initialised at load time. This walks every relative import under src/ and
-// fails with the first cycle it finds, printed as a path a reader can follow.
+// fails with the first cycle it finds, printed as a path a reader can follow. A type-only import
+// between two modules of one folder (one layer) is left out: it is erased at compile time, so
+// it cannot half-initialise anything, and within a layer it breaks no layering (a DataStream
+// method returns a ConnectedStreams whose methods return DataStreams). Across folders every
+// import counts, type-only or not.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
@@ -34,11 +38,31 @@ function resolveImport(from: string, spec: string): string | undefined {
 const files = listSources(srcDir);
 const edges = new Map<string, string[]>();
 for (const file of files) {
-  const info = ts.preProcessFile(readFileSync(file, 'utf8'), true, true);
+  const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest);
   const targets: string[] = [];
-  for (const ref of info.importedFiles) {
-    const target = resolveImport(file, ref.fileName);
-    if (target !== undefined) targets.push(target);
+  for (const stmt of source.statements) {
+    let spec: ts.Expression | undefined;
+    let typeOnly = false;
+    if (ts.isImportDeclaration(stmt)) {
+      spec = stmt.moduleSpecifier;
+      const clause = stmt.importClause;
+      typeOnly =
+        clause !== undefined &&
+        (clause.isTypeOnly ||
+          (clause.name === undefined &&
+            clause.namedBindings !== undefined &&
+            ts.isNamedImports(clause.namedBindings) &&
+            clause.namedBindings.elements.length > 0 &&
+            clause.namedBindings.elements.every((e) => e.isTypeOnly)));
+    } else if (ts.isExportDeclaration(stmt)) {
+      spec = stmt.moduleSpecifier;
+      typeOnly = stmt.isTypeOnly;
+    }
+    if (spec === undefined || !ts.isStringLiteral(spec)) continue;
+    const target = resolveImport(file, spec.text);
+    if (target === undefined) continue;
+    if (typeOnly && dirname(target) === dirname(file)) continue;
+    targets.push(target);
   }
   edges.set(file, targets);
 }

@@ -12,6 +12,31 @@ export {
 } from './api/data-stream.js';
 export { OutputTag } from './runtime/output-tag.js';
 export {
+  ConnectedStreams,
+  KeyedConnectedStreams,
+  BroadcastStream,
+  BroadcastConnectedStream,
+} from './api/connected-streams.js';
+export { IntervalJoin, IntervalJoined } from './api/interval-join.js';
+export { JoinedStreams, WindowedJoin, type JoinFunction, type CoGroupFunction } from './api/window-join.js';
+export type { ProcessJoinFunction, IntervalJoinContext } from './runtime/operators/interval-join-operator.js';
+export type {
+  CoProcessFunction,
+  KeyedCoProcessFunction,
+  CoMapFunction,
+  CoFlatMapFunction,
+  BroadcastProcessFunction,
+  KeyedBroadcastProcessFunction,
+  ReadOnlyBroadcastContext,
+  BroadcastContext,
+  KeyedReadOnlyBroadcastContext,
+  KeyedBroadcastContext,
+  KeyedOnTimerBroadcastContext,
+  ReadOnlyMapState,
+  KeyedStateDescriptor,
+  StateOf,
+} from './runtime/two-input-functions.js';
+export {
   WatermarkStrategy,
   BoundedOutOfOrdernessWatermarks,
   type ProcessingClock,
@@ -30,6 +55,25 @@ export {
   type WindowAssigner,
 } from './api/windows.js';
 export type { ProcessWindowFunction, WindowContext } from './runtime/operators/window-operator.js';
+export {
+  TriggerResult,
+  EventTimeTrigger,
+  ProcessingTimeTrigger,
+  CountTrigger,
+  ContinuousEventTimeTrigger,
+  PurgingTrigger,
+  type Trigger,
+  type TriggerContext,
+  type OnMergeContext,
+} from './api/triggers.js';
+export {
+  CountEvictor,
+  TimeEvictor,
+  type Evictor,
+  type EvictorContext,
+  type TimestampedValue,
+} from './api/evictors.js';
+export { TriggerStateError, type TriggerStateDescriptor } from './runtime/window-trigger.js';
 export {
   CheckpointConfig,
   CheckpointConfigError,

@@ -22,23 +22,30 @@ import { ReduceOperator } from '../runtime/operators/reduce-operator.js';
 import { SinkOperator } from '../runtime/operators/sink-operator.js';
 import type { Sink } from '../runtime/sink.js';
 import { copyFunction, type StreamOperator } from '../runtime/stream-operator.js';
-import type { AggregateFunction, ReduceFunction } from '../state/descriptors.js';
+import type { AggregateFunction, MapStateDescriptor, ReduceFunction } from '../state/descriptors.js';
 import {
   WindowOperator,
   type ProcessWindowFunction,
   type WindowFunctionSpec,
 } from '../runtime/operators/window-operator.js';
 import type { WindowAssigner } from '../runtime/time-window.js';
+import type { Trigger } from '../runtime/window-trigger.js';
+import type { Evictor } from '../runtime/window-evictor.js';
 import { CountWindowOperator } from '../runtime/operators/count-window-operator.js';
 import type { KeyValue } from '../state/key-group.js';
 import { PrintSink } from '../connectors/print-sink.js';
 import type { StreamGraphBuilder } from './stream-graph-builder.js';
+import { BroadcastConnectedStream, BroadcastStream, ConnectedStreams } from './connected-streams.js';
+import { IntervalJoin } from './interval-join.js';
+import { JoinedStreams } from './window-join.js';
+import { OutputTag } from '../runtime/output-tag.js';
+import { keepsOperatorState } from './operator-state-check.js';
 
 /** Settings shared by everything that is one operator: a stream produced by it, or a sink. */
 abstract class OperatorHandle {
   constructor(protected readonly op: Transformation | undefined) {}
 
-  private target(what: string): Transformation {
+  protected target(what: string): Transformation {
     if (this.op === undefined) {
       throw new GraphValidationError(
         `${what} applies to an operator, but this stream is a union or keyBy of streams; call it on the operator before`,
@@ -99,6 +106,16 @@ export class DataStream<T> extends OperatorHandle {
     return false;
   }
 
+  /** @internal What connect and joins build on: the environment's graph and the edges into the next operator. */
+  get internals(): { graph: StreamGraphBuilder; edges: readonly EdgeSpec[]; keyed: boolean } {
+    return { graph: this.graph, edges: this.edges, keyed: this.keyed };
+  }
+
+  /** @internal The stream an operator built by connect or a join emits. */
+  streamOf<R>(t: Transformation): DataStream<R> {
+    return new DataStream<R>(this.graph, [{ from: t, partition: { kind: 'default' } }], t);
+  }
+
   protected transform<R>(name: string, create: () => StreamOperator, fn?: unknown): DataStream<R> {
     const t = this.graph.add('operator', name, this.edges, create, {
       keyed: this.keyed,
@@ -143,8 +160,63 @@ export class DataStream<T> extends OperatorHandle {
   }
 
   /** Sends every record to every subtask of the next operator. */
-  broadcast(): DataStream<T> {
-    return new DataStream<T>(this.graph, this.repartition({ kind: 'broadcast' }), undefined);
+  broadcast(): DataStream<T>;
+  /**
+   * A broadcast stream for `connect`: every subtask of the connected operator receives every
+   * record and keeps the given broadcast states (map states, in every checkpoint and savepoint).
+   * @example
+   * const rules = new MapStateDescriptor<string, Rule>('rules');
+   * events.keyBy((e) => e.user).connect(ruleUpdates.broadcast(rules)).process(new ApplyRules())
+   */
+  broadcast(...descriptors: MapStateDescriptor<any, any>[]): BroadcastStream<T>;
+  broadcast(...descriptors: MapStateDescriptor<any, any>[]): DataStream<T> | BroadcastStream<T> {
+    const edges = this.repartition({ kind: 'broadcast' });
+    if (descriptors.length === 0) return new DataStream<T>(this.graph, edges, undefined);
+    return new BroadcastStream<T>(this.graph, edges, descriptors);
+  }
+
+  /**
+   * Two streams in one operator: with a keyed stream on both sides (or `keyBy` after) a keyed
+   * co-process function sees records of both with equal keys; with a broadcast stream, every
+   * subtask sees all of it.
+   * @example
+   * control.connect(data).flatMap({ flatMap1: (c) => [], flatMap2: (d) => [d] })
+   */
+  connect<T2>(other: BroadcastStream<T2>): BroadcastConnectedStream<T, T2>;
+  connect<T2>(other: DataStream<T2>): ConnectedStreams<T, T2>;
+  connect<T2>(
+    other: DataStream<T2> | BroadcastStream<T2>,
+  ): ConnectedStreams<T, T2> | BroadcastConnectedStream<T, T2> {
+    if (other instanceof BroadcastStream) return new BroadcastConnectedStream<T, T2>(this, other);
+    if (!(other instanceof DataStream))
+      throw new GraphValidationError(
+        'connect(...) needs a stream or a broadcast stream of the same environment',
+      );
+    return new ConnectedStreams<T, T2>(this, other);
+  }
+
+  /**
+   * The records this stream's operator emitted to the side output `tag` (late records of a
+   * window, records a process function split off with `ctx.output(tag, value)`).
+   */
+  getSideOutput<X>(tag: OutputTag<X>): DataStream<X> {
+    if (!(tag instanceof OutputTag)) throw new GraphValidationError('getSideOutput(...) needs an OutputTag');
+    const t = this.target('getSideOutput()');
+    return new DataStream<X>(
+      this.graph,
+      [{ from: t, partition: { kind: 'default' }, tag: tag.id }],
+      undefined,
+    );
+  }
+
+  /** A window join: pairs of records of both streams with equal keys in the same window. */
+  join<T2>(other: DataStream<T2>): JoinedStreams<T, T2> {
+    return new JoinedStreams<T, T2>(this, other, 'join');
+  }
+
+  /** A window co-group: per key and window, the records of both streams together. */
+  coGroup<T2>(other: DataStream<T2>): JoinedStreams<T, T2> {
+    return new JoinedStreams<T, T2>(this, other, 'coGroup');
   }
 
   /** Keeps records in the subtask that produced them; needs equal parallelism. */
@@ -178,7 +250,7 @@ export class DataStream<T> extends OperatorHandle {
   }
 
   private repartition(partition: PartitionSpec): EdgeSpec[] {
-    return this.edges.map((e) => ({ from: e.from, partition }));
+    return this.edges.map((e) => ({ ...e, partition }));
   }
 }
 
@@ -216,13 +288,29 @@ export class KeyedStream<T, K extends KeyValue> extends DataStream<T> {
 
   /**
    * Count windows: every `size` records of a key are one window, which fires with its last record
-   * (a key's incomplete last window never fires, as in Flink).
+   * (a key's incomplete last window never fires, as in Flink). With `slide`, a window of the
+   * key's last `size` records fires every `slide` records (the first ones hold fewer).
    * @example keyed.countWindow(100).reduce((a, b) => a + b)
+   * @example keyed.countWindow(100, 10).aggregate(average) // the last 100, every 10
    */
-  countWindow(size: number): CountWindowedStream<T> {
+  countWindow(size: number, slide?: number): CountWindowedStream<T> {
     if (!Number.isSafeInteger(size) || size < 1)
       throw new GraphValidationError(`countWindow(${size}) needs a size of at least 1 record`);
-    return new CountWindowedStream<T>(size, (name, create) => this.transform(name, create));
+    return new CountWindowedStream<T>(size, (name, create) => this.transform(name, create), slide ?? size);
+  }
+
+  /**
+   * An interval join: each record `a` of this stream meets every record `b` of `other` with the
+   * same key and `a.timestamp + lower ≤ b.timestamp ≤ a.timestamp + upper` (event time).
+   * @example
+   * orders.keyBy((o) => o.id).intervalJoin(shipments.keyBy((s) => s.orderId)).between(0, 3_600_000).process(fn)
+   */
+  intervalJoin<T2>(other: KeyedStream<T2, K>): IntervalJoin<T, T2, K> {
+    if (!(other instanceof KeyedStream))
+      throw new GraphValidationError(
+        'intervalJoin(...) needs a keyed stream: call keyBy(...) on the other stream first',
+      );
+    return new IntervalJoin<T, T2, K>(this, other);
   }
 
   /** Rolling reduce per key: emits the reduced value after each record. */
@@ -281,6 +369,9 @@ export class KeyedStream<T, K extends KeyValue> extends DataStream<T> {
 /** A keyed stream cut into windows; a window function makes it a stream again. */
 export class WindowedStream<T, K extends KeyValue> {
   private lateness = 0;
+  private windowTrigger: Trigger<T> | undefined;
+  private windowEvictor: Evictor<T> | undefined;
+  private lateDataTag: OutputTag<T> | undefined;
   /** @internal */
   constructor(
     private readonly assigner: WindowAssigner,
@@ -289,7 +380,7 @@ export class WindowedStream<T, K extends KeyValue> {
 
   /**
    * Keeps each event-time window `ms` after its end: a record that late still updates it and
-   * fires it again; later ones are dropped.
+   * fires it again; later ones are dropped (or go to `sideOutputLateData`).
    */
   allowedLateness(ms: number): this {
     if (!Number.isSafeInteger(ms) || ms < 0)
@@ -297,6 +388,57 @@ export class WindowedStream<T, K extends KeyValue> {
     if (this.assigner.domain !== 'event')
       throw new GraphValidationError('allowedLateness(...) applies to event-time windows only');
     this.lateness = ms;
+    return this;
+  }
+
+  /**
+   * Decides when windows fire, instead of the assigner's default (EventTimeTrigger,
+   * ProcessingTimeTrigger); the window is still cleaned up at its end plus the allowed lateness.
+   * @example .window(TumblingEventTimeWindows.of(60_000)).trigger(ContinuousEventTimeTrigger.of(5_000))
+   */
+  trigger(trigger: Trigger<T>): this {
+    if (
+      typeof trigger?.onElement !== 'function' ||
+      typeof trigger.onEventTime !== 'function' ||
+      typeof trigger.onProcessingTime !== 'function' ||
+      typeof trigger.clear !== 'function'
+    )
+      throw new GraphValidationError(
+        'trigger(...) needs a trigger with onElement, onEventTime, onProcessingTime and clear, e.g. CountTrigger.of(100)',
+      );
+    if (this.assigner.merging && (trigger.canMerge?.() !== true || typeof trigger.onMerge !== 'function'))
+      throw new GraphValidationError(
+        `${this.assigner.describe()} merge windows, so trigger(...) needs a trigger that can merge: give it canMerge() returning true and onMerge(window, ctx)`,
+      );
+    this.windowTrigger = trigger;
+    return this;
+  }
+
+  /**
+   * Removes records from a window when it fires, before and/or after the window function. The
+   * window then keeps every record (no incremental reduce or aggregate), as in Flink.
+   * @example .window(SlidingEventTimeWindows.of(60_000, 10_000)).evictor(CountEvictor.of(100))
+   */
+  evictor(evictor: Evictor<T>): this {
+    if (typeof evictor?.evictBefore !== 'function' || typeof evictor.evictAfter !== 'function')
+      throw new GraphValidationError(
+        'evictor(...) needs an evictor with evictBefore and evictAfter, e.g. CountEvictor.of(100)',
+      );
+    this.windowEvictor = evictor;
+    return this;
+  }
+
+  /**
+   * Sends records too late for every window they belong to (past its end plus the allowed
+   * lateness) to the side output `tag` instead of dropping them; read it with
+   * `getSideOutput(tag)` on the stream the window function returns.
+   */
+  sideOutputLateData(tag: OutputTag<T>): this {
+    if (!(tag instanceof OutputTag))
+      throw new GraphValidationError(
+        'sideOutputLateData(...) needs an OutputTag, e.g. new OutputTag<Event>("late-events")',
+      );
+    this.lateDataTag = tag;
     return this;
   }
 
@@ -340,28 +482,45 @@ export class WindowedStream<T, K extends KeyValue> {
   }
 
   private create<R>(name: string, spec: WindowFunctionSpec<T, R, K>): DataStream<R> {
-    const { assigner, lateness } = this;
+    const assigner = this.assigner;
+    const settings = {
+      allowedLateness: this.lateness,
+      trigger: this.windowTrigger,
+      evictor: this.windowEvictor,
+      lateDataTag: this.lateDataTag,
+    };
     // Checked now: a bad combination fails the build, not the first subtask.
-    new WindowOperator<K, T, R>(assigner, spec, lateness);
-    return this.build<R>(name, () => new WindowOperator<K, T, R>(assigner, spec, lateness));
+    try {
+      new WindowOperator<K, T, R>(assigner, spec, settings);
+    } catch (e) {
+      throw new GraphValidationError((e as Error).message, { cause: e });
+    }
+    return this.build<R>(name, () => new WindowOperator<K, T, R>(assigner, spec, settings));
   }
 }
 
-/** A keyed stream cut into windows of a fixed number of records per key. */
+/**
+ * A keyed stream cut into windows of a fixed number of records per key: tumbling (every `size`
+ * records) or, with a `slide`, sliding (every `slide` records, the last `size` of them).
+ */
 export class CountWindowedStream<T> {
   /** @internal */
   constructor(
     private readonly size: number,
     private readonly build: <R>(name: string, create: () => StreamOperator) => DataStream<R>,
-  ) {}
+    private readonly slide: number = size,
+  ) {
+    if (!Number.isSafeInteger(slide) || slide < 1)
+      throw new GraphValidationError(`countWindow(${size}, ${slide}) needs a slide of at least 1 record`);
+  }
 
   reduce(fn: ReduceFunction<T>): DataStream<T> {
     if (typeof fn !== 'function')
       throw new GraphValidationError('reduce(...) needs a function (a, b) => combined');
-    const size = this.size;
+    const { size, slide } = this;
     return this.build<T>(
       'CountWindowReduce',
-      () => new CountWindowOperator<T, T>(size, { kind: 'reduce', reduce: fn }),
+      () => new CountWindowOperator<T, T>(size, { kind: 'reduce', reduce: fn }, slide),
     );
   }
 
@@ -374,11 +533,11 @@ export class CountWindowedStream<T> {
       throw new GraphValidationError(
         'aggregate(...) needs an aggregate function with createAccumulator, add and getResult',
       );
-    const size = this.size;
+    const { size, slide } = this;
     const aggregate = fn as AggregateFunction<T, unknown, unknown>;
     return this.build<OUT>(
       'CountWindowAggregate',
-      () => new CountWindowOperator<T, OUT>(size, { kind: 'aggregate', aggregate }),
+      () => new CountWindowOperator<T, OUT>(size, { kind: 'aggregate', aggregate }, slide),
     );
   }
 }
@@ -389,14 +548,4 @@ export class DataStreamSink extends OperatorHandle {
   constructor(op: Transformation) {
     super(op);
   }
-}
-
-/** A function that snapshots operator state (CheckpointedFunction): its operator needs a uid. */
-function keepsOperatorState(fn: unknown): boolean {
-  return (
-    typeof fn === 'object' &&
-    fn !== null &&
-    (typeof (fn as { snapshotState?: unknown }).snapshotState === 'function' ||
-      typeof (fn as { initializeState?: unknown }).initializeState === 'function')
-  );
 }

@@ -99,7 +99,7 @@ export class LocalExecutor {
           Array.from({ length: v.parallelism }, (_, j) =>
             e.partitioner === 'forward' && i !== j
               ? undefined
-              : new Channel(channelCapacity, signals.get(from)![i]!, signals.get(v)![j]!),
+              : new Channel(channelCapacity, signals.get(from)![i]!, signals.get(v)![j]!, e.inputIndex),
           ),
         );
         channels.set(e, grid);
@@ -122,9 +122,14 @@ export class LocalExecutor {
           : undefined;
         for (const node of v.operators) {
           const op = ops.get(node)!;
-          const outputs: Collector<unknown>[] = node.chainedOutputs.map(
-            (n) => new ChainingOutput(ops.get(n)!),
-          );
+          // Main output under the key undefined, each side output under its tag.
+          const outputs = new Map<string | undefined, Collector<unknown>[]>([[undefined, []]]);
+          const outputFor = (tag: string | undefined): Collector<unknown>[] => {
+            let list = outputs.get(tag);
+            if (list === undefined) outputs.set(tag, (list = []));
+            return list;
+          };
+          for (const c of node.chainedOutputs) outputFor(c.tag).push(new ChainingOutput(ops.get(c.to)!));
           for (const e of node.networkOutputs) {
             const row = channels.get(e)![i]!.filter((c): c is Channel => c !== undefined);
             const target = e.to;
@@ -146,10 +151,14 @@ export class LocalExecutor {
             );
             w.time = time;
             writers.push(w);
-            outputs.push(w);
+            outputFor(e.tag).push(w);
           }
+          const sideOutputs = new Map<string, Collector<unknown>>();
+          for (const [tag, list] of outputs)
+            if (tag !== undefined) sideOutputs.set(tag, combineOutputs(list));
+          op.sideOutputs = sideOutputs;
           // Watermarks follow the records: into the chained operators, then out on the network.
-          const chained = node.chainedOutputs.map((n) => ops.get(n)!);
+          const chained = node.chainedOutputs.map((c) => ops.get(c.to)!);
           const networkWriters = writers.slice(writers.length - node.networkOutputs.length);
           op.watermarkOutput = (watermark) => {
             for (const next of chained) {
@@ -171,7 +180,7 @@ export class LocalExecutor {
               maxParallelism: node.maxParallelism,
               jobName: graph.jobName,
             },
-            combineOutputs(outputs),
+            combineOutputs(outputs.get(undefined)!),
             node === head ? backend : undefined,
             time,
           );

@@ -16,7 +16,13 @@ interface Resolved {
   parallelism: number;
   maxParallelism: number;
   operatorId: OperatorId;
-  inputs: Array<{ from: Resolved; kind: NetworkEdge['partitioner']; spec: PartitionSpec }>;
+  inputs: Array<{
+    from: Resolved;
+    kind: NetworkEdge['partitioner'];
+    spec: PartitionSpec;
+    tag: string | undefined;
+    inputIndex: 0 | 1;
+  }>;
   outputs: Resolved[];
   node?: OperatorNode;
 }
@@ -73,7 +79,13 @@ export function buildJobGraph(
       const from = byT.get(e.from);
       if (from === undefined)
         throw new GraphValidationError(`operator '${t.name}' reads from an operator of another job`);
-      inputs.push({ from, kind: resolvePartitioner(e.partition, from, parallelism, t), spec: e.partition });
+      inputs.push({
+        from,
+        kind: resolvePartitioner(e.partition, from, parallelism, t),
+        spec: e.partition,
+        tag: e.tag,
+        inputIndex: e.inputIndex ?? 0,
+      });
     }
     const operatorId =
       t.uid !== undefined
@@ -99,14 +111,19 @@ export function buildJobGraph(
   }
 
   // Chain: an operator joins its input's chain when it has exactly one input, a forward edge
-  // and the same parallelism.
+  // and the same parallelism. A two-input operator always heads a chain: its task must know
+  // which input each record came on.
   const vertices: JobVertex[] = [];
   const edges: NetworkEdge[] = [];
   for (const t of ordered) {
     const r = byT.get(t)!;
     const only = r.inputs.length === 1 ? r.inputs[0]! : undefined;
     const chainTo =
-      defaults.chaining && only !== undefined && only.kind === 'forward' && t.kind !== 'source'
+      defaults.chaining &&
+      only !== undefined &&
+      only.kind === 'forward' &&
+      t.kind !== 'source' &&
+      t.options.twoInput !== true
         ? only.from.node
         : undefined;
     const vertex: JobVertex =
@@ -137,7 +154,7 @@ export function buildJobGraph(
     r.node = node;
     vertex.operators.push(node);
     if (chainTo !== undefined) {
-      chainTo.chainedOutputs.push(node);
+      chainTo.chainedOutputs.push({ to: node, tag: only!.tag });
       (vertex as { name: string }).name = `${vertex.name} -> ${t.name}`;
     } else {
       for (const i of r.inputs) {
@@ -147,6 +164,8 @@ export function buildJobGraph(
           to: node,
           partitioner: i.kind,
           keySelector: spec.kind === 'hash' ? spec.keySelector : undefined,
+          tag: i.tag,
+          inputIndex: i.inputIndex,
         };
         i.from.node!.networkOutputs.push(edge);
         vertex.inputs.push(edge);

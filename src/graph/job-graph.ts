@@ -13,16 +13,25 @@ export interface OperatorNode {
   readonly parallelism: number;
   readonly maxParallelism: number;
   readonly keyed: boolean;
-  /** Operators in the same chain fed by this one. */
-  readonly chainedOutputs: OperatorNode[];
+  /** Operators in the same chain fed by this one (by its main output, or a side output's tag). */
+  readonly chainedOutputs: ChainedOutput[];
   /** Edges to other chains fed by this one. */
   readonly networkOutputs: NetworkEdge[];
   vertex: JobVertex;
 }
 
+export interface ChainedOutput {
+  readonly to: OperatorNode;
+  readonly tag: string | undefined;
+}
+
 export interface NetworkEdge {
   readonly from: OperatorNode;
   readonly to: OperatorNode;
+  /** The side output of `from` carried; its main output when undefined. */
+  readonly tag: string | undefined;
+  /** The input of `to` fed (two-input operators). */
+  readonly inputIndex: 0 | 1;
   readonly partitioner: PartitionerKind;
   readonly keySelector: KeySelector<unknown, unknown> | undefined;
 }

@@ -14,6 +14,10 @@ export type PartitionSpec =
 export interface EdgeSpec {
   readonly from: Transformation;
   readonly partition: PartitionSpec;
+  /** The side output of `from` this edge reads (an OutputTag id); the main output when absent. */
+  readonly tag?: string | undefined;
+  /** Which input of a two-input operator the edge feeds (0 = first, 1 = second). */
+  readonly inputIndex?: 0 | 1 | undefined;
 }
 
 export type TransformationKind = 'source' | 'operator' | 'sink';
@@ -37,6 +41,8 @@ export class Transformation {
       keyed?: boolean;
       /** It keeps state in snapshots (keyed, operator state, source positions, sink transactions). */
       stateful?: boolean;
+      /** Two inputs (connect, joins): the operator heads its own chain and knows which input a record came on. */
+      twoInput?: boolean;
       /** Sources that cannot run in parallel. */
       maxSourceParallelism?: number | undefined;
     } = {},

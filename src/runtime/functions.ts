@@ -3,6 +3,7 @@
 // its own shallow copy of a function object, so fields set in `open` belong to one subtask.
 import type { KeyedStateStore } from '../state/keyed-state-backend.js';
 import type { OperatorStateStore } from '../state/operator-state-store.js';
+import type { OutputTag } from './output-tag.js';
 
 /** Receives the records a function emits. */
 export interface Collector<T> {
@@ -72,13 +73,18 @@ export type KeySelector<T, K> = (value: T) => K;
 export interface ProcessContext {
   /** The subtask processing the record. */
   readonly subtaskIndex: number;
+  /** The event timestamp of the record (or of the firing timer), if the stream has event time. */
+  timestamp(): number | undefined;
+  /**
+   * Emits `value` to the side output `tag` (read with `stream.getSideOutput(tag)`), with the
+   * current record's timestamp. A side output nobody reads drops its records.
+   */
+  output<X>(tag: OutputTag<X>, value: X): void;
 }
 
 export interface KeyedProcessContext<K> extends ProcessContext {
   /** The key of the record being processed. */
   getCurrentKey(): K;
-  /** The event timestamp of the record (or of the firing timer), if the stream has event time. */
-  timestamp(): number | undefined;
   /** Timers of the current key, and the operator's notion of time. */
   readonly timerService: TimerServiceView;
 }

@@ -187,7 +187,7 @@ export abstract class StreamOperator<IN = unknown, OUT = unknown> {
   }
 
   /** Asks the task to wake this operator at its next processing-time timer. */
-  protected requestProcessingWakeup(): void {
+  requestProcessingWakeup(): void {
     const next = this.timers?.nextTimestamp('processing');
     if (next !== undefined) this.time.requestWakeup(next);
   }

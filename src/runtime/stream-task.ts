@@ -108,6 +108,8 @@ export class StreamTask {
   private watermark = Number.NEGATIVE_INFINITY;
   private idleDownstream = false;
   private wakeup: ReturnType<typeof setTimeout> | undefined;
+  /** The input of a two-input head operator that the batch being processed came on. */
+  private batchInput = 0;
 
   constructor(readonly setup: TaskSetup) {
     this.signal = setup.signal;
@@ -354,6 +356,7 @@ export class StreamTask {
       if (item === undefined) continue;
       if (item.kind === 'records') {
         if (ch.finished) throw new Error('internal: records after end-of-input on a channel');
+        this.batchInput = ch.inputIndex;
         return item;
       }
       this.nextInput = i;
@@ -478,7 +481,9 @@ export class StreamTask {
     time.timestamp = undefined;
     try {
       const backend = this.setup.keyedBackend;
-      if (backend !== undefined) {
+      if (this.batchInput === 1) {
+        this.processSecondInput(batch);
+      } else if (backend !== undefined) {
         const keys = batch.keys!;
         const keyGroups = batch.keyGroups!;
         for (let i = 0; i < n; i++) {
@@ -496,6 +501,25 @@ export class StreamTask {
       }
     } catch (e) {
       throw attribute(e, head.info, 'processElement');
+    }
+  }
+
+  /**
+   * A batch for the second input of a two-input operator. It is keyed like the first when both
+   * inputs are partitioned by key; a broadcast input has no keys, and its records are processed
+   * outside any key (keyed state is then out of reach, as in Flink's broadcast side).
+   */
+  private processSecondInput(batch: RecordBatch): void {
+    const head = this.head;
+    const { records, keys, keyGroups, timestamps } = batch;
+    const backend = this.setup.keyedBackend;
+    const time = this.time;
+    const keyed = backend !== undefined && keys !== undefined;
+    if (backend !== undefined && !keyed) backend.clearCurrentKey();
+    for (let i = 0; i < records.length; i++) {
+      if (keyed) backend.setCurrentKey(keys[i], keyGroups![i]!);
+      if (timestamps !== undefined) time.timestamp = timestamps[i];
+      head.processElement2(records[i]);
     }
   }
 

@@ -165,6 +165,25 @@ export class HeapKeyedStateBackend implements KeyedStateStore {
       for (const [k, v] of [...s.table.groupEntries(i)]) s.table.set(i, k, mapUnits(s.kind, v, upgrade));
   }
 
+  /**
+   * Calls `fn` with the current key set to each key of this subtask that has a value in state
+   * `name` (Flink's applyToKeyedState). The keys are gathered first, so `fn` may change or clear
+   * the state; afterwards no key is current.
+   */
+  forEachKey(name: string, fn: () => void): void {
+    const table = this.states.get(name)?.table;
+    if (table === undefined) return;
+    for (let i = 0; i < table.maps.length; i++) {
+      const keys: unknown[] = [];
+      for (const [stateKey] of table.groupEntries(i)) keys.push(stateKey);
+      for (const stateKey of keys) {
+        this.setCurrentKey(fromStateKey(stateKey), this.range.start + i);
+        fn();
+      }
+    }
+    this.clearCurrentKey();
+  }
+
   stateNames(): string[] {
     return [...this.states.keys()];
   }

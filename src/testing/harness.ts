@@ -18,7 +18,13 @@ import { FlatMapOperator } from '../runtime/operators/flat-map-operator.js';
 import { MapOperator } from '../runtime/operators/map-operator.js';
 import { KeyedProcessOperator, ProcessOperator } from '../runtime/operators/process-operator.js';
 import { ReduceOperator } from '../runtime/operators/reduce-operator.js';
-import { WindowOperator, type WindowFunctionSpec } from '../runtime/operators/window-operator.js';
+import {
+  WindowOperator,
+  type WindowFunctionSpec,
+  type WindowSettings,
+} from '../runtime/operators/window-operator.js';
+import { CountWindowOperator, type CountWindowFunction } from '../runtime/operators/count-window-operator.js';
+import type { OutputTag } from '../runtime/output-tag.js';
 import type { WindowAssigner } from '../runtime/time-window.js';
 import {
   copyFunction,
@@ -41,6 +47,15 @@ import { fromStateKey, toStateKey } from '../state/state-key.js';
 import { StateAccessError } from '../state/state.js';
 import { stateForSubtask } from './subtask-state.js';
 import { TaskTime } from '../runtime/timer-service.js';
+
+/** What `KeyedOperatorTestHarness.forWindow` sets on the window, as WindowedStream's methods do. */
+export interface WindowHarnessOptions<IN> {
+  readonly allowedLateness?: number;
+  readonly trigger?: WindowSettings<IN>['trigger'];
+  readonly evictor?: WindowSettings<IN>['evictor'];
+  /** Late records go to this side output (read it with `sideOutput(tag)`) instead of being dropped. */
+  readonly sideOutputLateData?: OutputTag<IN>;
+}
 
 /** Where the harnessed operator runs: which subtask of which parallelism, and its names. */
 export interface HarnessOptions {
@@ -132,6 +147,39 @@ function compile(options: HarnessOptions, defaultName: string): CompiledOptions 
   };
 }
 
+/** What a side output captured: its records and their event timestamps, in order. */
+interface CapturedSideOutput {
+  readonly records: unknown[];
+  readonly timestamps: Array<number | undefined>;
+}
+
+/**
+ * The operator's side-output consumers: one for every tag it emits to. In a job a tag nobody
+ * reads is dropped; here every tag is read, so a test sees what the operator emitted whatever it
+ * asks for, and a test that asks for a tag the operator never used gets nothing, not an error.
+ */
+class CapturingSideOutputs extends Map<string, Collector<unknown>> {
+  readonly captured = new Map<string, CapturedSideOutput>();
+  constructor(private readonly time: TaskTime) {
+    super();
+  }
+  override get(id: string): Collector<unknown> {
+    let c = super.get(id);
+    if (c === undefined) {
+      const out: CapturedSideOutput = { records: [], timestamps: [] };
+      this.captured.set(id, out);
+      c = {
+        collect: (record) => {
+          out.records.push(record);
+          out.timestamps.push(this.time.timestamp);
+        },
+      };
+      this.set(id, c);
+    }
+    return c;
+  }
+}
+
 /** What both harnesses share: the lifecycle, the output, snapshots and operator state. */
 abstract class HarnessBase<IN, OUT> {
   private currentPhase: HarnessPhase = 'created';
@@ -159,6 +207,28 @@ abstract class HarnessBase<IN, OUT> {
     };
     operator.setup(compiled.info, collector, keyedBackend, this.time);
     operator.watermarkOutput = (w) => void this.emittedWatermarks.push(w);
+    this.sideOutputs = new CapturingSideOutputs(this.time);
+    operator.sideOutputs = this.sideOutputs;
+  }
+
+  private readonly sideOutputs: CapturingSideOutputs;
+
+  /**
+   * The records the operator emitted to the side output `tag` so far (late records of a window,
+   * records a process function split off), in order; empty when it emitted none.
+   * @example
+   * const late = new OutputTag<Ev>('late');
+   * const h = KeyedOperatorTestHarness.forWindow(assigner, fn, byKey, { sideOutputLateData: late });
+   * // … records and watermarks …
+   * expect(h.sideOutput(late)).toEqual([lateEvent]);
+   */
+  sideOutput<T>(tag: OutputTag<T>): readonly T[] {
+    return (this.sideOutputs.captured.get(tag.id)?.records ?? []) as T[];
+  }
+
+  /** The event timestamps of `sideOutput(tag)`, one per record. */
+  sideOutputTimestamps(tag: OutputTag<unknown>): readonly (number | undefined)[] {
+    return this.sideOutputs.captured.get(tag.id)?.timestamps ?? [];
   }
 
   /** The event timestamps of `output`, one per record (undefined where the record has none). */
@@ -473,14 +543,46 @@ export class KeyedOperatorTestHarness<K extends KeyValue, IN, OUT> extends Harne
     assigner: WindowAssigner,
     fn: WindowFunctionSpec<IN, OUT, K>,
     keySelector: KeySelector<IN, K>,
-    options: HarnessOptions & { allowedLateness?: number } = {},
+    options: HarnessOptions & WindowHarnessOptions<IN> = {},
   ): KeyedOperatorTestHarness<K, IN, OUT> {
+    const settings: WindowSettings<IN> = {
+      allowedLateness: options.allowedLateness ?? 0,
+      trigger: options.trigger,
+      evictor: options.evictor,
+      lateDataTag: options.sideOutputLateData,
+    };
     return new KeyedOperatorTestHarness(
-      new WindowOperator<K, IN, OUT>(assigner, fn, options.allowedLateness ?? 0),
+      new WindowOperator<K, IN, OUT>(assigner, fn, settings),
       keySelector,
       'Window',
       options,
     );
+  }
+
+  /**
+   * A count window (`keyBy(...).countWindow(size)`, or `countWindow(size, slide)` with
+   * `options.slide`) with a reduce or aggregate function.
+   */
+  static forCountWindow<K extends KeyValue, IN, OUT>(
+    size: number,
+    fn: CountWindowFunction<IN>,
+    keySelector: KeySelector<IN, K>,
+    options: HarnessOptions & { slide?: number } = {},
+  ): KeyedOperatorTestHarness<K, IN, OUT> {
+    return new KeyedOperatorTestHarness(
+      new CountWindowOperator<IN, OUT>(size, fn, options.slide ?? size),
+      keySelector,
+      'CountWindow',
+      options,
+    );
+  }
+
+  /**
+   * Window operators: records dropped as too late for every window (those sent to a late-data
+   * side output are not counted); 0 for other operators.
+   */
+  get lateRecordsDropped(): number {
+    return this.operator instanceof WindowOperator ? this.operator.lateRecordsDropped : 0;
   }
 
   /** A rolling reduce (`keyBy(...).reduce(fn)`): emits the reduced value after every record. */

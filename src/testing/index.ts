@@ -8,6 +8,7 @@ export {
   KeyNotOwnedError,
   type HarnessOptions,
   type HarnessPhase,
+  type WindowHarnessOptions,
 } from './harness.js';
 export { stateForSubtask } from './subtask-state.js';
 export type { OperatorSubtaskState } from '../runtime/stream-operator.js';

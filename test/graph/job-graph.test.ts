@@ -3,6 +3,7 @@ import {
   DiscardingSink,
   FileSink,
   GraphValidationError,
+  OutputTag,
   StreamExecutionEnvironment,
   type EnvironmentOptions,
 } from '../../src/index.js';
@@ -46,8 +47,47 @@ describe('chaining', () => {
     ]);
     expect(g.vertices[0]!.name).toBe('Sequence Source -> Map -> Filter -> FlatMap -> Sink');
     const [src, map] = g.vertices[0]!.operators;
-    expect(src!.chainedOutputs).toEqual([map]);
+    expect(src!.chainedOutputs).toEqual([{ to: map, tag: undefined }]);
     expect(src!.networkOutputs).toEqual([]);
+  });
+
+  it('chains a side output read at the same parallelism and sends one read elsewhere over the network, under its tag', () => {
+    const e = env({ parallelism: 2 });
+    const tag = new OutputTag<number>('odd');
+    const main = e
+      .fromSequence(1, 10)
+      .process<number>({ processElement: (n, ctx, out) => (n % 2 ? ctx.output(tag, n) : out.collect(n)) });
+    main.sinkTo(new DiscardingSink()).name('Main');
+    main.getSideOutput(tag).sinkTo(new DiscardingSink()).name('Odd');
+    main
+      .getSideOutput(tag)
+      .rebalance()
+      .map((n) => n)
+      .setParallelism(1)
+      .name('Far');
+    const g = e.getJobGraph();
+    expect(shape(g)).toEqual([
+      { chain: ['Sequence Source', 'Process', 'Main', 'Odd'], p: 2, inputs: [] },
+      { chain: ['Far'], p: 1, inputs: ['Process -rebalance->'] },
+    ]);
+    const process = g.vertices[0]!.operators[1]!;
+    expect(process.chainedOutputs.map((c) => [c.to.name, c.tag])).toEqual([
+      ['Main', undefined],
+      ['Odd', 'odd'],
+    ]);
+    expect(process.networkOutputs.map((n) => [n.to.name, n.tag, n.inputIndex])).toEqual([['Far', 'odd', 0]]);
+  });
+
+  it('never chains a two-input operator, even behind a forward edge', () => {
+    const e = env({ parallelism: 2 });
+    const a = e.fromSequence(1, 10);
+    a.connect(a.map((n) => -n))
+      .map({ map1: (n) => n, map2: (n) => n })
+      .sinkTo(new DiscardingSink());
+    expect(shape(e.getJobGraph())).toEqual([
+      { chain: ['Sequence Source', 'Map'], p: 2, inputs: [] },
+      { chain: ['CoMap', 'Sink'], p: 2, inputs: ['Sequence Source -forward->', 'Map -forward->'] },
+    ]);
   });
 
   it('chains an explicit forward() between equal parallelism', () => {
@@ -160,7 +200,7 @@ describe('chaining', () => {
     expect(shape(g)).toEqual([
       { chain: ['Sequence Source', 'Map', 'Filter', 'Sink', 'FlatMap', 'Sink'], p: 1, inputs: [] },
     ]);
-    expect(g.vertices[0]!.operators[1]!.chainedOutputs.map((o) => o.name)).toEqual(['Filter', 'FlatMap']);
+    expect(g.vertices[0]!.operators[1]!.chainedOutputs.map((o) => o.to.name)).toEqual(['Filter', 'FlatMap']);
   });
 
   it('puts every operator in its own task when chaining is disabled', () => {

@@ -5,7 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FileSink, StreamExecutionEnvironment } from '../../src/index.js';
+import { CollectSink, FileSink, StreamExecutionEnvironment } from '../../src/index.js';
 import type { JobMaster } from '../../src/cluster/job-master.js';
 import { committedLines } from '../connectors/helpers.js';
 
@@ -98,5 +98,32 @@ describe('count windows', () => {
     expect(lines(out).split('\n').length).toBeLessThan(want.split('\n').length);
     await run({ parallelism: 3, out, restoreFrom: sp });
     expect(lines(out)).toBe(want);
+  });
+});
+
+describe('sliding count windows in a job', () => {
+  it('countWindow(5, 2): every 2 records of a key, the sum of its last 5, at p=3 as a plain computation', async () => {
+    const env = new StreamExecutionEnvironment({ parallelism: 3 });
+    const sink = new CollectSink<string>();
+    env
+      .fromSequence(1, 3001)
+      .setParallelism(1)
+      .keyBy((n) => n % KEYS)
+      .countWindow(5, 2)
+      .aggregate({
+        createAccumulator: () => [0, 0] as [number, number],
+        add: (n: number, acc: [number, number]) => [n % KEYS, acc[1] + n] as [number, number],
+        getResult: (acc: [number, number]) => `${acc[0]},${acc[1]}`,
+      })
+      .sinkTo(sink);
+    await env.execute('sliding-count');
+    const want: string[] = [];
+    for (let k = 0; k < KEYS; k++) {
+      const mine: number[] = [];
+      for (let n = 1; n <= 3001; n++) if (n % KEYS === k) mine.push(n);
+      for (let i = 2; i <= mine.length; i += 2)
+        want.push(`${k},${mine.slice(Math.max(0, i - 5), i).reduce((a, b) => a + b, 0)}`);
+    }
+    expect(sink.results.sort().join('\n')).toBe(want.sort().join('\n'));
   });
 });

@@ -152,7 +152,10 @@ describe('window operator', () => {
     expect(h.takeOutput()).toEqual(['0,a,1,1']);
     h.processElement({ key: 'a', t: 4, v: 2 }, 4); // late, within lateness: fires again at once
     expect(h.takeOutput()).toEqual(['0,a,2,3']);
-    h.processWatermark(14); // cleanup at 9 + 5
+    h.processElement({ key: 'b', t: 5, v: 7 }, 5); // late, a window of its own within lateness: fires at once
+    expect(h.takeOutput()).toEqual(['0,b,1,7']);
+    h.processWatermark(14); // cleanup at 9 + 5; b's window does not fire a second time
+    expect(h.takeOutput()).toEqual([]);
     h.processElement({ key: 'a', t: 5, v: 4 }, 5); // too late: dropped
     h.processWatermark(100);
     expect(h.output).toEqual([]);
