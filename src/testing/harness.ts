@@ -32,7 +32,23 @@ import {
   type OperatorSubtaskState,
   type StreamOperator,
 } from '../runtime/stream-operator.js';
-import type { ReduceFunction } from '../state/descriptors.js';
+import type { MapStateDescriptor, ReduceFunction } from '../state/descriptors.js';
+import { CoProcessOperator, KeyedCoProcessOperator } from '../runtime/operators/co-process-operator.js';
+import {
+  BroadcastProcessOperator,
+  KeyedBroadcastProcessOperator,
+} from '../runtime/operators/broadcast-process-operator.js';
+import {
+  IntervalJoinOperator,
+  type IntervalJoinBounds,
+  type ProcessJoinFunction,
+} from '../runtime/operators/interval-join-operator.js';
+import type {
+  BroadcastProcessFunction,
+  CoProcessFunction,
+  KeyedBroadcastProcessFunction,
+  KeyedCoProcessFunction,
+} from '../runtime/two-input-functions.js';
 import { HeapKeyedStateBackend } from '../state/keyed-state-backend.js';
 import {
   DEFAULT_MAX_PARALLELISM,
@@ -181,7 +197,7 @@ class CapturingSideOutputs extends Map<string, Collector<unknown>> {
 }
 
 /** What both harnesses share: the lifecycle, the output, snapshots and operator state. */
-abstract class HarnessBase<IN, OUT> {
+abstract class HarnessBase<IN, OUT, IN2 = never> {
   private currentPhase: HarnessPhase = 'created';
   private emitted: OUT[] = [];
   private emittedTimestamps: Array<number | undefined> = [];
@@ -337,6 +353,21 @@ abstract class HarnessBase<IN, OUT> {
     this.processRecord(record);
   }
 
+  /**
+   * Two-input operators: processes one record of the second input (the broadcast side of a
+   * broadcast process function), with its event timestamp if the stream has event time.
+   */
+  processElement2(record: IN2, timestamp?: number): void {
+    this.expectPhase('processElement2()', 'open');
+    this.recordTimestamp = timestamp;
+    this.processRecord2(record);
+  }
+
+  /** The same as `processElement2`, named for broadcast process functions. */
+  processBroadcastElement(record: IN2, timestamp?: number): void {
+    this.processElement2(record, timestamp);
+  }
+
   processElements(records: Iterable<IN>): void {
     this.expectPhase('processElements()', 'open');
     this.recordTimestamp = undefined;
@@ -402,6 +433,17 @@ abstract class HarnessBase<IN, OUT> {
     }
   }
 
+  protected processRecord2(record: IN2): void {
+    this.time.timestamp = this.recordTimestamp;
+    try {
+      this.operator.processElement2(record);
+    } catch (e) {
+      throw attribute(e, this.info, 'processElement2');
+    } finally {
+      this.time.timestamp = undefined;
+    }
+  }
+
   private expectPhase(call: string, ...allowed: HarnessPhase[]): void {
     const phase = this.currentPhase;
     if (allowed.includes(phase)) return;
@@ -436,7 +478,7 @@ abstract class HarnessBase<IN, OUT> {
  * expect(h.output).toEqual([1, 3]);
  * await h.close();
  */
-export class OperatorTestHarness<IN, OUT> extends HarnessBase<IN, OUT> {
+export class OperatorTestHarness<IN, OUT, IN2 = never> extends HarnessBase<IN, OUT, IN2> {
   private constructor(operator: StreamOperator<IN, OUT>, defaultName: string, options: HarnessOptions) {
     super(operator, compile(options, defaultName), undefined);
   }
@@ -465,6 +507,34 @@ export class OperatorTestHarness<IN, OUT> extends HarnessBase<IN, OUT> {
 
   static forFilter<T>(fn: FilterFunction<T>, options: HarnessOptions = {}): OperatorTestHarness<T, T> {
     return new OperatorTestHarness(new FilterOperator(copyFunction(fn)), 'Filter', options);
+  }
+
+  /** Connected (non-keyed) streams: `processElement` feeds input 1, `processElement2` input 2. */
+  static forCoProcessFunction<I1, I2, OUT>(
+    fn: CoProcessFunction<I1, I2, OUT>,
+    options: HarnessOptions = {},
+  ): OperatorTestHarness<I1, OUT, I2> {
+    return new OperatorTestHarness<I1, OUT, I2>(
+      new CoProcessOperator<I1, I2, OUT>(copyFunction(fn)),
+      'CoProcess',
+      options,
+    );
+  }
+
+  /**
+   * A stream connected to a broadcast stream with the broadcast states `descriptors`:
+   * `processElement` for the stream, `processBroadcastElement` for the broadcast side.
+   */
+  static forBroadcastProcessFunction<IN, BC, OUT>(
+    fn: BroadcastProcessFunction<IN, BC, OUT>,
+    descriptors: readonly MapStateDescriptor<any, any>[],
+    options: HarnessOptions = {},
+  ): OperatorTestHarness<IN, OUT, BC> {
+    return new OperatorTestHarness<IN, OUT, BC>(
+      new BroadcastProcessOperator<IN, BC, OUT>(copyFunction(fn), descriptors),
+      'BroadcastProcess',
+      options,
+    );
   }
 }
 
@@ -500,7 +570,11 @@ export class OperatorTestHarness<IN, OUT> extends HarnessBase<IN, OUT> {
  * const right = KeyedOperatorTestHarness.forProcessFunction(new Counter(), (w: string) => w, { parallelism: 2, subtaskIndex: 1 });
  * await right.restore([snapshot]);
  */
-export class KeyedOperatorTestHarness<K extends KeyValue, IN, OUT> extends HarnessBase<IN, OUT> {
+export class KeyedOperatorTestHarness<K extends KeyValue, IN, OUT, IN2 = never> extends HarnessBase<
+  IN,
+  OUT,
+  IN2
+> {
   /** The key groups this subtask owns. */
   readonly keyGroupRange: KeyGroupRange;
   private readonly backend: HeapKeyedStateBackend;
@@ -510,6 +584,8 @@ export class KeyedOperatorTestHarness<K extends KeyValue, IN, OUT> extends Harne
     private readonly keySelector: KeySelector<IN, K>,
     defaultName: string,
     options: HarnessOptions,
+    /** Two-input operators: the second input's key; undefined for a broadcast (unkeyed) second input. */
+    private readonly keySelector2?: KeySelector<IN2, K>,
   ) {
     if (typeof keySelector !== 'function')
       throw new TypeError('a keyed harness needs a key selector function, e.g. (r) => r.id');
@@ -531,6 +607,72 @@ export class KeyedOperatorTestHarness<K extends KeyValue, IN, OUT> extends Harne
       keySelector,
       'KeyedProcess',
       options,
+    );
+  }
+
+  /**
+   * Two keyed streams connected (`a.keyBy(key1).connect(b.keyBy(key2)).process(fn)`):
+   * `processElement` feeds input 1 and `processElement2` input 2, each keyed by its selector.
+   */
+  static forKeyedCoProcessFunction<K extends KeyValue, I1, I2, OUT>(
+    fn: KeyedCoProcessFunction<K, I1, I2, OUT>,
+    key1: KeySelector<I1, K>,
+    key2: KeySelector<I2, K>,
+    options: HarnessOptions = {},
+  ): KeyedOperatorTestHarness<K, I1, OUT, I2> {
+    if (typeof key2 !== 'function')
+      throw new TypeError('forKeyedCoProcessFunction needs a key selector per input');
+    return new KeyedOperatorTestHarness<K, I1, OUT, I2>(
+      new KeyedCoProcessOperator<K, I1, I2, OUT>(copyFunction(fn)),
+      key1,
+      'KeyedCoProcess',
+      options,
+      key2,
+    );
+  }
+
+  /**
+   * A keyed stream connected to a broadcast stream: `processElement` for the keyed side,
+   * `processBroadcastElement` for the broadcast side (outside any key, as in a job).
+   */
+  static forKeyedBroadcastProcessFunction<K extends KeyValue, IN, BC, OUT>(
+    fn: KeyedBroadcastProcessFunction<K, IN, BC, OUT>,
+    key: KeySelector<IN, K>,
+    descriptors: readonly MapStateDescriptor<any, any>[],
+    options: HarnessOptions = {},
+  ): KeyedOperatorTestHarness<K, IN, OUT, BC> {
+    return new KeyedOperatorTestHarness<K, IN, OUT, BC>(
+      new KeyedBroadcastProcessOperator<K, IN, BC, OUT>(copyFunction(fn), descriptors),
+      key,
+      'KeyedBroadcastProcess',
+      options,
+    );
+  }
+
+  /**
+   * An interval join (`left.keyBy(key1).intervalJoin(right.keyBy(key2)).between(lower, upper)`):
+   * `processElement(left, t)` and `processElement2(right, t)` with timestamps.
+   */
+  static forIntervalJoin<K extends KeyValue, L, R, OUT>(
+    fn: ProcessJoinFunction<L, R, OUT>,
+    bounds: IntervalJoinBounds,
+    key1: KeySelector<L, K>,
+    key2: KeySelector<R, K>,
+    options: HarnessOptions & {
+      sideOutputLeftLateData?: OutputTag<L>;
+      sideOutputRightLateData?: OutputTag<R>;
+    } = {},
+  ): KeyedOperatorTestHarness<K, L, OUT, R> {
+    if (typeof key2 !== 'function') throw new TypeError('forIntervalJoin needs a key selector per input');
+    return new KeyedOperatorTestHarness<K, L, OUT, R>(
+      new IntervalJoinOperator<L, R, OUT>(copyFunction(fn), bounds, {
+        left: options.sideOutputLeftLateData,
+        right: options.sideOutputRightLateData,
+      }),
+      key1,
+      'IntervalJoin',
+      options,
+      key2,
     );
   }
 
@@ -579,10 +721,11 @@ export class KeyedOperatorTestHarness<K extends KeyValue, IN, OUT> extends Harne
 
   /**
    * Window operators: records dropped as too late for every window (those sent to a late-data
-   * side output are not counted); 0 for other operators.
+   * side output are not counted); interval joins: records behind the watermark; 0 for others.
    */
   get lateRecordsDropped(): number {
-    return this.operator instanceof WindowOperator ? this.operator.lateRecordsDropped : 0;
+    const op = this.operator;
+    return op instanceof WindowOperator || op instanceof IntervalJoinOperator ? op.lateRecordsDropped : 0;
   }
 
   /** A rolling reduce (`keyBy(...).reduce(fn)`): emits the reduced value after every record. */
@@ -639,10 +782,31 @@ export class KeyedOperatorTestHarness<K extends KeyValue, IN, OUT> extends Harne
   }
 
   protected override processRecord(record: IN): void {
+    this.setKeyOf(record, this.keySelector);
+    try {
+      super.processRecord(record);
+    } finally {
+      // Keyed state has no key outside processElement; leaving the last one set would let a
+      // test pass that reads state in close() or endInput().
+      this.backend.clearCurrentKey();
+    }
+  }
+
+  protected override processRecord2(record: IN2): void {
+    if (this.keySelector2 !== undefined) this.setKeyOf(record, this.keySelector2);
+    else this.backend.clearCurrentKey(); // a broadcast input has no key
+    try {
+      super.processRecord2(record);
+    } finally {
+      this.backend.clearCurrentKey();
+    }
+  }
+
+  private setKeyOf<R>(record: R, selector: KeySelector<R, K>): void {
     let key: unknown;
     let keyGroup: KeyGroup;
     try {
-      key = this.keySelector(record);
+      key = selector(record);
       keyGroup = keyGroupOf(key, this.info.maxParallelism);
     } catch (e) {
       // In a job the key is taken by the sender, and attributed to this operator the same way.
@@ -653,13 +817,6 @@ export class KeyedOperatorTestHarness<K extends KeyValue, IN, OUT> extends Harne
       throw new KeyNotOwnedError(key, keyGroup, owner, this.info.subtaskIndex, this.keyGroupRange);
     }
     this.backend.setCurrentKey(key, keyGroup);
-    try {
-      super.processRecord(record);
-    } finally {
-      // Keyed state has no key outside processElement; leaving the last one set would let a
-      // test pass that reads state in close() or endInput().
-      this.backend.clearCurrentKey();
-    }
   }
 
   private stateSnapshot(name: string): KeyedStateSnapshot['states'][number] {

@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   FileSink,
-  MapStateDescriptor,
   OutputTag,
   StreamExecutionEnvironment,
   WatermarkStrategy,
@@ -17,10 +16,7 @@ import { CollectionSource } from '../../src/connectors/collection-source.js';
 import type { JobMaster } from '../../src/cluster/job-master.js';
 import { Rng } from '../state/gen.js';
 import { committedLines } from '../connectors/helpers.js';
-import { IntervalJoinOperator } from '../../src/runtime/operators/interval-join-operator.js';
-import { HeapKeyedStateBackend } from '../../src/state/keyed-state-backend.js';
-import { KeyGroupRange } from '../../src/state/key-group.js';
-import { TaskTime } from '../../src/runtime/timer-service.js';
+import { KeyedOperatorTestHarness } from '../../src/testing/index.js';
 
 type Ev = { id: string; t: number; key: string };
 
@@ -155,85 +151,93 @@ describe('interval join: three runs, one output', () => {
   });
 });
 
-/** The operator alone, driven record by record: key, timestamp and watermark set by hand. */
-async function operatorAlone(bounds: { lower: number; upper: number }, late: OutputTag<Ev>) {
-  const op = new IntervalJoinOperator<Ev, Ev, string>(
-    { processElement: (l, r, ctx, out) => out.collect(`${l.id}-${r.id}@${ctx.timestamp}`) },
-    bounds,
-    { left: late },
-  );
-  const backend = new HeapKeyedStateBackend(KeyGroupRange.forSubtask(0, 1, 128), 128);
-  const time = new TaskTime();
-  const out: string[] = [];
-  const lateOut: Ev[] = [];
-  op.setup(
-    {
-      name: 'join',
-      uid: 'join',
-      operatorId: 'x',
-      subtaskIndex: 0,
-      parallelism: 1,
-      maxParallelism: 128,
-      jobName: 't',
-    },
-    { collect: (s) => void out.push(s) },
-    backend,
-    time,
-  );
-  op.sideOutputs = new Map([[late.id, { collect: (e: unknown) => void lateOut.push(e as Ev) }]]);
-  await op.initializeState(undefined);
-  await op.open();
-  const feed = (side: 1 | 2, e: Ev): void => {
-    backend.setCurrentKeyComputingGroup(e.key);
-    time.timestamp = e.t;
-    if (side === 1) op.processElement(e);
-    else op.processElement2(e);
-  };
-  return { op, backend, out, lateOut, feed };
-}
-
 describe('interval join operator', () => {
   const late = new OutputTag<Ev>('late-left');
   const ev = (id: string, t: number, key = 'k'): Ev => ({ id, t, key });
+  const harness = (
+    bounds: { lower: number; upper: number },
+    options: { parallelism?: number; subtaskIndex?: number; late?: boolean } = {},
+  ) =>
+    KeyedOperatorTestHarness.forIntervalJoin<string, Ev, Ev, string>(
+      { processElement: (l, r, ctx, out) => out.collect(`${l.id}-${r.id}@${ctx.timestamp}`) },
+      bounds,
+      (e) => e.key,
+      (e) => e.key,
+      { ...options, ...(options.late === false ? {} : { sideOutputLeftLateData: late }) },
+    );
+  const left = (h: ReturnType<typeof harness>, e: Ev) => h.processElement(e, e.t);
+  const right = (h: ReturnType<typeof harness>, e: Ev) => h.processElement2(e, e.t);
+  const buckets = (h: ReturnType<typeof harness>, name: string) =>
+    h.stateFor<Map<number, Ev[]>>(name, 'k')?.size ?? 0;
 
   it('joins both ways within inclusive bounds and stamps the later timestamp', async () => {
-    const { out, feed } = await operatorAlone({ lower: -10, upper: 10 }, late);
-    feed(2, ev('r989', 989));
-    feed(2, ev('r990', 990));
-    feed(1, ev('a', 1000)); // meets r990 only
-    feed(2, ev('r1010', 1010)); // meets a (1010 = 1000 + 10)
-    feed(2, ev('r1011', 1011)); // outside
-    feed(2, ev('other', 1000, 'other-key')); // another key
-    expect(out).toEqual(['a-r990@1000', 'a-r1010@1010']);
+    const h = harness({ lower: -10, upper: 10 });
+    await h.open();
+    right(h, ev('r989', 989));
+    right(h, ev('r990', 990));
+    left(h, ev('a', 1000)); // meets r990 only
+    right(h, ev('r1010', 1010)); // meets a (1010 = 1000 + 10)
+    right(h, ev('r1011', 1011)); // outside
+    right(h, ev('other', 1000, 'other-key')); // another key
+    expect(h.output).toEqual(['a-r990@1000', 'a-r1010@1010']);
+    expect(h.outputTimestamps).toEqual([1000, 1010]);
   });
 
   it('exclusive bounds (given as lower + 1, upper − 1) leave the edges out', async () => {
-    const { out, feed } = await operatorAlone({ lower: -9, upper: 9 }, late);
-    feed(1, ev('a', 1000));
-    for (const t of [990, 991, 1009, 1010]) feed(2, ev(`r${t}`, t));
-    expect(out).toEqual(['a-r991@1000', 'a-r1009@1009']);
+    const h = harness({ lower: -9, upper: 9 });
+    await h.open();
+    left(h, ev('a', 1000));
+    for (const t of [990, 991, 1009, 1010]) right(h, ev(`r${t}`, t));
+    expect(h.output).toEqual(['a-r991@1000', 'a-r1009@1009']);
   });
 
   it('drops buffered records once the watermark passes their last chance, and sends late records to the side output', async () => {
-    const { op, out, lateOut, feed, backend } = await operatorAlone({ lower: -10, upper: 10 }, late);
-    feed(1, ev('a', 1000));
-    feed(2, ev('r', 1005));
-    op.processWatermark(1010); // a's last chance was a right record at 1010: cleaned up
-    feed(2, ev('r2', 1010)); // not late (1010 is not behind 1010) but a is gone, as in Flink
-    feed(1, ev('b', 1012)); // meets r (1005, kept until the watermark passes 1015) and r2
-    feed(1, ev('old', 1009)); // behind the watermark: late
-    expect(out).toEqual(['a-r@1005', 'b-r@1012', 'b-r2@1012']);
-    expect(lateOut.map((e) => e.id)).toEqual(['old']);
-    expect(op.lateRecordsDropped).toBe(1);
-    const ctx = op.getRuntimeContext();
-    const buffers = () =>
-      ['_join_left', '_join_right'].map(
-        (n) => [...ctx.getMapState(new MapStateDescriptor<number, Ev[]>(n)).keys()].length,
-      );
-    backend.setCurrentKeyComputingGroup('k');
-    expect(buffers()).toEqual([1, 2]); // left: b (a was dropped, old never kept); right: r, r2
-    op.processWatermark(1_000_000);
-    backend.setCurrentKeyComputingGroup('k');
-    expect(buffers()).toEqual([0, 0]); // every bucket's timer fired and dropped it
+    const h = harness({ lower: -10, upper: 10 });
+    await h.open();
+    left(h, ev('a', 1000));
+    right(h, ev('r', 1005));
+    h.processWatermark(1010); // a's last chance was a right record at 1010: cleaned up
+    right(h, ev('r2', 1010)); // not late (1010 is not behind 1010) but a is gone, as in Flink
+    left(h, ev('b', 1012)); // meets r (1005, kept until the watermark passes 1015) and r2
+    left(h, ev('old', 1009)); // behind the watermark: late
+    expect(h.output).toEqual(['a-r@1005', 'b-r@1012', 'b-r2@1012']);
+    expect(h.sideOutput(late).map((e) => e.id)).toEqual(['old']);
+    expect(h.lateRecordsDropped).toBe(0); // sent to the side output, not dropped
+    expect([buckets(h, '_join_left'), buckets(h, '_join_right')]).toEqual([1, 2]); // b; r, r2
+    h.processWatermark(1_000_000);
+    expect([buckets(h, '_join_left'), buckets(h, '_join_right')]).toEqual([0, 0]); // every bucket's timer fired
+    const noTag = harness({ lower: -10, upper: 10 }, { late: false });
+    await noTag.open();
+    noTag.processWatermark(2000);
+    left(noTag, ev('old', 1999));
+    expect(noTag.lateRecordsDropped).toBe(1);
+  });
+
+  it('buffers and cleanup timers restore at p=2: the subtask owning the key finds the pairs and cleans up', async () => {
+    const h = harness({ lower: 0, upper: 50 });
+    await h.open();
+    left(h, ev('a', 1000));
+    right(h, ev('r', 1020));
+    h.processWatermark(990);
+    const snapshot = h.snapshot(1);
+    await h.close();
+    let owners = 0;
+    for (let i = 0; i < 2; i++) {
+      const r = harness({ lower: 0, upper: 50 }, { parallelism: 2, subtaskIndex: i });
+      await r.restore([snapshot]);
+      if (!r.ownsKey('k')) {
+        expect([r.state('_join_left').size, r.state('_join_right').size]).toEqual([0, 0]);
+        continue;
+      }
+      owners++;
+      expect(h.output).toEqual(['a-r@1020']);
+      left(r, ev('b', 1010)); // meets the restored r
+      right(r, ev('r2', 1040)); // meets the restored a and b
+      // Left buckets live until t + 50, right ones until t (no later left record can reach them).
+      r.processWatermark(1051);
+      expect([buckets(r, '_join_left'), buckets(r, '_join_right')]).toEqual([1, 0]); // b
+      expect(r.output).toEqual(['b-r@1020', 'a-r2@1040', 'b-r2@1040']);
+    }
+    expect(owners).toBe(1);
   });
 });

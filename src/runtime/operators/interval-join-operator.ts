@@ -39,7 +39,7 @@ export interface IntervalJoinBounds {
 export class IntervalJoinOperator<L, R, O> extends StreamOperator<L, O> {
   private left!: MapState<number, unknown[]>;
   private right!: MapState<number, unknown[]>;
-  /** Records dropped because they came behind the watermark. */
+  /** Records dropped because they came behind the watermark (not those sent to a late-data side output). */
   lateRecordsDropped = 0;
   private readonly ctx = {
     leftTimestamp: 0,
@@ -87,9 +87,9 @@ export class IntervalJoinOperator<L, R, O> extends StreamOperator<L, O> {
         'an interval join needs event-time timestamps on both inputs: read them with env.fromSource(source, WatermarkStrategy…)',
       );
     if (ts < this.currentWatermark) {
-      this.lateRecordsDropped++;
       const tag = isLeft ? this.lateTags.left : this.lateTags.right;
       if (tag !== undefined) this.emitToSide(tag as OutputTag<unknown>, record);
+      else this.lateRecordsDropped++;
       return;
     }
     const { lower, upper } = this.bounds;
