@@ -32,12 +32,18 @@ class Match implements KeyedCoProcessFunction<string, Order, Payment, string> {
   processElement1(o: Order, _ctx: KeyedProcessContext<string>, out: Collector<string>): void {
     const p = this.payment.value();
     if (p === undefined) this.order.update(o);
-    else (this.payment.clear(), out.collect(`${o.id}:${o.amount}/${p.paid}`));
+    else {
+      this.payment.clear();
+      out.collect(`${o.id}:${o.amount}/${p.paid}`);
+    }
   }
   processElement2(p: Payment, ctx: KeyedProcessContext<string>, out: Collector<string>): void {
     const o = this.order.value();
     if (o === undefined) this.payment.update(p);
-    else (this.order.clear(), out.collect(`${ctx.getCurrentKey()}:${o.amount}/${p.paid}`));
+    else {
+      this.order.clear();
+      out.collect(`${ctx.getCurrentKey()}:${o.amount}/${p.paid}`);
+    }
   }
 }
 
