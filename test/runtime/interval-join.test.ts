@@ -1,21 +1,16 @@
 // The interval join as a golden test, three runs one output: straight through; with checkpoints
 // and an injected failure; stopped with a savepoint at p=2 and resumed at p=3. Each must equal a
 // plain nested-loop computation over the same two inputs: every pair exactly once.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  FileSink,
   OutputTag,
   StreamExecutionEnvironment,
   WatermarkStrategy,
   type ProcessJoinFunction,
 } from '../../src/index.js';
 import { CollectionSource } from '../../src/connectors/collection-source.js';
-import type { JobMaster } from '../../src/cluster/job-master.js';
 import { Rng } from '../state/gen.js';
-import { committedLines } from '../connectors/helpers.js';
+import { runGoldenJob } from './golden-job.js';
 import { KeyedOperatorTestHarness } from '../../src/testing/index.js';
 
 type Ev = { id: string; t: number; key: string };
@@ -49,63 +44,31 @@ const pairs: ProcessJoinFunction<Ev, Ev, string> = {
   },
 };
 
-async function run(
-  left: Ev[],
-  right: Ev[],
-  o: {
-    parallelism: number;
-    failAt?: number;
-    checkpointMs?: number;
-    out?: string;
-    restoreFrom?: string;
-    onStart?: (m: JobMaster) => void;
-    result?: { savepointPath?: string | undefined };
-    slowMs?: number;
-  },
-): Promise<string> {
-  const out = o.out ?? mkdtempSync(join(tmpdir(), 'weir-ij-'));
-  const env = new StreamExecutionEnvironment({
-    parallelism: o.parallelism,
-    execution: { batchSize: 64, watermarkIntervalMs: 0 },
-  });
-  if (o.checkpointMs !== undefined) {
-    env.enableCheckpointing(o.checkpointMs);
-    env.checkpointConfig.setCheckpointStorage(mkdtempSync(join(tmpdir(), 'weir-ij-chk-')));
-    env.setRestartStrategy({ type: 'fixed-delay', attempts: 3, delayMs: 10 });
-  }
-  let failed = false;
-  const strategy = WatermarkStrategy.forBoundedOutOfOrderness<Ev>(100).withTimestampAssigner((e) => e.t);
-  const orders = env
-    .fromSource(new CollectionSource(left), strategy, 'left')
-    .uid('left')
-    .map((e) => {
-      if (o.failAt !== undefined && !failed && e === left[o.failAt]) {
-        failed = true;
-        throw new Error('injected');
-      }
-      if (o.slowMs !== undefined) {
-        const until = performance.now() + o.slowMs;
-        while (performance.now() < until);
-      }
-      return e;
-    });
-  const shipments = env.fromSource(new CollectionSource(right), strategy, 'right').uid('right');
-  orders
-    .keyBy((e) => e.key)
-    .intervalJoin(shipments.keyBy((e) => e.key))
-    .between(LOWER, UPPER)
-    .process(pairs)
-    .uid('join')
-    .sinkTo(new FileSink<string>(out))
-    .uid('sink');
-  const r = await env.execute('interval-join', {
-    restoreFrom: o.restoreFrom,
-    savepointDir: mkdtempSync(join(tmpdir(), 'weir-ij-sp-')),
-    onStart: o.onStart,
-  });
-  if (o.result !== undefined) o.result.savepointPath = r.savepointPath;
-  return committedLines(out).join('\n');
-}
+/** The join job, failing once at the left record `failAt` when given. */
+const build =
+  (left: Ev[], right: Ev[], failAt?: number) => (env: StreamExecutionEnvironment, slow: <T>(x: T) => T) => {
+    let failed = false;
+    const strategy = WatermarkStrategy.forBoundedOutOfOrderness<Ev>(100).withTimestampAssigner((e) => e.t);
+    const orders = env
+      .fromSource(new CollectionSource(left), strategy, 'left')
+      .uid('left')
+      .map((e) => {
+        if (failAt !== undefined && !failed && e === left[failAt]) {
+          failed = true;
+          throw new Error('injected');
+        }
+        return slow(e);
+      });
+    const shipments = env.fromSource(new CollectionSource(right), strategy, 'right').uid('right');
+    return orders
+      .keyBy((e) => e.key)
+      .intervalJoin(shipments.keyBy((e) => e.key))
+      .between(LOWER, UPPER)
+      .process(pairs)
+      .uid('join');
+  };
+
+const options = { batchSize: 64, watermarkIntervalMs: 0 };
 
 describe('interval join: three runs, one output', () => {
   const left = events('L', 6000, 11, 90);
@@ -117,37 +80,34 @@ describe('interval join: three runs, one output', () => {
   });
 
   it.each([1, 3])('straight through at p=%i', async (p) => {
-    expect(await run(left, right, { parallelism: p })).toBe(expected);
-  });
-
-  it('with checkpoints and an injected failure at p=2', async () => {
-    expect(await run(left, right, { parallelism: 2, checkpointMs: 20, failAt: 4500, slowMs: 0.01 })).toBe(
+    expect((await runGoldenJob('ij', { ...options, parallelism: p }, build(left, right))).lines).toBe(
       expected,
     );
   });
 
+  it('with checkpoints and an injected failure at p=2', async () => {
+    const r = await runGoldenJob(
+      'ij',
+      { ...options, parallelism: 2, checkpointMs: 20, slowMs: 0.01 },
+      build(left, right, 4500),
+    );
+    expect(r.lines).toBe(expected);
+  });
+
   it('stopped with a savepoint at p=2 and resumed at p=3', async () => {
-    const out = mkdtempSync(join(tmpdir(), 'weir-ij-stop-'));
-    const result: { savepointPath?: string | undefined } = {};
-    await run(left, right, {
-      parallelism: 2,
-      checkpointMs: 1_000_000,
-      slowMs: 0.1,
-      out,
-      result,
-      onStart: (m) => {
-        const poll = setInterval(() => {
-          if (m.status().state !== 'running' || m.status().recordsIn < 3000) return;
-          clearInterval(poll);
-          m.stop({});
-        }, 5);
-      },
-    });
-    expect(result.savepointPath).toBeDefined();
-    const before = committedLines(out).length;
-    expect(before).toBeLessThan(expected.split('\n').length);
-    await run(left, right, { parallelism: 3, out, restoreFrom: result.savepointPath });
-    expect(committedLines(out).join('\n')).toBe(expected);
+    const first = await runGoldenJob(
+      'ij',
+      { ...options, parallelism: 2, checkpointMs: 1_000_000, slowMs: 0.1, stopAfterRecords: 3000 },
+      build(left, right),
+    );
+    expect(first.savepointPath).toBeDefined();
+    expect(first.lines.split('\n').length).toBeLessThan(expected.split('\n').length);
+    const second = await runGoldenJob(
+      'ij',
+      { ...options, parallelism: 3, out: first.out, restoreFrom: first.savepointPath },
+      build(left, right),
+    );
+    expect(second.lines).toBe(expected);
   });
 });
 

@@ -2,13 +2,9 @@
 // a keyed stream connected to a broadcast stream (broadcast state, applyToKeyedState), window
 // joins and co-groups, and side outputs read chained and across a network edge. The stateful
 // ones run across a failure with checkpoints and across a stop at p=2 resumed at p=3.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   CollectSink,
-  FileSink,
   GraphValidationError,
   JobFailedError,
   ListStateDescriptor,
@@ -21,7 +17,6 @@ import {
   type Collector,
   type KeyedBroadcastContext,
   type KeyedBroadcastProcessFunction,
-  type KeyedCoProcessFunction,
   type KeyedProcessFunction,
   type KeyedProcessContext,
   type KeyedReadOnlyBroadcastContext,
@@ -30,66 +25,10 @@ import {
   type ValueState,
 } from '../../src/index.js';
 import { CollectionSource } from '../../src/connectors/collection-source.js';
-import type { JobMaster } from '../../src/cluster/job-master.js';
 import { buildJobGraph } from '../../src/graph/job-graph-builder.js';
 import { Rng } from '../state/gen.js';
-import { committedLines } from '../connectors/helpers.js';
-
-const sorted = (xs: readonly string[]): string => [...xs].sort().join('\n');
-
-/** Busy time per record, so checkpoints and stops land mid-stream on any machine. */
-function spin(ms: number): void {
-  const until = performance.now() + ms;
-  while (performance.now() < until);
-}
-
-interface RunOptions {
-  parallelism: number;
-  checkpointMs?: number;
-  out?: string;
-  restoreFrom?: string;
-  stopAfterRecords?: number;
-  slowMs?: number;
-}
-
-/** Runs a job writing through the exactly-once file sink; returns the committed lines and the savepoint of a stop. */
-async function runJob(
-  name: string,
-  o: RunOptions,
-  build: (
-    env: StreamExecutionEnvironment,
-    slow: <T>(x: T) => T,
-  ) => { sinkTo(s: FileSink<string>): { uid(u: string): unknown } },
-): Promise<{ lines: string; savepointPath: string | undefined; out: string }> {
-  const out = o.out ?? mkdtempSync(join(tmpdir(), 'weir-2in-'));
-  const env = new StreamExecutionEnvironment({ parallelism: o.parallelism, execution: { batchSize: 32 } });
-  if (o.checkpointMs !== undefined) {
-    env.enableCheckpointing(o.checkpointMs);
-    env.checkpointConfig.setCheckpointStorage(mkdtempSync(join(tmpdir(), 'weir-2in-chk-')));
-    env.setRestartStrategy({ type: 'fixed-delay', attempts: 3, delayMs: 10 });
-  }
-  const slow = <T>(x: T): T => {
-    if (o.slowMs !== undefined) spin(o.slowMs);
-    return x;
-  };
-  build(env, slow).sinkTo(new FileSink<string>(out)).uid('sink');
-  const onStart =
-    o.stopAfterRecords === undefined
-      ? undefined
-      : (m: JobMaster) => {
-          const poll = setInterval(() => {
-            if (m.status().state !== 'running' || m.status().recordsIn < o.stopAfterRecords!) return;
-            clearInterval(poll);
-            m.stop({});
-          }, 5);
-        };
-  const r = await env.execute(name, {
-    restoreFrom: o.restoreFrom,
-    savepointDir: mkdtempSync(join(tmpdir(), 'weir-2in-sp-')),
-    onStart,
-  });
-  return { lines: sorted(committedLines(out)), savepointPath: r.savepointPath, out };
-}
+import { runGoldenJob as runJob, sorted } from './golden-job.js';
+import { MatchPayments, type Order, type Payment } from './match-payments.js';
 
 describe('side outputs', () => {
   it('a process function splits records off; readers chained, over the network at another parallelism, and none', async () => {
@@ -210,36 +149,6 @@ describe('connect', () => {
     expect(() => a.keyBy((x) => x).connect(a)).toThrow(/broadcast the other/);
   });
 });
-
-// Orders and payments arrive in any order; an order is complete when its payment has arrived,
-// whichever came first. Keyed state per order id holds whichever side is waiting.
-type Order = { id: number; amount: number };
-type Payment = { orderId: number; paid: number };
-
-class MatchPayments implements KeyedCoProcessFunction<number, Order, Payment, string> {
-  order!: ValueState<Order>;
-  payment!: ValueState<Payment>;
-  open(ctx: RuntimeContext): void {
-    this.order = ctx.getState(new ValueStateDescriptor<Order>('order'));
-    this.payment = ctx.getState(new ValueStateDescriptor<Payment>('payment'));
-  }
-  processElement1(o: Order, _ctx: KeyedProcessContext<number>, out: Collector<string>): void {
-    const p = this.payment.value();
-    if (p === undefined) this.order.update(o);
-    else {
-      this.payment.clear();
-      out.collect(`${o.id},${o.amount},${p.paid}`);
-    }
-  }
-  processElement2(p: Payment, ctx: KeyedProcessContext<number>, out: Collector<string>): void {
-    const o = this.order.value();
-    if (o === undefined) this.payment.update(p);
-    else {
-      this.order.clear();
-      out.collect(`${ctx.getCurrentKey()},${o.amount},${p.paid}`);
-    }
-  }
-}
 
 describe('keyed connect: three runs, one output', () => {
   const n = 6000;

@@ -6,97 +6,66 @@ import {
   ListStateDescriptor,
   MapStateDescriptor,
   OperatorFailure,
-  ValueStateDescriptor,
   type Collector,
   type KeyedBroadcastContext,
   type KeyedBroadcastProcessFunction,
-  type KeyedCoProcessFunction,
-  type KeyedProcessContext,
   type KeyedReadOnlyBroadcastContext,
   type ListState,
   type RuntimeContext,
-  type ValueState,
 } from '../../src/index.js';
 import { KeyedOperatorTestHarness, OperatorTestHarness } from '../../src/testing/index.js';
-
-type Order = { id: string; amount: number };
-type Payment = { order: string; paid: number };
-
-class Match implements KeyedCoProcessFunction<string, Order, Payment, string> {
-  order!: ValueState<Order>;
-  payment!: ValueState<Payment>;
-  open(ctx: RuntimeContext): void {
-    this.order = ctx.getState(new ValueStateDescriptor<Order>('order'));
-    this.payment = ctx.getState(new ValueStateDescriptor<Payment>('payment'));
-  }
-  processElement1(o: Order, _ctx: KeyedProcessContext<string>, out: Collector<string>): void {
-    const p = this.payment.value();
-    if (p === undefined) this.order.update(o);
-    else {
-      this.payment.clear();
-      out.collect(`${o.id}:${o.amount}/${p.paid}`);
-    }
-  }
-  processElement2(p: Payment, ctx: KeyedProcessContext<string>, out: Collector<string>): void {
-    const o = this.order.value();
-    if (o === undefined) this.payment.update(p);
-    else {
-      this.order.clear();
-      out.collect(`${ctx.getCurrentKey()}:${o.amount}/${p.paid}`);
-    }
-  }
-}
+import { MatchPayments, type Order, type Payment } from '../runtime/match-payments.js';
 
 describe('keyed co-process harness', () => {
   const harness = (options = {}) =>
     KeyedOperatorTestHarness.forKeyedCoProcessFunction(
-      new Match(),
+      new MatchPayments(),
       (o: Order) => o.id,
-      (p: Payment) => p.order,
+      (p: Payment) => p.orderId,
       options,
     );
 
   it('keys each input by its own selector; the waiting side survives a restore at p=2', async () => {
     const h = harness();
     await h.open();
-    const ids = Array.from({ length: 40 }, (_, i) => `o${i}`);
+    const ids = Array.from({ length: 40 }, (_, i) => i);
     for (const id of ids.slice(0, 20)) h.processElement({ id, amount: 1 });
-    for (const id of ids.slice(10, 30)) h.processElement2({ order: id, paid: 2 });
+    for (const id of ids.slice(10, 30)) h.processElement2({ orderId: id, paid: 2 });
     expect([...h.output].sort()).toEqual(
       ids
         .slice(10, 20)
-        .map((id) => `${id}:1/2`)
+        .map((id) => `${id},1,2`)
         .sort(),
     );
-    expect(h.state('order').size).toBe(10); // o0..o9 wait for payments
-    expect(h.state('payment').size).toBe(10); // o20..o29 wait for orders
+    expect(h.state('order').size).toBe(10); // 0..9 wait for payments
+    expect(h.state('payment').size).toBe(10); // 20..29 wait for orders
     const snapshot = h.snapshot(1);
     await h.close();
     const out: string[] = [];
     for (let i = 0; i < 2; i++) {
       const r = harness({ parallelism: 2, subtaskIndex: i });
       await r.restore([snapshot]);
-      for (const id of ids.slice(0, 10)) if (r.ownsKey(id)) r.processElement2({ order: id, paid: 3 });
+      for (const id of ids.slice(0, 10)) if (r.ownsKey(id)) r.processElement2({ orderId: id, paid: 3 });
       for (const id of ids.slice(20, 30)) if (r.ownsKey(id)) r.processElement({ id, amount: 4 });
       out.push(...r.output);
       expect(r.state('order').size + r.state('payment').size).toBe(0);
     }
     expect(out.sort()).toEqual(
-      [...ids.slice(0, 10).map((id) => `${id}:1/3`), ...ids.slice(20, 30).map((id) => `${id}:4/2`)].sort(),
+      [...ids.slice(0, 10).map((id) => `${id},1,3`), ...ids.slice(20, 30).map((id) => `${id},4,2`)].sort(),
     );
   });
 
   it('a key selector error of the second input names the operator', async () => {
     const h = KeyedOperatorTestHarness.forKeyedCoProcessFunction(
-      new Match(),
+      new MatchPayments(),
       (o: Order) => o.id,
-      (): string => {
+      (): number => {
         throw new Error('no key');
       },
     );
     await h.open();
-    expect(() => h.processElement2({ order: 'x', paid: 1 })).toThrow(OperatorFailure);
-    expect(() => h.processElement2({ order: 'x', paid: 1 })).toThrow(/KeyedCoProcess/);
+    expect(() => h.processElement2({ orderId: 1, paid: 1 })).toThrow(OperatorFailure);
+    expect(() => h.processElement2({ orderId: 1, paid: 1 })).toThrow(/KeyedCoProcess/);
   });
 });
 

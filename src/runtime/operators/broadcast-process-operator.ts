@@ -3,7 +3,6 @@
 // of mode 'broadcast' (each subtask snapshots its copy; a restore gives every new subtask one).
 import type { MapStateDescriptor } from '../../state/descriptors.js';
 import { StateAccessError, type MapState } from '../../state/state.js';
-import type { ProcessContext } from '../functions.js';
 import { StreamOperator } from '../stream-operator.js';
 import type { TimeDomain } from '../timer-service.js';
 import type {
@@ -17,7 +16,7 @@ import type {
   ReadOnlyBroadcastContext,
   ReadOnlyMapState,
 } from '../two-input-functions.js';
-import { createKeyedContexts, type KeyedContexts } from './keyed-context.js';
+import { createKeyedContexts, createProcessContext, type KeyedContexts } from './function-contexts.js';
 
 type AnyMapDescriptor = MapStateDescriptor<unknown, unknown>;
 
@@ -90,11 +89,7 @@ export class BroadcastProcessOperator<IN, BC, O> extends BroadcastStateOperator<
     return this.fn;
   }
   override async open(): Promise<void> {
-    const base: ProcessContext = {
-      subtaskIndex: this.info.subtaskIndex,
-      timestamp: () => this.time.timestamp,
-      output: (tag, value) => this.emitToSide(tag, value),
-    };
+    const base = createProcessContext(this);
     this.ctx = { ...base, getBroadcastState: (d) => this.readOnlyBroadcastState(d) };
     this.bctx = { ...base, getBroadcastState: (d) => this.broadcastState(d) };
     await super.open();
@@ -135,9 +130,7 @@ export class KeyedBroadcastProcessOperator<K, IN, BC, O> extends BroadcastStateO
     const backend = this.keyedBackend!;
     const runtime = this.getRuntimeContext();
     this.bctx = {
-      subtaskIndex: this.info.subtaskIndex,
-      timestamp: () => this.time.timestamp,
-      output: (tag, value) => this.emitToSide(tag, value),
+      ...createProcessContext(this),
       getBroadcastState: (d) => this.broadcastState(d),
       applyToKeyedState: (d, fn) => {
         const state = keyedStateFor(runtime, d);

@@ -4,14 +4,10 @@ import type { ProcessContext } from '../functions.js';
 import { StreamOperator } from '../stream-operator.js';
 import type { TimeDomain } from '../timer-service.js';
 import type { CoProcessFunction, KeyedCoProcessFunction } from '../two-input-functions.js';
-import { createKeyedContexts, type KeyedContexts } from './keyed-context.js';
+import { createKeyedContexts, createProcessContext, type KeyedContexts } from './function-contexts.js';
 
 export class CoProcessOperator<I1, I2, O> extends StreamOperator<I1, O> {
-  private readonly ctx: ProcessContext = {
-    subtaskIndex: 0,
-    timestamp: () => this.time.timestamp,
-    output: (tag, value) => this.emitToSide(tag, value),
-  };
+  private ctx!: ProcessContext;
   /** `lifecycle`: the object whose hooks (open, state, checkpoint listener) run, when `fn` adapts another function. */
   constructor(
     private readonly fn: CoProcessFunction<I1, I2, O>,
@@ -23,7 +19,7 @@ export class CoProcessOperator<I1, I2, O> extends StreamOperator<I1, O> {
     return this.lifecycle;
   }
   override async open(): Promise<void> {
-    (this.ctx as { subtaskIndex: number }).subtaskIndex = this.info.subtaskIndex;
+    this.ctx = createProcessContext(this);
     await super.open();
   }
   processElement(record: I1): void {

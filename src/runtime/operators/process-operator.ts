@@ -1,14 +1,10 @@
 import type { KeyedProcessFunction, ProcessContext, ProcessFunction } from '../functions.js';
-import { createKeyedContexts, type KeyedContexts } from './keyed-context.js';
+import { createKeyedContexts, createProcessContext, type KeyedContexts } from './function-contexts.js';
 import type { TimeDomain } from '../timer-service.js';
 import { StreamOperator } from '../stream-operator.js';
 
 export class ProcessOperator<I, O> extends StreamOperator<I, O> {
-  private readonly ctx: ProcessContext = {
-    subtaskIndex: 0,
-    timestamp: () => this.time.timestamp,
-    output: (tag, value) => this.emitToSide(tag, value),
-  };
+  private ctx!: ProcessContext;
   constructor(private readonly fn: ProcessFunction<I, O>) {
     super();
   }
@@ -16,7 +12,7 @@ export class ProcessOperator<I, O> extends StreamOperator<I, O> {
     return this.fn;
   }
   override async open(): Promise<void> {
-    (this.ctx as { subtaskIndex: number }).subtaskIndex = this.info.subtaskIndex;
+    this.ctx = createProcessContext(this);
     await super.open();
   }
   processElement(record: I): void {

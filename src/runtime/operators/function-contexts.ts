@@ -1,9 +1,18 @@
-// The context a keyed function gets with each record and timer (key, timestamp, timers, side
-// outputs), shared by every operator that runs keyed user functions.
+// The contexts user functions get with each record and timer — subtask, timestamp, side outputs
+// and, when keyed, the key and timers — shared by every operator that runs user functions.
 import { StateAccessError } from '../../state/state.js';
-import type { KeyedProcessContext, OnTimerContext, TimerServiceView } from '../functions.js';
+import type { KeyedProcessContext, OnTimerContext, ProcessContext, TimerServiceView } from '../functions.js';
 import type { StreamOperator } from '../stream-operator.js';
 import type { TimeDomain } from '../timer-service.js';
+
+/** The context of a function on a non-keyed stream. Call in `open` (the operator is set up then). */
+export function createProcessContext(op: StreamOperator): ProcessContext {
+  return {
+    subtaskIndex: op.info.subtaskIndex,
+    timestamp: () => op.time.timestamp,
+    output: (tag, value) => op.emitToSide(tag, value),
+  };
+}
 
 export interface KeyedContexts<K> {
   readonly ctx: KeyedProcessContext<K>;
@@ -44,10 +53,8 @@ export function createKeyedContexts<K>(op: StreamOperator, hasOnTimer: boolean):
   };
   let domain: TimeDomain = 'event';
   const ctx: KeyedProcessContext<K> = {
-    subtaskIndex: op.info.subtaskIndex,
+    ...createProcessContext(op),
     getCurrentKey: () => keyCtx.key as K,
-    timestamp: () => time.timestamp,
-    output: (tag, value) => op.emitToSide(tag, value),
     timerService,
   };
   const timerCtx: OnTimerContext<K> = {
