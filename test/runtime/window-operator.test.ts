@@ -10,6 +10,7 @@ import {
 } from '../../src/api/windows.js';
 import type { ProcessWindowFunction } from '../../src/runtime/operators/window-operator.js';
 import { KeyedOperatorTestHarness } from '../../src/testing/index.js';
+import { OutputTag } from '../../src/runtime/output-tag.js';
 import { Rng } from '../state/gen.js';
 
 type Ev = { key: string; t: number; v: number };
@@ -137,6 +138,36 @@ describe('window operator', () => {
     h.processElement({ key: 'a', t: 121, v: 121 }, 121); // bridges [100, 122) and [130, 140)
     h.processWatermark(10_000);
     expect(h.output).toEqual(['100,a,5,568']);
+  });
+
+  it('a process window function emits to a side output with the window timestamp', async () => {
+    const busy = new OutputTag<string>('busy');
+    const h = KeyedOperatorTestHarness.forWindow(
+      TumblingEventTimeWindows.of(10),
+      {
+        kind: 'process',
+        process: {
+          process(key: string, ctx, evs: readonly Ev[], out) {
+            if (evs.length > 1) ctx.output(busy, `${key}@${ctx.window.start}`);
+            else out.collect(key);
+          },
+        },
+      },
+      byKey,
+    );
+    await h.open();
+    for (const [key, t] of [
+      ['a', 1],
+      ['a', 2],
+      ['b', 3],
+      ['b', 12],
+      ['b', 15],
+    ] as const)
+      h.processElement({ key, t, v: 1 }, t);
+    h.processWatermark(100);
+    expect(h.output).toEqual(['b']);
+    expect(h.sideOutput(busy)).toEqual(['a@0', 'b@10']);
+    expect(h.sideOutputTimestamps(busy)).toEqual([9, 19]);
   });
 
   it('late records: re-fire within allowed lateness, dropped after it', async () => {

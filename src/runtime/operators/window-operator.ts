@@ -34,6 +34,8 @@ export interface WindowContext {
   /** The operator's watermark when the window fires. */
   currentWatermark(): number;
   currentProcessingTime(): number;
+  /** Emits `value` to the side output `tag`, with the window's last timestamp. */
+  output<X>(tag: OutputTag<X>, value: X): void;
 }
 
 /**
@@ -165,6 +167,7 @@ export class WindowOperator<K, IN, OUT> extends StreamOperator<IN, OUT> {
       window: { start: 0, end: 0 },
       currentWatermark: () => this.currentWatermark,
       currentProcessingTime: () => this.time.clock.now(),
+      output: (tag, value) => this.emitToSide(tag, value),
     };
   }
 
