@@ -219,8 +219,23 @@ export class WindowOperator<K, IN, OUT> extends StreamOperator<IN, OUT> {
     else this.lateRecordsDropped++;
   }
 
-  private add(w: TimeWindow, record: IN): void {
+  /**
+   * The state key of a window. Tumbling and sliding windows recur in record after record: their
+   * key strings are kept, so the hot path neither builds a string nor hashes one (V8 keeps a
+   * string's hash in it). Keyed by start, checked by end (an assigner may give other ends).
+   */
+  private windowKeyOf(w: TimeWindow): string {
+    const cached = this.windowKeys.get(w.start);
+    if (cached !== undefined && cached.end === w.end) return cached.key;
     const key = windowKey(w);
+    if (this.windowKeys.size >= 4096) this.windowKeys.clear();
+    this.windowKeys.set(w.start, { end: w.end, key });
+    return key;
+  }
+  private readonly windowKeys = new Map<number, { end: number; key: string }>();
+
+  private add(w: TimeWindow, record: IN): void {
+    const key = this.windowKeyOf(w);
     let entry = this.contents.get(key);
     if (entry === undefined) {
       entry = { start: w.start, end: w.end };
