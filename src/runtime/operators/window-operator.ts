@@ -256,6 +256,21 @@ export class WindowOperator<K, IN, OUT> extends StreamOperator<IN, OUT> {
       if (!intersects(entry, merged)) continue;
       absorbed.push(entry);
     }
+    // The common cases, in place: the record falls inside one session, or extends its end (a
+    // stream in order). The entry is the copy a running snapshot does not read (copy-on-write).
+    const only = absorbed.length === 1 ? absorbed[0]! : undefined;
+    if (only !== undefined && only.start <= w.start) {
+      if (w.end > only.end) {
+        this.contents.remove(windowKey(only));
+        this.deleteTimers(only);
+        only.end = w.end;
+        this.fold(only, record);
+        this.contents.put(windowKey(only), only);
+        this.registerTimers(only);
+      } else this.fold(only, record);
+      if (this.domain === 'event' && maxTimestamp(only) <= this.currentWatermark) this.emit(only);
+      return;
+    }
     // Merge in start order so concatenated records keep their order across sessions.
     absorbed.sort((a, b) => a.start - b.start);
     for (const e of absorbed) {
