@@ -29,7 +29,7 @@ import {
   type WindowFunctionSpec,
 } from '../runtime/operators/window-operator.js';
 import type { WindowAssigner } from '../runtime/time-window.js';
-import type { Trigger } from '../runtime/window-trigger.js';
+import { defaultTrigger, type Trigger } from '../runtime/window-trigger.js';
 import type { Evictor } from '../runtime/window-evictor.js';
 import { CountWindowOperator } from '../runtime/operators/count-window-operator.js';
 import type { KeyValue } from '../state/key-group.js';
@@ -495,7 +495,38 @@ export class WindowedStream<T, K extends KeyValue> {
     } catch (e) {
       throw new GraphValidationError((e as Error).message, { cause: e });
     }
-    return this.build<R>(name, () => new WindowOperator<K, T, R>(assigner, spec, settings));
+    // Each subtask gets its own copies of the function objects, as for every other operator:
+    // fields set in `open` (state handles) belong to one subtask. The default trigger stays
+    // itself (the operator recognises it and takes its fast path).
+    const fallback = defaultTrigger(assigner.domain);
+    return this.build<R>(
+      name,
+      () =>
+        new WindowOperator<K, T, R>(assigner, copySpec(spec), {
+          ...settings,
+          trigger:
+            settings.trigger === undefined || settings.trigger === fallback
+              ? settings.trigger
+              : copyFunction(settings.trigger),
+          evictor: copyFunction(settings.evictor),
+        }),
+    );
+  }
+}
+
+/** The window function spec with each function object copied (plain functions are shared). */
+function copySpec<IN, OUT, K>(spec: WindowFunctionSpec<IN, OUT, K>): WindowFunctionSpec<IN, OUT, K> {
+  switch (spec.kind) {
+    case 'process':
+      return { kind: 'process', process: copyFunction(spec.process) };
+    case 'aggregate':
+      return {
+        kind: 'aggregate',
+        aggregate: copyFunction(spec.aggregate),
+        process: copyFunction(spec.process),
+      };
+    case 'reduce':
+      return { kind: 'reduce', reduce: spec.reduce, process: copyFunction(spec.process) };
   }
 }
 
@@ -537,7 +568,12 @@ export class CountWindowedStream<T> {
     const aggregate = fn as AggregateFunction<T, unknown, unknown>;
     return this.build<OUT>(
       'CountWindowAggregate',
-      () => new CountWindowOperator<T, OUT>(size, { kind: 'aggregate', aggregate }, slide),
+      () =>
+        new CountWindowOperator<T, OUT>(
+          size,
+          { kind: 'aggregate', aggregate: copyFunction(aggregate) },
+          slide,
+        ),
     );
   }
 }

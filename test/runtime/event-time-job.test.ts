@@ -15,6 +15,12 @@ import {
   WatermarkStrategy,
   type WindowAssigner,
   type ProcessWindowFunction,
+  CollectSink,
+  ValueStateDescriptor,
+  type Collector,
+  type RuntimeContext,
+  type ValueState,
+  type WindowContext,
 } from '../../src/index.js';
 import { CollectionSource } from '../../src/connectors/collection-source.js';
 import { Rng } from '../state/gen.js';
@@ -254,5 +260,51 @@ describe.each([
     expect(result.savepointPath).toBeDefined();
     await run(evs, { parallelism: 3, out, restoreFrom: result.savepointPath, assigner: assigner() });
     expect(lines(out)).toBe(expected);
+  });
+});
+
+describe('window functions per subtask', () => {
+  it('a process window function object is copied per subtask, so state handles set in open stay its own', async () => {
+    const evs = events(6000, 5, 50);
+    const env = new StreamExecutionEnvironment({ parallelism: 3, execution: { watermarkIntervalMs: 0 } });
+    class RunningTotal implements ProcessWindowFunction<Ev, string, string> {
+      total!: ValueState<number>;
+      open(ctx: RuntimeContext): void {
+        this.total = ctx.getState(new ValueStateDescriptor<number>('total', { defaultValue: 0 }));
+      }
+      process(key: string, ctx: WindowContext, es: readonly Ev[], out: Collector<string>): void {
+        const n = this.total.value()! + es.length;
+        this.total.update(n);
+        out.collect(`${ctx.window.start},${key},${n}`);
+      }
+    }
+    const sink = new CollectSink<string>();
+    env
+      .fromSource(
+        new CollectionSource(evs),
+        WatermarkStrategy.forBoundedOutOfOrderness<Ev>(100).withTimestampAssigner((e) => e.t),
+        'events',
+      )
+      .keyBy((e) => e.key)
+      .window(TumblingEventTimeWindows.of(1000))
+      .process(new RunningTotal())
+      .sinkTo(sink);
+    await env.execute('running totals');
+    // Per key, windows in order, each with the key's count so far.
+    const perKey = new Map<string, Map<number, number>>();
+    for (const e of evs) {
+      const m = perKey.get(e.key) ?? perKey.set(e.key, new Map()).get(e.key)!;
+      const start = Math.floor(e.t / 1000) * 1000;
+      m.set(start, (m.get(start) ?? 0) + 1);
+    }
+    const want: string[] = [];
+    for (const [key, m] of perKey) {
+      let n = 0;
+      for (const start of [...m.keys()].sort((a, b) => a - b)) {
+        n += m.get(start)!;
+        want.push(`${start},${key},${n}`);
+      }
+    }
+    expect(sink.results.sort().join('\n')).toBe(want.sort().join('\n'));
   });
 });
