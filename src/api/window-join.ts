@@ -2,16 +2,19 @@
 // key, united, keyed, windowed; per key and window, a process function splits the records by side
 // and joins (every pair) or co-groups (both lists) them. The window operator keeps the records.
 import { GraphValidationError } from '../graph/transformation.js';
-import type { Collector, KeySelector } from '../runtime/functions.js';
+import type { Collector, KeySelector, RichFunction, RuntimeContext } from '../runtime/functions.js';
+import type { ProcessWindowFunction, WindowContext } from '../runtime/operators/window-operator.js';
+import { copyFunction } from '../runtime/stream-operator.js';
 import type { WindowAssigner } from '../runtime/time-window.js';
 import type { KeyValue } from '../state/key-group.js';
 import type { DataStream } from './data-stream.js';
 
-/** Joins one record of each side (a pair of a window join). */
-export type JoinFunction<L, R, O> = ((left: L, right: R) => O) | { join(left: L, right: R): O };
+/** Joins one record of each side (a pair of a window join); an object may have `open`/`close`. */
+export type JoinFunction<L, R, O> =
+  ((left: L, right: R) => O) | (RichFunction & { join(left: L, right: R): O });
 
 /** Gets all records of both sides of one key and window (either list may be empty). */
-export interface CoGroupFunction<L, R, O> {
+export interface CoGroupFunction<L, R, O> extends RichFunction {
   coGroup(left: readonly L[], right: readonly R[], out: Collector<O>): void;
 }
 
@@ -90,26 +93,13 @@ export class WindowedJoin<L, R, K extends KeyValue> {
    */
   apply<O>(fn: JoinFunction<L, R, O> | CoGroupFunction<L, R, O>): DataStream<O> {
     const { leftKey, rightKey, kind } = this;
-    let coGroup: (left: L[], right: R[], out: Collector<O>) => void;
     if (kind === 'join') {
-      const join =
-        typeof fn === 'function'
-          ? fn
-          : typeof (fn as { join?: unknown })?.join === 'function'
-            ? (l: L, r: R) => (fn as { join(l: L, r: R): O }).join(l, r)
-            : undefined;
-      if (join === undefined)
+      if (typeof fn !== 'function' && typeof (fn as { join?: unknown })?.join !== 'function')
         throw new GraphValidationError('apply(...) of a join needs a function (left, right) => output');
-      coGroup = (ls, rs, out) => {
-        for (const l of ls) for (const r of rs) out.collect(join(l, r));
-      };
-    } else {
-      if (typeof (fn as CoGroupFunction<L, R, O>)?.coGroup !== 'function')
-        throw new GraphValidationError(
-          'apply(...) of a coGroup needs a function with coGroup(left, right, out)',
-        );
-      coGroup = (ls, rs, out) => (fn as CoGroupFunction<L, R, O>).coGroup(ls, rs, out);
-    }
+    } else if (typeof (fn as CoGroupFunction<L, R, O>)?.coGroup !== 'function')
+      throw new GraphValidationError(
+        'apply(...) of a coGroup needs a function with coGroup(left, right, out)',
+      );
     const tag =
       (s: 0 | 1, key: KeySelector<never, K>) =>
       (v: unknown): Tagged => ({ k: key(v as never), s, v });
@@ -124,14 +114,47 @@ export class WindowedJoin<L, R, K extends KeyValue> {
     let windowed = tagged.keyBy((t) => t.k as K).window(this.assigner);
     if (this.lateness > 0) windowed = windowed.allowedLateness(this.lateness);
     return windowed
-      .process<O>({
-        process(_key, _ctx, elements, out) {
-          const ls: L[] = [];
-          const rs: R[] = [];
-          for (const e of elements) (e.s === 0 ? ls : rs).push(e.v as never);
-          coGroup(ls, rs, out);
-        },
-      })
+      .process<O>(new SplitBySide<L, R, O>(fn, kind))
       .name(kind === 'join' ? 'WindowJoin' : 'WindowCoGroup');
+  }
+}
+
+/**
+ * The window's process function: splits a window's records by side and joins or co-groups
+ * them. The user's function is copied per subtask (this object is, by the window operator) and
+ * its `open`/`close` run with the operator's, as for any function object.
+ */
+class SplitBySide<L, R, O> implements ProcessWindowFunction<Tagged, O, unknown> {
+  constructor(
+    private fn: JoinFunction<L, R, O> | CoGroupFunction<L, R, O>,
+    private readonly kind: 'join' | 'coGroup',
+  ) {}
+
+  async open(ctx: RuntimeContext): Promise<void> {
+    this.fn = copyFunction(this.fn);
+    const f = this.fn as Partial<RichFunction>;
+    if (typeof f === 'object' && typeof f.open === 'function') await f.open(ctx);
+  }
+
+  async close(): Promise<void> {
+    const f = this.fn as Partial<RichFunction>;
+    if (typeof f === 'object' && typeof f.close === 'function') await f.close();
+  }
+
+  process(_key: unknown, _ctx: WindowContext, elements: readonly Tagged[], out: Collector<O>): void {
+    const ls: L[] = [];
+    const rs: R[] = [];
+    for (const e of elements) (e.s === 0 ? ls : rs).push(e.v as never);
+    const fn = this.fn;
+    if (this.kind === 'coGroup') {
+      (fn as CoGroupFunction<L, R, O>).coGroup(ls, rs, out);
+      return;
+    }
+    if (typeof fn === 'function') {
+      for (const l of ls) for (const r of rs) out.collect(fn(l, r));
+    } else {
+      const j = fn as { join(l: L, r: R): O };
+      for (const l of ls) for (const r of rs) out.collect(j.join(l, r));
+    }
   }
 }

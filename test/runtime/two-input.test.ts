@@ -14,6 +14,7 @@ import {
   TumblingEventTimeWindows,
   ValueStateDescriptor,
   WatermarkStrategy,
+  type CoGroupFunction,
   type Collector,
   type KeyedBroadcastContext,
   type KeyedBroadcastProcessFunction,
@@ -350,6 +351,39 @@ describe('window join and co-group', () => {
       for (const y of views)
         if (x.ad === y.ad && win(x.t) === win(y.t)) want.push(`${x.ad},${x.t},${y.page}`);
     expect(want.length).toBeGreaterThan(1000);
+    expect(sorted(sink.results)).toBe(sorted(want));
+  });
+
+  it('a co-group function object is opened per subtask: keyed state kept on it counts per key', async () => {
+    class WindowsPerAd implements CoGroupFunction<Click, View, string> {
+      seen!: ValueState<number>;
+      opened = 0;
+      open(ctx: RuntimeContext): void {
+        this.opened++;
+        this.seen = ctx.getState(new ValueStateDescriptor<number>('windows', { defaultValue: 0 }));
+      }
+      coGroup(xs: readonly Click[], ys: readonly View[], out: Collector<string>): void {
+        const n = this.seen.value()! + 1;
+        this.seen.update(n);
+        out.collect(`${(xs[0] ?? ys[0])!.ad},${n}`);
+      }
+    }
+    const env = new StreamExecutionEnvironment({ parallelism: 3 });
+    const { c, v } = sources(env);
+    const sink = new CollectSink<string>();
+    const fn = new WindowsPerAd();
+    c.coGroup(v)
+      .where((x) => x.ad)
+      .equalTo((x) => x.ad)
+      .window(TumblingEventTimeWindows.of(500))
+      .apply<string>(fn)
+      .sinkTo(sink);
+    await env.execute('cogroup-state');
+    expect(fn.opened).toBe(0); // each subtask opened its own copy
+    const windows = new Map<string, Set<number>>();
+    for (const e of [...clicks, ...views])
+      (windows.get(e.ad) ?? windows.set(e.ad, new Set()).get(e.ad)!).add(win(e.t));
+    const want = [...windows].flatMap(([ad, ws]) => [...ws].map((_, i) => `${ad},${i + 1}`));
     expect(sorted(sink.results)).toBe(sorted(want));
   });
 
