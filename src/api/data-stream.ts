@@ -315,8 +315,7 @@ export class KeyedStream<T, K extends KeyValue> extends DataStream<T> {
 
   /** Rolling reduce per key: emits the reduced value after each record. */
   reduce(fn: ReduceFunction<T>): DataStream<T> {
-    if (typeof fn !== 'function')
-      throw new GraphValidationError('reduce(...) needs a function (a, b) => combined');
+    checkReduce(fn);
     return this.transform('Reduce', () => new ReduceOperator<T>(fn));
   }
 
@@ -444,8 +443,7 @@ export class WindowedStream<T, K extends KeyValue> {
 
   /** Folds each record into the window's value as it arrives; emits the value when the window fires. */
   reduce(fn: ReduceFunction<T>): DataStream<T> {
-    if (typeof fn !== 'function')
-      throw new GraphValidationError('reduce(...) needs a function (a, b) => combined');
+    checkReduce(fn);
     return this.create<T>('WindowReduce', { kind: 'reduce', reduce: fn });
   }
 
@@ -457,14 +455,7 @@ export class WindowedStream<T, K extends KeyValue> {
     fn: AggregateFunction<T, ACC, OUT>,
     process?: ProcessWindowFunction<OUT, R, K>,
   ): DataStream<R> {
-    if (
-      typeof fn?.add !== 'function' ||
-      typeof fn.createAccumulator !== 'function' ||
-      typeof fn.getResult !== 'function'
-    )
-      throw new GraphValidationError(
-        'aggregate(...) needs an aggregate function with createAccumulator, add and getResult',
-      );
+    checkAggregate(fn);
     return this.create<R>('WindowAggregate', {
       kind: 'aggregate',
       aggregate: fn as AggregateFunction<T, unknown, unknown>,
@@ -546,8 +537,7 @@ export class CountWindowedStream<T> {
   }
 
   reduce(fn: ReduceFunction<T>): DataStream<T> {
-    if (typeof fn !== 'function')
-      throw new GraphValidationError('reduce(...) needs a function (a, b) => combined');
+    checkReduce(fn);
     const { size, slide } = this;
     return this.build<T>(
       'CountWindowReduce',
@@ -556,14 +546,7 @@ export class CountWindowedStream<T> {
   }
 
   aggregate<ACC, OUT>(fn: AggregateFunction<T, ACC, OUT>): DataStream<OUT> {
-    if (
-      typeof fn?.add !== 'function' ||
-      typeof fn.createAccumulator !== 'function' ||
-      typeof fn.getResult !== 'function'
-    )
-      throw new GraphValidationError(
-        'aggregate(...) needs an aggregate function with createAccumulator, add and getResult',
-      );
+    checkAggregate(fn);
     const { size, slide } = this;
     const aggregate = fn as AggregateFunction<T, unknown, unknown>;
     return this.build<OUT>(
@@ -584,4 +567,20 @@ export class DataStreamSink extends OperatorHandle {
   constructor(op: Transformation) {
     super(op);
   }
+}
+
+function checkReduce(fn: unknown): void {
+  if (typeof fn !== 'function')
+    throw new GraphValidationError('reduce(...) needs a function (a, b) => combined');
+}
+
+function checkAggregate(fn: Partial<AggregateFunction<never, unknown, unknown>> | undefined): void {
+  if (
+    typeof fn?.add !== 'function' ||
+    typeof fn.createAccumulator !== 'function' ||
+    typeof fn.getResult !== 'function'
+  )
+    throw new GraphValidationError(
+      'aggregate(...) needs an aggregate function with createAccumulator, add and getResult',
+    );
 }

@@ -95,11 +95,9 @@ export class IntervalJoinOperator<L, R, O> extends StreamOperator<L, O> {
     const { lower, upper } = this.bounds;
     const own = isLeft ? this.left : this.right;
     const bucket = own.get(ts);
+    // In place: `get` hands out the copy a running snapshot does not read (copy-on-write).
     if (bucket === undefined) own.put(ts, [record]);
-    else {
-      bucket.push(record);
-      own.put(ts, bucket);
-    }
+    else bucket.push(record);
     // The other side's records at other + [lower', upper'] relative to this record.
     const from = isLeft ? ts + lower : ts - upper;
     const to = isLeft ? ts + upper : ts - lower;

@@ -353,24 +353,33 @@ export class WindowOperator<K, IN, OUT> extends StreamOperator<IN, OUT> {
     }
   }
 
-  /** Window results carry the window's last timestamp, as in Flink. */
   private emit(entry: WindowEntry): void {
     const f = this.fn;
-    const key = this.keyedBackend!.ctx.key as K;
-    const saved = this.time.timestamp;
-    this.time.timestamp = maxTimestamp(entry);
-    this.ctx.window = { start: entry.start, end: entry.end };
-    try {
+    this.inWindow(boundsOf(entry), (key) => {
       if (f.kind === 'process') f.process.process(key, this.ctx, (entry.elements ?? []) as IN[], this.output);
-      else if (entry.acc !== undefined) {
-        const result = f.kind === 'reduce' ? entry.acc : f.aggregate.getResult(entry.acc);
-        if (f.process !== undefined)
-          (f.process as ProcessWindowFunction<unknown, OUT, K>).process(key, this.ctx, [result], this.output);
-        else this.output.collect(result as OUT);
-      }
+      else if (entry.acc !== undefined)
+        this.collectResult(key, f.kind === 'reduce' ? entry.acc : f.aggregate.getResult(entry.acc));
+    });
+  }
+
+  /** Runs `body` with the window in the context; window results carry its last timestamp, as in Flink. */
+  private inWindow(window: TimeWindow, body: (key: K) => void): void {
+    const saved = this.time.timestamp;
+    this.time.timestamp = maxTimestamp(window);
+    this.ctx.window = window;
+    try {
+      body(this.keyedBackend!.ctx.key as K);
     } finally {
       this.time.timestamp = saved;
     }
+  }
+
+  /** A reduce or aggregate result: through the process function given with it, or out as it is. */
+  private collectResult(key: K, result: unknown): void {
+    const p = this.fn.kind === 'process' ? undefined : this.fn.process;
+    if (p !== undefined)
+      (p as ProcessWindowFunction<unknown, OUT, K>).process(key, this.ctx, [result], this.output);
+    else this.output.collect(result as OUT);
   }
 
   // ---- With a trigger or an evictor (Flink's WindowOperator / EvictingWindowOperator) ----
@@ -398,7 +407,7 @@ export class WindowOperator<K, IN, OUT> extends StreamOperator<IN, OUT> {
   }
 
   private openWindow(w: TimeWindow): WindowEntry {
-    const key = windowKey(w);
+    const key = this.windowKeyOf(w);
     let entry = this.contents.get(key);
     if (entry === undefined) {
       entry = { start: w.start, end: w.end };
@@ -513,31 +522,21 @@ export class WindowOperator<K, IN, OUT> extends StreamOperator<IN, OUT> {
   /** The window function over records (an evicting window reduces and aggregates when it fires). */
   private emitValues(window: TimeWindow, values: readonly IN[]): void {
     const f = this.fn;
-    const key = this.keyedBackend!.ctx.key as K;
-    const saved = this.time.timestamp;
-    this.time.timestamp = maxTimestamp(window);
-    this.ctx.window = window;
-    try {
-      if (f.kind === 'process') {
-        f.process.process(key, this.ctx, values, this.output);
-        return;
-      }
-      let result: unknown;
-      if (f.kind === 'reduce') {
-        if (values.length === 0) return; // nothing to reduce
-        result = values.reduce((a, b) => f.reduce(a, b));
+    this.inWindow(window, (key) => {
+      if (f.kind === 'process') f.process.process(key, this.ctx, values, this.output);
+      else if (f.kind === 'reduce') {
+        if (values.length > 0)
+          this.collectResult(
+            key,
+            values.reduce((a, b) => f.reduce(a, b)),
+          );
       } else {
         // As Flink, an aggregate over no records still gives the empty accumulator's result.
         let acc = f.aggregate.createAccumulator();
         for (const v of values) acc = f.aggregate.add(v, acc);
-        result = f.aggregate.getResult(acc);
+        this.collectResult(key, f.aggregate.getResult(acc));
       }
-      if (f.process !== undefined)
-        (f.process as ProcessWindowFunction<unknown, OUT, K>).process(key, this.ctx, [result], this.output);
-      else this.output.collect(result as OUT);
-    } finally {
-      this.time.timestamp = saved;
-    }
+    });
   }
 
   private registerWindowTimer(scope: TriggerScope, domain: TimeDomain, time: number): void {
