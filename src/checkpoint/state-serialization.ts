@@ -94,10 +94,15 @@ export async function writeKeyedState(
     };
   });
   let sinceTurn = 0;
+  // The writer copies what it is given (holding it only until its promise settles), so the
+  // encoder's buffer is handed over as a view and reused: no chunk is allocated per megabyte,
+  // and a gigabyte of snapshot does not become a gigabyte of garbage (each major GC would mark
+  // every object of the state being written).
   const flush = async (): Promise<void> => {
     if (enc.length === 0) return;
-    const pending = file.write(enc.takeChunk());
+    const pending = file.write(enc.view());
     if (pending !== undefined) await pending;
+    enc.reset();
   };
   for (let i = 0; i < capture.range.size; i++) {
     let opened = false;

@@ -58,10 +58,10 @@ class OpeningStateFile {
     else this.ops.push({ begin: id });
   }
 
-  /** `chunk` is kept until the file is open: the caller must not reuse it (takeChunk's never are). */
+  /** As StateFileWriter.write: `chunk` may be reused once this returns (or its promise settles). */
   write(chunk: Uint8Array): Promise<void> | undefined {
     if (this.file !== undefined) return this.file.write(chunk);
-    this.ops.push({ chunk });
+    this.ops.push({ chunk: Buffer.from(chunk) });
     this.bytes += chunk.length;
     return this.bytes >= OPENING_BYTES ? this.open().then(() => undefined) : undefined;
   }

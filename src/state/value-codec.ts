@@ -157,6 +157,14 @@ export class ValueEncoder {
     return out;
   }
 
+  /**
+   * The bytes written since the last reset, as a view of the encoder's own buffer: no copy, and
+   * valid only until the next encode or reset. For a consumer that copies them at once.
+   */
+  view(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
+
   /** A copy of the bytes written so far, then a reset: for streaming writes. */
   takeChunk(): Buffer {
     const out = Buffer.allocUnsafe(this.pos);

@@ -82,6 +82,9 @@ function tempName(name: string): string {
   return `.${name}.${randomBytes(6).toString('hex')}.tmp`;
 }
 
+/** A file's bytes are synced in the background after every this many (see TempFileSink.startSync). */
+const SYNC_EVERY_BYTES = 16 << 20;
+
 /**
  * Bytes written to `.<name>.<random>.tmp` in the target's folder; commit = fsync, then
  * `publish` (rename, or link for create-if-absent), then fsync of the folder.
@@ -89,6 +92,11 @@ function tempName(name: string): string {
 class TempFileSink implements ByteSink {
   private position = 0;
   private done = false;
+  /** Bytes written since the last background sync was started. */
+  private unsynced = 0;
+  private syncing: Promise<void> | undefined;
+  /** A background sync failed: the file is not durable (Linux reports it to one fsync only). */
+  private syncFailure: { error: unknown } | undefined;
 
   private constructor(
     private readonly handle: FileHandle,
@@ -113,10 +121,32 @@ class TempFileSink implements ByteSink {
       const { bytesWritten } = await this.handle.write(chunk, off, chunk.length - off, this.position);
       off += bytesWritten;
       this.position += bytesWritten;
+      this.unsynced += bytesWritten;
     }
+    if (this.unsynced >= SYNC_EVERY_BYTES && this.syncing === undefined) this.startSync();
+  }
+
+  /**
+   * Starts writing back what was written so far while more is written: without it the kernel
+   * keeps a large file's pages dirty until commit's fsync, which then writes them all while
+   * nothing else happens.
+   */
+  private startSync(): void {
+    this.unsynced = 0;
+    this.syncing = this.handle.datasync().then(
+      () => {
+        this.syncing = undefined;
+      },
+      (error: unknown) => {
+        this.syncFailure ??= { error };
+        this.syncing = undefined;
+      },
+    );
   }
 
   async commit(): Promise<void> {
+    await this.syncing;
+    if (this.syncFailure !== undefined) throw this.syncFailure.error;
     await this.handle.sync();
     await this.handle.close();
     this.done = true;
@@ -127,6 +157,7 @@ class TempFileSink implements ByteSink {
   async abort(): Promise<void> {
     if (!this.done) {
       this.done = true;
+      await this.syncing;
       await this.handle.close().catch(() => undefined);
     }
     await unlink(this.temp).catch((e: unknown) => {

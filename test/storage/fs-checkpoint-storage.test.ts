@@ -1,8 +1,10 @@
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { crc32 } from 'node:zlib';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SnapshotAlreadyCompleteError, SnapshotNotFoundError } from '../../src/storage/checkpoint-storage.js';
 import { FsCheckpointStorage } from '../../src/storage/fs-checkpoint-storage.js';
 import { STATE_FILE_KEYED, STATE_FILE_OPERATOR } from '../../src/storage/state-file.js';
@@ -54,6 +56,55 @@ describe('filesystem checkpoint storage', () => {
     expect(ls('j', 'chk-1')).toEqual(['op-1-keyed.state']);
     await s.writeMetadata(loc, Buffer.from('{}'));
     expect(ls('j', 'chk-1')).toEqual(['_metadata', 'op-1-keyed.state']);
+  });
+
+  it('writes a file larger than its background-sync step byte for byte', async () => {
+    const loc = s.checkpointLocation('j', 1);
+    const w = await s.createStateFile(loc, 'big.state', STATE_FILE_KEYED);
+    const chunk = Buffer.allocUnsafe(3 << 20);
+    // 45 MiB in sections of 3 MiB, each chunk distinct: syncs start while later chunks are written.
+    for (let i = 0; i < 15; i++) {
+      chunk.fill(i + 1);
+      chunk.writeUInt32BE(i, 12345);
+      w.beginSection(i);
+      const pending = w.write(chunk);
+      if (pending !== undefined) await pending;
+      w.endSection();
+    }
+    const info = await w.close();
+    const bytes = readFileSync(join(root, 'j', 'chk-1', 'big.state'));
+    expect(bytes.length).toBe(info.size);
+    expect(crc32(bytes)).toBe(info.crc32);
+    for (const sec of info.sections) {
+      expect(bytes[sec.offset]).toBe(sec.id + 1);
+      expect(bytes.readUInt32BE(sec.offset + 12345)).toBe(sec.id);
+    }
+  });
+
+  it('fails the close, and leaves nothing, when a background sync of the file failed', async () => {
+    // Linux reports a write-back error to one fsync only: a failed background sync must not be
+    // forgotten because the final fsync then succeeds.
+    const probe = await open(join(root, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as { datasync(): Promise<void> };
+    await probe.close();
+    const spy = vi
+      .spyOn(proto, 'datasync')
+      .mockRejectedValueOnce(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+    try {
+      const loc = s.checkpointLocation('j', 1);
+      const w = await s.createStateFile(loc, 'bad.state', STATE_FILE_KEYED);
+      w.beginSection(0);
+      for (let i = 0; i < 40; i++) {
+        const pending = w.write(Buffer.alloc(1 << 20, i));
+        if (pending !== undefined) await pending;
+      }
+      w.endSection();
+      await expect(w.close()).rejects.toThrow(/EIO/);
+      expect(spy).toHaveBeenCalled();
+      expect(ls('j', 'chk-1')).toEqual([]);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('leaves no temporary file after an abort, a failed _metadata write, or a refused one', async () => {
