@@ -10,73 +10,27 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadSnapshot } from '../../src/checkpoint/snapshot-loader.js';
-import { writeTaskSnapshot } from '../../src/checkpoint/task-snapshot-writer.js';
-import { DiscardingSink, StreamExecutionEnvironment, ValueStateDescriptor } from '../../src/index.js';
 import type { JobGraph, OperatorNode } from '../../src/graph/job-graph.js';
-import { HeapKeyedStateBackend } from '../../src/state/keyed-state-backend.js';
-import { KeyGroupRange, keyGroupOf, subtaskForKeyGroup } from '../../src/state/key-group.js';
+import { KeyGroupRange } from '../../src/state/key-group.js';
 import type { CheckpointStorage, SnapshotLocation } from '../../src/storage/checkpoint-storage.js';
 import { FsCheckpointStorage } from '../../src/storage/fs-checkpoint-storage.js';
-import {
-  decodeMetadata,
-  encodeMetadata,
-  METADATA_VERSION,
-  type SnapshotMetadata,
-} from '../../src/storage/metadata.js';
-import { weirVersion } from '../../src/version.js';
+import type { SnapshotMetadata } from '../../src/storage/metadata.js';
 import { diskRead, diskWrite, dropCaches, figure, freshRead } from '../lib/disk.js';
 import { collectGarbage, median, type Figure, type Progress } from '../lib/harness.js';
+import {
+  buildBackends,
+  checkRestored,
+  MAX_PARALLELISM,
+  restoreGraph,
+  restoreSnapshot,
+  writeSnapshot,
+  type KeyedStateShape,
+} from '../lib/keyed-snapshot.js';
 
-const M = 128;
+const M = MAX_PARALLELISM;
 const OLD_P = 4;
 const NEW_P = 2;
-const KEYS = 1 << 20;
-const VALUE = 1024;
-const STATE = 'v';
-
-/** The first byte of key i's value; the restore is checked against the sum of these. */
-const tag = (i: number): number => (i * 31) & 0xff;
-
-/** 4 subtasks' backends, each holding the keys whose key group falls in its range. */
-function buildBackends(): HeapKeyedStateBackend[] {
-  const backends = Array.from(
-    { length: OLD_P },
-    (_, i) => new HeapKeyedStateBackend(KeyGroupRange.forSubtask(i, OLD_P, M), M),
-  );
-  const states = backends.map((b) => b.getState(new ValueStateDescriptor<Buffer>(STATE)));
-  for (let i = 0; i < KEYS; i++) {
-    const key = `key-${i}`;
-    const kg = keyGroupOf(key, M);
-    const s = subtaskForKeyGroup(kg, OLD_P, M);
-    backends[s]!.setCurrentKey(key, kg);
-    states[s]!.update(Buffer.alloc(VALUE, tag(i)));
-  }
-  for (const b of backends) b.clearCurrentKey();
-  return backends;
-}
-
-/** A job with one keyed operator (uid 'state') at parallelism 2: the graph the savepoint is restored into. */
-function restoreGraph(): { graph: JobGraph; node: OperatorNode } {
-  const env = new StreamExecutionEnvironment({
-    parallelism: NEW_P,
-    maxParallelism: M,
-    jobName: 'bench savepoint',
-  });
-  env
-    .fromSequence(1, 10)
-    .uid('numbers')
-    .keyBy((n) => n)
-    .sum()
-    .uid('state')
-    .sinkTo(new DiscardingSink())
-    .uid('sink');
-  const graph = env.getJobGraph();
-  const node = graph.vertices.flatMap((v) => v.operators).find((n) => n.uid === 'state');
-  if (node === undefined || !node.keyed || node.parallelism !== NEW_P || node.maxParallelism !== M)
-    throw new Error('bench: the restore graph has no keyed operator of parallelism 2');
-  return { graph, node };
-}
+const SHAPE: KeyedStateShape = { keys: 1 << 20, valueBytes: 1024 };
 
 /** One readRange (or `_metadata` read) seen by the counting storage. */
 interface Read {
@@ -159,87 +113,6 @@ function readShares(
   return out;
 }
 
-/** Every new subtask's keys are in its range, none is lost, and the values are the ones written. */
-function checkRestored(backends: readonly HeapKeyedStateBackend[]): void {
-  let keys = 0;
-  let sum = 0;
-  for (const b of backends)
-    for (const [k, v] of b.entries(STATE)) {
-      if (!b.range.contains(keyGroupOf(k, M)))
-        throw new Error(`bench: key ${String(k)} restored outside its range`);
-      const bytes = v as Uint8Array;
-      if (bytes.length !== VALUE) throw new Error(`bench: a value of ${bytes.length} bytes restored`);
-      keys++;
-      sum += bytes[0]! + bytes[VALUE - 1]!;
-    }
-  let expected = 0;
-  for (let i = 0; i < KEYS; i++) expected += 2 * tag(i);
-  if (keys !== KEYS || sum !== expected)
-    throw new Error(
-      `bench: restored ${keys} keys (checksum ${sum}), expected ${KEYS} (checksum ${expected})`,
-    );
-}
-
-/** Writes one savepoint of `backends` as a job at p=4 does; returns its location and size in bytes. */
-async function writeSavepoint(
-  storage: FsCheckpointStorage,
-  target: string,
-  backends: readonly HeapKeyedStateBackend[],
-  graph: JobGraph,
-  node: OperatorNode,
-  jobId: string,
-  id: number,
-): Promise<{ location: SnapshotLocation; size: number }> {
-  const location = storage.savepointLocation(target, jobId);
-  const timestamp = Date.now();
-  // The synchronous part of every subtask (capture), then their asynchronous parts at once.
-  const captures = backends.map((b) => b.capture());
-  const acks = await Promise.all(
-    captures.map((keyed, i) =>
-      writeTaskSnapshot(
-        storage,
-        location,
-        i,
-        [backends[i]!.range],
-        [{ operatorId: node.operatorId, keyed, operator: { states: [] }, pending: undefined }],
-      ),
-    ),
-  );
-  const handles = acks.flat().sort((a, b) => a.subtaskIndex - b.subtaskIndex);
-  const metadata: SnapshotMetadata = {
-    format: 'weir-snapshot',
-    version: METADATA_VERSION,
-    weirVersion: weirVersion(),
-    kind: 'savepoint',
-    id,
-    timestamp,
-    jobId,
-    jobName: graph.jobName,
-    operators: [
-      {
-        operatorId: node.operatorId,
-        uid: node.uid ?? null,
-        name: node.name,
-        parallelism: OLD_P,
-        maxParallelism: M,
-        subtasks: handles.map((h) => ({
-          index: h.subtaskIndex,
-          keyGroups: h.keyGroups === null ? null : [h.keyGroups[0], h.keyGroups[1]],
-          keyed: h.keyed,
-          operator: h.operator,
-          timers: null,
-          sink: null,
-          states: h.states,
-        })),
-      },
-    ],
-    extra: {},
-  };
-  const metadataBytes = encodeMetadata(metadata);
-  await storage.writeMetadata(location, metadataBytes);
-  return { location, size: handles.reduce((n, h) => n + h.bytes, 0) + metadataBytes.length };
-}
-
 /** Phase 1: builds the state and writes `runs` savepoints of it, each beside a plain write (+ fsync) of as many bytes. */
 async function writeSavepoints(
   runs: number,
@@ -253,43 +126,27 @@ async function writeSavepoints(
   diskW: number[],
 ): Promise<Array<{ location: SnapshotLocation; size: number; raw: string }>> {
   progress(`savepoint: building 1 GiB of keyed state over ${OLD_P} subtasks`);
-  const backends = buildBackends();
+  const backends = buildBackends(OLD_P, SHAPE);
   const savepoints: Array<{ location: SnapshotLocation; size: number; raw: string }> = [];
   for (let r = 0; r < runs; r++) {
     progress(`savepoint: run ${r + 1}/${runs}, writing at p=${OLD_P}`);
     collectGarbage();
     const t0 = performance.now();
-    const sp = await writeSavepoint(storage, join(dir, 'savepoints'), backends, graph, node, jobId, r + 1);
-    write.push(sp.size / ((performance.now() - t0) / 1000));
+    const location = storage.savepointLocation(join(dir, 'savepoints'), jobId);
+    const size = await writeSnapshot(storage, location, backends, {
+      graph,
+      node,
+      jobId,
+      id: r + 1,
+      kind: 'savepoint',
+    });
+    write.push(size / ((performance.now() - t0) / 1000));
     for (const b of backends) while (!b.mergeStep(1 << 16));
     const raw = join(dir, `raw-${r}`);
-    diskW.push(diskWrite(raw, sp.size));
-    savepoints.push({ ...sp, raw });
+    diskW.push(diskWrite(raw, size));
+    savepoints.push({ location, size, raw });
   }
   return savepoints;
-}
-
-/** Restores the savepoint at p=2 as a new job does; returns the new subtasks' backends. */
-async function restoreSavepoint(
-  storage: CheckpointStorage,
-  uri: string,
-  graph: JobGraph,
-  node: OperatorNode,
-): Promise<{ backends: HeapKeyedStateBackend[]; metadata: SnapshotMetadata }> {
-  const at = await storage.resolve(uri);
-  const bytes = await storage.readMetadata(at);
-  if (bytes === undefined) throw new Error(`bench: ${at.uri} has no _metadata`);
-  const metadata = decodeMetadata(bytes, `${at.uri}/_metadata`);
-  const job = await loadSnapshot(storage, at, metadata, graph, { allowNonRestoredState: false });
-  const backends: HeapKeyedStateBackend[] = [];
-  for (let i = 0; i < NEW_P; i++) {
-    const state = job.stateFor(node.vertex, i)[node.vertex.operators.indexOf(node)];
-    if (state?.keyed === undefined) throw new Error(`bench: no keyed state for new subtask ${i}`);
-    const b = new HeapKeyedStateBackend(KeyGroupRange.forSubtask(i, NEW_P, M), M);
-    b.restore([state.keyed], { copy: false });
-    backends.push(b);
-  }
-  return { backends, metadata };
 }
 
 export async function savepointFigures(
@@ -297,7 +154,7 @@ export async function savepointFigures(
   progress: Progress,
 ): Promise<{ figures: Figure[]; text: string }> {
   runs = Math.max(1, Math.min(runs, 3));
-  const { graph, node } = restoreGraph();
+  const { graph, node } = restoreGraph(NEW_P);
   const jobId = randomBytes(16).toString('hex');
   const dir = mkdtempSync(join(tmpdir(), 'weir-bench-savepoint-'));
   let cachesDropped = true;
@@ -322,14 +179,14 @@ export async function savepointFigures(
       cachesDropped = dropCaches() && cachesDropped;
       const reads: Read[] = [];
       const t0 = performance.now();
-      const { backends, metadata } = await restoreSavepoint(
+      const { backends, metadata } = await restoreSnapshot(
         countingStorage(storage, reads),
         sp.location.uri,
         graph,
         node,
       );
       read.push(sp.size / ((performance.now() - t0) / 1000));
-      checkRestored(backends);
+      checkRestored(backends, SHAPE);
       const shares = readShares(metadata, reads);
       const w = shares.reduce((a, s) => (s.read / s.owned > a.read / a.owned ? s : a));
       readRatios.push(w.read / w.owned);
@@ -378,7 +235,7 @@ export async function savepointFigures(
         return `${f.name.padEnd(44)}  ${`${f.value} ${f.unit}`.padEnd(14)}  ${`${f.baseline} ${f.unit} (${base})`.padEnd(40)}  ${f.ratio.toFixed(f.unit === 'MiB' ? 4 : 3)}`;
       }),
       `write: ${OLD_P} subtasks' keyed state files at once, then _metadata, into a savepoint folder (the state live in the heap); ` +
-        `restore: _metadata, loadSnapshot at p=${NEW_P}, both new subtasks' backends filled with ${KEYS} keys of ${VALUE} B ` +
+        `restore: _metadata, loadSnapshot at p=${NEW_P}, both new subtasks' backends filled with ${SHAPE.keys} keys of ${SHAPE.valueBytes} B ` +
         '(after the old state is dropped, as in a newly started job)',
       'write and restore: higher is better (ratio = engine / disk, target ≥ 0.5); bytes read / owned: the worst ' +
         'new subtask over the runs, _metadata, headers and indexes included (target ≤ 1.1)',

@@ -1,24 +1,27 @@
 // Snapshot figures (issue 3): the synchronous pause of a heap snapshot at 1 M and 10 M keys beside
 // what copying the same maps would take; and writing / restoring ≥ 1 GiB of keyed state through
-// the checkpoint path beside the disk's own sequential write (with fsync) and read of as many
-// bytes, measured in the same run. Restore is also shown beside reading the file into newly
-// allocated memory: on these virtual machines first-touching fresh pages is itself slow (about
-// 150 MiB/s), and a restore cannot avoid it, since the bytes read become the restored state.
+// the checkpoint path (a job's checkpoint of one keyed subtask: writeTaskSnapshot, then
+// `_metadata`; its restore after a restart: loadSnapshot at the same parallelism, the backend
+// filled) beside the disk's own sequential write (with fsync) and read of as many bytes, measured
+// in the same run. Restore is also shown beside reading the file into newly allocated memory,
+// which a restore cannot avoid (the bytes read become the restored state).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  keyedSnapshotFrom,
-  readKeyedSection,
-  writeKeyedState,
-} from '../../src/checkpoint/state-serialization.js';
 import { ValueStateDescriptor } from '../../src/index.js';
 import { HeapKeyedStateBackend } from '../../src/state/keyed-state-backend.js';
 import { KeyGroupRange } from '../../src/state/key-group.js';
 import { FsCheckpointStorage } from '../../src/storage/fs-checkpoint-storage.js';
-import { STATE_FILE_KEYED, StateFileReader } from '../../src/storage/state-file.js';
 import { diskRead, diskWrite, dropCaches, figure, freshRead } from '../lib/disk.js';
 import { collectGarbage, median, type Figure, type Progress } from '../lib/harness.js';
+import {
+  buildBackends,
+  checkRestored,
+  restoreGraph,
+  restoreSnapshot,
+  writeSnapshot,
+  type KeyedStateShape,
+} from '../lib/keyed-snapshot.js';
 
 const M = 128;
 
@@ -69,78 +72,78 @@ function pauseFigures(keys: number, rounds: number): { pause: number; copy: numb
 
 let cachesDropped = true;
 
-/** Writes `runs` checkpoints of 1 GiB of keyed state; the backend is dropped when this returns. */
+const SHAPE: KeyedStateShape = { keys: 1 << 20, valueBytes: 1024 };
+
+/**
+ * Writes `runs` checkpoints of 1 GiB of keyed state (one subtask), each followed by a plain write
+ * (+ fsync) of as many bytes; the state is dropped when this returns.
+ */
 async function writeCheckpoints(
   storage: FsCheckpointStorage,
+  dir: string,
   runs: number,
   progress: Progress,
-): Promise<{ write: number[]; files: Array<{ r: number; path: string; size: number }> }> {
+): Promise<{ write: number[]; diskW: number[]; checkpoints: Array<{ uri: string; size: number }> }> {
   progress('snapshot: building 1 GiB of keyed state');
-  const b = loadBackend(KEYS, (i) => Buffer.alloc(VALUE, i & 0xff));
+  const backends = buildBackends(1, SHAPE);
+  const { graph, node } = restoreGraph(1);
   const write: number[] = [];
-  const files: Array<{ r: number; path: string; size: number }> = [];
+  const diskW: number[] = [];
+  const checkpoints: Array<{ uri: string; size: number }> = [];
   for (let r = 0; r < runs; r++) {
     progress(`snapshot: write run ${r + 1}/${runs}`);
-    const loc = storage.checkpointLocation('bench', r);
-    const cap = b.capture();
+    collectGarbage();
+    const location = storage.checkpointLocation('bench', r + 1);
     const t0 = performance.now();
-    const file = await storage.createStateFile(loc, 'keyed.state', STATE_FILE_KEYED);
-    await writeKeyedState(cap, file);
-    const info = await file.close();
-    write.push(info.size / ((performance.now() - t0) / 1000));
-    cap.release();
-    files.push({ r, path: info.path, size: info.size });
+    const size = await writeSnapshot(storage, location, backends, {
+      graph,
+      node,
+      jobId: 'bench',
+      id: r + 1,
+      kind: 'checkpoint',
+    });
+    write.push(size / ((performance.now() - t0) / 1000));
+    for (const b of backends) while (!b.mergeStep(1 << 16));
+    checkpoints.push({ uri: location.uri, size });
+    const raw = join(dir, `raw-${r}`);
+    diskW.push(diskWrite(raw, size));
+    rmSync(raw);
   }
-  return { write, files };
+  return { write, diskW, checkpoints };
 }
-
-const KEYS = 1 << 20;
-const VALUE = 1024;
 
 async function writeAndRestore(runs: number, progress: Progress): Promise<Figure[]> {
   const dir = mkdtempSync(join(tmpdir(), 'weir-bench-snap-'));
   try {
     const storage = new FsCheckpointStorage(dir);
-    // Written first, and the live state dropped, so each restore runs as in a newly started job
-    // (not beside the gigabyte it was written from, whose marking would double the GC work).
-    const { write, files } = await writeCheckpoints(storage, runs, progress);
-    collectGarbage();
+    // Written first, and the live state dropped, so each restore runs as in a job restarting in
+    // a new process (not beside the gigabyte it was written from, whose marking would double the
+    // GC work).
+    const { write, diskW, checkpoints } = await writeCheckpoints(storage, dir, runs, progress);
+    const { graph, node } = restoreGraph(1);
     const read: number[] = [];
-    const diskW: number[] = [];
     const diskR: number[] = [];
     const freshR: number[] = [];
     let size = 0;
-    for (const f of files) {
-      progress(`snapshot: restore run ${f.r + 1}/${runs}`);
-      const loc = storage.checkpointLocation('bench', f.r);
-      size = f.size;
+    for (const [r, chk] of checkpoints.entries()) {
+      progress(`snapshot: restore run ${r + 1}/${runs}`);
+      size = chk.size;
+      collectGarbage();
       cachesDropped = dropCaches() && cachesDropped;
       const t0 = performance.now();
-      const reader = await StateFileReader.open(storage, loc, f.path, {
-        size: f.size,
-        kind: STATE_FILE_KEYED,
-      });
-      const acc = new Map();
-      for (const [id, payload] of await reader.readSections(reader.sections.map((s) => s.id)))
-        readKeyedSection(payload, id, acc, f.path);
-      let restored: HeapKeyedStateBackend | undefined = new HeapKeyedStateBackend(
-        KeyGroupRange.forSubtask(0, 1, M),
-        M,
-      );
-      restored.restore([keyedSnapshotFrom(M, acc)], { copy: false });
-      read.push(f.size / ((performance.now() - t0) / 1000));
-      if ([...restored.entries('v')].length !== KEYS) throw new Error('bench: restore lost keys');
-      restored = undefined;
-      acc.clear();
+      const { backends } = await restoreSnapshot(storage, chk.uri, graph, node);
+      read.push(chk.size / ((performance.now() - t0) / 1000));
+      checkRestored(backends, SHAPE);
+      backends.length = 0;
+      await storage.discard(await storage.resolve(chk.uri));
       collectGarbage();
-      const raw = join(dir, `raw-${f.r}`);
-      diskW.push(diskWrite(raw, f.size));
+      const raw = join(dir, `raw-${r}`);
+      diskWrite(raw, chk.size); // the file the disk's own reads are measured on
       cachesDropped = dropCaches() && cachesDropped;
-      diskR.push(diskRead(raw, f.size));
+      diskR.push(diskRead(raw, chk.size));
       cachesDropped = dropCaches() && cachesDropped;
-      freshR.push(freshRead(raw, f.size));
+      freshR.push(freshRead(raw, chk.size));
       rmSync(raw);
-      await storage.discard(loc);
     }
     const mib = (x: number): number => Math.round(x / (1 << 20));
     const gib = (size / (1 << 30)).toFixed(2);

@@ -7,7 +7,7 @@ import type { JobGraph, JobVertex } from '../graph/job-graph.js';
 import type { OperatorSubtaskState } from '../runtime/stream-operator.js';
 import type { StateKind } from '../state/descriptors.js';
 import { KeyGroupRange } from '../state/key-group.js';
-import type { OperatorStateSnapshot } from '../state/snapshot.js';
+import type { KeyGroupEntries, OperatorStateSnapshot } from '../state/snapshot.js';
 import type { CheckpointStorage, SnapshotLocation } from '../storage/checkpoint-storage.js';
 import type { SnapshotMetadata, StateHandle, SubtaskStateEntry } from '../storage/metadata.js';
 import { DEFAULT_FORMAT, type StoredFormat } from '../state/state-schema.js';
@@ -46,7 +46,7 @@ export interface RestoredJobState {
 
 type KeyedAccumulator = Map<
   string,
-  { kind: StateKind; keyGroups: Array<{ keyGroup: number; entries: Array<[unknown, unknown]> }> }
+  { kind: StateKind; keyGroups: Array<{ keyGroup: number; entries: KeyGroupEntries }> }
 >;
 
 /** Old keyed state files read at once by a restore (each with a few pieces in flight: see StateFileReader). */

@@ -274,8 +274,16 @@ export class HeapKeyedStateBackend implements KeyedStateStore {
         }
         for (const kg of st.keyGroups) {
           if (!this.range.contains(kg.keyGroup)) continue;
-          const m = reg.table.mapFor(kg.keyGroup - this.range.start);
+          const idx = kg.keyGroup - this.range.start;
           const entries = options.copy === false ? kg.entries : structuredClone(kg.entries);
+          if (entries instanceof Map) {
+            // A decoded key group becomes the table's own map when it has none yet.
+            if (reg.table.adoptGroup(idx, entries)) continue;
+            const m = reg.table.mapFor(idx);
+            entries.forEach((v, k) => m.set(k, v));
+            continue;
+          }
+          const m = reg.table.mapFor(idx);
           // Indexed, not destructured: a restore sets millions of entries here.
           for (let i = 0; i < entries.length; i++) {
             const e = entries[i]!;

@@ -3,6 +3,13 @@
 import type { StateKind } from './descriptors.js';
 import type { StoredFormat } from './state-schema.js';
 
+/**
+ * One key group's entries of one state: [state key, value] pairs, or (what a restore decodes) a
+ * Map from state key to value, which the backend restoring it without a copy adopts as the key
+ * group's own map instead of inserting every entry again.
+ */
+export type KeyGroupEntries = Array<[unknown, unknown]> | Map<unknown, unknown>;
+
 export interface KeyedStateSnapshot {
   maxParallelism: number;
   states: Array<{
@@ -10,8 +17,8 @@ export interface KeyedStateSnapshot {
     kind: StateKind;
     /** How the values are stored (default: weir-cbor, version 1): see state-schema.ts. */
     format?: StoredFormat;
-    /** Only non-empty key groups; entries are [state key, value] with the key as stored. */
-    keyGroups: Array<{ keyGroup: number; entries: Array<[unknown, unknown]> }>;
+    /** Only non-empty key groups; the keys are state keys (see state-key.ts). */
+    keyGroups: Array<{ keyGroup: number; entries: KeyGroupEntries }>;
   }>;
 }
 

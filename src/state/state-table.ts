@@ -89,6 +89,17 @@ export class StateTable {
     return this.claims.length > 0;
   }
 
+  /**
+   * Makes `map` key group `kgIndex`'s map when the group has none and no snapshot holds the
+   * table (a restore into an empty table); false, and nothing changed, otherwise. The caller
+   * hands `map` over: it must not use it afterwards.
+   */
+  adoptGroup(kgIndex: number, map: GroupMap): boolean {
+    if (this.overlay !== undefined || this.maps[kgIndex] !== undefined) return false;
+    this.maps[kgIndex] = map;
+    return true;
+  }
+
   /** The map a write to this key group goes to. */
   mapFor(kgIndex: number): GroupMap {
     const ov = this.overlay;

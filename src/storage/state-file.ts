@@ -510,14 +510,14 @@ export class StateFileReader {
   /**
    * Plans a read of several sections and allocates its memory (untouched until read); run it
    * with `forEach`. Adjacent sections are read together, in pieces of about PIECE_BYTES (a
-   * larger section is a piece of its own), each piece into a buffer of its own: payloads are
-   * views into it (restored values too, so a piece lives as long as they do), and a restore of
-   * a gigabyte is neither one allocation per key group nor one per file.
+   * larger section is a piece of its own), all into one buffer: payloads are views into it
+   * (restored values too, so it lives as long as they do).
    *
    * Apart from forEach, so a restore can allocate all it will read before it decodes anything:
-   * V8 starts a garbage collection for about every 64 MiB of new buffer memory, and each marks
-   * the whole heap, which grows by hundreds of MB as state is decoded. Allocated up front, the
-   * buffers cost a few collections of a small heap instead of one per 64 MiB of a growing one.
+   * V8 may start a garbage collection for each large allocation and for about every 64 MiB of
+   * new buffer memory, and each marks the whole heap, which grows by hundreds of MB as state is
+   * decoded. One allocation up front costs one collection of a small heap instead of one per
+   * piece or per 64 MiB of a growing one.
    */
   prepareRead(ids: readonly number[]): PreparedRead {
     const wanted = [...new Set(ids)].map((id) => this.section(id)).sort((a, b) => a.offset - b.offset);
@@ -637,7 +637,10 @@ export class PreparedRead {
     private readonly pieces: readonly Piece[],
     private readonly readPiece: (piece: Piece, into: Buffer) => Promise<Buffer>,
   ) {
-    this.buffers = pieces.map((p) => Buffer.allocUnsafe(p.to - p.from));
+    // One allocation for all pieces: V8 may start a collection for each large one.
+    const all = Buffer.allocUnsafe(pieces.reduce((n, p) => n + (p.to - p.from), 0));
+    let at = 0;
+    this.buffers = pieces.map((p) => all.subarray(at, (at += p.to - p.from)));
   }
 
   /**

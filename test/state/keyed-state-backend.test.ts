@@ -346,7 +346,7 @@ describe('keyed state snapshots', () => {
       [...new Set([keyGroupOf('a', M), keyGroupOf('b', M), keyGroupOf(['c', 1], M)])].sort((x, y) => x - y),
     );
     for (const g of value.keyGroups) {
-      expect(g.entries.length).toBeGreaterThan(0);
+      expect([...g.entries].length).toBeGreaterThan(0);
       for (const [k] of g.entries) expect(keyGroupOf(fromStateKey(k), M)).toBe(g.keyGroup);
     }
   });
@@ -393,6 +393,59 @@ describe('keyed state snapshots', () => {
     b.restore([snap]);
     expect(b.stateNames()).toEqual(['value', 'list', 'map', 'sum', 'avg']);
     expect(b.snapshot()).toEqual(snap);
+  });
+
+  it('takes decoded key groups (Maps) as its own without a copy, and merges them into groups it has', () => {
+    const kg = keyGroupOf('a', M);
+    expect(keyGroupOf('b', M)).not.toBe(kg); // two groups below: one empty, one with state
+    const decoded = new Map<unknown, unknown>([['a', 1]]);
+    const other = new Map<unknown, unknown>([['b', 2]]);
+    const b = fullBackend();
+    b.setCurrentKeyComputingGroup('b');
+    const v = b.getState(new ValueStateDescriptor<number>('v'));
+    v.update(20); // key group of 'b' exists: the restored map is merged into it
+    b.setCurrentKeyComputingGroup('z');
+    v.update(26);
+    b.clearCurrentKey();
+    b.restore(
+      [
+        {
+          maxParallelism: M,
+          states: [
+            {
+              name: 'v',
+              kind: 'value',
+              keyGroups: [
+                { keyGroup: kg, entries: decoded },
+                { keyGroup: keyGroupOf('b', M), entries: other },
+              ],
+            },
+          ],
+        },
+      ],
+      { copy: false },
+    );
+    const live = new Map(b.entries('v'));
+    expect(live.get('a')).toBe(1);
+    expect(live.get('b')).toBe(2);
+    expect(live.get('z')).toBe(26);
+    // Adopted: the table writes to the map it was handed (a restore's maps are not used again).
+    b.setCurrentKeyComputingGroup('a');
+    v.update(5);
+    expect(decoded.get('a')).toBe(5);
+    expect(other.size).toBe(1);
+    // With a copy (the default), the snapshot stays detached.
+    const kept = new Map<unknown, unknown>([['a', 1]]);
+    const c = fullBackend();
+    c.restore([
+      {
+        maxParallelism: M,
+        states: [{ name: 'v', kind: 'value', keyGroups: [{ keyGroup: kg, entries: kept }] }],
+      },
+    ]);
+    c.setCurrentKeyComputingGroup('a');
+    c.getState(new ValueStateDescriptor<number>('v')).update(7);
+    expect(kept.get('a')).toBe(1);
   });
 
   it('a handle asked for after restore reads and writes the restored state', () => {
