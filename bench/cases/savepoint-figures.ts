@@ -16,7 +16,7 @@ import type { CheckpointStorage, SnapshotLocation } from '../../src/storage/chec
 import { FsCheckpointStorage } from '../../src/storage/fs-checkpoint-storage.js';
 import type { SnapshotMetadata } from '../../src/storage/metadata.js';
 import { diskRead, diskWrite, dropCaches, figure, freshRead } from '../lib/disk.js';
-import { collectGarbage, median, type Figure, type Progress } from '../lib/harness.js';
+import { collectGarbage, median, settleHeap, type Figure, type Progress } from '../lib/harness.js';
 import {
   buildBackends,
   checkRestored,
@@ -175,7 +175,7 @@ export async function savepointFigures(
     for (let r = 0; r < runs; r++) {
       const sp = savepoints[r]!;
       progress(`savepoint: run ${r + 1}/${runs}, restoring at p=${NEW_P}`);
-      collectGarbage();
+      await settleHeap();
       cachesDropped = dropCaches() && cachesDropped;
       const reads: Read[] = [];
       const t0 = performance.now();
@@ -195,7 +195,7 @@ export async function savepointFigures(
       await storage.discard(sp.location);
 
       progress(`savepoint: run ${r + 1}/${runs}, disk read`);
-      collectGarbage();
+      await settleHeap();
       cachesDropped = dropCaches() && cachesDropped;
       diskR.push(diskRead(sp.raw, sp.size));
       cachesDropped = dropCaches() && cachesDropped;

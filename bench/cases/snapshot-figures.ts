@@ -13,7 +13,7 @@ import { HeapKeyedStateBackend } from '../../src/state/keyed-state-backend.js';
 import { KeyGroupRange } from '../../src/state/key-group.js';
 import { FsCheckpointStorage } from '../../src/storage/fs-checkpoint-storage.js';
 import { diskRead, diskWrite, dropCaches, figure, freshRead } from '../lib/disk.js';
-import { collectGarbage, median, type Figure, type Progress } from '../lib/harness.js';
+import { collectGarbage, median, settleHeap, type Figure, type Progress } from '../lib/harness.js';
 import {
   buildBackends,
   checkRestored,
@@ -128,7 +128,7 @@ async function writeAndRestore(runs: number, progress: Progress): Promise<Figure
     for (const [r, chk] of checkpoints.entries()) {
       progress(`snapshot: restore run ${r + 1}/${runs}`);
       size = chk.size;
-      collectGarbage();
+      await settleHeap();
       cachesDropped = dropCaches() && cachesDropped;
       const t0 = performance.now();
       const { backends } = await restoreSnapshot(storage, chk.uri, graph, node);
@@ -136,7 +136,7 @@ async function writeAndRestore(runs: number, progress: Progress): Promise<Figure
       checkRestored(backends, SHAPE);
       backends.length = 0;
       await storage.discard(await storage.resolve(chk.uri));
-      collectGarbage();
+      await settleHeap();
       const raw = join(dir, `raw-${r}`);
       diskWrite(raw, chk.size); // the file the disk's own reads are measured on
       cachesDropped = dropCaches() && cachesDropped;

@@ -99,6 +99,16 @@ export const collectGarbage: () => void = (() => {
   return () => {};
 })();
 
+/**
+ * collectGarbage, then a pause: V8 frees the backing stores of dead buffers on a background
+ * thread, and a gigabyte of them (the state of a phase just ended) would otherwise be freed
+ * during the next timed run, on its cores. For runs that must start as in a fresh process.
+ */
+export async function settleHeap(): Promise<void> {
+  collectGarbage();
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+}
+
 function check(c: BenchCase, what: string, got: RunResult, expected: RunResult): void {
   if (got.outputs !== expected.outputs || got.checksum !== expected.checksum) {
     throw new BenchFailure(
