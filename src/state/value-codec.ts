@@ -214,9 +214,13 @@ export class ValueEncoder {
       b[p++] = n >>> 8;
       b[p++] = n & 0xff;
     } else if (n < 0x100000000) {
-      b[p++] = m | 26;
-      b.writeUInt32BE(n, p);
-      p += 4;
+      // Byte by byte: Buffer#writeUInt32BE checks its arguments on every call.
+      b[p] = m | 26;
+      b[p + 1] = n >>> 24;
+      b[p + 2] = (n >>> 16) & 0xff;
+      b[p + 3] = (n >>> 8) & 0xff;
+      b[p + 4] = n & 0xff;
+      p += 5;
     } else {
       b[p++] = m | 27;
       b.writeUInt32BE(Math.floor(n / 0x100000000), p);
