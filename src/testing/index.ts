@@ -12,4 +12,9 @@ export {
 } from './harness.js';
 export { stateForSubtask } from './subtask-state.js';
 export type { OperatorSubtaskState } from '../runtime/stream-operator.js';
-export type { KeyedStateSnapshot, OperatorStateSnapshot, OperatorStateMode } from '../state/snapshot.js';
+export type {
+  KeyedStateSnapshot,
+  KeyGroupEntries,
+  OperatorStateSnapshot,
+  OperatorStateMode,
+} from '../state/snapshot.js';
