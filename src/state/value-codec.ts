@@ -214,18 +214,14 @@ export class ValueEncoder {
       b[p++] = n >>> 8;
       b[p++] = n & 0xff;
     } else if (n < 0x100000000) {
-      // Byte by byte: Buffer#writeUInt32BE checks its arguments on every call.
       b[p] = m | 26;
-      b[p + 1] = n >>> 24;
-      b[p + 2] = (n >>> 16) & 0xff;
-      b[p + 3] = (n >>> 8) & 0xff;
-      b[p + 4] = n & 0xff;
+      putU32(b, p + 1, n);
       p += 5;
     } else {
-      b[p++] = m | 27;
-      b.writeUInt32BE(Math.floor(n / 0x100000000), p);
-      b.writeUInt32BE(n >>> 0, p + 4);
-      p += 8;
+      b[p] = m | 27;
+      putU32(b, p + 1, Math.floor(n / 0x100000000));
+      putU32(b, p + 5, n >>> 0);
+      p += 9;
     }
     this.pos = p;
   }
@@ -498,13 +494,13 @@ export class ValueDecoder {
       case 26:
         this.need(4, start);
         this.pos = p + 4;
-        return this.buf.readUInt32BE(p);
+        return u32(b, p);
       case 27: {
         this.need(8, start);
-        const hi = this.buf.readUInt32BE(p);
+        const hi = u32(b, p);
         if (hi >= 0x200000) this.fail('an integer or length of 2^53 or more', start);
         this.pos = p + 8;
-        return hi * 0x100000000 + this.buf.readUInt32BE(p + 4);
+        return hi * 0x100000000 + u32(b, p + 4);
       }
       case 31:
         return this.fail('an indefinite length (weir never writes them)', start);
@@ -724,6 +720,19 @@ function shortAscii(b: Uint8Array, p: number, n: number): string {
   const codes = ASCII_CODES[n]!;
   for (let i = 0; i < n; i++) codes[i] = b[p + i]!;
   return String.fromCharCode.apply(null, codes);
+}
+
+// Big-endian 32-bit integers byte by byte: Buffer's read/writeUInt32BE check their arguments on
+// every call, and a snapshot has one per count, length or timestamp.
+function putU32(b: Uint8Array, p: number, n: number): void {
+  b[p] = n >>> 24;
+  b[p + 1] = (n >>> 16) & 0xff;
+  b[p + 2] = (n >>> 8) & 0xff;
+  b[p + 3] = n & 0xff;
+}
+
+function u32(b: Uint8Array, p: number): number {
+  return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
 }
 
 /** One value as bytes. */
