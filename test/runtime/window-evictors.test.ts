@@ -10,9 +10,7 @@ import { StreamExecutionEnvironment } from '../../src/api/environment.js';
 import { GraphValidationError } from '../../src/graph/transformation.js';
 import type { ProcessWindowFunction } from '../../src/runtime/operators/window-operator.js';
 import { KeyedOperatorTestHarness } from '../../src/testing/index.js';
-
-type Ev = { key: string; t: number; v: number };
-const byKey = (e: Ev): string => e.key;
+import { byKey, type Ev } from './window-events.js';
 
 /** `start,key,values in the order the function gets them`. */
 const listWindow: ProcessWindowFunction<Ev, string, string> = {

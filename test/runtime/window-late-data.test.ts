@@ -15,10 +15,9 @@ import { OutputTag } from '../../src/runtime/output-tag.js';
 import type { ProcessWindowFunction } from '../../src/runtime/operators/window-operator.js';
 import type { Trigger } from '../../src/runtime/window-trigger.js';
 import { KeyedOperatorTestHarness } from '../../src/testing/index.js';
+import { byKey, type Ev } from './window-events.js';
 import { Rng } from '../state/gen.js';
 
-type Ev = { key: string; t: number; v: number };
-const byKey = (e: Ev): string => e.key;
 const describeWindow: ProcessWindowFunction<Ev, string, string> = {
   process(key, ctx, events, out) {
     out.collect(`${ctx.window.start},${key},${events.length}`);

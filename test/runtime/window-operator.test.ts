@@ -8,32 +8,9 @@ import {
   TumblingEventTimeWindows,
   TumblingProcessingTimeWindows,
 } from '../../src/api/windows.js';
-import type { ProcessWindowFunction } from '../../src/runtime/operators/window-operator.js';
 import { KeyedOperatorTestHarness } from '../../src/testing/index.js';
+import { byKey, describeWindow, events, type Ev } from './window-events.js';
 import { OutputTag } from '../../src/runtime/output-tag.js';
-import { Rng } from '../state/gen.js';
-
-type Ev = { key: string; t: number; v: number };
-const byKey = (e: Ev): string => e.key;
-
-/** `start,key,count,sum` per window. */
-const describeWindow: ProcessWindowFunction<Ev, string, string> = {
-  process(key, ctx, events, out) {
-    out.collect(`${ctx.window.start},${key},${events.length},${events.reduce((s, e) => s + e.v, 0)}`);
-  },
-};
-
-/** Random events with bounded disorder: timestamps go up by 0..9, swapped within a span of `disorder`. */
-function events(seed: number, n: number, keys: number, disorder: number): Ev[] {
-  const rng = new Rng(seed);
-  const out: Ev[] = [];
-  let t = 1_000;
-  for (let i = 0; i < n; i++) {
-    t += rng.int(0, 9);
-    out.push({ key: `k${rng.int(0, keys - 1)}`, t: t - rng.int(0, disorder), v: rng.int(1, 5) });
-  }
-  return out;
-}
 
 /** What tumbling windows of `size` over `evs` must produce. */
 function plainTumbling(evs: readonly Ev[], size: number): string[] {

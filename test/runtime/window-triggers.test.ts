@@ -22,22 +22,10 @@ import {
 import { StreamExecutionEnvironment } from '../../src/api/environment.js';
 import { GraphValidationError } from '../../src/graph/transformation.js';
 import type { OperatorSubtaskState } from '../../src/runtime/stream-operator.js';
-import type {
-  ProcessWindowFunction,
-  WindowFunctionSpec,
-} from '../../src/runtime/operators/window-operator.js';
+import type { WindowFunctionSpec } from '../../src/runtime/operators/window-operator.js';
 import { KeyedOperatorTestHarness } from '../../src/testing/index.js';
-import { Rng } from '../state/gen.js';
+import { byKey, describeWindow, events, type Ev } from './window-events.js';
 
-type Ev = { key: string; t: number; v: number };
-const byKey = (e: Ev): string => e.key;
-
-/** `start,key,count,sum` per firing. */
-const describeWindow: ProcessWindowFunction<Ev, string, string> = {
-  process(key, ctx, events, out) {
-    out.collect(`${ctx.window.start},${key},${events.length},${events.reduce((s, e) => s + e.v, 0)}`);
-  },
-};
 const processSpec: WindowFunctionSpec<Ev, string, string> = { kind: 'process', process: describeWindow };
 const sumSpec: WindowFunctionSpec<Ev, Ev, string> = {
   kind: 'reduce',
@@ -60,18 +48,6 @@ function delegating(inner: Trigger): Trigger {
     onMerge: (w, ctx) => inner.onMerge?.(w, ctx),
     clear: (w, ctx) => inner.clear(w, ctx),
   };
-}
-
-/** Timestamps rise by 0..9 and are pulled back by up to `disorder`; the watermark trails by `lag`, so some records are late. */
-function events(seed: number, n: number, keys: number, disorder: number): Ev[] {
-  const rng = new Rng(seed);
-  const out: Ev[] = [];
-  let t = 1_000;
-  for (let i = 0; i < n; i++) {
-    t += rng.int(0, 9);
-    out.push({ key: `k${rng.int(0, keys - 1)}`, t: t - rng.int(0, disorder), v: rng.int(1, 5) });
-  }
-  return out;
 }
 
 interface Run {
