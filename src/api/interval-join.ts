@@ -34,26 +34,29 @@ export class IntervalJoin<L, R, K extends KeyValue> {
   }
 }
 
+/** An interval join with its bounds: choose late-data outputs, then `process` the pairs. */
 export class IntervalJoined<L, R, K extends KeyValue> {
   private lateLeft: OutputTag<L> | undefined;
   private lateRight: OutputTag<R> | undefined;
+  private lowerExclusive = false;
+  private upperExclusive = false;
   /** @internal */
   constructor(
     private readonly left: KeyedStream<L, K>,
     private readonly right: KeyedStream<R, K>,
-    private lower: number,
-    private upper: number,
+    private readonly lower: number,
+    private readonly upper: number,
   ) {}
 
-  /** Excludes t + lower itself. */
+  /** Excludes t + lower itself (calling it again changes nothing). */
   lowerBoundExclusive(): this {
-    this.lower += 1;
+    this.lowerExclusive = true;
     return this.checked();
   }
 
-  /** Excludes t + upper itself. */
+  /** Excludes t + upper itself (calling it again changes nothing). */
   upperBoundExclusive(): this {
-    this.upper -= 1;
+    this.upperExclusive = true;
     return this.checked();
   }
 
@@ -63,6 +66,7 @@ export class IntervalJoined<L, R, K extends KeyValue> {
     return this;
   }
 
+  /** Right records that arrive behind the watermark go to this side output instead of being dropped. */
   sideOutputRightLateData(tag: OutputTag<R>): this {
     this.lateRight = tag;
     return this;
@@ -74,7 +78,7 @@ export class IntervalJoined<L, R, K extends KeyValue> {
       throw new GraphValidationError(
         'process(...) of an interval join needs a function with processElement(left, right, ctx, out)',
       );
-    const bounds = { lower: this.lower, upper: this.upper };
+    const bounds = this.bounds();
     const late = { left: this.lateLeft, right: this.lateRight };
     const { graph, edges } = this.left.internals;
     const t = graph.add(
@@ -90,10 +94,19 @@ export class IntervalJoined<L, R, K extends KeyValue> {
     return this.left.streamOf<O>(t);
   }
 
+  /** The inclusive bounds, in whole ms. */
+  private bounds(): { lower: number; upper: number } {
+    return {
+      lower: this.lowerExclusive ? this.lower + 1 : this.lower,
+      upper: this.upperExclusive ? this.upper - 1 : this.upper,
+    };
+  }
+
   private checked(): this {
-    if (this.lower > this.upper)
+    const { lower, upper } = this.bounds();
+    if (lower > upper)
       throw new GraphValidationError(
-        `the interval join's bounds are empty (lower ${this.lower} > upper ${this.upper}) once exclusive`,
+        `the interval join's bounds are empty (lower ${lower} > upper ${upper}) once exclusive`,
       );
     return this;
   }

@@ -111,6 +111,28 @@ describe('interval join: three runs, one output', () => {
   });
 });
 
+describe('interval join bounds', () => {
+  it('exclusive bounds leave out exactly the edge offsets, however often they are asked for', async () => {
+    const at = (id: string, t: number): Ev => ({ id, t, key: 'k' });
+    const left = [at('L', 1000)];
+    const right = [-3, -2, -1, 0, 1, 2, 3].map((d) => at(`R${d}`, 1000 + d));
+    const r = await runGoldenJob('ij-bounds', { ...options, parallelism: 1 }, (env) => {
+      const strategy = WatermarkStrategy.forBoundedOutOfOrderness<Ev>(100).withTimestampAssigner((e) => e.t);
+      return env
+        .fromSource(new CollectionSource(left), strategy, 'left')
+        .keyBy((e) => e.key)
+        .intervalJoin(env.fromSource(new CollectionSource(right), strategy, 'right').keyBy((e) => e.key))
+        .between(-2, 2)
+        .lowerBoundExclusive()
+        .lowerBoundExclusive()
+        .upperBoundExclusive()
+        .upperBoundExclusive()
+        .process(pairs);
+    });
+    expect(r.lines.split('\n').map((l) => l.split(',')[2])).toEqual(['R-1', 'R0', 'R1']);
+  });
+});
+
 describe('interval join operator', () => {
   const late = new OutputTag<Ev>('late-left');
   const ev = (id: string, t: number, key = 'k'): Ev => ({ id, t, key });

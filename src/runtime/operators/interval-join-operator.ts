@@ -96,8 +96,15 @@ export class IntervalJoinOperator<L, R, O> extends StreamOperator<L, O> {
     const own = isLeft ? this.left : this.right;
     const bucket = own.get(ts);
     // In place: `get` hands out the copy a running snapshot does not read (copy-on-write).
-    if (bucket === undefined) own.put(ts, [record]);
-    else bucket.push(record);
+    if (bucket === undefined) {
+      own.put(ts, [record]);
+      // The bucket can be dropped once no record of the other side can still reach it. Its
+      // cleanup time depends only on its timestamp and side, and a bucket lives exactly as
+      // long as this timer (onTimer removes it): registered once, when the bucket is made.
+      const cleanup = ts + Math.max(isLeft ? upper : -lower, 0);
+      const keyCtx = this.keyedBackend!.ctx;
+      this.timers!.register('event', keyCtx.kgIndex, keyCtx.stateKey, cleanup);
+    } else bucket.push(record);
     // The other side's records at other + [lower', upper'] relative to this record.
     const from = isLeft ? ts + lower : ts - upper;
     const to = isLeft ? ts + upper : ts - lower;
@@ -109,10 +116,6 @@ export class IntervalJoinOperator<L, R, O> extends StreamOperator<L, O> {
         else this.emit(o as L, otherTs, record as R, ts);
       }
     }
-    // The bucket can be dropped once no record of the other side can still reach it.
-    const cleanup = ts + Math.max(isLeft ? upper : -lower, 0);
-    const keyCtx = this.keyedBackend!.ctx;
-    this.timers!.register('event', keyCtx.kgIndex, keyCtx.stateKey, cleanup);
   }
 
   private emit(left: L, leftTs: number, right: R, rightTs: number): void {
