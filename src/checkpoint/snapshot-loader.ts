@@ -5,9 +5,8 @@
 // so a bad file is found while an older checkpoint can still be chosen instead.
 import type { JobGraph, JobVertex } from '../graph/job-graph.js';
 import type { OperatorSubtaskState } from '../runtime/stream-operator.js';
-import type { StateKind } from '../state/descriptors.js';
 import { KeyGroupRange } from '../state/key-group.js';
-import type { KeyGroupEntries, OperatorStateSnapshot } from '../state/snapshot.js';
+import type { OperatorStateSnapshot } from '../state/snapshot.js';
 import type { CheckpointStorage, SnapshotLocation } from '../storage/checkpoint-storage.js';
 import type { SnapshotMetadata, StateHandle, SubtaskStateEntry } from '../storage/metadata.js';
 import { DEFAULT_FORMAT, type StoredFormat } from '../state/state-schema.js';
@@ -22,6 +21,7 @@ import type { RestoredTimers } from '../runtime/timer-service.js';
 import { redistributeOperatorState } from './redistribution.js';
 import { SnapshotMismatchError } from './snapshot-mismatch-error.js';
 import {
+  type DecodedKeyedState,
   keyedSnapshotFrom,
   readKeyedSection,
   readOperatorSection,
@@ -44,10 +44,7 @@ export interface RestoredJobState {
   reload(): Promise<RestoredJobState>;
 }
 
-type KeyedAccumulator = Map<
-  string,
-  { kind: StateKind; keyGroups: Array<{ keyGroup: number; entries: KeyGroupEntries }> }
->;
+type KeyedAccumulator = DecodedKeyedState;
 
 /** Old keyed state files read at once by a restore (each with a few pieces in flight: see StateFileReader). */
 const FILES_IN_FLIGHT = 2;

@@ -155,11 +155,17 @@ export async function writeKeyedState(
   return counts;
 }
 
+/** Decoded keyed state, by state name: its kind and its key groups. */
+export type DecodedKeyedState = Map<
+  string,
+  { kind: StateKind; keyGroups: Array<{ keyGroup: number; entries: KeyGroupEntries }> }
+>;
+
 /** Decodes one keyed-state section (key group `keyGroup`) into `into`, grouped by state name. */
 export function readKeyedSection(
   payload: Uint8Array,
   keyGroup: number,
-  into: Map<string, { kind: StateKind; keyGroups: Array<{ keyGroup: number; entries: KeyGroupEntries }> }>,
+  into: DecodedKeyedState,
   where: string,
 ): void {
   const dec = new ValueDecoder(payload);
@@ -196,7 +202,7 @@ export function readKeyedSection(
 /** `formats`: how each state was stored, from `_metadata` (absent: weir-cbor, version 1). */
 export function keyedSnapshotFrom(
   maxParallelism: number,
-  byState: Map<string, { kind: StateKind; keyGroups: Array<{ keyGroup: number; entries: KeyGroupEntries }> }>,
+  byState: DecodedKeyedState,
   formats: ReadonlyMap<string, StoredFormat> = new Map(),
 ): KeyedStateSnapshot {
   return {

@@ -116,6 +116,7 @@ class TempFileSink implements ByteSink {
   }
 
   async write(chunk: Uint8Array): Promise<void> {
+    if (this.syncFailure !== undefined) throw this.syncFailure.error;
     let off = 0;
     while (off < chunk.length) {
       const { bytesWritten } = await this.handle.write(chunk, off, chunk.length - off, this.position);

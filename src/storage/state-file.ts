@@ -348,6 +348,8 @@ const READ_BYTES = 8 << 20;
  * and decoding overlap and that few bytes wait in memory to be decoded.
  */
 const PIECE_BYTES = 16 << 20;
+/** A prepared read allocates its pieces' memory in slabs of at most this much (see PreparedRead). */
+const SLAB_BYTES = 256 << 20;
 /** Pieces read ahead of the one being decoded. */
 const PIECES_IN_FLIGHT = 2;
 /** The bytes at the end of a file read at once when it is opened: the footer and, mostly, the index. */
@@ -510,13 +512,14 @@ export class StateFileReader {
   /**
    * Plans a read of several sections and allocates its memory (untouched until read); run it
    * with `forEach`. Adjacent sections are read together, in pieces of about PIECE_BYTES (a
-   * larger section is a piece of its own), all into one buffer: payloads are views into it
-   * (restored values too, so it lives as long as they do).
+   * larger section is a piece of its own), into slabs of up to SLAB_BYTES shared by
+   * consecutive pieces: payloads are views into them (restored values too, so a slab lives as
+   * long as they do).
    *
    * Apart from forEach, so a restore can allocate all it will read before it decodes anything:
    * V8 may start a garbage collection for each large allocation and for about every 64 MiB of
    * new buffer memory, and each marks the whole heap, which grows by hundreds of MB as state is
-   * decoded. One allocation up front costs one collection of a small heap instead of one per
+   * decoded. A few slabs up front cost a few collections of a small heap instead of one per
    * piece or per 64 MiB of a growing one.
    */
   prepareRead(ids: readonly number[]): PreparedRead {
@@ -637,10 +640,10 @@ export class PreparedRead {
     private readonly pieces: readonly Piece[],
     private readonly readPiece: (piece: Piece, into: Buffer) => Promise<Buffer>,
   ) {
-    // One allocation for all pieces: V8 may start a collection for each large one.
-    const all = Buffer.allocUnsafe(pieces.reduce((n, p) => n + (p.to - p.from), 0));
-    let at = 0;
-    this.buffers = pieces.map((p) => all.subarray(at, (at += p.to - p.from)));
+    this.buffers = allocateInSlabs(
+      pieces.map((p) => p.to - p.from),
+      SLAB_BYTES,
+    );
   }
 
   /**
@@ -675,6 +678,30 @@ export class PreparedRead {
       await Promise.allSettled(inFlight);
     }
   }
+}
+
+/**
+ * Buffers of the given sizes, consecutive ones sharing slabs of up to `slabBytes` (a larger one
+ * gets its own): V8 may start a collection for each large allocation, so few of them; but not
+ * one for a whole read, which could exceed a Buffer's maximum length and would be kept whole by
+ * any one restored value.
+ */
+export function allocateInSlabs(sizes: readonly number[], slabBytes: number): Buffer[] {
+  const out: Buffer[] = [];
+  let slab: Buffer | undefined;
+  let at = 0;
+  for (let i = 0; i < sizes.length; i++) {
+    const size = sizes[i]!;
+    if (slab === undefined || at + size > slab.length) {
+      let total = 0;
+      for (let j = i; j < sizes.length && total + sizes[j]! <= slabBytes; j++) total += sizes[j]!;
+      slab = Buffer.allocUnsafe(Math.max(total, size));
+      at = 0;
+    }
+    out.push(slab.subarray(at, at + size));
+    at += size;
+  }
+  return out;
 }
 
 /** Adjacent sections read into one buffer. */

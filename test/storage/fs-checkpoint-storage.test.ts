@@ -81,9 +81,9 @@ describe('filesystem checkpoint storage', () => {
     }
   });
 
-  it('fails the close, and leaves nothing, when a background sync of the file failed', async () => {
+  it('fails the file, and leaves nothing, when a background sync of it failed', async () => {
     // Linux reports a write-back error to one fsync only: a failed background sync must not be
-    // forgotten because the final fsync then succeeds.
+    // forgotten because the final fsync then succeeds; and the file stops taking bytes.
     const probe = await open(join(root, 'probe'), 'w');
     const proto = Object.getPrototypeOf(probe) as { datasync(): Promise<void> };
     await probe.close();
@@ -93,14 +93,21 @@ describe('filesystem checkpoint storage', () => {
     try {
       const loc = s.checkpointLocation('j', 1);
       const w = await s.createStateFile(loc, 'bad.state', STATE_FILE_KEYED);
-      w.beginSection(0);
-      for (let i = 0; i < 40; i++) {
-        const pending = w.write(Buffer.alloc(1 << 20, i));
-        if (pending !== undefined) await pending;
-      }
-      w.endSection();
-      await expect(w.close()).rejects.toThrow(/EIO/);
+      let written = 0;
+      const writeAll = async (): Promise<void> => {
+        w.beginSection(0);
+        for (let i = 0; i < 80; i++) {
+          const pending = w.write(Buffer.alloc(1 << 20, i));
+          if (pending !== undefined) await pending;
+          written++;
+        }
+        w.endSection();
+        await w.close();
+      };
+      await expect(writeAll()).rejects.toThrow(/EIO/);
+      await w.abort();
       expect(spy).toHaveBeenCalled();
+      expect(written).toBeLessThan(80); // refused at a write, not only at the close
       expect(ls('j', 'chk-1')).toEqual([]);
     } finally {
       spy.mockRestore();

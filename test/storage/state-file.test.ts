@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SnapshotLocation } from '../../src/storage/checkpoint-storage.js';
 import { FsCheckpointStorage } from '../../src/storage/fs-checkpoint-storage.js';
 import {
+  allocateInSlabs,
   CorruptStateFileError,
   HEADER_BYTES,
   STATE_FILE_KEYED,
@@ -334,6 +335,28 @@ describe('state file reader', () => {
     await expect(r.readSection(9)).rejects.toThrow(
       'state file mem://job/chk-1/s.state: missing (no such file)',
     );
+  });
+});
+
+describe('memory of a prepared read', () => {
+  it('puts consecutive pieces in shared slabs of at most the slab size, a larger piece alone', () => {
+    // In units of 8 KiB: smaller buffers would come from Node's shared pool.
+    const K = 8 << 10;
+    const bufs = allocateInSlabs(
+      [3, 3, 3, 5, 9, 2].map((n) => n * K),
+      8 * K,
+    );
+    expect(bufs.map((b) => b.length / K)).toEqual([3, 3, 3, 5, 9, 2]);
+    const slabs = bufs.map((b) => b.buffer);
+    // [3, 3] | [3, 5] | [9] | [2]: no slab over 8 bytes but the one of the 9-byte piece.
+    expect(slabs[0]).toBe(slabs[1]);
+    expect(slabs[2]).toBe(slabs[3]);
+    expect(new Set(slabs).size).toBe(4);
+    expect(bufs[1]!.byteOffset - bufs[0]!.byteOffset).toBe(3 * K);
+    expect(bufs[3]!.byteOffset - bufs[2]!.byteOffset).toBe(3 * K);
+    // Views of one slab do not overlap: writing each leaves the others intact.
+    bufs.forEach((b, i) => b.fill(i + 1));
+    bufs.forEach((b, i) => expect([...b].every((x) => x === i + 1)).toBe(true));
   });
 });
 
