@@ -6,6 +6,7 @@ import type {
   ListStateDescriptor,
   MapStateDescriptor,
   ReducingStateDescriptor,
+  StateDescriptor,
   ValueStateDescriptor,
 } from '../state/descriptors.js';
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state/state.js';
@@ -96,12 +97,7 @@ export interface KeyedOnTimerBroadcastContext<K> extends OnTimerContext<K> {
 }
 
 /** Any keyed state descriptor, and the state it gives. */
-export type KeyedStateDescriptor =
-  | ValueStateDescriptor<any>
-  | ListStateDescriptor<any>
-  | MapStateDescriptor<any, any>
-  | ReducingStateDescriptor<any>
-  | AggregatingStateDescriptor<any, any, any>;
+export type KeyedStateDescriptor = StateDescriptor;
 export type StateOf<D> =
   D extends ValueStateDescriptor<infer T>
     ? ValueState<T>

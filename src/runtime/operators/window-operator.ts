@@ -444,7 +444,6 @@ export class WindowOperator<K, IN, OUT> extends StreamOperator<IN, OUT> {
     for (const e of absorbed) {
       ctx.scope = e;
       trigger.clear(boundsOf(e), ctx);
-      this.deleteWindowTimer(e, this.domain, this.cleanupTime(e));
       this.combine(merged, e);
       this.retire(e);
     }
