@@ -43,14 +43,40 @@ export class BroadcastStream<T> {
   }
 }
 
-function asInput(edges: readonly EdgeSpec[], inputIndex: 0 | 1): EdgeSpec[] {
-  return edges.map((e) => ({ ...e, inputIndex }));
-}
-
-function sameGraph(a: DataStream<unknown>, b: { graph: StreamGraphBuilder } | DataStream<unknown>): void {
+/** Refuses two streams of different environments; `what` names the call, e.g. `connect(...)`. */
+export function sameGraph(
+  what: string,
+  a: DataStream<unknown>,
+  b: { graph: StreamGraphBuilder } | DataStream<unknown>,
+): void {
   const g = 'internals' in b ? b.internals.graph : b.graph;
   if (a.internals.graph !== g)
-    throw new GraphValidationError('connect(...) needs streams of the same environment');
+    throw new GraphValidationError(`${what} needs streams of the same environment`);
+}
+
+/**
+ * Adds an operator with two inputs: `first`'s edges as input 0 and `secondEdges` as input 1.
+ * Returns the operator's output stream.
+ */
+export function addTwoInputOperator<O>(
+  first: DataStream<unknown>,
+  secondEdges: readonly EdgeSpec[],
+  name: string,
+  create: () => StreamOperator,
+  options: { keyed: boolean; stateful: boolean },
+): DataStream<O> {
+  const { graph, edges } = first.internals;
+  const t = graph.add(
+    'operator',
+    name,
+    [
+      ...edges.map((e) => ({ ...e, inputIndex: 0 as const })),
+      ...secondEdges.map((e) => ({ ...e, inputIndex: 1 as const })),
+    ],
+    create,
+    { ...options, twoInput: true },
+  );
+  return first.streamOf<O>(t);
 }
 
 /** The operations both kinds of connected streams offer. */
@@ -59,21 +85,19 @@ abstract class TwoInputs<I1, I2> {
     protected readonly first: DataStream<I1>,
     protected readonly second: DataStream<I2>,
   ) {
-    sameGraph(first as DataStream<unknown>, second as DataStream<unknown>);
+    sameGraph('connect(...)', first as DataStream<unknown>, second as DataStream<unknown>);
   }
 
   protected abstract get keyed(): boolean;
 
   protected build<O>(name: string, create: () => StreamOperator, fn: unknown): DataStream<O> {
-    const { graph, edges } = this.first.internals;
-    const t = graph.add(
-      'operator',
+    return addTwoInputOperator<O>(
+      this.first as DataStream<unknown>,
+      this.second.internals.edges,
       name,
-      [...asInput(edges, 0), ...asInput(this.second.internals.edges, 1)],
       create,
-      { keyed: this.keyed, stateful: this.keyed || keepsOperatorState(fn), twoInput: true },
+      { keyed: this.keyed, stateful: this.keyed || keepsOperatorState(fn) },
     );
-    return this.first.streamOf<O>(t);
   }
 
   /** One output per record of either input. */
@@ -151,6 +175,7 @@ export class ConnectedStreams<I1, I2> extends TwoInputs<I1, I2> {
     return new KeyedConnectedStreams<I1, I2, K>(this.first.keyBy(key1), this.second.keyBy(key2));
   }
 
+  /** `processElement1`/`processElement2` per record of each input, with a context (side outputs, time). */
   process<O>(fn: CoProcessFunction<I1, I2, O>): DataStream<O> {
     if (this.keyed)
       return new KeyedConnectedStreams<I1, I2, KeyValue>(this.first, this.second).process(fn as never);
@@ -173,6 +198,7 @@ export class KeyedConnectedStreams<I1, I2, K extends KeyValue> extends TwoInputs
     return true;
   }
 
+  /** As `process` on unkeyed connected streams, with keyed state and timers shared by both inputs' records of a key. */
   process<O>(fn: KeyedCoProcessFunction<K, I1, I2, O>): DataStream<O> {
     if (typeof fn?.processElement1 !== 'function' || typeof fn.processElement2 !== 'function')
       throw new GraphValidationError(
@@ -193,7 +219,7 @@ export class BroadcastConnectedStream<I, B> {
     private readonly stream: DataStream<I>,
     private readonly broadcastStream: BroadcastStream<B>,
   ) {
-    sameGraph(stream as DataStream<unknown>, broadcastStream);
+    sameGraph('connect(...)', stream as DataStream<unknown>, broadcastStream);
   }
 
   /**
@@ -211,11 +237,10 @@ export class BroadcastConnectedStream<I, B> {
       );
     const keyed = this.stream.internals.keyed;
     const descriptors = this.broadcastStream.descriptors;
-    const { graph, edges } = this.stream.internals;
-    const t = graph.add(
-      'operator',
+    return addTwoInputOperator<O>(
+      this.stream as DataStream<unknown>,
+      this.broadcastStream.edges,
       keyed ? 'KeyedBroadcastProcess' : 'BroadcastProcess',
-      [...asInput(edges, 0), ...asInput(this.broadcastStream.edges, 1)],
       keyed
         ? () =>
             new KeyedBroadcastProcessOperator<K, I, B, O>(
@@ -227,8 +252,7 @@ export class BroadcastConnectedStream<I, B> {
               copyFunction(fn as BroadcastProcessFunction<I, B, O>),
               descriptors,
             ),
-      { keyed, stateful: true, twoInput: true },
+      { keyed, stateful: true },
     );
-    return this.stream.streamOf<O>(t);
   }
 }

@@ -8,6 +8,7 @@ import {
 import type { OutputTag } from '../runtime/output-tag.js';
 import { copyFunction } from '../runtime/stream-operator.js';
 import type { KeyValue } from '../state/key-group.js';
+import { addTwoInputOperator, sameGraph } from './connected-streams.js';
 import type { DataStream, KeyedStream } from './data-stream.js';
 
 /** Two keyed streams about to be joined by time interval; `between` gives the interval. */
@@ -17,8 +18,7 @@ export class IntervalJoin<L, R, K extends KeyValue> {
     private readonly left: KeyedStream<L, K>,
     private readonly right: KeyedStream<R, K>,
   ) {
-    if (left.internals.graph !== right.internals.graph)
-      throw new GraphValidationError('intervalJoin(...) needs streams of the same environment');
+    sameGraph('intervalJoin(...)', left as DataStream<unknown>, right as DataStream<unknown>);
   }
 
   /**
@@ -80,18 +80,13 @@ export class IntervalJoined<L, R, K extends KeyValue> {
       );
     const bounds = this.bounds();
     const late = { left: this.lateLeft, right: this.lateRight };
-    const { graph, edges } = this.left.internals;
-    const t = graph.add(
-      'operator',
+    return addTwoInputOperator<O>(
+      this.left as DataStream<unknown>,
+      this.right.internals.edges,
       'IntervalJoin',
-      [
-        ...edges.map((e) => ({ ...e, inputIndex: 0 as const })),
-        ...this.right.internals.edges.map((e) => ({ ...e, inputIndex: 1 as const })),
-      ],
       () => new IntervalJoinOperator<L, R, O>(copyFunction(fn), bounds, late),
-      { keyed: true, stateful: true, twoInput: true },
+      { keyed: true, stateful: true },
     );
-    return this.left.streamOf<O>(t);
   }
 
   /** The inclusive bounds, in whole ms. */

@@ -7,6 +7,7 @@ import type { ProcessWindowFunction, WindowContext } from '../runtime/operators/
 import { copyFunction } from '../runtime/stream-operator.js';
 import type { WindowAssigner } from '../runtime/time-window.js';
 import type { KeyValue } from '../state/key-group.js';
+import { sameGraph } from './connected-streams.js';
 import type { DataStream } from './data-stream.js';
 
 /** Joins one record of each side (a pair of a window join); an object may have `open`/`close`. */
@@ -25,6 +26,10 @@ interface Tagged {
   v: unknown;
 }
 
+/**
+ * `a.join(b)` or `a.coGroup(b)`: name each side's key with `where` and `equalTo`, then a window.
+ * @example a.join(b).where((x) => x.id).equalTo((y) => y.id).window(TumblingEventTimeWindows.of(60_000)).apply((x, y) => ({ ...x, ...y }))
+ */
 export class JoinedStreams<L, R> {
   /** @internal */
   constructor(
@@ -32,8 +37,7 @@ export class JoinedStreams<L, R> {
     private readonly right: DataStream<R>,
     private readonly kind: 'join' | 'coGroup',
   ) {
-    if (left.internals.graph !== right.internals.graph)
-      throw new GraphValidationError(`${kind}(...) needs streams of the same environment`);
+    sameGraph(`${kind}(...)`, left as DataStream<unknown>, right as DataStream<unknown>);
   }
 
   /** The key of the left stream's records. */
@@ -60,6 +64,7 @@ export class JoinedStreams<L, R> {
   }
 }
 
+/** A window join or co-group with its keys and window: `apply` the function (optionally after `allowedLateness`). */
 export class WindowedJoin<L, R, K extends KeyValue> {
   private lateness = 0;
   /** @internal */
