@@ -8,6 +8,7 @@ import { CASES } from './cases/index.js';
 import { savepointFigures } from './cases/savepoint-figures.js';
 import { snapshotFigures } from './cases/snapshot-figures.js';
 import { BenchFailure, measure, median, toFigure, type Figure, type Measurement } from './lib/harness.js';
+import { parseCount, UsageError } from './lib/args.js';
 
 interface Options {
   runs: number;
@@ -17,8 +18,6 @@ interface Options {
   json: string | undefined;
 }
 
-class UsageError extends Error {}
-
 const USAGE = `usage: npm run bench -- [--runs N] [--only NAME] [--events N] [--json [FILE|-]]
   --runs N      runs per figure (default 5); each figure is the median, shown with its min–max
   --only NAME   run only the cases whose name contains NAME ('snapshot': only the snapshot figures,
@@ -26,15 +25,6 @@ const USAGE = `usage: npm run bench -- [--runs N] [--only NAME] [--events N] [--
   --events N    events (words, …) per run, for every case (default: each case's own; 2e6, 500k, 5M work)
   --json FILE   also write [{ name, value, unit, baseline, ratio }] to FILE; '-' or no FILE: to stdout,
                 and the table to stderr`;
-
-function parseCount(flag: string, text: string | undefined): number {
-  if (text === undefined || text.startsWith('--')) throw new UsageError(`${flag} needs a number`);
-  const m = /^(\d+(?:\.\d+)?(?:e\d+)?)([kKmM]?)$/.exec(text.replaceAll('_', ''));
-  const n = m === null ? NaN : Number(m[1]) * (m[2] === '' ? 1 : m[2]!.toLowerCase() === 'k' ? 1e3 : 1e6);
-  if (!Number.isSafeInteger(n) || n < 1)
-    throw new UsageError(`${flag} needs a positive integer, got '${text}'`);
-  return n;
-}
 
 function parseArgs(argv: readonly string[]): Options {
   const o: Options = { runs: 5, only: undefined, events: undefined, json: undefined };

@@ -13,6 +13,7 @@ import { DEFAULT_GENERATOR_CONFIG } from './generator.js';
 import { QUERIES, TARGETS } from './queries/index.js';
 import type { NexmarkQuery } from './queries/query.js';
 import { DEFAULT_OUT_OF_ORDERNESS_MS, nexmarkEvents } from './source.js';
+import { parseCount, UsageError } from '../lib/args.js';
 
 interface Options {
   events: number;
@@ -26,8 +27,6 @@ interface Options {
   json: string | undefined;
 }
 
-class UsageError extends Error {}
-
 const USAGE = `usage: npm run bench:nexmark -- [options]
   --events N               events per run (default 10M; 1e6, 500k, 2M work)
   --queries q0,q5          queries to run (default all: ${QUERIES.map((q) => q.name).join(',')})
@@ -37,15 +36,6 @@ const USAGE = `usage: npm run bench:nexmark -- [options]
   --rate N                 events per second of event time (default ${DEFAULT_GENERATOR_CONFIG.eventsPerSecond}, Flink Nexmark's)
   --warmup N               events of the untimed warm-up run of each query (default 500k; 0 = none)
   --json FILE              also write the figures as JSON to FILE ('-': stdout, the table to stderr)`;
-
-function parseCount(flag: string, text: string | undefined, allowZero = false): number {
-  if (text === undefined || text.startsWith('--')) throw new UsageError(`${flag} needs a number`);
-  const m = /^(\d+(?:\.\d+)?(?:e\d+)?)([kKmM]?)$/.exec(text.replaceAll('_', ''));
-  const n = m === null ? NaN : Number(m[1]) * (m[2] === '' ? 1 : m[2]!.toLowerCase() === 'k' ? 1e3 : 1e6);
-  if (!Number.isSafeInteger(n) || n < (allowZero ? 0 : 1))
-    throw new UsageError(`${flag} needs a ${allowZero ? 'non-negative' : 'positive'} integer, got '${text}'`);
-  return n;
-}
 
 function parseArgs(argv: readonly string[]): Options {
   const o: Options = {
