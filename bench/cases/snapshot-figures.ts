@@ -17,13 +17,14 @@ import { collectGarbage, median, settleHeap, type Figure, type Progress } from '
 import {
   buildBackends,
   checkRestored,
+  MAX_PARALLELISM,
   restoreGraph,
   restoreSnapshot,
   writeSnapshot,
   type KeyedStateShape,
 } from '../lib/keyed-snapshot.js';
 
-const M = 128;
+const M = MAX_PARALLELISM;
 
 function loadBackend(keys: number, value: (i: number) => unknown): HeapKeyedStateBackend {
   const b = new HeapKeyedStateBackend(KeyGroupRange.forSubtask(0, 1, M), M);
