@@ -87,10 +87,14 @@ export async function writeKeyedState(
   const writers = capture.states.map((st): ((v: unknown, k: unknown) => void) => {
     const serialize = st.serialize;
     const kind = st.kind;
+    // String keys (other than the \0-prefixed encodings of composite keys) and number values
+    // are what most keyed state holds, and every entry is encoded at every checkpoint.
     if (kind !== 'map' && serialize === undefined)
       return (v, k) => {
-        enc.encode(fromStateKey(k));
-        enc.encode(v);
+        if (typeof k === 'string' && k.charCodeAt(0) !== 0) enc.encodeString(k);
+        else enc.encode(fromStateKey(k));
+        if (typeof v === 'number') enc.encodeNumber(v);
+        else enc.encode(v);
       };
     return (v, k) => {
       enc.encode(fromStateKey(k));

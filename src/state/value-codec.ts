@@ -187,6 +187,45 @@ export class ValueEncoder {
     }
   }
 
+  /**
+   * The same bytes as `encode(s)`, for callers that know they hold a string: a snapshot encodes
+   * every state key, and this path's type feedback is not shared with every other value the
+   * encoder sees (the generic one is, and stops being inlined in a running job).
+   */
+  encodeString(s: string): void {
+    const start = this.pos;
+    try {
+      this.string(s);
+    } catch (e) {
+      this.pos = start;
+      throw e instanceof EncodeFailure ? toError(e) : e;
+    }
+  }
+
+  /** The same bytes as `encode(v)` for a number; u32 integers (counts, sums) written inline. */
+  encodeNumber(v: number): void {
+    // v >>> 0 === v holds for -0 too, which is a float in this codec.
+    if (v >>> 0 === v && (v !== 0 || 1 / v > 0)) {
+      if (this.pos + 5 > this.buf.length) this.grow(5);
+      const b = this.buf;
+      let p = this.pos;
+      if (v < 24) b[p++] = v;
+      else if (v < 0x100) {
+        b[p++] = 24;
+        b[p++] = v;
+      } else if (v < 0x10000) {
+        b[p++] = 25;
+        b[p++] = v >>> 8;
+        b[p++] = v & 0xff;
+      } else {
+        b[p] = 26;
+        putU32(b, p + 1, v);
+        p += 5;
+      }
+      this.pos = p;
+    } else this.number(v);
+  }
+
   private ensure(n: number): void {
     if (this.pos + n > this.buf.length) this.grow(n);
   }

@@ -25,7 +25,7 @@
 // `checksum` is the crc32 of the document without it, serialized by JSON.stringify with an
 // indent of 1 (which is also how it is written), so a damaged digit that still parses is caught.
 // Decoding checks every field, so a damaged or foreign file is named, never trusted.
-import { crc32 } from 'node:zlib';
+import { crc32 } from './crc32.js';
 
 export const METADATA_FORMAT = 'weir-snapshot';
 /** The version this weir writes. */
@@ -121,7 +121,7 @@ export function encodeMetadata(m: SnapshotMetadata): Uint8Array {
 }
 
 function checksumOf(doc: object): string {
-  return `crc32:${crc32(JSON.stringify(doc, null, 1))
+  return `crc32:${crc32(Buffer.from(JSON.stringify(doc, null, 1), 'utf8'))
     .toString(16)
     .padStart(8, '0')}`;
 }

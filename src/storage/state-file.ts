@@ -12,8 +12,7 @@
 // whole-file checksum recorded in `_metadata` is the crc32 of every byte; because the sections
 // tile the bytes between header and index, a reader derives it from the index alone (crc32.ts),
 // so a file swapped for another one is caught when it is opened, before any payload is read.
-import { crc32 } from 'node:zlib';
-import { crc32Combine } from './crc32.js';
+import { crc32, crc32Combine } from './crc32.js';
 
 export const STATE_FILE_VERSION = 1;
 export const STATE_FILE_KEYED = 1;

@@ -524,6 +524,72 @@ describe('value encoder and decoder', () => {
     }
   });
 
+  it('encodeString and encodeNumber write exactly what encode writes, growing the buffer at any position', () => {
+    const numbers = [
+      0,
+      -0,
+      1,
+      23,
+      24,
+      255,
+      256,
+      65535,
+      65536,
+      2 ** 32 - 1,
+      2 ** 32,
+      2 ** 53 - 1,
+      2 ** 53,
+      -1,
+      -24,
+      -25,
+      -(2 ** 32),
+      0.5,
+      -1.5,
+      1e300,
+      NaN,
+      Infinity,
+      -Infinity,
+      Number.MIN_VALUE,
+    ];
+    const strings = [
+      '',
+      'a',
+      'key-123456',
+      'x'.repeat(23),
+      'x'.repeat(24),
+      'x'.repeat(63),
+      'x'.repeat(64),
+      'é',
+      'ab€',
+      '😀'.repeat(20),
+      '\u0000z',
+    ];
+    for (let fill = 0; fill < 70; fill += 3) {
+      for (const n of numbers) {
+        const a = new ValueEncoder(64);
+        const b = new ValueEncoder(64);
+        a.encode(new Uint8Array(fill));
+        b.encode(new Uint8Array(fill));
+        a.encode(n);
+        b.encodeNumber(n);
+        expect(hex(b.finish()), `${n} after ${fill}`).toBe(hex(a.finish()));
+      }
+      for (const s of strings) {
+        const a = new ValueEncoder(64);
+        const b = new ValueEncoder(64);
+        a.encode(new Uint8Array(fill));
+        b.encode(new Uint8Array(fill));
+        a.encode(s);
+        b.encodeString(s);
+        expect(hex(b.finish()), `${s} after ${fill}`).toBe(hex(a.finish()));
+      }
+    }
+    const enc = new ValueEncoder(64);
+    enc.encodeNumber(7);
+    expect(() => enc.encodeString('a\ud800b')).toThrow(ValueCodecError);
+    expect(hex(enc.finish())).toBe('07');
+  });
+
   it('refuses a window outside the bytes', () => {
     const b = new Uint8Array(4);
     expect(() => new ValueDecoder(b, 0, 5)).toThrow(RangeError);

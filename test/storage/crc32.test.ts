@@ -1,7 +1,38 @@
 import { randomBytes } from 'node:crypto';
-import { crc32 } from 'node:zlib';
-import { describe, expect, it } from 'vitest';
-import { crc32Combine } from '../../src/storage/crc32.js';
+import { crc32 as zlibCrc32 } from 'node:zlib';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { crc32, crc32Combine, crc32Implementation } from '../../src/storage/crc32.js';
+
+describe('crc32', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    vi.resetModules();
+  });
+
+  it('equals zlib.crc32 on views at any offset and length, continued from any value', () => {
+    const backing = randomBytes(1 << 20);
+    for (let i = 0; i < 300; i++) {
+      const offset = Math.floor(Math.random() * 1000);
+      const length = i < 64 ? i : Math.floor(Math.random() * (backing.length - offset));
+      const view = new Uint8Array(backing.buffer, backing.byteOffset + offset, length);
+      const initial = i % 3 === 0 ? 0 : randomBytes(4).readUInt32BE(0);
+      expect(crc32(view, initial)).toBe(zlibCrc32(view, initial));
+    }
+    expect(crc32(Buffer.from('123456789'))).toBe(0xcbf43926);
+  });
+
+  it('uses the native implementation where @node-rs/crc32 ships one (linux x64: CI and this machine)', () => {
+    if (process.platform === 'linux' && process.arch === 'x64') expect(crc32Implementation).toBe('native');
+  });
+
+  it('falls back to zlib when told to (or when the native module does not load)', async () => {
+    vi.stubEnv('WEIR_CRC32', 'zlib');
+    vi.resetModules();
+    const fresh = await import('../../src/storage/crc32.js');
+    expect(fresh.crc32Implementation).toBe('zlib');
+    expect(fresh.crc32(Buffer.from('123456789'))).toBe(0xcbf43926);
+  });
+});
 
 describe('crc32Combine', () => {
   it('gives crc32 of a concatenation from the parts, for any lengths', () => {
