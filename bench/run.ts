@@ -7,7 +7,7 @@ import os from 'node:os';
 import { CASES } from './cases/index.js';
 import { savepointFigures } from './cases/savepoint-figures.js';
 import { snapshotFigures } from './cases/snapshot-figures.js';
-import { BenchFailure, measure, median, toFigure, type Figure, type Measurement } from './lib/harness.js';
+import { BenchFailure, measure, median, pairRatios, toFigure, type Figure, type Measurement } from './lib/harness.js';
 import { parseCount, UsageError } from './lib/args.js';
 
 interface Options {
@@ -105,7 +105,7 @@ function header(o: Options): string {
     `CPU: ${model} × ${cpus.length}; load average ${load} (1/5/15 min)`,
     o.runs === 1
       ? 'each figure: one run, after one warm-up (use --runs N for a median)'
-      : `each figure: median of ${o.runs} runs (min–max), after one warm-up; engine and baseline runs interleaved`,
+      : `each figure: median of ${o.runs} runs (min–max), after one warm-up; engine and baseline runs in back-to-back pairs, alternating which goes first`,
   ].join('\n');
 }
 
@@ -113,7 +113,7 @@ function table(ms: readonly Measurement[]): string {
   const rows: string[][] = [['case', 'per run', 'engine', 'baseline (plain JS loop unless noted)', 'ratio']];
   for (const m of ms) {
     const f = toFigure(m);
-    const pairs = m.engine.map((e, i) => e / m.baseline[i]!);
+    const pairs = pairRatios(m);
     const spread =
       pairs.length > 1 ? `  (${Math.min(...pairs).toFixed(2)}–${Math.max(...pairs).toFixed(2)})` : '';
     rows.push([
@@ -135,7 +135,7 @@ function table(ms: readonly Measurement[]): string {
 function footnote(runs: number): string {
   return runs === 1
     ? 'ratio = engine / baseline (higher is better)'
-    : 'ratio = engine median / baseline median (higher is better); in brackets, the spread of the ratios of the interleaved run pairs';
+    : 'ratio = the median of the run pairs’ ratios, engine / baseline (higher is better); in brackets, their spread';
 }
 
 async function main(): Promise<number> {

@@ -66,15 +66,23 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+/** engine[i] / baseline[i]: the ratio of each pair of runs made back to back. */
+export function pairRatios(m: Pick<Measurement, 'engine' | 'baseline'>): number[] {
+  return m.engine.map((e, i) => e / m.baseline[i]!);
+}
+
+/**
+ * value and baseline: the medians of their runs. ratio: the median of the pairs' ratios. The
+ * machines' speed drifts by up to 2× over seconds (a fixed loop measured there: 205–389 ms), so
+ * two medians can come from different phases; the two runs of a pair come from the same one.
+ */
 export function toFigure(m: Measurement): Figure {
-  const value = median(m.engine);
-  const baseline = median(m.baseline);
   return {
     name: m.name,
-    value: Math.round(value),
+    value: Math.round(median(m.engine)),
     unit: m.unit,
-    baseline: Math.round(baseline),
-    ratio: round(value / baseline, 4),
+    baseline: Math.round(median(m.baseline)),
+    ratio: round(median(pairRatios(m)), 4),
   };
 }
 
@@ -138,7 +146,10 @@ async function timeBaseline(c: BenchCase, p: PreparedCase): Promise<number> {
 
 export type Progress = (message: string) => void;
 
-/** One warm-up pair, then `runs` pairs: engine, baseline, engine, baseline… */
+/**
+ * One warm-up pair, then `runs` pairs, in alternating order (engine, baseline; baseline, engine;
+ * …) so that a machine speeding up or slowing down over a pair favours neither side.
+ */
 export async function measure(
   c: BenchCase,
   items: number,
@@ -153,10 +164,17 @@ export async function measure(
   const engine: number[] = [];
   const baseline: number[] = [];
   for (let r = 1; r <= runs; r++) {
-    progress(`${c.name}: run ${r}/${runs} engine`);
-    engine.push(await timeEngine(c, p));
+    const engineFirst = r % 2 === 1;
+    if (engineFirst) {
+      progress(`${c.name}: run ${r}/${runs} engine`);
+      engine.push(await timeEngine(c, p));
+    }
     progress(`${c.name}: run ${r}/${runs} baseline`);
     baseline.push(await timeBaseline(c, p));
+    if (!engineFirst) {
+      progress(`${c.name}: run ${r}/${runs} engine`);
+      engine.push(await timeEngine(c, p));
+    }
   }
   return { name: c.name, unit: c.unit, items: p.items, itemName: c.itemName, engine, baseline };
 }

@@ -114,8 +114,7 @@ export abstract class StreamOperator<IN = unknown, OUT = unknown> {
       if (this.keyedBackend === undefined)
         throw new StateAccessError('keyed state was restored for an operator that is not keyed');
       // The restored state is this operator's own (the loader decoded it for this attempt): a
-      // copy would double the memory of a restore, and a view into a read buffer would make
-      // structuredClone copy the whole buffer per key group.
+      // copy would double the memory of a restore.
       this.keyedBackend.restore([restored.keyed], { copy: false });
     }
     if (restored?.operator !== undefined) this.operatorState.restore(restored.operator);

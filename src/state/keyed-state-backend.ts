@@ -10,6 +10,7 @@ import {
   type ValueStateDescriptor,
 } from './descriptors.js';
 import { keyGroupOf, type KeyGroup, type KeyGroupRange } from './key-group.js';
+import { cloneValue } from './clone-value.js';
 import {
   StateAccessError,
   type AggregatingState,
@@ -236,7 +237,7 @@ export class HeapKeyedStateBackend implements KeyedStateStore {
       for (let i = 0; i < s.table.maps.length; i++) {
         const entries = [...s.table.groupEntries(i)];
         if (entries.length > 0)
-          keyGroups.push({ keyGroup: this.range.start + i, entries: structuredClone(entries) });
+          keyGroups.push({ keyGroup: this.range.start + i, entries: cloneValue(entries) });
       }
       // In memory the values stay as they are: only a file holds serializer bytes.
       const format = { serializer: DEFAULT_FORMAT.serializer, version: s.format.version };
@@ -275,7 +276,7 @@ export class HeapKeyedStateBackend implements KeyedStateStore {
         for (const kg of st.keyGroups) {
           if (!this.range.contains(kg.keyGroup)) continue;
           const idx = kg.keyGroup - this.range.start;
-          const entries = options.copy === false ? kg.entries : structuredClone(kg.entries);
+          const entries = options.copy === false ? kg.entries : cloneValue(kg.entries);
           if (entries instanceof Map) {
             // A decoded key group becomes the table's own map when it has none yet.
             if (reg.table.adoptGroup(idx, entries)) continue;

@@ -3,6 +3,7 @@
 // broadcast state (the same on every subtask by contract) is given to every subtask as subtask 0
 // had it.
 import type { ListStateDescriptor, MapStateDescriptor, StateDescriptor } from './descriptors.js';
+import { cloneValue } from './clone-value.js';
 import { DEFAULT_FORMAT, formatOf, restoreUnit, serializeUnit } from './state-schema.js';
 import type { OperatorStateMode, OperatorStateSnapshot } from './snapshot.js';
 import { StateAccessError, type ListState, type MapState } from './state.js';
@@ -138,8 +139,8 @@ export class OperatorStateStore {
             `operator state '${name}' was ${describeMode(old.mode)} in the snapshot and cannot be restored as ${describeMode(mode)}; give the new state another name`,
           );
         const upgrade = restoreUnit(d, old.format ?? DEFAULT_FORMAT, this.owner) ?? ((u: unknown) => u);
-        if (s instanceof BroadcastMapState) s.load(structuredClone(old.entries), name, upgrade);
-        else s.items = structuredClone(old.entries).map(upgrade);
+        if (s instanceof BroadcastMapState) s.load(cloneValue(old.entries), name, upgrade);
+        else s.items = cloneValue(old.entries).map(upgrade);
       }
       this.states.set(name, s);
     } else if (s.mode !== mode) {
@@ -165,13 +166,13 @@ export class OperatorStateStore {
       states.push({
         name,
         mode: s.mode,
-        entries: serialize === undefined ? structuredClone(entries) : entries,
+        entries: serialize === undefined ? cloneValue(entries) : entries,
         format: formatOf(s.descriptor),
       });
     }
     // State restored but not (yet) registered again by this version of the function is kept.
     for (const old of this.restored?.states ?? [])
-      if (!this.states.has(old.name)) states.push(structuredClone(old));
+      if (!this.states.has(old.name)) states.push(cloneValue(old));
     return { states };
   }
 }

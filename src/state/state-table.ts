@@ -14,6 +14,7 @@
 // group is written, not when the whole snapshot is. Captures may overlap (a savepoint while a
 // checkpoint is being written): a key group's map stays unchanged while any capture needs it.
 import type { KeyGroupRange } from './key-group.js';
+import { cloneValue } from './clone-value.js';
 
 export const TOMBSTONE: unique symbol = Symbol('weir.deleted');
 
@@ -132,7 +133,7 @@ export class StateTable {
     const base = this.maps[kgIndex]?.get(stateKey);
     if (base === undefined || typeof base !== 'object' || base === null || this.needs[kgIndex] === 0)
       return base;
-    const copy = structuredClone(base);
+    const copy = cloneValue(base);
     this.mapFor(kgIndex).set(stateKey, copy);
     return copy;
   }

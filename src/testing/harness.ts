@@ -32,6 +32,7 @@ import {
   type OperatorSubtaskState,
   type StreamOperator,
 } from '../runtime/stream-operator.js';
+import { cloneValue } from '../state/clone-value.js';
 import type { MapStateDescriptor, ReduceFunction } from '../state/descriptors.js';
 import { CoProcessOperator, KeyedCoProcessOperator } from '../runtime/operators/co-process-operator.js';
 import {
@@ -338,9 +339,7 @@ abstract class HarnessBase<IN, OUT, IN2 = never> {
     this.expectPhase('restore()', 'created');
     // A copy: the operator takes the restored state as its own, and a test may restore one
     // snapshot into several harnesses.
-    await this.open(
-      structuredClone(stateForSubtask(snapshots, this.info.parallelism, this.info.subtaskIndex)),
-    );
+    await this.open(cloneValue(stateForSubtask(snapshots, this.info.parallelism, this.info.subtaskIndex)));
   }
 
   /**

@@ -25,6 +25,25 @@ describe('OperatorStateStore', () => {
     expect(s.snapshot().states[1]!.entries).toEqual([]);
   });
 
+  it('restores byte entries that are views into one read buffer as copies of their own bytes', () => {
+    const payload = Buffer.alloc(8 << 20, 3); // as an operator-state section read from a file
+    const entries = Array.from(
+      { length: 100 },
+      (_, i) => new Uint8Array(payload.buffer, payload.byteOffset + i * 1024, 1024),
+    );
+    const s = new OperatorStateStore();
+    s.restore({
+      states: [{ name: 'blobs', mode: 'split', entries, format: { serializer: 'weir-cbor', version: 1 } }],
+    });
+    const got = s.getListState(new ListStateDescriptor<Uint8Array>('blobs')).get();
+    expect(got).toHaveLength(100);
+    for (const b of got) {
+      expect(b.byteLength).toBe(1024);
+      expect(b.buffer.byteLength).toBe(1024);
+      expect(b[0]).toBe(3);
+    }
+  });
+
   it('returns one list per name and refuses the other mode for it', () => {
     const s = new OperatorStateStore();
     const a = s.getListState(new ListStateDescriptor<number>('a'));

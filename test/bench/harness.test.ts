@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { measure, pairRatios, toFigure, type BenchCase } from '../../bench/lib/harness.js';
+
+describe('bench harness', () => {
+  it('runs the pairs back to back, alternating which side goes first', async () => {
+    const order: string[] = [];
+    const c: BenchCase = {
+      name: 'fake',
+      unit: 'items/s',
+      itemName: 'items',
+      defaultItems: 10,
+      description: 'a fake case',
+      prepare: (items) => ({
+        items,
+        expected: { outputs: 1, checksum: 2 },
+        engine: async () => {
+          order.push('e');
+          return { outputs: 1, checksum: 2 };
+        },
+        baseline: () => {
+          order.push('b');
+          return { outputs: 1, checksum: 2 };
+        },
+      }),
+    };
+    const m = await measure(c, 10, 4, () => {});
+    // warm-up, then (e,b) (b,e) (e,b) (b,e)
+    expect(order.join('')).toBe('eb' + 'eb' + 'be' + 'eb' + 'be');
+    expect(m.engine).toHaveLength(4);
+    expect(m.baseline).toHaveLength(4);
+  });
+
+  it('reports the medians and the median of the pairs’ ratios, not the ratio of the medians', () => {
+    // The machine slows down in the middle pairs: both sides of a pair slow together.
+    const m = {
+      name: 'x',
+      unit: 'items/s',
+      items: 1,
+      itemName: 'items',
+      engine: [90, 45, 46, 92, 88],
+      baseline: [100, 50, 50, 100, 100],
+    };
+    expect(pairRatios(m)).toEqual([0.9, 0.9, 0.92, 0.92, 0.88]);
+    const f = toFigure(m);
+    expect(f.value).toBe(88);
+    expect(f.baseline).toBe(100);
+    expect(f.ratio).toBe(0.9);
+  });
+});
