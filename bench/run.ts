@@ -7,7 +7,15 @@ import os from 'node:os';
 import { CASES } from './cases/index.js';
 import { savepointFigures } from './cases/savepoint-figures.js';
 import { snapshotFigures } from './cases/snapshot-figures.js';
-import { BenchFailure, measure, median, pairRatios, toFigure, type Figure, type Measurement } from './lib/harness.js';
+import {
+  BenchFailure,
+  measure,
+  median,
+  pairRatios,
+  toFigure,
+  type Figure,
+  type Measurement,
+} from './lib/harness.js';
 import { parseCount, UsageError } from './lib/args.js';
 
 interface Options {
