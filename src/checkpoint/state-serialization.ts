@@ -195,10 +195,14 @@ export function readKeyedSection(
     const entries = new Map<unknown, unknown>();
     if (kind === 'map')
       for (let e = 0; e < count; e++) {
-        const key = toStateKey(dec.decode());
+        const key = toStateKey(dec.decodeKey());
         entries.set(key, fromPortableValue(kind, dec.decode(), where));
       }
-    else for (let e = 0; e < count; e++) entries.set(toStateKey(dec.decode()), dec.decode());
+    else
+      for (let e = 0; e < count; e++) {
+        const k = dec.decodeKey();
+        entries.set(typeof k === 'string' && k.charCodeAt(0) !== 0 ? k : toStateKey(k), dec.decode());
+      }
     st.keyGroups.push({ keyGroup, entries });
   }
 }

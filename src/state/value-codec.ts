@@ -506,6 +506,26 @@ export class ValueDecoder {
     return this.read(0);
   }
 
+  /**
+   * The same as decode(), with a path of its own for a text string of at most 16 ASCII bytes,
+   * the usual state key: a restore decodes one per entry, and the generic path's type feedback
+   * is shared with every other value.
+   */
+  decodeKey(): unknown {
+    const p = this.pos;
+    const n = this.u8[p]! - 0x60;
+    if (n >= 0 && n <= 16 && p + 1 + n <= this.end) {
+      const b = this.u8;
+      let or = 0;
+      for (let i = p + 1; i <= p + n; i++) or |= b[i]!;
+      if (or < 0x80) {
+        this.pos = p + 1 + n;
+        return shortAscii(b, p + 1, n);
+      }
+    }
+    return this.read(0);
+  }
+
   private fail(what: string, at: number): never {
     throw new ValueCodecError(`malformed value at byte ${at}: ${what}`);
   }

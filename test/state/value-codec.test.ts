@@ -590,6 +590,48 @@ describe('value encoder and decoder', () => {
     expect(hex(enc.finish())).toBe('07');
   });
 
+  it('decodeKey reads exactly what decode reads, and refuses what decode refuses', () => {
+    const values: unknown[] = [
+      '',
+      'a',
+      'key-1234',
+      'x'.repeat(16),
+      'x'.repeat(17),
+      'é',
+      'abcé',
+      '\u0000k',
+      7,
+      -1,
+      [1, 'a'],
+      { a: 1 },
+      null,
+      new Uint8Array(100),
+    ];
+    const enc = new ValueEncoder(64);
+    for (const v of values) enc.encode(v);
+    const all = enc.finish();
+    const a = new ValueDecoder(all);
+    const b = new ValueDecoder(all);
+    for (const v of values) {
+      expect(difference(v, b.decodeKey())).toBeUndefined();
+      expect(b.offset).toBe((a.decode(), a.offset));
+    }
+    // A short string cut by the end of the window: the same error as decode's, not a read past it.
+    const cut = encodeValue('abcdef');
+    expect(() => new ValueDecoder(cut, 0, 4).decodeKey()).toThrow(ValueCodecError);
+    expect(() => new ValueDecoder(cut, 0, 4).decodeKey()).toThrow(
+      (() => {
+        try {
+          new ValueDecoder(cut, 0, 4).decode();
+        } catch (e) {
+          return (e as Error).message;
+        }
+        return 'no error';
+      })(),
+    );
+    expect(() => new ValueDecoder(cut, 0, 0).decodeKey()).toThrow(/truncated/);
+  });
+
   it('refuses a window outside the bytes', () => {
     const b = new Uint8Array(4);
     expect(() => new ValueDecoder(b, 0, 5)).toThrow(RangeError);
