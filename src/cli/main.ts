@@ -1,4 +1,4 @@
-// Entry point of the `weir` command (bin/weir): picks the command, and turns every outcome into
+// Entry point of the `weir` command (bin/weir.mjs): picks the command, and turns every outcome into
 // the exit code and the one-line error promised by ARCHITECTURE.md §9.
 import { cancelCommand } from './cancel-command.js';
 import { checkpointsCommand } from './checkpoints-command.js';

@@ -41,7 +41,8 @@ export function weir(args: readonly string[], options: WeirOptions = {}): Promis
     };
     // The tests' own WEIR_DEBUG must not change what the command prints.
     if (options.env?.WEIR_DEBUG === undefined) delete env.WEIR_DEBUG;
-    const child = spawn(process.execPath, [WEIR_BIN, ...args], { cwd: options.cwd, env, stdio: 'pipe' });
+    // The command as a user runs it: the shell launcher, which execs node in the same process.
+    const child = spawn(WEIR_BIN, args, { cwd: options.cwd, env, stdio: 'pipe' });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));

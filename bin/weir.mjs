@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+// The `weir` command, runnable straight from a clone after `npm ci`: job files are TypeScript,
+// so tsx compiles them (and weir's own sources) on load, and `import … from 'weir'` inside a
+// job resolves to this checkout, so the job and the CLI share one copy of the engine.
+import { createRequire, register as registerHooks } from 'node:module';
+import { register as registerTsxCjs } from 'tsx/cjs/api';
+import { register as registerTsx } from 'tsx/esm/api';
+
+// A .ts job outside a "type": "module" package is compiled to CommonJS, which tsx can only load
+// with its require hook registered too (as the tsx command does).
+registerTsxCjs();
+registerTsx();
+const entries = {
+  weir: new URL('../src/index.ts', import.meta.url).href,
+  'weir/testing': new URL('../src/testing/index.ts', import.meta.url).href,
+};
+registerHooks('./weir-resolve.mjs', import.meta.url, { data: { entries } });
+// Such a job's require('weir') bypasses the resolve hook above (Node 20 has no synchronous
+// hooks for require), and loading src/index.ts through tsx's require hook would make a second
+// copy of the engine whose error classes the CLI does not recognise. Hand it the ES module
+// instance instead. (weir/testing from a CommonJS job is not mapped.)
+const weir = await import(entries.weir);
+const Module = createRequire(import.meta.url)('node:module');
+const load = Module._load;
+Module._load = function (request, ...rest) {
+  return request === 'weir' ? weir : load.call(this, request, ...rest);
+};
+const { main } = await import('../src/cli/main.ts');
+process.exitCode = await main(process.argv.slice(2));
