@@ -112,7 +112,7 @@ function header(o: Options): string {
     `weir bench — node ${process.version} (V8 ${process.versions.v8}), ${os.platform()} ${os.arch()}`,
     `CPU: ${model} × ${cpus.length}; load average ${load} (1/5/15 min)`,
     // bin/weir-env sets it for `weir run` and for `npm run bench`; run otherwise, say so.
-    `GLIBC_TUNABLES=${process.env['GLIBC_TUNABLES'] ?? '(unset: not started through bin/weir-env, unlike weir run)'}`,
+    `GLIBC_TUNABLES=${process.env['GLIBC_TUNABLES'] ?? '(unset)'}`,
     o.runs === 1
       ? 'each figure: one run, after one warm-up (use --runs N for a median)'
       : `each figure: median of ${o.runs} runs (min–max), after one warm-up; engine and baseline runs in back-to-back pairs, alternating which goes first`,

@@ -14,8 +14,10 @@ type TypedArrayConstructor = new (
 
 /**
  * A deep copy of `value`: plain objects, arrays, Maps, Sets, Dates and typed arrays are copied
- * here (shared references and cycles kept as they are); other objects (class instances,
- * ArrayBuffers, errors…) as structuredClone copies them; functions and symbols are shared.
+ * here, references among them (shared or cyclic) kept; other objects (class instances,
+ * ArrayBuffers, errors…) are copied as structuredClone copies each one on its own; functions and
+ * symbols are shared. Unlike structuredClone, two views of one buffer become two independent
+ * copies (the point of this function), and a Buffer stays a Buffer.
  */
 export function cloneValue<T>(value: T): T {
   if (typeof value !== 'object' || value === null) return value;
@@ -71,12 +73,18 @@ function copy(v: unknown, seen: Map<object, unknown>): unknown {
   return out;
 }
 
+const typedArrayName = Object.getOwnPropertyDescriptor(
+  Object.getPrototypeOf(Uint8Array.prototype),
+  Symbol.toStringTag,
+)!.get as (this: ArrayBufferView) => string;
+
 function copyView(v: ArrayBufferView): ArrayBufferView {
   const bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength).slice();
   if (Buffer.isBuffer(v)) return Buffer.from(bytes.buffer, 0, bytes.byteLength);
   if (v instanceof DataView) return new DataView(bytes.buffer);
-  // The standard constructor (Uint8Array, Float64Array…), as structuredClone gives, even for a subclass.
-  const name = (v as unknown as { [Symbol.toStringTag]: string })[Symbol.toStringTag];
+  // The standard constructor (Uint8Array, Float64Array…), as structuredClone gives, even for a
+  // subclass: named by %TypedArray%'s own toStringTag getter, which a subclass cannot override.
+  const name = typedArrayName.call(v);
   const Ctor = (globalThis as unknown as Record<string, TypedArrayConstructor>)[name]!;
   return new Ctor(
     bytes.buffer,

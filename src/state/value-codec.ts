@@ -513,7 +513,7 @@ export class ValueDecoder {
    */
   decodeKey(): unknown {
     const p = this.pos;
-    const n = this.u8[p]! - 0x60;
+    const n = p < this.end ? this.u8[p]! - 0x60 : -1;
     if (n >= 0 && n <= 16 && p + 1 + n <= this.end) {
       const b = this.u8;
       let or = 0;

@@ -21,7 +21,9 @@ function loadNative(): Crc32 | undefined {
       crc32: (data: Uint8Array, initial?: number) => number;
     };
     return (data, initial = 0) => mod.crc32(data, initial) >>> 0;
-  } catch {
+  } catch (e) {
+    if (process.env['WEIR_DEBUG'] === '1')
+      process.stderr.write(`weir: @node-rs/crc32 did not load (${String(e)}); checksums use zlib\n`);
     return undefined;
   }
 }

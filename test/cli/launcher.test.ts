@@ -1,9 +1,9 @@
 // bin/weir is a shell launcher: it sets up the process environment (bin/weir-env) and execs node,
 // so the job runs as the very process that was started (signals and process ids as a user expects).
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobFiles, WEIR_BIN, weir } from './weir-process.js';
@@ -43,14 +43,18 @@ describe('the weir launcher', () => {
     expect(tunables({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' })).toBe(
       'glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1',
     );
+    expect(tunables({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2:' })).toBe(
+      'glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1',
+    );
     expect(tunables({ GLIBC_TUNABLES: 'glibc.malloc.hugetlb=0' })).toBe('glibc.malloc.hugetlb=0');
-    expect(tunables({ WEIR_HUGE_PAGES: '0' })).toBe('unset');
+    for (const off of ['0', 'false', 'off', 'no']) expect(tunables({ WEIR_HUGE_PAGES: off })).toBe('unset');
+    expect(tunables({ WEIR_HUGE_PAGES: '1' })).toBe('glibc.malloc.hugetlb=1');
   });
 
   it('runs the job as the process it started, with that environment', async () => {
     const child = spawn(WEIR_BIN, ['run', 'env.ts'], {
       cwd: files.dir,
-      env: { ...process.env, GLIBC_TUNABLES: '' },
+      env: { ...process.env, GLIBC_TUNABLES: '', WEIR_HUGE_PAGES: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -61,13 +65,26 @@ describe('the weir launcher', () => {
     expect(printed).toEqual({ pid: child.pid, tunables: 'glibc.malloc.hugetlb=1' });
   });
 
-  it('works through a symbolic link, as npm installs it', async () => {
+  it('works through chains of relative symbolic links, as npm installs it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'weir-bin-'));
-    const link = join(dir, 'weir');
-    symlinkSync(WEIR_BIN, link);
-    const r = execFileSync(link, ['--version'], { encoding: 'utf8' });
-    expect(r.trim()).toMatch(/^\d+\.\d+\.\d+/);
-    const viaHelper = await weir(['--version']);
-    expect(viaHelper.stdout).toBe(r);
+    try {
+      mkdirSync(join(dir, 'pkg', '.bin'), { recursive: true });
+      mkdirSync(join(dir, 'elsewhere'));
+      symlinkSync(relative(join(dir, 'pkg', '.bin'), WEIR_BIN), join(dir, 'pkg', '.bin', 'weir'));
+      symlinkSync(join('..', 'pkg', '.bin', 'weir'), join(dir, 'elsewhere', 'weir'));
+      const direct = await weir(['--version']);
+      expect(direct.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+      for (const link of [join(dir, 'pkg', '.bin', 'weir'), join(dir, 'elsewhere', 'weir')])
+        expect(execFileSync(link, ['--version'], { encoding: 'utf8', cwd: dir })).toBe(direct.stdout);
+      // Found on PATH, started by name.
+      const viaPath = execFileSync('sh', ['-c', 'weir --version'], {
+        encoding: 'utf8',
+        cwd: tmpdir(),
+        env: { ...process.env, PATH: `${join(dir, 'elsewhere')}:${process.env['PATH'] ?? ''}` },
+      });
+      expect(viaPath).toBe(direct.stdout);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -120,3 +120,18 @@ describe('copy-on-write of restored byte values', () => {
     cap.release();
   });
 });
+
+describe('cloneValue of typed-array subclasses', () => {
+  it('gives the standard array, whatever the subclass calls itself', () => {
+    class Tagged extends Uint8Array {
+      override get [Symbol.toStringTag](): 'Uint8Array' {
+        return 'T' as 'Uint8Array';
+      }
+    }
+    const t = new Tagged(4);
+    t[1] = 5;
+    const c = cloneValue(t);
+    expect(Object.getPrototypeOf(c)).toBe(Uint8Array.prototype);
+    expect([...c]).toEqual([0, 5, 0, 0]);
+  });
+});
