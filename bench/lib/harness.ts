@@ -164,16 +164,20 @@ export async function measure(
   const engine: number[] = [];
   const baseline: number[] = [];
   for (let r = 1; r <= runs; r++) {
-    const engineFirst = r % 2 === 1;
-    if (engineFirst) {
+    const runEngine = async (): Promise<void> => {
       progress(`${c.name}: run ${r}/${runs} engine`);
       engine.push(await timeEngine(c, p));
-    }
-    progress(`${c.name}: run ${r}/${runs} baseline`);
-    baseline.push(await timeBaseline(c, p));
-    if (!engineFirst) {
-      progress(`${c.name}: run ${r}/${runs} engine`);
-      engine.push(await timeEngine(c, p));
+    };
+    const runBaseline = async (): Promise<void> => {
+      progress(`${c.name}: run ${r}/${runs} baseline`);
+      baseline.push(await timeBaseline(c, p));
+    };
+    if (r % 2 === 1) {
+      await runEngine();
+      await runBaseline();
+    } else {
+      await runBaseline();
+      await runEngine();
     }
   }
   return { name: c.name, unit: c.unit, items: p.items, itemName: c.itemName, engine, baseline };

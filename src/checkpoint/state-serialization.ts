@@ -87,12 +87,13 @@ export async function writeKeyedState(
   const writers = capture.states.map((st): ((v: unknown, k: unknown) => void) => {
     const serialize = st.serialize;
     const kind = st.kind;
-    // String keys (other than the \0-prefixed encodings of composite keys) and number values
-    // are what most keyed state holds, and every entry is encoded at every checkpoint.
+    // String keys and number values are what most keyed state holds, and every entry is
+    // encoded at every checkpoint.
     if (kind !== 'map' && serialize === undefined)
       return (v, k) => {
-        if (typeof k === 'string' && k.charCodeAt(0) !== 0) enc.encodeString(k);
-        else enc.encode(fromStateKey(k));
+        const key = fromStateKey(k);
+        if (typeof key === 'string') enc.encodeString(key);
+        else enc.encode(key);
         if (typeof v === 'number') enc.encodeNumber(v);
         else enc.encode(v);
       };
@@ -198,11 +199,7 @@ export function readKeyedSection(
         const key = toStateKey(dec.decodeKey());
         entries.set(key, fromPortableValue(kind, dec.decode(), where));
       }
-    else
-      for (let e = 0; e < count; e++) {
-        const k = dec.decodeKey();
-        entries.set(typeof k === 'string' && k.charCodeAt(0) !== 0 ? k : toStateKey(k), dec.decode());
-      }
+    else for (let e = 0; e < count; e++) entries.set(toStateKey(dec.decodeKey()), dec.decode());
     st.keyGroups.push({ keyGroup, entries });
   }
 }

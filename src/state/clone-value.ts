@@ -6,11 +6,7 @@
 // only its own bytes, and a Buffer stays a Buffer (structuredClone makes it a Uint8Array, so a
 // value would change type only while a checkpoint is being written).
 
-type TypedArrayConstructor = new (
-  buffer: ArrayBufferLike,
-  byteOffset: number,
-  length: number,
-) => ArrayBufferView;
+type TypedArrayConstructor = new (buffer: ArrayBufferLike) => ArrayBufferView;
 
 /**
  * A deep copy of `value`: plain objects, arrays, Maps, Sets, Dates and typed arrays are copied
@@ -86,9 +82,5 @@ function copyView(v: ArrayBufferView): ArrayBufferView {
   // subclass: named by %TypedArray%'s own toStringTag getter, which a subclass cannot override.
   const name = typedArrayName.call(v);
   const Ctor = (globalThis as unknown as Record<string, TypedArrayConstructor>)[name]!;
-  return new Ctor(
-    bytes.buffer,
-    0,
-    v.byteLength / (v as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT,
-  );
+  return new Ctor(bytes.buffer);
 }

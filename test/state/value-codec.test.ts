@@ -564,25 +564,19 @@ describe('value encoder and decoder', () => {
       '😀'.repeat(20),
       '\u0000z',
     ];
+    // After `fill` bytes, so the value lands at every position relative to the buffer's end.
+    const sameAsEncode = (v: unknown, write: (e: ValueEncoder) => void, fill: number): void => {
+      const a = new ValueEncoder(64);
+      const b = new ValueEncoder(64);
+      a.encode(new Uint8Array(fill));
+      b.encode(new Uint8Array(fill));
+      a.encode(v);
+      write(b);
+      expect(hex(b.finish()), `${String(v)} after ${fill}`).toBe(hex(a.finish()));
+    };
     for (let fill = 0; fill < 70; fill += 3) {
-      for (const n of numbers) {
-        const a = new ValueEncoder(64);
-        const b = new ValueEncoder(64);
-        a.encode(new Uint8Array(fill));
-        b.encode(new Uint8Array(fill));
-        a.encode(n);
-        b.encodeNumber(n);
-        expect(hex(b.finish()), `${n} after ${fill}`).toBe(hex(a.finish()));
-      }
-      for (const s of strings) {
-        const a = new ValueEncoder(64);
-        const b = new ValueEncoder(64);
-        a.encode(new Uint8Array(fill));
-        b.encode(new Uint8Array(fill));
-        a.encode(s);
-        b.encodeString(s);
-        expect(hex(b.finish()), `${s} after ${fill}`).toBe(hex(a.finish()));
-      }
+      for (const n of numbers) sameAsEncode(n, (e) => e.encodeNumber(n), fill);
+      for (const s of strings) sameAsEncode(s, (e) => e.encodeString(s), fill);
     }
     const enc = new ValueEncoder(64);
     enc.encodeNumber(7);
