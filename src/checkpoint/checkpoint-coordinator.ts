@@ -319,9 +319,10 @@ export class CheckpointCoordinator {
   }
 
   /**
-   * Registers the checkpoint the job restarted from as the newest completed one, so retention
-   * counts it (and drops it once enough newer ones complete). Call it before the first trigger,
-   * and only for a checkpoint weir owns: a savepoint is never registered (it is the user's).
+   * Registers a completed checkpoint from before this coordinator (the one the job restarted
+   * from, and older ones it still retains), so retention counts it and drops it once enough newer
+   * ones complete. Call it before the first trigger, and only for checkpoints weir owns: a
+   * savepoint is never registered (it is the user's).
    */
   restoredFrom(c: CompletedCheckpoint): void {
     if (this.firstTriggeredId !== undefined)

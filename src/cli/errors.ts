@@ -56,6 +56,13 @@ const SELF_EXPLAINING = new Set([
   'InvalidKeyError',
   'StateAccessError',
   'OperatorFailure',
+  // What a restore finds wrong: their messages name the path or file and the problem.
+  'RestoreError',
+  'SnapshotNotFoundError',
+  'SnapshotMismatchError',
+  'CorruptMetadataError',
+  'CorruptStateFileError',
+  'StateMigrationError',
   // esbuild's, when tsx cannot compile a job file: "Transform failed with 1 error: <file:line:col> …"
   'TransformError',
 ]);

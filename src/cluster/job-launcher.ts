@@ -98,6 +98,8 @@ export async function launchJob(
   let jobId: string | undefined;
   /** A checkpoint this job owns from the start (claimed, or resumed): retention may delete it. */
   let claimed: CompletedCheckpoint | undefined;
+  /** The resumed job's older completed checkpoints, which it owns as well. */
+  let retained: CompletedCheckpoint[] = [];
   if (options.restoreFrom !== undefined) {
     const location = await storage.resolve(options.restoreFrom);
     const bytes = await storage.readMetadata(location);
@@ -126,6 +128,9 @@ export async function launchJob(
         restore = await loadSnapshot(storage, c.location, c.metadata, graph, { allowNonRestoredState });
         jobId = c.jobId;
         claimed = completedFrom(c.location, c.metadata);
+        retained = candidates
+          .filter((o) => o.jobId === c.jobId && o.metadata.id < c.metadata.id)
+          .map((o) => completedFrom(o.location, o.metadata));
         break;
       } catch (e) {
         if (e instanceof Error && e.name === 'SnapshotMismatchError') throw new RestoreError(e.message);
@@ -165,6 +170,7 @@ export async function launchJob(
     restartStrategy: restartStrategy ?? defaultRestartStrategy(enabled),
     restore,
     claimed: enabled ? claimed : undefined,
+    retained: enabled ? retained : undefined,
     firstCheckpointId,
     execution,
     log,

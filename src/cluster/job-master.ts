@@ -46,6 +46,11 @@ export interface JobMasterOptions {
    * to it and retention deletes it once newer checkpoints replace it.
    */
   readonly claimed?: CompletedCheckpoint | undefined;
+  /**
+   * Older completed checkpoints of a resumed job (its earlier run's retained ones): this job
+   * owns them too, so retention deletes them as newer checkpoints complete. Only with `claimed`.
+   */
+  readonly retained?: readonly CompletedCheckpoint[] | undefined;
   /** The first checkpoint id to use; ids continue after those already in the job's folder. */
   readonly firstCheckpointId?: number;
   readonly execution: ExecutionOptions;
@@ -380,8 +385,17 @@ export class JobMaster implements JobStatusProvider {
       },
       failJob: (cause) => fail(cause),
     });
+    // Retention carries over from the previous attempt (or, at the start, from the resumed job's
+    // earlier run): the checkpoints kept before stay this job's to delete once newer ones
+    // replace them. Only those older than the one restarted from: a newer one failed verification
+    // and stays where it is, named in the log, until the job's checkpoints are removed.
+    const carried = this.coordinator?.retained() ?? this.options.retained ?? [];
     this.coordinator = coordinator;
-    if (this.latest.completed !== undefined) coordinator.restoredFrom(this.latest.completed);
+    const from = this.latest.completed;
+    if (from !== undefined) {
+      for (const c of carried) if (c.id < from.id) coordinator.restoredFrom(c);
+      coordinator.restoredFrom(from);
+    }
 
     const gateway: TaskCheckpointGateway = {
       persistState: storage !== undefined,

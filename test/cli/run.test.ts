@@ -142,6 +142,18 @@ describe.concurrent('weir run', () => {
     expectOneLineError(r, 1, /^weir: job 'stray' failed: uncaught error: RangeError: late\n$/);
   });
 
+  it('says in one line, without class names, why it cannot start from a snapshot', async () => {
+    const missing = await weir(['run', 'job.ts', '-s', 'no-such-savepoint'], { cwd: files.dir });
+    expectOneLineError(missing, 2, /^weir: \S*no-such-savepoint: no such savepoint or checkpoint/);
+    files.write('not-a-snapshot/readme.txt', 'hello\n');
+    const notOne = await weir(['run', 'job.ts', '-s', 'not-a-snapshot'], { cwd: files.dir });
+    expectOneLineError(
+      notOne,
+      2,
+      /^weir: \S*not-a-snapshot: no _metadata in this folder; it is not a savepoint/,
+    );
+  });
+
   it('exits with 130 on Ctrl-C', async () => {
     let sent = false;
     const r = await weir(['run', 'forever.ts'], {
