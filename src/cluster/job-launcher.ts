@@ -123,17 +123,21 @@ export async function launchJob(
     }
   } else if (options.resume === true) {
     const candidates = await resumeCandidates(storage, graph.jobName, log);
+    const unusable = new Set<Candidate>();
     for (const c of candidates) {
       try {
         restore = await loadSnapshot(storage, c.location, c.metadata, graph, { allowNonRestoredState });
         jobId = c.jobId;
         claimed = completedFrom(c.location, c.metadata);
+        // Tried newest first by time, so with a clock that went back, one that failed could
+        // have a smaller id: those stay where they are, like every checkpoint that failed.
         retained = candidates
-          .filter((o) => o.jobId === c.jobId && o.metadata.id < c.metadata.id)
+          .filter((o) => o.jobId === c.jobId && o.metadata.id < c.metadata.id && !unusable.has(o))
           .map((o) => completedFrom(o.location, o.metadata));
         break;
       } catch (e) {
         if (e instanceof Error && e.name === 'SnapshotMismatchError') throw new RestoreError(e.message);
+        unusable.add(c);
         log(
           `weir: checkpoint ${c.metadata.id} of job '${graph.jobName}' is unusable: ${e instanceof Error ? e.message : String(e)}` +
             (candidates.indexOf(c) < candidates.length - 1 ? '; falling back to an older checkpoint' : ''),

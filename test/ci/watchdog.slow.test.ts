@@ -1,6 +1,6 @@
 // .ci/watchdog stands between CI and a hung test run: it must say what was hung, stop it whole,
 // retry only a hang (never a failure), and pass the command's own exit code through.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,10 +54,11 @@ describe('.ci/watchdog', () => {
 
   it('shows what a hung command was doing, stops all of it, and runs it again', () => {
     const marker = join(dir, 'marker-retry');
-    const r = watchdog(2, 2, process.execPath, HANGS_ONCE, marker);
+    // Limits leave node seconds to start and install its report handler, even on a loaded machine.
+    const r = watchdog(6, 2, process.execPath, HANGS_ONCE, marker);
     expect(r.status).toBe(0);
     expect(existsSync(marker)).toBe(true);
-    expect(r.out).toMatch(/still running after 2 s: what each process is doing/);
+    expect(r.out).toMatch(/still running after 6 s: what each process is doing/);
     // The process tree names the hung processes, and each node process reported what it waits on.
     expect(r.out).toContain('hung-grandchild');
     expect(r.out).toMatch(/--- pid \d+: .*hangs-once\.cjs/);
@@ -69,9 +70,31 @@ describe('.ci/watchdog', () => {
   });
 
   it('gives up with exit code 124 when every attempt hangs', () => {
-    const r = watchdog(1, 1, process.execPath, HANGS_ONCE, join(dir, 'marker-give-up'));
+    const r = watchdog(5, 1, process.execPath, HANGS_ONCE, join(dir, 'marker-give-up'));
     expect(r.status).toBe(124);
-    expect(r.out).toMatch(/gave up: the command did not finish within 1 s in 1 attempts/);
+    expect(r.out).toMatch(/gave up: the command did not finish within 5 s in 1 attempts/);
+    expect(alive('hung-grandchild')).toBe(false);
+  });
+
+  it('stops the command when it is stopped itself (the command has a process group of its own)', async () => {
+    // Detached: the watchdog leads a process group, as under CI, and the signal goes to that group.
+    const child = spawn(
+      'bash',
+      [WATCHDOG, '60', '1', process.execPath, HANGS_ONCE, join(dir, 'marker-signal')],
+      {
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const deadline = Date.now() + 20_000;
+    while (!alive('hung-grandchild') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(alive('hung-grandchild')).toBe(true);
+    process.kill(-child.pid!, 'SIGTERM');
+    expect(await closed).toBe(143);
+    expect(out).toMatch(/stopped by a signal: stopping the command/);
     expect(alive('hung-grandchild')).toBe(false);
   });
 });
