@@ -146,7 +146,7 @@ export async function launchJob(
     }
     if (restore === undefined && candidates.length > 0) {
       throw new RestoreError(
-        `no usable checkpoint of job '${graph.jobName}' in ${storage.description}: all ${candidates.length} failed verification (see above); nothing was changed`,
+        `no usable checkpoint of job '${graph.jobName}' in ${storage.description}: all ${candidates.length} failed verification (see above); nothing was changed. Run without --resume to start from the beginning, or with -s PATH from a savepoint`,
       );
     }
     if (restore === undefined)

@@ -1,0 +1,93 @@
+// `weir run --resume` when every retained checkpoint is damaged: exit 2, each bad file named, a
+// last line that says what to do, and the checkpoint folder exactly as it was.
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { JobFiles, weir } from './weir-process.js';
+
+const files = new JobFiles();
+afterAll(() => files.remove());
+
+// Takes checkpoints every 20 ms, then fails for good (no restarts) about 1.5 s in, so the failed
+// job keeps its retained checkpoints (delete-on-cancellation keeps them on failure).
+const JOB = `import { defineJob, DiscardingSink } from 'weir';
+export default defineJob({
+  name: 'flaky',
+  build(env) {
+    env.enableCheckpointing(20);
+    env.checkpointConfig.setNumRetainedCheckpoints(2);
+    env.setRestartStrategy({ type: 'none' });
+    const started = performance.now();
+    env
+      .fromSequence(1, 50_000_000)
+      .uid('numbers')
+      .keyBy((n: number) => n % 10)
+      .map((n: number) => {
+        if (n % 1000 === 0) {
+          const until = performance.now() + 1;
+          while (performance.now() < until);
+          if (performance.now() - started > 1500) throw new Error('gives up');
+        }
+        return n;
+      })
+      .uid('slow')
+      .sinkTo(new DiscardingSink<number>())
+      .uid('sink');
+  },
+});
+`;
+
+function walk(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name);
+    return statSync(p).isDirectory() ? walk(p) : [p];
+  });
+}
+
+/** Every file under `dir` with a hash of its bytes. */
+function fingerprint(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of walk(dir)) out[p] = createHash('sha256').update(readFileSync(p)).digest('hex');
+  return out;
+}
+
+describe('weir run --resume with no usable checkpoint', () => {
+  it('exits with 2, names each bad file, says what to do, and changes nothing', async () => {
+    files.write('flaky.ts', JOB);
+    const checkpoints = join(files.dir, 'checkpoints');
+    const args = ['run', 'flaky.ts', '--checkpoint-dir', checkpoints, '--resume'];
+    const first = await weir(args, { cwd: files.dir });
+    expect(first.code, first.stderr).toBe(1);
+    expect(first.stderr).toMatch(/gives up/);
+
+    // The completed checkpoints (those with a _metadata): the two retained ones.
+    const folders = walk(checkpoints)
+      .filter((p) => /chk-\d+\/_metadata$/.test(p))
+      .map((p) => p.replace(/\/_metadata$/, ''));
+    expect(folders.length).toBe(2);
+    const states = walk(checkpoints).filter(
+      (p) => p.endsWith('.state') && folders.some((f) => p.startsWith(`${f}/`)),
+    );
+    expect(states.length).toBeGreaterThanOrEqual(2);
+    for (const p of states) {
+      const bytes = readFileSync(p);
+      bytes[bytes.length >> 1]! ^= 0x5a;
+      writeFileSync(p, bytes);
+    }
+    const before = fingerprint(checkpoints);
+
+    const r = await weir(args, { cwd: files.dir });
+    expect(r.code).toBe(2);
+    const lines = r.stderr.trimEnd().split('\n');
+    expect(lines.every((l) => l.startsWith('weir: '))).toBe(true);
+    const unusable = lines.filter((l) =>
+      /^weir: checkpoint \d+ of job 'flaky' is unusable: state file /.test(l),
+    );
+    expect(unusable.length).toBe(2);
+    expect(lines.at(-1)).toMatch(
+      /^weir: no usable checkpoint of job 'flaky' in .*: all 2 failed verification \(see above\); nothing was changed\. Run without --resume to start from the beginning, or with -s PATH from a savepoint$/,
+    );
+    expect(fingerprint(checkpoints)).toEqual(before);
+  }, 60_000);
+});
