@@ -47,7 +47,7 @@ const options = {
     parse: nonEmpty('a folder path'),
   },
   resume: {
-    help: 'continue from the newest completed checkpoint of a job with the same name, or start fresh if there is none',
+    help: 'continue from the newest completed checkpoint of a job with the same name, or start fresh if there is none; after a run that finished (exit 0), was stopped or cancelled (exit 2), it says so instead of starting over',
   },
   'from-savepoint': {
     short: 's',

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { CheckpointSettings } from '../api/checkpoint-config.js';
 import { loadSnapshot, type RestoredJobState } from '../checkpoint/snapshot-loader.js';
 import type { CompletedCheckpoint } from '../checkpoint/completed-checkpoint.js';
+import { decodeJobEnd, encodeJobEnd, type JobEndRecord } from '../checkpoint/job-end-record.js';
 import type { JobGraph } from '../graph/job-graph.js';
 import type { CheckpointStorage, SnapshotLocation } from '../storage/checkpoint-storage.js';
 import { FsCheckpointStorage } from '../storage/fs-checkpoint-storage.js';
@@ -122,7 +123,17 @@ export async function launchJob(
       claimed = completedFrom(location, metadata);
     }
   } else if (options.resume === true) {
-    const candidates = await resumeCandidates(storage, graph.jobName, log);
+    const ends = await jobEnds(storage, graph.jobName, log);
+    // Checkpoints a job left although it ended are not for resuming (removing them failed).
+    const candidates = (await resumeCandidates(storage, graph.jobName, log)).filter(
+      (c) => !ends.has(c.jobId),
+    );
+    const last = [...ends].sort((a, b) => b[1].endedAt - a[1].endedAt)[0];
+    if (
+      last !== undefined &&
+      (candidates.length === 0 || last[1].endedAt >= candidates[0]!.metadata.timestamp)
+    )
+      return resumeEndedJob(last[0], last[1], log);
     const unusable = new Set<Candidate>();
     for (const c of candidates) {
       try {
@@ -181,8 +192,9 @@ export async function launchJob(
   });
   await options.onStart?.(master);
   let outcome: 'finished' | 'failed' | 'cancelled' = 'failed';
+  let result: JobExecutionResult | undefined;
   try {
-    const result = await master.run();
+    result = await master.run();
     outcome = 'finished';
     return result;
   } catch (e) {
@@ -190,8 +202,82 @@ export async function launchJob(
     throw e;
   } finally {
     if (enabled && shouldDiscard(settings.retention, outcome)) {
-      for (const c of await storage.listCheckpoints(master.jobId)) await storage.discard(c.location);
+      // Recorded before the checkpoints go, so that no moment exists when a `--resume` would
+      // find neither; when it cannot be recorded, the checkpoints stay.
+      const recorded =
+        outcome === 'failed' ||
+        (await recordJobEnd(
+          storage,
+          master.jobId,
+          {
+            jobName: graph.jobName,
+            outcome: result?.savepointPath !== undefined ? 'stopped' : outcome,
+            endedAt: Date.now(),
+            ...(result?.savepointPath !== undefined ? { savepoint: result.savepointPath } : {}),
+          },
+          log,
+        ));
+      if (recorded)
+        for (const c of await storage.listCheckpoints(master.jobId)) await storage.discard(c.location);
     }
+  }
+}
+
+/** How each job named `jobName` ended, by job id, for those that recorded it. */
+async function jobEnds(
+  storage: CheckpointStorage,
+  jobName: string,
+  log: (line: string) => void,
+): Promise<Map<string, JobEndRecord>> {
+  const out = new Map<string, JobEndRecord>();
+  for (const jobId of await storage.listJobs()) {
+    const bytes = await storage.readJobEnd(jobId);
+    if (bytes === undefined) continue;
+    const record = decodeJobEnd(bytes);
+    if (record === undefined)
+      log(`weir: ignoring the unreadable end record of job ${jobId} in ${storage.description}`);
+    else if (record.jobName === jobName) out.set(jobId, record);
+  }
+  return out;
+}
+
+async function recordJobEnd(
+  storage: CheckpointStorage,
+  jobId: string,
+  record: JobEndRecord,
+  log: (line: string) => void,
+): Promise<boolean> {
+  try {
+    await storage.writeJobEnd(jobId, encodeJobEnd(record));
+    return true;
+  } catch (e) {
+    log(
+      `weir: could not record in ${storage.description} that job '${record.jobName}' ended (${e instanceof Error ? e.message : String(e)}); its checkpoints are kept`,
+    );
+    return false;
+  }
+}
+
+/**
+ * `--resume` when the newest run of the job ended rather than died: its checkpoints are gone, and
+ * starting from the beginning would write its output again. Finished: nothing to do. Stopped
+ * with a savepoint, or cancelled: the user chooses (exit 2).
+ */
+function resumeEndedJob(jobId: string, r: JobEndRecord, log: (line: string) => void): JobExecutionResult {
+  const at = new Date(r.endedAt).toISOString();
+  const job = `job '${r.jobName}' (${jobId})`;
+  switch (r.outcome) {
+    case 'finished':
+      log(`weir: ${job} finished at ${at}; nothing to resume (run without --resume to run it again)`);
+      return { jobId, jobName: r.jobName, durationMs: 0 };
+    case 'stopped':
+      throw new RestoreError(
+        `${job} was stopped with savepoint ${r.savepoint ?? '(unknown)'} at ${at}; continue from it with -s ${r.savepoint ?? 'PATH'}, or run without --resume to start from the beginning`,
+      );
+    case 'cancelled':
+      throw new RestoreError(
+        `${job} was cancelled at ${at} and its checkpoints removed; run without --resume to start from the beginning, or with -s PATH from a savepoint`,
+      );
   }
 }
 

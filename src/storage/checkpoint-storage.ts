@@ -13,12 +13,15 @@
 // Layout (one path builder: the implementation; callers never format paths):
 //   <root>/<job-id>/chk-<n>/_metadata          the checkpoint exists iff this exists
 //   <root>/<job-id>/chk-<n>/<name>             its data files (names from the caller)
+//   <root>/<job-id>/_ended                     how the job ended, when it did (writeJobEnd)
 //   <dir>/savepoint-<job-id prefix>-<random>/  the same, in a folder the user owns
 // A snapshot folder holds only relative references, so a copy of it reads the same.
 import type { StateFileWriter } from './state-file.js';
 
 /** The file whose presence makes a snapshot folder a snapshot. */
 export const METADATA_FILE = '_metadata';
+/** In a job's checkpoint folder: how the job ended (see `writeJobEnd`). */
+export const JOB_END_FILE = '_ended';
 
 /** A checkpoint folder `chk-<n>` of a job, or a savepoint folder. Opaque to callers. */
 export interface SnapshotLocation {
@@ -69,6 +72,15 @@ export interface CheckpointStorage {
   readMetadata(location: SnapshotLocation): Promise<Uint8Array | undefined>;
   /** Job ids with a folder under the root, sorted. */
   listJobs(): Promise<string[]>;
+  /**
+   * Records, atomically and durably, how a job ended (`_ended` in its folder, next to its
+   * checkpoint folders), before its checkpoints are removed: a later `--resume` must not mistake
+   * a job that finished, was stopped or cancelled for one that never started. Replaces an
+   * earlier record.
+   */
+  writeJobEnd(jobId: string, bytes: Uint8Array): Promise<void>;
+  /** The bytes `writeJobEnd` stored for the job, or undefined when it has none. */
+  readJobEnd(jobId: string): Promise<Uint8Array | undefined>;
   /** The `chk-<n>` folders of a job, by increasing id; none when the job has no folder. */
   listCheckpoints(jobId: string): Promise<CheckpointListing[]>;
   /**

@@ -19,6 +19,7 @@ import {
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  JOB_END_FILE,
   METADATA_FILE,
   SnapshotAlreadyCompleteError,
   SnapshotNotFoundError,
@@ -279,6 +280,28 @@ export class FsCheckpointStorage implements CheckpointStorage {
   async readMetadata(location: SnapshotLocation): Promise<Uint8Array | undefined> {
     try {
       return await readFile(join(dirOf(location), METADATA_FILE));
+    } catch (e) {
+      if (isMissing(e)) return undefined;
+      throw e;
+    }
+  }
+
+  async writeJobEnd(jobId: string, bytes: Uint8Array): Promise<void> {
+    checkJobId(jobId);
+    const sink = await TempFileSink.create(join(this.root, jobId), JOB_END_FILE, renameInto);
+    try {
+      await sink.write(bytes);
+      await sink.commit();
+    } catch (e) {
+      await sink.abort().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  async readJobEnd(jobId: string): Promise<Uint8Array | undefined> {
+    checkJobId(jobId);
+    try {
+      return await readFile(join(this.root, jobId, JOB_END_FILE));
     } catch (e) {
       if (isMissing(e)) return undefined;
       throw e;

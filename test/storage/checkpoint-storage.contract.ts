@@ -209,6 +209,27 @@ export function checkpointStorageContract(name: string, make: () => Promise<Stor
         expect(await s.removeIncomplete('no-such-job')).toBe(0);
       }));
 
+    it('keeps a job end record beside the checkpoints, replacing an earlier one, apart from them', () =>
+      withStorage(async ({ storage: s }) => {
+        expect(await s.readJobEnd('job-e')).toBeUndefined();
+        const loc = s.checkpointLocation('job-e', 1);
+        await writeFile(s, loc, 'a.state', [[0, Buffer.from('a')]]);
+        await s.writeMetadata(loc, Buffer.from('{}'));
+        await s.writeJobEnd('job-e', Buffer.from('first'));
+        await s.writeJobEnd('job-e', Buffer.from('second'));
+        expect(text(await s.readJobEnd('job-e'))).toBe('second');
+        // Not a checkpoint, and it outlives them: the job stays listed.
+        expect((await s.listCheckpoints('job-e')).map((c) => c.id)).toEqual([1]);
+        await s.discard(loc);
+        expect(await s.listCheckpoints('job-e')).toEqual([]);
+        expect(await s.listJobs()).toEqual(['job-e']);
+        expect(text(await s.readJobEnd('job-e'))).toBe('second');
+        // A job that never wrote a checkpoint can still record its end.
+        await s.writeJobEnd('job-f', Buffer.from('only'));
+        expect(text(await s.readJobEnd('job-f'))).toBe('only');
+        expect(await s.listJobs()).toEqual(['job-e', 'job-f']);
+      }));
+
     it('discards a snapshot and everything in it, idempotently', () =>
       withStorage(async ({ storage: s }) => {
         const keep = s.checkpointLocation('job-b', 1);

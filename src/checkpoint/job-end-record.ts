@@ -1,0 +1,43 @@
+// How a job ended, kept in its checkpoint folder after its checkpoints are removed. Without it, a
+// `--resume` after a job that finished (or was stopped with a savepoint, or cancelled) finds no
+// checkpoint and starts from the beginning, writing its output a second time — for instance when
+// the process is killed after the final commit but before it exits, and a supervisor resumes it.
+
+export type JobEndOutcome = 'finished' | 'stopped' | 'cancelled';
+
+export interface JobEndRecord {
+  readonly jobName: string;
+  readonly outcome: JobEndOutcome;
+  /** Milliseconds since the epoch. */
+  readonly endedAt: number;
+  /** With 'stopped': the savepoint the job was stopped with. */
+  readonly savepoint?: string;
+}
+
+const VERSION = 1;
+
+export function encodeJobEnd(r: JobEndRecord): Uint8Array {
+  return new TextEncoder().encode(`${JSON.stringify({ version: VERSION, ...r })}\n`);
+}
+
+/** The record, or undefined when the bytes are not one this version of weir wrote. */
+export function decodeJobEnd(bytes: Uint8Array): JobEndRecord | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== 'object' || v === null) return undefined;
+  const o = v as Record<string, unknown>;
+  if (o.version !== VERSION || typeof o.jobName !== 'string' || typeof o.endedAt !== 'number')
+    return undefined;
+  if (o.outcome !== 'finished' && o.outcome !== 'stopped' && o.outcome !== 'cancelled') return undefined;
+  if (o.savepoint !== undefined && typeof o.savepoint !== 'string') return undefined;
+  return {
+    jobName: o.jobName,
+    outcome: o.outcome,
+    endedAt: o.endedAt,
+    ...(typeof o.savepoint === 'string' ? { savepoint: o.savepoint } : {}),
+  };
+}

@@ -1,0 +1,154 @@
+// `--resume` continues a job whose process died. A job that ended — finished, stopped with a
+// savepoint, cancelled — removes its checkpoints, so without a record of that end a resume (say,
+// after a kill between the final commit and the exit) would start over and write its output twice.
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  DiscardingSink,
+  StreamExecutionEnvironment,
+  ValueStateDescriptor,
+  type Collector,
+  type KeyedProcessContext,
+  type KeyedProcessFunction,
+  type RuntimeContext,
+  type ValueState,
+} from '../../src/index.js';
+import type { JobMaster } from '../../src/cluster/job-master.js';
+import { RestoreError } from '../../src/cluster/job-launcher.js';
+
+class Count implements KeyedProcessFunction<number, number, number> {
+  private count!: ValueState<number>;
+  constructor(private readonly beforeRecord: (n: number) => void) {}
+  open(ctx: RuntimeContext): void {
+    this.count = ctx.getState(new ValueStateDescriptor<number>('count', { defaultValue: 0 }));
+  }
+  processElement(n: number, _ctx: KeyedProcessContext<number>, out: Collector<number>): void {
+    this.beforeRecord(n);
+    const c = this.count.value()! + 1;
+    this.count.update(c);
+    out.collect(c);
+  }
+}
+
+interface Run {
+  readonly log: string[];
+  readonly processed: number;
+  readonly master: JobMaster | undefined;
+  readonly result?: { jobId: string; savepointPath?: string };
+  readonly error?: unknown;
+}
+
+/**
+ * Runs the job (slow until 3 checkpoints completed); `during` is called with the master once
+ * they did, e.g. to stop or cancel it.
+ */
+async function run(
+  checkpoints: string,
+  o: { resume?: boolean; during?: (m: JobMaster) => void; failAfterCheckpoints?: boolean } = {},
+): Promise<Run> {
+  const env = new StreamExecutionEnvironment({ parallelism: 2, execution: { batchSize: 64 } });
+  env.enableCheckpointing(15);
+  env.checkpointConfig.setCheckpointStorage(checkpoints);
+  env.setRestartStrategy({ type: 'none' });
+  let master: JobMaster | undefined;
+  let processed = 0;
+  let acted = false;
+  const log: string[] = [];
+  env
+    .fromSequence(1, 200_000)
+    .setParallelism(1)
+    .uid('numbers')
+    .keyBy((n) => n % 5)
+    .process(
+      new Count((n) => {
+        processed++;
+        const enough = master !== undefined && master.completedCheckpoints >= 3;
+        if (!enough && n % 10 === 0) {
+          const until = performance.now() + 0.1;
+          while (performance.now() < until);
+        }
+        if (enough && !acted) {
+          acted = true;
+          if (o.failAfterCheckpoints === true) throw new Error('dies');
+          o.during?.(master!);
+        }
+      }),
+    )
+    .uid('count')
+    .sinkTo(new DiscardingSink<number>())
+    .uid('sink');
+  try {
+    const result = await env.execute('ends', {
+      resume: o.resume,
+      log: (l) => log.push(l),
+      onStart: (m) => void (master = m),
+    });
+    return { log, processed, master, result };
+  } catch (error) {
+    return { log, processed, master, error };
+  }
+}
+
+describe('--resume after the job ended', () => {
+  it('does nothing after a finished job, and resumes a newer run that died', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weir-ended-'));
+    const first = await run(dir);
+    expect(first.error).toBeUndefined();
+    const jobId = first.result!.jobId;
+    // The checkpoints are gone; the record of the end is not.
+    expect(readdirSync(join(dir, jobId))).toEqual(['_ended']);
+
+    const again = await run(dir, { resume: true });
+    expect(again.error).toBeUndefined();
+    expect(again.processed).toBe(0);
+    expect(again.log).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^weir: job 'ends' \\(${jobId}\\) finished at \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z; nothing to resume \\(run without --resume to run it again\\)$`,
+        ),
+      ),
+    ]);
+
+    // A later run of the same job that dies keeps its checkpoints: resume continues it.
+    const died = await run(dir, { failAfterCheckpoints: true });
+    expect(String(died.error)).toMatch(/dies/);
+    const resumed = await run(dir, { resume: true });
+    expect(resumed.error).toBeUndefined();
+    expect(
+      resumed.log.some((l) =>
+        l.startsWith(`weir: resuming job 'ends' (${died.master!.jobId}) from checkpoint `),
+      ),
+    ).toBe(true);
+    expect(resumed.processed).toBeGreaterThan(0);
+  });
+
+  it('names the savepoint of a stopped job instead of starting over', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weir-ended-'));
+    const savepoints = mkdtempSync(join(tmpdir(), 'weir-ended-sp-'));
+    const stopped = await run(dir, { during: (m) => void m.stop({ targetDir: savepoints }) });
+    expect(stopped.error).toBeUndefined();
+    const sp = stopped.result!.savepointPath!;
+    expect(sp).toContain(savepoints);
+    const r = await run(dir, { resume: true });
+    expect(r.error).toBeInstanceOf(RestoreError);
+    expect(String(r.error)).toContain(
+      `job 'ends' (${stopped.result!.jobId}) was stopped with savepoint ${sp} at `,
+    );
+    expect(String(r.error)).toContain(`continue from it with -s ${sp}, or run without --resume`);
+    expect(r.processed).toBe(0);
+  });
+
+  it('refuses to start a cancelled job over without being told to', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weir-ended-'));
+    const cancelled = await run(dir, { during: (m) => m.cancel() });
+    expect(cancelled.error).toBeDefined();
+    const r = await run(dir, { resume: true });
+    expect(r.error).toBeInstanceOf(RestoreError);
+    expect(String(r.error)).toMatch(
+      /job 'ends' \([0-9a-f-]+\) was cancelled at .* and its checkpoints removed; run without --resume/,
+    );
+    expect(r.processed).toBe(0);
+  });
+});
