@@ -3,7 +3,7 @@
 // checkpoint and starts from the beginning, writing its output a second time — for instance when
 // the process is killed after the final commit but before it exits, and a supervisor resumes it.
 
-export type JobEndOutcome = 'finished' | 'stopped' | 'cancelled';
+export type JobEndOutcome = 'finished' | 'stopped' | 'cancelled' | 'failed';
 
 export interface JobEndRecord {
   readonly jobName: string;
@@ -32,11 +32,11 @@ export function decodeJobEnd(bytes: Uint8Array): JobEndRecord | undefined {
   const o = v as Record<string, unknown>;
   if (o.version !== VERSION || typeof o.jobName !== 'string' || typeof o.endedAt !== 'number')
     return undefined;
-  if (o.outcome !== 'finished' && o.outcome !== 'stopped' && o.outcome !== 'cancelled') return undefined;
+  if (!['finished', 'stopped', 'cancelled', 'failed'].includes(o.outcome as string)) return undefined;
   if (o.savepoint !== undefined && typeof o.savepoint !== 'string') return undefined;
   return {
     jobName: o.jobName,
-    outcome: o.outcome,
+    outcome: o.outcome as JobEndOutcome,
     endedAt: o.endedAt,
     ...(typeof o.savepoint === 'string' ? { savepoint: o.savepoint } : {}),
   };

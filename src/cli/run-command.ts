@@ -47,7 +47,7 @@ const options = {
     parse: nonEmpty('a folder path'),
   },
   resume: {
-    help: 'continue from the newest completed checkpoint of a job with the same name, or start fresh if there is none; after a run that finished (exit 0), was stopped or cancelled (exit 2), it says so instead of starting over',
+    help: 'continue from the newest completed checkpoint of a job with the same name, or start fresh if there is none; when the newest run ended and removed its checkpoints, it says so instead of starting over: finished (exit 0; run without --resume to run it again), stopped, cancelled or failed (exit 2)',
   },
   'from-savepoint': {
     short: 's',

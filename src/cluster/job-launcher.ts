@@ -123,17 +123,22 @@ export async function launchJob(
       claimed = completedFrom(location, metadata);
     }
   } else if (options.resume === true) {
-    const ends = await jobEnds(storage, graph.jobName, log);
-    // Checkpoints a job left although it ended are not for resuming (removing them failed).
-    const candidates = (await resumeCandidates(storage, graph.jobName, log)).filter(
-      (c) => !ends.has(c.jobId),
-    );
+    const ends = await jobEnds(storage, graph.jobName);
     const last = [...ends].sort((a, b) => b[1].endedAt - a[1].endedAt)[0];
-    if (
-      last !== undefined &&
-      (candidates.length === 0 || last[1].endedAt >= candidates[0]!.metadata.timestamp)
-    )
+    // Checkpoints of a job that ended are not for resuming (their removal stopped halfway), and
+    // neither are checkpoints older than the newest end: resuming them would repeat that run.
+    const all = (await resumeCandidates(storage, graph.jobName, log)).filter((c) => !ends.has(c.jobId));
+    const candidates = all.filter((c) => last === undefined || c.metadata.timestamp > last[1].endedAt);
+    if (last !== undefined && candidates.length === 0) {
+      const older = all[0];
+      // Checkpoints of a run that never recorded an end, older than the end of another: which
+      // came last is a matter of clocks, so the user decides.
+      if (older !== undefined)
+        throw new RestoreError(
+          `job '${graph.jobName}' (${last[0]}) ended (${last[1].outcome}) at ${new Date(last[1].endedAt).toISOString()}, but run ${older.jobId} left an older checkpoint, ${older.location.uri}; continue from it with -s ${older.location.uri}, or run without --resume to start from the beginning`,
+        );
       return resumeEndedJob(last[0], last[1], log);
+    }
     const unusable = new Set<Candidate>();
     for (const c of candidates) {
       try {
@@ -204,19 +209,17 @@ export async function launchJob(
     if (enabled && shouldDiscard(settings.retention, outcome)) {
       // Recorded before the checkpoints go, so that no moment exists when a `--resume` would
       // find neither; when it cannot be recorded, the checkpoints stay.
-      const recorded =
-        outcome === 'failed' ||
-        (await recordJobEnd(
-          storage,
-          master.jobId,
-          {
-            jobName: graph.jobName,
-            outcome: result?.savepointPath !== undefined ? 'stopped' : outcome,
-            endedAt: Date.now(),
-            ...(result?.savepointPath !== undefined ? { savepoint: result.savepointPath } : {}),
-          },
-          log,
-        ));
+      const recorded = await recordJobEnd(
+        storage,
+        master.jobId,
+        {
+          jobName: graph.jobName,
+          outcome: result?.savepointPath !== undefined ? 'stopped' : outcome,
+          endedAt: Date.now(),
+          ...(result?.savepointPath !== undefined ? { savepoint: result.savepointPath } : {}),
+        },
+        log,
+      );
       if (recorded)
         for (const c of await storage.listCheckpoints(master.jobId)) await storage.discard(c.location);
     }
@@ -224,19 +227,18 @@ export async function launchJob(
 }
 
 /** How each job named `jobName` ended, by job id, for those that recorded it. */
-async function jobEnds(
-  storage: CheckpointStorage,
-  jobName: string,
-  log: (line: string) => void,
-): Promise<Map<string, JobEndRecord>> {
+async function jobEnds(storage: CheckpointStorage, jobName: string): Promise<Map<string, JobEndRecord>> {
   const out = new Map<string, JobEndRecord>();
   for (const jobId of await storage.listJobs()) {
     const bytes = await storage.readJobEnd(jobId);
     if (bytes === undefined) continue;
     const record = decodeJobEnd(bytes);
+    // Not knowing how a job ended could start it over: stop rather than guess.
     if (record === undefined)
-      log(`weir: ignoring the unreadable end record of job ${jobId} in ${storage.description}`);
-    else if (record.jobName === jobName) out.set(jobId, record);
+      throw new RestoreError(
+        `the end record of job ${jobId} in ${storage.description} (_ended) is damaged or from another version of weir; remove it if that job should be resumed, or run without --resume`,
+      );
+    if (record.jobName === jobName) out.set(jobId, record);
   }
   return out;
 }
@@ -275,8 +277,9 @@ function resumeEndedJob(jobId: string, r: JobEndRecord, log: (line: string) => v
         `${job} was stopped with savepoint ${r.savepoint ?? '(unknown)'} at ${at}; continue from it with -s ${r.savepoint ?? 'PATH'}, or run without --resume to start from the beginning`,
       );
     case 'cancelled':
+    case 'failed':
       throw new RestoreError(
-        `${job} was cancelled at ${at} and its checkpoints removed; run without --resume to start from the beginning, or with -s PATH from a savepoint`,
+        `${job} ${r.outcome === 'failed' ? 'failed' : 'was cancelled'} at ${at} and its checkpoints were removed (retention); run without --resume to start from the beginning, or with -s PATH from a savepoint`,
       );
   }
 }

@@ -1,7 +1,7 @@
 // `--resume` continues a job whose process died. A job that ended — finished, stopped with a
 // savepoint, cancelled — removes its checkpoints, so without a record of that end a resume (say,
 // after a kill between the final commit and the exit) would start over and write its output twice.
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -46,11 +46,17 @@ interface Run {
  */
 async function run(
   checkpoints: string,
-  o: { resume?: boolean; during?: (m: JobMaster) => void; failAfterCheckpoints?: boolean } = {},
+  o: {
+    resume?: boolean;
+    during?: (m: JobMaster) => void;
+    failAfterCheckpoints?: boolean;
+    retention?: 'delete-on-cancellation' | 'retain-on-cancellation' | 'never';
+  } = {},
 ): Promise<Run> {
   const env = new StreamExecutionEnvironment({ parallelism: 2, execution: { batchSize: 64 } });
   env.enableCheckpointing(15);
   env.checkpointConfig.setCheckpointStorage(checkpoints);
+  if (o.retention !== undefined) env.checkpointConfig.setExternalizedCheckpointRetention(o.retention);
   env.setRestartStrategy({ type: 'none' });
   let master: JobMaster | undefined;
   let processed = 0;
@@ -147,8 +153,40 @@ describe('--resume after the job ended', () => {
     const r = await run(dir, { resume: true });
     expect(r.error).toBeInstanceOf(RestoreError);
     expect(String(r.error)).toMatch(
-      /job 'ends' \([0-9a-f-]+\) was cancelled at .* and its checkpoints removed; run without --resume/,
+      /job 'ends' \([0-9a-f-]+\) was cancelled at .* and its checkpoints were removed \(retention\); run without --resume/,
     );
     expect(r.processed).toBe(0);
+  });
+
+  it('refuses after a failed job whose checkpoints were removed (retention never)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weir-ended-'));
+    const failed = await run(dir, { failAfterCheckpoints: true, retention: 'never' });
+    expect(String(failed.error)).toMatch(/dies/);
+    const r = await run(dir, { resume: true });
+    expect(r.error).toBeInstanceOf(RestoreError);
+    expect(String(r.error)).toMatch(
+      /job 'ends' \([0-9a-f-]+\) failed at .* and its checkpoints were removed/,
+    );
+    expect(r.processed).toBe(0);
+  });
+
+  it('stops at a damaged end record, and at checkpoints older than the newest end', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weir-ended-'));
+    // Run A dies, keeping its checkpoints; run B, started afresh, finishes.
+    const a = await run(dir, { failAfterCheckpoints: true });
+    expect(String(a.error)).toMatch(/dies/);
+    const b = await run(dir);
+    expect(b.error).toBeUndefined();
+    const older = await run(dir, { resume: true });
+    expect(older.error).toBeInstanceOf(RestoreError);
+    expect(String(older.error)).toContain(`job 'ends' (${b.result!.jobId}) ended (finished) at `);
+    expect(String(older.error)).toContain(`but run ${a.master!.jobId} left an older checkpoint`);
+    expect(older.processed).toBe(0);
+
+    writeFileSync(join(dir, b.result!.jobId, '_ended'), '{"version":1,"jobName":');
+    const damaged = await run(dir, { resume: true });
+    expect(damaged.error).toBeInstanceOf(RestoreError);
+    expect(String(damaged.error)).toContain(`the end record of job ${b.result!.jobId} in `);
+    expect(damaged.processed).toBe(0);
   });
 });
