@@ -209,14 +209,15 @@ export async function launchJob(
     if (enabled && shouldDiscard(settings.retention, outcome)) {
       // Recorded before the checkpoints go, so that no moment exists when a `--resume` would
       // find neither; when it cannot be recorded, the checkpoints stay.
+      const savepoint = result?.savepointPath;
       const recorded = await recordJobEnd(
         storage,
         master.jobId,
         {
           jobName: graph.jobName,
-          outcome: result?.savepointPath !== undefined ? 'stopped' : outcome,
+          outcome: savepoint !== undefined ? 'stopped' : outcome,
           endedAt: Date.now(),
-          ...(result?.savepointPath !== undefined ? { savepoint: result.savepointPath } : {}),
+          ...(savepoint !== undefined ? { savepoint } : {}),
         },
         log,
       );
@@ -263,7 +264,8 @@ async function recordJobEnd(
 /**
  * `--resume` when the newest run of the job ended rather than died: its checkpoints are gone, and
  * starting from the beginning would write its output again. Finished: nothing to do. Stopped
- * with a savepoint, or cancelled: the user chooses (exit 2).
+ * with a savepoint, cancelled, or failed (retention removed its checkpoints): the user chooses
+ * (exit 2).
  */
 function resumeEndedJob(jobId: string, r: JobEndRecord, log: (line: string) => void): JobExecutionResult {
   const at = new Date(r.endedAt).toISOString();

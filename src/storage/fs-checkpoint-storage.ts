@@ -168,6 +168,32 @@ class TempFileSink implements ByteSink {
   }
 }
 
+/** A small file written whole through a temp file: durable, and visible only complete. */
+async function writeWhole(
+  dir: string,
+  name: string,
+  bytes: Uint8Array,
+  publish: (temp: string, target: string) => Promise<void>,
+): Promise<void> {
+  const sink = await TempFileSink.create(dir, name, publish);
+  try {
+    await sink.write(bytes);
+    await sink.commit();
+  } catch (e) {
+    await sink.abort().catch(() => undefined);
+    throw e;
+  }
+}
+
+async function readIfPresent(path: string): Promise<Uint8Array | undefined> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    if (isMissing(e)) return undefined;
+    throw e;
+  }
+}
+
 async function renameInto(temp: string, target: string): Promise<void> {
   await rename(temp, target);
 }
@@ -266,46 +292,22 @@ export class FsCheckpointStorage implements CheckpointStorage {
     }
   }
 
-  async writeMetadata(location: SnapshotLocation, bytes: Uint8Array): Promise<void> {
-    const sink = await TempFileSink.create(dirOf(location), METADATA_FILE, linkInto);
-    try {
-      await sink.write(bytes);
-      await sink.commit();
-    } catch (e) {
-      await sink.abort().catch(() => undefined);
-      throw e;
-    }
+  writeMetadata(location: SnapshotLocation, bytes: Uint8Array): Promise<void> {
+    return writeWhole(dirOf(location), METADATA_FILE, bytes, linkInto);
   }
 
-  async readMetadata(location: SnapshotLocation): Promise<Uint8Array | undefined> {
-    try {
-      return await readFile(join(dirOf(location), METADATA_FILE));
-    } catch (e) {
-      if (isMissing(e)) return undefined;
-      throw e;
-    }
+  readMetadata(location: SnapshotLocation): Promise<Uint8Array | undefined> {
+    return readIfPresent(join(dirOf(location), METADATA_FILE));
   }
 
-  async writeJobEnd(jobId: string, bytes: Uint8Array): Promise<void> {
+  writeJobEnd(jobId: string, bytes: Uint8Array): Promise<void> {
     checkJobId(jobId);
-    const sink = await TempFileSink.create(join(this.root, jobId), JOB_END_FILE, renameInto);
-    try {
-      await sink.write(bytes);
-      await sink.commit();
-    } catch (e) {
-      await sink.abort().catch(() => undefined);
-      throw e;
-    }
+    return writeWhole(join(this.root, jobId), JOB_END_FILE, bytes, renameInto);
   }
 
-  async readJobEnd(jobId: string): Promise<Uint8Array | undefined> {
+  readJobEnd(jobId: string): Promise<Uint8Array | undefined> {
     checkJobId(jobId);
-    try {
-      return await readFile(join(this.root, jobId, JOB_END_FILE));
-    } catch (e) {
-      if (isMissing(e)) return undefined;
-      throw e;
-    }
+    return readIfPresent(join(this.root, jobId, JOB_END_FILE));
   }
 
   async listJobs(): Promise<string[]> {

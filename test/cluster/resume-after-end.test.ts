@@ -5,32 +5,10 @@ import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  DiscardingSink,
-  StreamExecutionEnvironment,
-  ValueStateDescriptor,
-  type Collector,
-  type KeyedProcessContext,
-  type KeyedProcessFunction,
-  type RuntimeContext,
-  type ValueState,
-} from '../../src/index.js';
+import { DiscardingSink, StreamExecutionEnvironment } from '../../src/index.js';
 import type { JobMaster } from '../../src/cluster/job-master.js';
+import { HookedCount, spin } from './hooked-count.js';
 import { RestoreError } from '../../src/cluster/job-launcher.js';
-
-class Count implements KeyedProcessFunction<number, number, number> {
-  private count!: ValueState<number>;
-  constructor(private readonly beforeRecord: (n: number) => void) {}
-  open(ctx: RuntimeContext): void {
-    this.count = ctx.getState(new ValueStateDescriptor<number>('count', { defaultValue: 0 }));
-  }
-  processElement(n: number, _ctx: KeyedProcessContext<number>, out: Collector<number>): void {
-    this.beforeRecord(n);
-    const c = this.count.value()! + 1;
-    this.count.update(c);
-    out.collect(c);
-  }
-}
 
 interface Run {
   readonly log: string[];
@@ -68,13 +46,10 @@ async function run(
     .uid('numbers')
     .keyBy((n) => n % 5)
     .process(
-      new Count((n) => {
+      new HookedCount((n) => {
         processed++;
         const enough = master !== undefined && master.completedCheckpoints >= 3;
-        if (!enough && n % 10 === 0) {
-          const until = performance.now() + 0.1;
-          while (performance.now() < until);
-        }
+        if (!enough && n % 10 === 0) spin(0.1);
         if (enough && !acted) {
           acted = true;
           if (o.failAfterCheckpoints === true) throw new Error('dies');

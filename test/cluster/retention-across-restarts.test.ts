@@ -5,37 +5,11 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  DiscardingSink,
-  StreamExecutionEnvironment,
-  ValueStateDescriptor,
-  type Collector,
-  type KeyedProcessContext,
-  type KeyedProcessFunction,
-  type RuntimeContext,
-  type ValueState,
-} from '../../src/index.js';
+import { DiscardingSink, StreamExecutionEnvironment } from '../../src/index.js';
 import type { JobMaster } from '../../src/cluster/job-master.js';
+import { HookedCount, spin } from './hooked-count.js';
 
 const RECORDS = 400_000;
-
-class SlowCounter implements KeyedProcessFunction<number, number, number> {
-  private count!: ValueState<number>;
-  /** `beforeRecord` says whether to slow down: until enough checkpoints completed. */
-  constructor(private readonly beforeRecord: (n: number) => boolean) {}
-  open(ctx: RuntimeContext): void {
-    this.count = ctx.getState(new ValueStateDescriptor<number>('count', { defaultValue: 0 }));
-  }
-  processElement(n: number, _ctx: KeyedProcessContext<number>, out: Collector<number>): void {
-    if (this.beforeRecord(n) && n % 10 === 0) {
-      const until = performance.now() + 0.1;
-      while (performance.now() < until);
-    }
-    const c = this.count.value()! + 1;
-    this.count.update(c);
-    out.collect(c);
-  }
-}
 
 /** Ids of the completed checkpoints (a `_metadata` in the folder) of every job under `dir`. */
 function completedIds(dir: string): number[] {
@@ -84,9 +58,9 @@ async function run(o: RunOptions): Promise<{ log: string[]; master: JobMaster }>
     .uid('numbers')
     .keyBy((n) => n % 7)
     .process(
-      new SlowCounter((n) => {
+      new HookedCount((n) => {
         o.beforeRecord?.(n, master!);
-        return master!.completedCheckpoints < o.slowUntil;
+        if (master!.completedCheckpoints < o.slowUntil && n % 10 === 0) spin(0.1);
       }),
     )
     .uid('count')
