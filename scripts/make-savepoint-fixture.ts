@@ -1,19 +1,21 @@
-// Makes the pinned savepoint fixture of format version 1 (test/fixtures/savepoint-v1/): runs the
-// fixture job (test/fixtures/savepoint-v1-job.ts) at parallelism 2 until all of its 500 events
-// are processed, stops it with a savepoint, checks the savepoint's state against what the job
-// must hold, and copies the savepoint folder to a fixed name.
+// Makes the pinned savepoint fixture of the format version this weir writes
+// (test/fixtures/savepoint-v<N>/): runs the fixture job (test/fixtures/savepoint-v1-job.ts, the
+// same job for every version) at parallelism 2 until all of its 500 events are processed, stops
+// it with a savepoint, checks the savepoint's state against what the job must hold, and copies
+// the savepoint folder to a fixed name.
 //
-//   npx tsx scripts/make-savepoint-fixture.ts [OUT]   (default test/fixtures/savepoint-v1/savepoint)
+//   npx tsx scripts/make-savepoint-fixture.ts [OUT]   (default test/fixtures/savepoint-v<N>/savepoint)
 //
-// The fixture is made once and checked in forever: this refuses to write into an existing
-// folder. Run it again only into another folder (to look at a fresh one); a new format version
-// gets a new fixture (and a copy of this script for it), never a regenerated old one.
+// A fixture is made once, by the weir that introduced its version, and checked in forever: this
+// refuses to write into an existing folder. Run it again only into another folder (to look at a
+// fresh one); a new format version gets a new fixture, never a regenerated old one.
 import { copyFile, mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { CollectSink } from '../src/index.js';
+import { METADATA_VERSION } from '../src/storage/metadata.js';
 import {
   decodeSavepoint,
   expectedState,
@@ -38,7 +40,8 @@ async function exists(path: string): Promise<boolean> {
 /** Throws unless the savepoint in `folder` holds exactly the state of events 0..FIXTURE_EVENTS-1. */
 async function check(folder: string): Promise<void> {
   const { metadata, states } = await decodeSavepoint(folder);
-  if (metadata.kind !== 'savepoint' || metadata.version !== 1) throw new Error('not a version 1 savepoint');
+  if (metadata.kind !== 'savepoint' || metadata.version !== METADATA_VERSION)
+    throw new Error(`not a version ${METADATA_VERSION} savepoint`);
   const want = expectedState(FIXTURE_EVENTS);
   const count = states.get('count');
   const stats = new Map(count?.get('stats')?.entries);
@@ -61,7 +64,9 @@ async function check(folder: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const out = resolve(process.argv[2] ?? join(root, 'test/fixtures/savepoint-v1/savepoint'));
+  const out = resolve(
+    process.argv[2] ?? join(root, `test/fixtures/savepoint-v${METADATA_VERSION}/savepoint`),
+  );
   if (await exists(out)) {
     throw new Error(
       `${out} exists: the pinned fixture is never regenerated or edited (a new format version gets a new fixture); give another folder to make a fresh one`,

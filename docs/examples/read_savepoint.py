@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reads a weir savepoint (or retained checkpoint) of format version 1 or 2 without weir.
+"""Reads a weir savepoint (or retained checkpoint) of format version 1, 2 or 3 without weir.
 
 A worked example of docs/savepoint-format.md, using only the Python 3 standard library:
 
@@ -23,7 +23,8 @@ import zlib
 from datetime import datetime, timedelta, timezone
 
 FORMAT = "weir-snapshot"
-VERSIONS = (1, 2)  # _metadata format versions this reader knows (data files are version 1)
+VERSIONS = (1, 2, 3)  # _metadata format versions this reader knows
+DATA_VERSIONS = {1: (1, 2), 2: (1,), 3: (1,), 4: (1,)}  # data file versions it knows, by kind
 DEFAULT_SERIALIZER = "weir-cbor"
 
 
@@ -136,7 +137,7 @@ def read_metadata(folder):
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise Damaged("%s: not a weir snapshot" % path)
     if type(doc.get("version")) is not int or doc["version"] not in VERSIONS:
-        raise Damaged("%s: format version %r; this reader reads versions 1 and 2" % (path, doc.get("version")))
+        raise Damaged("%s: format version %r; this reader reads versions 1, 2 and 3" % (path, doc.get("version")))
     checksum = doc.get("checksum")
     rest = {k: v for k, v in doc.items() if k != "checksum"}
     want = "crc32:%08x" % zlib.crc32(js_stringify(rest).encode("utf-8"))
@@ -182,10 +183,11 @@ class StateFile:
         magic, version, kind = struct.unpack(">8sHH", header)
         if magic != MAGIC:
             raise Damaged("%s: bad magic" % self.name)
-        if version != 1:
-            raise Damaged("%s: data file version %d; this reader reads version 1" % (self.name, version))
         if kind != want_kind:
             raise Damaged("%s: holds %s state, %s expected" % (self.name, KINDS.get(kind, kind), KINDS[want_kind]))
+        if version not in DATA_VERSIONS[kind]:
+            raise Damaged("%s: data file version %d; this reader reads %s" % (self.name, version, DATA_VERSIONS[kind]))
+        self.version = version
         footer = self.read(size - FOOTER_BYTES, FOOTER_BYTES)
         count, index_crc, index_magic = struct.unpack(">II8s", footer)
         if index_magic != INDEX_MAGIC:
@@ -371,6 +373,10 @@ class Decoder:
             if not isinstance(item, list):
                 self.fail("tag 258 without an array")
             return JsSet(item)
+        if tag == 86:  # RFC 8746: float64 little-endian typed array (a keyed file's value column)
+            if not isinstance(item, bytes) or len(item) % 8 != 0:
+                self.fail("tag 86 without a byte string of whole float64s")
+            return list(struct.unpack("<%dd" % (len(item) // 8), item))
         self.fail("unsupported tag %d" % tag)
 
 
@@ -478,16 +484,31 @@ def state_entries(states_meta):
     }
 
 
-def keyed_section(payload, where):
-    """Yields (state name, kind, key, value) of one key group's section."""
+def keyed_section(payload, where, version):
+    """Yields (state name, kind, key, value) of one key group's section (data file `version`)."""
     d = Decoder(payload)
     while not d.done:
         name, kind, count = d.decode(), d.decode(), d.decode()
         if not isinstance(name, str) or not isinstance(kind, str) or not isinstance(count, int):
             raise Damaged("%s: malformed state header" % where)
-        for _ in range(count):
-            key = d.decode()
-            yield name, kind, key, d.decode()
+        if version == 1:  # key, value pairs
+            for _ in range(count):
+                key = d.decode()
+                yield name, kind, key, d.decode()
+            continue
+        # Version 2: the keys, then how the values follow (0: one item each, 1: one float64 column).
+        keys = [d.decode() for _ in range(count)]
+        form = d.decode()
+        if form == 1:
+            values = d.decode()
+            if not isinstance(values, list) or len(values) != count:
+                raise Damaged("%s: state %s: a value column of the wrong length" % (where, name))
+        elif form == 0:
+            values = [d.decode() for _ in range(count)]
+        else:
+            raise Damaged("%s: state %s: unknown value layout %r" % (where, name, form))
+        for key, value in zip(keys, values):
+            yield name, kind, key, value
 
 
 def operator_section(payload, where):
@@ -540,7 +561,7 @@ def summarize(folder, dump=None):
                 for kg in sorted(sf.sections):
                     if not first <= kg <= last:
                         raise Damaged("%s: key group %d is outside the subtask's [%d, %d]" % (sf.name, kg, first, last))
-                    for name, kind, k, v in keyed_section(sf.section(kg), sf.name):
+                    for name, kind, k, v in keyed_section(sf.section(kg), sf.name, sf.version):
                         if key_group_of(k, maxp) != kg:
                             raise Damaged("%s: key %s is not of key group %d" % (sf.name, show(k), kg))
                         totals.setdefault(("keyed", name), [kind, 0])[1] += 1
@@ -595,7 +616,7 @@ def lookup(folder, uid, state, key):
         codecs = state_entries(sub["states"])
         found = False
         if kg in sf.sections:  # an empty key group has no section
-            for name, _kind, k, v in keyed_section(sf.section(kg), sf.name):
+            for name, _kind, k, v in keyed_section(sf.section(kg), sf.name, sf.version):
                 if name == state and k == key:
                     print("%s => %s" % (show(k), describe_value(v, codecs.get(name, (DEFAULT_SERIALIZER, 1)))))
                     found = True
@@ -607,7 +628,7 @@ def lookup(folder, uid, state, key):
 
 
 def main(argv):
-    p = argparse.ArgumentParser(description="Verify and summarize a weir savepoint (format version 1 or 2).")
+    p = argparse.ArgumentParser(description="Verify and summarize a weir savepoint (format version 1, 2 or 3).")
     p.add_argument("folder", help="the savepoint folder, or its _metadata file")
     p.add_argument("--dump", nargs=2, metavar=("UID", "STATE"), help="print every entry of one state")
     p.add_argument("--key", help="with --dump: only this key (JSON; a bare word is a string)")

@@ -229,7 +229,7 @@ export async function loadSnapshot(
     await eachConcurrently(reads, FILES_IN_FLIGHT, (job, k, stopped) =>
       prepared[k]!.forEach((id, payload) => {
         if (stopped()) throw new Stopped();
-        readKeyedSection(payload, id, job.acc, job.where);
+        readKeyedSection(payload, id, job.acc, job.where, opened[k]!.version);
       }),
     );
     // Timers: small next to keyed state; each new subtask reads the sections of its key groups.

@@ -3,8 +3,10 @@
 //
 // Keyed state: one section per non-empty key group, id = key group. The payload is a CBOR
 // sequence (docs/value-codec.md): for each state with entries in the group, its name, its kind,
-// the number of entries, then that many key/value pairs. Keys are the user's keys as given to
-// keyBy (tuples as arrays); map-state values are Maps keyed by the user's map keys.
+// the number of entries n, then (keyed state file version 2) the n keys, then the values' layout
+// (0: n items; 1: one float64 column, RFC 8746 tag 86) and the values. Version 1 files, which
+// weir wrote before, hold n key/value pairs instead. Keys are the user's keys as given to keyBy
+// (tuples as arrays); map-state values are Maps keyed by the user's map keys.
 //
 // Operator state: one section (id 0): for each state, its name, its mode ('split' or 'union' for
 // list state, 'broadcast' for broadcast state, whose entries are [key, value] pairs), the number
@@ -22,6 +24,7 @@ import { fromStateKey, toStateKey } from '../state/state-key.js';
 import { ValueDecoder, ValueEncoder } from '../state/value-codec.js';
 import { DEFAULT_FORMAT, mapUnits, type StoredFormat } from '../state/state-schema.js';
 import { releaseCapturedGroup } from '../state/state-table.js';
+import type { KeyColumn } from '../state/key-column-cache.js';
 import type { StateFileWriter } from '../storage/state-file.js';
 
 /** Bytes encoded before they are handed to the file writer (and the event loop gets a turn). */
@@ -59,14 +62,53 @@ function fromPortableValue(kind: StateKind, v: unknown, where: string): unknown 
   return out;
 }
 
+/** Kinds whose values may be written as one float64 column (RFC 8746) when every one is a number. */
+const NUMBER_COLUMN_KINDS: ReadonlySet<string> = new Set(['value', 'reducing', 'aggregating']);
+/** How a state's values follow its keys in a version 2 section. */
+const VALUES_AS_ITEMS = 0;
+const VALUES_AS_FLOAT64 = 1;
+
+/** The numbers of one key group on their way to the file (filled and written with no await between). */
+let column = new Float64Array(1024);
+
+// One pass over a key group's map (Map.forEach: no iterator objects) that compares its keys with
+// a kept key column and, for states that may have one, collects its values into `column`. State
+// of the pass is module-level so the callback is one function that V8 optimizes once.
+let scanKeys: readonly unknown[] | undefined;
+let scanAt = 0;
+let scanSameKeys = true;
+let scanAllNumbers = true;
+const scanEntry = (v: unknown, k: unknown): void => {
+  if (scanKeys !== undefined && k !== scanKeys[scanAt]) scanSameKeys = false;
+  if (typeof v === 'number') column[scanAt] = v;
+  else scanAllNumbers = false;
+  scanAt++;
+};
+
+/** Scans `m`: whether its keys are `keys` in the same order, and whether its values are all numbers (then they are in `column`). */
+function scan(
+  m: ReadonlyMap<unknown, unknown>,
+  keys: readonly unknown[] | undefined,
+): { sameKeys: boolean; allNumbers: boolean } {
+  if (column.length < m.size) column = new Float64Array(Math.max(m.size, 2 * column.length));
+  scanKeys = keys;
+  scanAt = 0;
+  scanSameKeys = keys !== undefined;
+  scanAllNumbers = true;
+  m.forEach(scanEntry);
+  scanKeys = undefined;
+  return { sameKeys: scanSameKeys, allNumbers: scanAllNumbers };
+}
+
 /**
  * The asynchronous part of a keyed snapshot: encodes the capture key group by key group into
- * `file`, giving the event loop a turn regularly. Returns the entry count per state.
+ * `file` (keyed state file version 2: for each state, its keys, then its values), giving the
+ * event loop a turn regularly. Returns the entry count per state.
  *
- * A key group of a state with at most ENTRIES_PER_TURN entries is encoded in one synchronous
- * pass (Map.forEach: no iterator, no entry arrays); the event loop gets its turn between key
- * groups once ENTRIES_PER_TURN entries were encoded. Larger groups are encoded entry by entry
- * with turns in between. The bytes are the same either way.
+ * The key column of a group whose map holds the same keys in the same order as at the state's
+ * previous snapshot is copied from that snapshot (KeyColumnCache) instead of encoded again; the
+ * values are one float64 column when they are all numbers (value, reducing and aggregating state
+ * with the default serializer), else one item each.
  *
  * Each key group is handed back to its state table once encoded (`releaseCapturedGroup`, a
  * no-op unless the capture was adopted): its bytes are in the encoder, so records may change it
@@ -83,22 +125,21 @@ export async function writeKeyedState(
     format: s.format,
     entries: 0,
   }));
-  // Per state: how one stored (state key, value) pair is written.
-  const writers = capture.states.map((st): ((v: unknown, k: unknown) => void) => {
+  // String keys and number values are what most keyed state holds: paths of their own.
+  const writeKey = (k: unknown): void => {
+    const key = fromStateKey(k);
+    if (typeof key === 'string') enc.encodeString(key);
+    else enc.encode(key);
+  };
+  const writeValue = capture.states.map((st): ((v: unknown) => void) => {
     const serialize = st.serialize;
     const kind = st.kind;
-    // String keys and number values are what most keyed state holds, and every entry is
-    // encoded at every checkpoint.
     if (kind !== 'map' && serialize === undefined)
-      return (v, k) => {
-        const key = fromStateKey(k);
-        if (typeof key === 'string') enc.encodeString(key);
-        else enc.encode(key);
+      return (v) => {
         if (typeof v === 'number') enc.encodeNumber(v);
         else enc.encode(v);
       };
-    return (v, k) => {
-      enc.encode(fromStateKey(k));
+    return (v) => {
       const portable = toPortableValue(kind, v);
       enc.encode(serialize === undefined ? portable : mapUnits(kind, portable, serialize));
     };
@@ -114,6 +155,10 @@ export async function writeKeyedState(
     if (pending !== undefined) await pending;
     enc.reset();
   };
+  const turn = async (): Promise<void> => {
+    sinceTurn = 0;
+    await yieldToLoop();
+  };
   for (let i = 0; i < capture.range.size; i++) {
     let opened = false;
     for (let s = 0; s < capture.states.length; s++) {
@@ -127,21 +172,52 @@ export async function writeKeyedState(
         file.beginSection(capture.range.start + i);
         opened = true;
       }
+      const n = m.size;
       enc.encode(st.name);
       enc.encode(st.kind);
-      enc.encode(m.size);
-      counts[s]!.entries += m.size;
-      const write = writers[s]!;
-      if (m.size <= ENTRIES_PER_TURN) {
-        m.forEach(write);
-        sinceTurn += m.size;
+      enc.encode(n);
+      counts[s]!.entries += n;
+      // Keys: kept whole in the encoder (no flush in between), so the column can be kept.
+      const cache = st.keyColumns;
+      const numbers = NUMBER_COLUMN_KINDS.has(st.kind) && st.serialize === undefined;
+      let kept: KeyColumn | undefined;
+      let allNumbers = false;
+      if (numbers) {
+        const c = cache?.get(i, n);
+        const r = scan(m, c?.keys);
+        kept = r.sameKeys ? c : undefined;
+        allNumbers = r.allNumbers;
+      } else kept = cache?.match(i, m);
+      if (kept !== undefined) enc.appendEncoded(kept.bytes);
+      else {
+        const start = enc.length;
+        const keys: unknown[] = [];
+        let awaited = false;
+        for (const k of m.keys()) {
+          writeKey(k);
+          keys.push(k);
+          if (++sinceTurn >= ENTRIES_PER_TURN && n > ENTRIES_PER_TURN) {
+            await turn();
+            awaited = true;
+          }
+        }
+        cache?.keep(i, { keys, bytes: enc.copyOf(start, enc.length) });
+        // Another snapshot may have used `column` meanwhile.
+        if (awaited && allNumbers) scan(m, undefined);
+      }
+      // Values. (`column` holds this group's numbers: nothing was awaited since it was filled.)
+      if (numbers && allNumbers) {
+        enc.encodeNumber(VALUES_AS_FLOAT64);
+        enc.float64Column(column, n);
+        sinceTurn += n >>> 3;
       } else {
-        for (const [k, v] of m) {
-          write(v, k);
-          if (enc.length >= CHUNK_BYTES) await flush();
-          if (++sinceTurn >= ENTRIES_PER_TURN) {
-            sinceTurn = 0;
-            await yieldToLoop();
+        enc.encodeNumber(VALUES_AS_ITEMS);
+        const write = writeValue[s]!;
+        for (const v of m.values()) {
+          write(v);
+          if (++sinceTurn >= ENTRIES_PER_TURN && n > ENTRIES_PER_TURN) {
+            if (enc.length >= CHUNK_BYTES) await flush();
+            await turn();
           }
         }
       }
@@ -152,10 +228,7 @@ export async function writeKeyedState(
       await flush();
       file.endSection();
     }
-    if (sinceTurn >= ENTRIES_PER_TURN) {
-      sinceTurn = 0;
-      await yieldToLoop();
-    }
+    if (sinceTurn >= ENTRIES_PER_TURN) await turn();
   }
   return counts;
 }
@@ -166,13 +239,19 @@ export type DecodedKeyedState = Map<
   { kind: StateKind; keyGroups: Array<{ keyGroup: number; entries: KeyGroupEntries }> }
 >;
 
-/** Decodes one keyed-state section (key group `keyGroup`) into `into`, grouped by state name. */
+/**
+ * Decodes one keyed-state section (key group `keyGroup`) into `into`, grouped by state name.
+ * `version`: the keyed state file's version (1: key, value pairs; 2: keys, then values).
+ */
 export function readKeyedSection(
   payload: Uint8Array,
   keyGroup: number,
   into: DecodedKeyedState,
   where: string,
+  version: number,
 ): void {
+  if (version !== 1 && version !== 2)
+    throw new StateFormatError(`${where}: keyed state file version ${version} is not one this weir reads`);
   const dec = new ValueDecoder(payload);
   while (!dec.done) {
     const name = dec.decode();
@@ -194,12 +273,34 @@ export function readKeyedSection(
     // Straight into the key group's map, which the restoring backend adopts: no pair per entry
     // and no second pass (a restore of a gigabyte decodes millions of entries here).
     const entries = new Map<unknown, unknown>();
-    if (kind === 'map')
-      for (let e = 0; e < count; e++) {
-        const key = toStateKey(dec.decodeKey());
-        entries.set(key, fromPortableValue(kind, dec.decode(), where));
-      }
-    else for (let e = 0; e < count; e++) entries.set(toStateKey(dec.decodeKey()), dec.decode());
+    if (version === 1) {
+      if (kind === 'map')
+        for (let e = 0; e < count; e++) {
+          const key = toStateKey(dec.decodeKey());
+          entries.set(key, fromPortableValue(kind, dec.decode(), where));
+        }
+      else for (let e = 0; e < count; e++) entries.set(toStateKey(dec.decodeKey()), dec.decode());
+    } else {
+      // Every key takes at least one byte: a count past the payload is damage, not an allocation.
+      if (count > payload.length)
+        throw new StateFormatError(
+          `${where}: key group ${keyGroup} has a bad entry count for state '${name}'`,
+        );
+      const keys = new Array<unknown>(count);
+      for (let e = 0; e < count; e++) keys[e] = toStateKey(dec.decodeKey());
+      const form = dec.decode();
+      if (form === VALUES_AS_FLOAT64 && NUMBER_COLUMN_KINDS.has(kind)) {
+        const values = dec.decodeFloat64Column(count);
+        for (let e = 0; e < count; e++) entries.set(keys[e], values[e]);
+      } else if (form === VALUES_AS_ITEMS) {
+        if (kind === 'map')
+          for (let e = 0; e < count; e++) entries.set(keys[e], fromPortableValue(kind, dec.decode(), where));
+        else for (let e = 0; e < count; e++) entries.set(keys[e], dec.decode());
+      } else
+        throw new StateFormatError(
+          `${where}: key group ${keyGroup} has a bad value layout for ${kind} state '${name}'`,
+        );
+    }
     st.keyGroups.push({ keyGroup, entries });
   }
 }

@@ -4,7 +4,7 @@
 import type { OperatorSnapshotParts } from '../runtime/stream-operator.js';
 import type { KeyGroupRange } from '../state/key-group.js';
 import type { CheckpointStorage, SnapshotLocation } from '../storage/checkpoint-storage.js';
-import type { StateFileInfo, StateFileWriter } from '../storage/state-file.js';
+import type { StateFileInfo } from '../storage/state-file.js';
 import { STATE_FILE_KEYED, STATE_FILE_OPERATOR, STATE_FILE_TIMERS } from '../storage/state-file.js';
 import { writeTimers } from './timer-serialization.js';
 import type { StateHandle, SubtaskStateEntry } from '../storage/metadata.js';
@@ -34,59 +34,6 @@ export function toHandle(info: StateFileInfo): StateHandle {
       (s) => [s.id, s.offset, s.length, s.crc32] as [number, number, number, number],
     ),
   };
-}
-
-/** Encoded keyed state kept in memory while its file is being created, at most this much. */
-const OPENING_BYTES = 4 << 20;
-
-type SectionOp = { readonly begin: number } | { readonly chunk: Uint8Array } | 'end';
-
-/**
- * A keyed state file while it is still being created: sections are kept in memory (up to
- * OPENING_BYTES, then the writer waits) and handed to the file once it is open, so encoding, and
- * with it the copy-on-write window of the capture, does not wait for the storage to open a file.
- */
-class OpeningStateFile {
-  private file: StateFileWriter | undefined;
-  private ops: SectionOp[] = [];
-  private bytes = 0;
-
-  constructor(private readonly opening: Promise<StateFileWriter>) {}
-
-  beginSection(id: number): void {
-    if (this.file !== undefined) this.file.beginSection(id);
-    else this.ops.push({ begin: id });
-  }
-
-  /** As StateFileWriter.write: `chunk` may be reused once this returns (or its promise settles). */
-  write(chunk: Uint8Array): Promise<void> | undefined {
-    if (this.file !== undefined) return this.file.write(chunk);
-    this.ops.push({ chunk: Buffer.from(chunk) });
-    this.bytes += chunk.length;
-    return this.bytes >= OPENING_BYTES ? this.open().then(() => undefined) : undefined;
-  }
-
-  endSection(): void {
-    if (this.file !== undefined) this.file.endSection();
-    else this.ops.push('end');
-  }
-
-  /** Waits for the file and hands it what was kept. Call once no other call is in flight. */
-  async open(): Promise<StateFileWriter> {
-    if (this.file !== undefined) return this.file;
-    const file = await this.opening;
-    for (const op of this.ops) {
-      if (op === 'end') file.endSection();
-      else if ('begin' in op) file.beginSection(op.begin);
-      else {
-        const pending = file.write(op.chunk);
-        if (pending !== undefined) await pending;
-      }
-    }
-    this.ops = [];
-    this.file = file;
-    return file;
-  }
 }
 
 /**
@@ -131,15 +78,13 @@ export async function writeTaskSnapshot(
       const prefix = `op-${part.operatorId.slice(0, 8)}-${subtaskIndex}`;
       if (storage !== undefined && location !== undefined) {
         if (part.keyed !== undefined && part.keyed.states.length > 0) {
-          const opening = storage.createStateFile(location, `${prefix}-keyed.state`, STATE_FILE_KEYED);
-          opening.catch(() => undefined); // awaited below, through `pending`
-          const pending = new OpeningStateFile(opening);
+          // Storage creates the file while the writer takes the first megabytes into its buffers.
+          const file = await storage.createStateFile(location, `${prefix}-keyed.state`, STATE_FILE_KEYED);
           try {
-            const counts = await writeKeyedState(part.keyed, pending);
+            const counts = await writeKeyedState(part.keyed, file);
             // Every byte is encoded now: the maps may change again while the file is written and
             // made durable (the copy-on-write window ends with the encoding, not the fsync).
             releaseKeyed(part.keyed, released);
-            const file = await pending.open();
             const info = await file.close();
             keyed = toHandle(info);
             bytes += info.size;
@@ -153,8 +98,7 @@ export async function writeTaskSnapshot(
                 version: c.format.version,
               });
           } catch (e) {
-            const file = await opening.catch(() => undefined);
-            await file?.abort().catch(() => undefined);
+            await file.abort().catch(() => undefined);
             throw e;
           }
         }

@@ -21,6 +21,7 @@ import {
 } from './state.js';
 import { fromStateKey, toStateKey } from './state-key.js';
 import { StateTable } from './state-table.js';
+import type { KeyColumnCache } from './key-column-cache.js';
 import {
   DEFAULT_FORMAT,
   formatOf,
@@ -43,6 +44,8 @@ export interface KeyedStateCapture {
     readonly serialize: ((unit: unknown) => unknown) | undefined;
     /** Indexed by key group − range.start; keys are state keys (see state-key.ts). */
     readonly maps: ReadonlyArray<Map<unknown, unknown> | undefined>;
+    /** The state's key columns as last written, which a writer may copy and must keep current. */
+    readonly keyColumns?: KeyColumnCache;
   }>;
   /** Lets the backend change the captured maps again. Call once the snapshot is written (or abandoned). */
   release(): void;
@@ -206,7 +209,14 @@ export class HeapKeyedStateBackend implements KeyedStateStore {
     const states: Array<KeyedStateCapture['states'][number]> = [];
     const tables: StateTable[] = [];
     for (const [name, s] of this.states) {
-      states.push({ name, kind: s.kind, format: s.format, serialize: s.serialize, maps: s.table.freeze() });
+      states.push({
+        name,
+        kind: s.kind,
+        format: s.format,
+        serialize: s.serialize,
+        maps: s.table.freeze(),
+        keyColumns: s.table.keyColumns,
+      });
       tables.push(s.table);
     }
     let released = false;

@@ -15,6 +15,7 @@
 // checkpoint is being written): a key group's map stays unchanged while any capture needs it.
 import type { KeyGroupRange } from './key-group.js';
 import { cloneValue } from './clone-value.js';
+import { KeyColumnCache } from './key-column-cache.js';
 
 export const TOMBSTONE: unique symbol = Symbol('weir.deleted');
 
@@ -78,8 +79,11 @@ export class StateTable {
   private mergeCursor = 0;
   /** Per key group: TOMBSTONE entries in the overlay (an upper bound), so merges can skip looking for them. */
   private readonly tombstones: number[];
+  /** The key columns of the last snapshot written, for the next one to copy (see key-column-cache.ts). */
+  readonly keyColumns: KeyColumnCache;
 
   constructor(readonly range: KeyGroupRange) {
+    this.keyColumns = new KeyColumnCache(range.size);
     this.maps = new Array<GroupMap | undefined>(range.size).fill(undefined);
     this.needs = new Uint32Array(range.size);
     this.tombstones = new Array<number>(range.size).fill(0);

@@ -27,6 +27,9 @@ const TAG_POS_BIGNUM = 2;
 const TAG_NEG_BIGNUM = 3;
 const TAG_SET = 258;
 const TAG_MAP_ANY_KEYS = 259;
+/** RFC 8746: a typed array of IEEE 754 binary64, little-endian, as a byte string. */
+const TAG_FLOAT64_LE = 86;
+const LITTLE_ENDIAN = new Uint8Array(new Float64Array([1]).buffer)[7] === 0x3f;
 
 /** Strings of fewer UTF-16 units than this are tried as ASCII in a plain loop. */
 const SHORT_STRING = 64;
@@ -224,6 +227,40 @@ export class ValueEncoder {
       }
       this.pos = p;
     } else this.number(v);
+  }
+
+  /** Appends bytes that are encoded items already (a key column kept from an earlier snapshot). */
+  appendEncoded(bytes: Uint8Array): void {
+    this.ensure(bytes.length);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
+  }
+
+  /** A copy of bytes [start, end) of those written since the last reset. */
+  copyOf(start: number, end: number): Uint8Array {
+    if (start < 0 || start > end || end > this.pos)
+      throw new RangeError(`copyOf: bad range [${start}, ${end})`);
+    return Uint8Array.prototype.slice.call(this.buf, start, end);
+  }
+
+  /**
+   * The first `n` numbers of `values` as one item: a float64 little-endian typed array (RFC 8746,
+   * tag 86), i.e. a byte string of 8·n bytes. NaN is written as the one quiet NaN, as `encode` does.
+   */
+  float64Column(values: Float64Array, n: number): void {
+    if (n > values.length) throw new RangeError(`float64Column: ${n} values asked of ${values.length}`);
+    this.head(6, TAG_FLOAT64_LE);
+    this.head(2, 8 * n);
+    this.ensure(8 * n);
+    const b = this.buf;
+    const at = this.pos;
+    if (LITTLE_ENDIAN) b.set(new Uint8Array(values.buffer, values.byteOffset, 8 * n), at);
+    else for (let i = 0; i < n; i++) b.writeDoubleLE(values[i]!, at + 8 * i);
+    for (let i = 0; i < n; i++) {
+      const x = values[i]!;
+      if (x !== x) b.writeDoubleLE(NaN, at + 8 * i);
+    }
+    this.pos = at + 8 * n;
   }
 
   private ensure(n: number): void {
@@ -524,6 +561,25 @@ export class ValueDecoder {
       }
     }
     return this.read(0);
+  }
+
+  /** `n` numbers written by `ValueEncoder.float64Column`. */
+  decodeFloat64Column(n: number): Float64Array {
+    const start = this.pos;
+    this.need(2, start);
+    if (this.u8[start] !== 0xd8 || this.u8[start + 1] !== TAG_FLOAT64_LE)
+      this.fail(`expected a float64 column (tag ${TAG_FLOAT64_LE})`, start);
+    this.pos = start + 2;
+    const length = this.taggedHead(2, TAG_FLOAT64_LE, 'a byte string', start);
+    if (length !== 8 * n)
+      this.fail(`a float64 column of ${length} bytes where ${n} numbers (${8 * n} bytes) belong`, start);
+    this.need(length, start);
+    const out = new Float64Array(n);
+    const p = this.pos;
+    if (LITTLE_ENDIAN) new Uint8Array(out.buffer).set(this.u8.subarray(p, p + length));
+    else for (let i = 0; i < n; i++) out[i] = this.buf.readDoubleLE(p + 8 * i);
+    this.pos = p + length;
+    return out;
   }
 
   private fail(what: string, at: number): never {

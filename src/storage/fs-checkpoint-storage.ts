@@ -28,6 +28,7 @@ import {
   type SnapshotLocation,
 } from './checkpoint-storage.js';
 import { isPortableRelativePath } from './metadata.js';
+import { DeferredSink } from './deferred-sink.js';
 import { StateFileWriter, type ByteSink } from './state-file.js';
 
 const CHECKPOINT_DIR = /^chk-(0|[1-9][0-9]*)$/;
@@ -252,8 +253,8 @@ export class FsCheckpointStorage implements CheckpointStorage {
       throw new SnapshotAlreadyCompleteError(
         `${dir} is a completed snapshot (it has ${METADATA_FILE}); ${name} cannot be added to it`,
       );
-    const sink = await TempFileSink.create(dir, name, renameInto);
-    return new StateFileWriter(name, kind, sink);
+    // The folder and the temporary file are created while the writer fills its first buffer.
+    return new StateFileWriter(name, kind, new DeferredSink(TempFileSink.create(dir, name, renameInto)));
   }
 
   async readRange(

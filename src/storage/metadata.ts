@@ -1,8 +1,11 @@
-// The `_metadata` document of a checkpoint or savepoint, format version 2 (ARCHITECTURE.md §8).
+// The `_metadata` document of a checkpoint or savepoint, format version 3 (ARCHITECTURE.md §8).
 // An on-disk contract: change it only with a version bump and a reader for the old version.
 // Version 2 (weir after 0.1.0) added per-state `serializer` and `version`, the operator-state
 // mode "broadcast" and timers files behind the `timers` handle; version 1 is read as well (its
-// documents have none of these, which mean "weir-cbor", 1, and no timers).
+// documents have none of these, which mean "weir-cbor", 1, and no timers). Version 3 has the
+// document of version 2; what changed is its keyed state files, which are of state file version
+// 2 (keys, then values: state-serialization.ts). Each data file's header says which layout it
+// has, so the reader of every version is the same.
 //
 // UTF-8 JSON naming, per operator and subtask, the data files that hold its state — relative
 // paths only, so a snapshot folder can be moved — with sizes, checksums and section indexes:
@@ -29,9 +32,9 @@ import { crc32 } from './crc32.js';
 
 export const METADATA_FORMAT = 'weir-snapshot';
 /** The version this weir writes. */
-export const METADATA_VERSION = 2;
+export const METADATA_VERSION = 3;
 /** The versions this weir reads. */
-const READABLE_VERSIONS: readonly number[] = [1, 2];
+const READABLE_VERSIONS: readonly number[] = [1, 2, 3];
 
 /** [section id, offset, length, crc32] */
 export type SectionEntry = [number, number, number, number];
@@ -81,7 +84,7 @@ export interface OperatorMetadata {
 
 export interface SnapshotMetadata {
   format: typeof METADATA_FORMAT;
-  version: 1 | 2;
+  version: 1 | 2 | 3;
   weirVersion: string;
   kind: 'checkpoint' | 'savepoint';
   id: number;
@@ -142,7 +145,7 @@ export function decodeMetadata(bytes: Uint8Array, where: string): SnapshotMetada
     throw bad(`not a weir snapshot (format is ${JSON.stringify(o.format) ?? 'missing'})`);
   if (typeof o.version !== 'number' || !READABLE_VERSIONS.includes(o.version))
     throw bad(
-      `unsupported format version ${JSON.stringify(o.version) ?? '(missing)'} (this weir reads versions ${READABLE_VERSIONS.join(' and ')})`,
+      `unsupported format version ${JSON.stringify(o.version) ?? '(missing)'} (this weir reads versions ${READABLE_VERSIONS.slice(0, -1).join(', ')} and ${READABLE_VERSIONS.at(-1)})`,
     );
   const { checksum, ...rest } = o;
   if (typeof checksum !== 'string') throw bad('no checksum (damaged, or not written by weir)');

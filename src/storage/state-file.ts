@@ -1,7 +1,10 @@
-// The data file of a snapshot, format version 1 (ARCHITECTURE.md §8). An on-disk contract:
-// change it only with a version bump and a reader for the old version.
+// The data file of a snapshot (ARCHITECTURE.md §8). An on-disk contract: change it only with a
+// version bump and a reader for the old version. The layout below is that of every version; the
+// version says how a kind's payloads are laid out: keyed files are written at version 2 (keys,
+// then values, per state: state-serialization.ts), the other kinds at version 1. Version 1 keyed
+// files (key, value pairs) are read as well.
 //
-//   header   "WEIRSTAT" · u16 version (1) · u16 kind (1 keyed, 2 operator, 3 timers, 4 sink)
+//   header   "WEIRSTAT" · u16 version · u16 kind (1 keyed, 2 operator, 3 timers, 4 sink)
 //   sections payloads back to back, from byte 12, in increasing id order
 //            (keyed state: one per non-empty key group, id = key group; others: ids 0, 1, …)
 //   index    per section: u32 id · u64 offset (from the file start) · u32 length · u32 crc32(payload)
@@ -14,7 +17,6 @@
 // so a file swapped for another one is caught when it is opened, before any payload is read.
 import { crc32, crc32Combine } from './crc32.js';
 
-export const STATE_FILE_VERSION = 1;
 export const STATE_FILE_KEYED = 1;
 export const STATE_FILE_OPERATOR = 2;
 export const STATE_FILE_TIMERS = 3;
@@ -91,10 +93,32 @@ export interface ByteSink {
 /** The writer's buffer: bytes are copied into it and written when it is full, one write in flight. */
 const DEFAULT_BUFFER_BYTES = 1 << 20;
 
+/**
+ * Buffers of writers that were closed, for the next ones: fresh memory costs a page fault per
+ * 4 KiB, and a job checkpointing every 100 ms would otherwise fault in megabytes each time (every
+ * state file takes two buffers, also one of a hundred bytes).
+ */
+const spareBuffers: Buffer[] = [];
+const SPARE_BUFFERS = 8;
+
+function takeBuffer(size: number): Buffer {
+  return (size === DEFAULT_BUFFER_BYTES ? spareBuffers.pop() : undefined) ?? Buffer.allocUnsafe(size);
+}
+
+function giveBack(b: Buffer | undefined): void {
+  if (b !== undefined && b.length === DEFAULT_BUFFER_BYTES && spareBuffers.length < SPARE_BUFFERS)
+    spareBuffers.push(b);
+}
+
+/** The version this weir writes a state file of `kind` at. */
+export function stateFileVersion(kind: number): number {
+  return kind === STATE_FILE_KEYED ? 2 : 1;
+}
+
 export function stateFileHeader(kind: number): Buffer {
   const h = Buffer.alloc(HEADER_BYTES);
   MAGIC.copy(h, 0);
-  h.writeUInt16BE(STATE_FILE_VERSION, 8);
+  h.writeUInt16BE(stateFileVersion(kind), 8);
   h.writeUInt16BE(kind, 10);
   return h;
 }
@@ -123,6 +147,8 @@ function dataCrc(sections: readonly SectionRef[]): number {
 }
 
 type WriterState = 'open' | 'closing' | 'closed' | 'aborted' | 'failed';
+
+const EMPTY = Buffer.alloc(0);
 
 /**
  * Writes one state file as a stream of sections (a snapshot of a gigabyte never sits in memory
@@ -159,7 +185,7 @@ export class StateFileWriter {
     private readonly bufferBytes = DEFAULT_BUFFER_BYTES,
   ) {
     if (!KIND_NAMES.has(kind)) throw new Error(`internal: unknown state file kind ${kind} for ${path}`);
-    this.buf = Buffer.allocUnsafe(bufferBytes);
+    this.buf = takeBuffer(bufferBytes);
     stateFileHeader(kind).copy(this.buf, 0);
     this.used = HEADER_BYTES;
   }
@@ -218,6 +244,7 @@ export class StateFileWriter {
       await this.settle();
       await this.sink.commit();
       this.state = 'closed';
+      this.releaseBuffers();
       return {
         path: this.path,
         size: this.size + index.length + footer.length,
@@ -227,7 +254,9 @@ export class StateFileWriter {
       };
     } catch (e) {
       this.state = 'failed';
+      await this.inflight;
       await this.sink.abort().catch(() => undefined);
+      this.releaseBuffers();
       throw e;
     }
   }
@@ -240,7 +269,17 @@ export class StateFileWriter {
     if (this.state === 'closed' || this.state === 'aborted') return;
     this.state = 'aborted';
     await this.inflight;
+    this.releaseBuffers();
     await this.sink.abort();
+  }
+
+  /** Once nothing is in flight and no call can come (closed, failed or aborted): buffers for the next writer. */
+  private releaseBuffers(): void {
+    if (this.inflight !== undefined) return;
+    giveBack(this.buf);
+    giveBack(this.spare);
+    this.buf = EMPTY;
+    this.spare = undefined;
   }
 
   private checkUsable(op: string): void {
@@ -302,7 +341,7 @@ export class StateFileWriter {
         this.inflight = undefined;
       },
     );
-    this.buf = this.spare ?? Buffer.allocUnsafe(this.bufferBytes);
+    this.buf = this.spare ?? takeBuffer(this.bufferBytes);
     this.spare = undefined;
     this.used = 0;
   }
@@ -370,6 +409,8 @@ export class StateFileReader {
     readonly path: string,
     readonly size: number,
     readonly kind: number,
+    /** The header's version: how this kind's payloads are laid out. */
+    readonly version: number,
     readonly sections: readonly SectionRef[],
     /** `location/path`, for messages. */
     readonly where: string,
@@ -408,17 +449,25 @@ export class StateFileReader {
     const header = size === tailLength ? tail.subarray(0, HEADER_BYTES) : await read(0, HEADER_BYTES);
     if (!header.subarray(0, 8).equals(MAGIC)) throw bad('bad magic: not a weir state file');
     const version = header.readUInt16BE(8);
-    if (version !== STATE_FILE_VERSION)
-      throw bad(
-        `unsupported state file version ${version}; this weir reads version ${STATE_FILE_VERSION}` +
-          (version > STATE_FILE_VERSION ? ' (written by a newer weir?)' : ''),
-      );
     const kind = header.readUInt16BE(10);
-    if (!KIND_NAMES.has(kind)) throw bad(`unknown state file kind ${kind}`);
+    if (!KIND_NAMES.has(kind)) {
+      if (version > 2) throw bad(`unsupported state file version ${version} (written by a newer weir?)`);
+      throw bad(`unknown state file kind ${kind}`);
+    }
     if (expected.kind !== undefined && kind !== expected.kind)
       throw bad(
         `holds ${stateFileKindName(kind)} state where ${stateFileKindName(expected.kind)} state was expected`,
       );
+    // A version no kind has: before the layout is trusted. A version another kind has: after the
+    // checksum, which tells a damaged header from a file of a newer weir.
+    const newest = stateFileVersion(kind);
+    const unsupported = (): CorruptStateFileError =>
+      bad(
+        `unsupported state file version ${version} for ${stateFileKindName(kind)} state; this weir reads ` +
+          (newest === 1 ? 'version 1' : `versions 1 and ${newest}`) +
+          (version > newest ? ' (written by a newer weir?)' : ''),
+      );
+    if (version < 1 || version > stateFileVersion(STATE_FILE_KEYED)) throw unsupported();
 
     const footer = tail.subarray(tailLength - FOOTER_BYTES);
     if (!footer.subarray(8).equals(INDEX_MAGIC))
@@ -466,12 +515,14 @@ export class StateFileReader {
           `checksum mismatch: the file is not the one _metadata recorded (crc32 ${hex(whole)}, expected ${hex(expected.crc32)})`,
         );
     }
+    if (version > newest) throw unsupported();
     return new StateFileReader(
       storage as StateFileSource<Location>,
       location,
       path,
       size,
       kind,
+      version,
       sections,
       where,
     );

@@ -188,7 +188,7 @@ describe('copy-on-write with key groups handed back early and overlapping captur
       { kind: 'value'; keyGroups: Array<{ keyGroup: number; entries: Array<[unknown, unknown]> }> }
     >();
     for (const [id, payload] of await reader.readAll())
-      readKeyedSection(payload, id, into as Parameters<typeof readKeyedSection>[2], 'test');
+      readKeyedSection(payload, id, into as Parameters<typeof readKeyedSection>[2], 'test', reader.version);
     const written = new Map<unknown, unknown>();
     for (const g of into.get('count')!.keyGroups) for (const [k, x] of g.entries) written.set(k, x);
     expect(written.size).toBe(keys.length);

@@ -1,6 +1,6 @@
 // The asynchronous part of a task's snapshot hands the encoder's buffer to the file writer as a
-// view and reuses it; bytes kept while the file is still being created must be copies, or the
-// next megabyte encoded would overwrite them.
+// view and reuses it; bytes the writer keeps (while the storage is slow, or its buffers are full)
+// must be copies, or the next megabyte encoded would overwrite them.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +24,7 @@ describe('writeTaskSnapshot', () => {
   });
   afterEach(() => rmSync(root, { recursive: true, force: true }));
 
-  it('writes every value intact when megabytes are encoded before the storage has opened the file', async () => {
+  it('writes every value intact when the storage is slow to create the file', async () => {
     const b = new HeapKeyedStateBackend(KeyGroupRange.forSubtask(0, 1, MAX), MAX);
     const v = b.getState(new ValueStateDescriptor<Uint8Array>('v'));
     const KEYS = 3000;
@@ -69,7 +69,8 @@ describe('writeTaskSnapshot', () => {
       kind: STATE_FILE_KEYED,
     });
     const into: Parameters<typeof readKeyedSection>[2] = new Map();
-    for (const [id, payload] of await reader.readAll()) readKeyedSection(payload, id, into, 'test');
+    for (const [id, payload] of await reader.readAll())
+      readKeyedSection(payload, id, into, 'test', reader.version);
     const seen = new Map<unknown, unknown>();
     for (const g of into.get('v')!.keyGroups) for (const [k, x] of g.entries) seen.set(k, x);
     expect(seen.size).toBe(KEYS);

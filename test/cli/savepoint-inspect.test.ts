@@ -140,7 +140,7 @@ describe('weir savepoint inspect', () => {
     expect(r.stdout).toMatch(/^ {2}job name: +savepoint-inspect$/m);
     expect(r.stdout).toMatch(new RegExp(`^ {2}job id: +${metadata.jobId}$`, 'm'));
     expect(r.stdout).toContain(new Date(metadata.timestamp).toISOString());
-    expect(r.stdout).toMatch(/^ {2}format version: +2$/m);
+    expect(r.stdout).toMatch(/^ {2}format version: +3$/m);
     expect(r.stdout).toMatch(/^ {2}total size: +.*bytes/m);
     for (const uid of ['numbers', 'count', 'sink'])
       expect(r.stdout).toMatch(new RegExp(`^operator ${uid}$`, 'm'));
@@ -164,7 +164,7 @@ describe('weir savepoint inspect', () => {
       jobName: 'savepoint-inspect',
       timestamp: metadata.timestamp,
       weirVersion: metadata.weirVersion,
-      formatVersion: 2,
+      formatVersion: 3,
     });
     // totalBytes: _metadata and every data file, which is everything in the folder.
     const files = readdirSync(savepoint);

@@ -178,7 +178,7 @@ describe('state schema evolution across a savepoint', () => {
   it('records serializer and version per state, migrates version 1 to 2, and reads its own serializers at another parallelism', async () => {
     const sp = await v1Savepoint();
     const metadata = decodeMetadata(readFileSync(join(sp.path, '_metadata')), 'test');
-    expect(metadata.version).toBe(2); // serializer and version per state came with format 2
+    expect(metadata.version).toBe(3); // serializer and version per state came with format 2
     const states = metadata.operators.flatMap((op) => op.subtasks.flatMap((s) => s.states));
     expect(states.find((s) => s.name === 'count')).toMatchObject({ serializer: 'weir-cbor', version: 1 });
     expect(states.find((s) => s.name === 'last')).toMatchObject({ serializer: 'json-v1', version: 1 });

@@ -134,12 +134,12 @@ describe('_metadata', () => {
     );
     expect(fail(Buffer.from('[1,2]'))).toBe(`${WHERE}: the document must be an object`);
     expect(fail(Buffer.from('{"format":"flink"}'))).toBe(`${WHERE}: not a weir snapshot (format is "flink")`);
-    expect(fail(bytesOf({ ...sample(), version: 3 }))).toBe(
-      `${WHERE}: unsupported format version 3 (this weir reads versions 1 and 2)`,
+    expect(fail(bytesOf({ ...sample(), version: 4 }))).toBe(
+      `${WHERE}: unsupported format version 4 (this weir reads versions 1, 2 and 3)`,
     );
     // A newer version is named even when its document looks nothing like this one.
-    expect(fail(Buffer.from('{"format":"weir-snapshot","version":3,"whatever":true}'))).toBe(
-      `${WHERE}: unsupported format version 3 (this weir reads versions 1 and 2)`,
+    expect(fail(Buffer.from('{"format":"weir-snapshot","version":4,"whatever":true}'))).toBe(
+      `${WHERE}: unsupported format version 4 (this weir reads versions 1, 2 and 3)`,
     );
     const good = Buffer.from(encodeMetadata(sample())).toString('utf8');
     expect(fail(Buffer.from(good.replace(/,\n "checksum": "[^"]+"/, '')))).toBe(

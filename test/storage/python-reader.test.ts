@@ -1,18 +1,22 @@
 // docs/examples/read_savepoint.py — a reader written from docs/savepoint-format.md alone, in
-// another language — reads the pinned fixture of format version 1 exactly as weir does: the same
-// entries per state, the same values, the same key groups; and it notices damage.
+// another language — reads the pinned fixture of every format version exactly as weir does: the
+// same entries per state, the same values, the same key groups; and it notices damage. Also a
+// savepoint whose values are numbers (written as float64 columns since format version 3).
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, type TestContext } from 'vitest';
-import { keyGroupOf } from '../../src/index.js';
+import { keyGroupOf, ValueStateDescriptor } from '../../src/index.js';
+import { restoreGraph, writeSnapshot } from '../../bench/lib/keyed-snapshot.js';
+import { HeapKeyedStateBackend } from '../../src/state/keyed-state-backend.js';
+import { KeyGroupRange, subtaskForKeyGroup } from '../../src/state/key-group.js';
+import { FsCheckpointStorage } from '../../src/storage/fs-checkpoint-storage.js';
 import type { SnapshotMetadata } from '../../src/storage/metadata.js';
 import { decodeSavepoint, expectedState, FIXTURE_EVENTS } from '../fixtures/savepoint-v1-job.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
-const FIXTURE = join(ROOT, 'test/fixtures/savepoint-v1/savepoint');
 const READER = join(ROOT, 'docs/examples/read_savepoint.py');
 
 const python = spawnSync('python3', ['--version'], { encoding: 'utf8' });
@@ -24,12 +28,6 @@ function needPython(ctx: TestContext): void {
   if (process.env.CI !== undefined && process.env.CI !== '')
     throw new Error('python3 is missing under CI: .ci/run should have installed it');
   ctx.skip('install python3 to run this test');
-}
-
-function copyOfFixture(): string {
-  const copy = join(mkdtempSync(join(tmpdir(), 'weir-pyreader-')), 'savepoint');
-  cpSync(FIXTURE, copy, { recursive: true });
-  return copy;
 }
 
 function read(...args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -51,7 +49,15 @@ function parseSummary(stdout: string): Map<string, Map<string, number>> {
   return out;
 }
 
-describe('docs/examples/read_savepoint.py on the format version 1 fixture', () => {
+describe.each([1, 2, 3])('docs/examples/read_savepoint.py on the format version %i fixture', (version) => {
+  const FIXTURE = join(ROOT, `test/fixtures/savepoint-v${version}/savepoint`);
+
+  function copyOfFixture(): string {
+    const copy = join(mkdtempSync(join(tmpdir(), 'weir-pyreader-')), 'savepoint');
+    cpSync(FIXTURE, copy, { recursive: true });
+    return copy;
+  }
+
   it('verifies every checksum and counts the entries of every state as weir decodes them', async (ctx) => {
     needPython(ctx);
     const copy = copyOfFixture();
@@ -59,6 +65,7 @@ describe('docs/examples/read_savepoint.py on the format version 1 fixture', () =
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^ok: the _metadata checksum and 4 data files verified$/m);
+    expect(r.stdout).toMatch(new RegExp(`^savepoint 1 of job .*, format version ${version}$`, 'm'));
 
     const { states } = await decodeSavepoint(copy);
     const weir = new Map(
@@ -137,5 +144,49 @@ describe('docs/examples/read_savepoint.py on the format version 1 fixture', () =
     const m = read(other);
     expect(m.status).toBe(1);
     expect(m.stderr).toMatch(/_metadata: checksum mismatch/);
+  });
+});
+
+describe('docs/examples/read_savepoint.py on number values (float64 columns)', () => {
+  it('reads every key and value as weir wrote them', async (ctx) => {
+    needPython(ctx);
+    const folder = mkdtempSync(join(tmpdir(), 'weir-pyreader-numbers-'));
+    const storage = new FsCheckpointStorage(folder);
+    const location = storage.savepointLocation(folder, 'numbers');
+    const { graph, node } = restoreGraph(2);
+    const values = [0, -0, 1.5, -7, 2 ** 53, 1e-7, 123456789.25, Infinity, NaN];
+    const want = new Map<string, number>();
+    const backends = [0, 1].map((i) => new HeapKeyedStateBackend(KeyGroupRange.forSubtask(i, 2, 128), 128));
+    const states = backends.map((b) => b.getState(new ValueStateDescriptor<number>('total')));
+    for (let i = 0; i < 200; i++) {
+      const key = `n${i}`;
+      const kg = keyGroupOf(key, 128);
+      const s = subtaskForKeyGroup(kg, 2, 128);
+      backends[s]!.setCurrentKey(key, kg);
+      const v = values[i % values.length]! * (i + 1);
+      states[s]!.update(v);
+      want.set(key, v);
+    }
+    await writeSnapshot(storage, location, backends, {
+      graph,
+      node,
+      jobId: 'numbers',
+      id: 1,
+      kind: 'savepoint',
+    });
+    // The values are one float64 column per key group (tag 86 after the layout 1).
+    const keyed = readFileSync(join(location.uri, 'op-' + node.operatorId.slice(0, 8) + '-0-keyed.state'));
+    expect(keyed.readUInt16BE(8)).toBe(2);
+    expect(keyed.includes(Buffer.from([0x01, 0xd8, 86]))).toBe(true);
+
+    const r = read(location.uri, '--dump', 'state', 'total');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^ {2}keyed +total +value +200 entries$/m);
+    const lines = r.stdout.split('\n').filter((l) => l.startsWith('  ['));
+    expect(lines).toHaveLength(want.size);
+    const show = (v: number): string => (Object.is(v, -0) ? '0' : String(v));
+    for (const [key, v] of want)
+      expect(lines).toContain(`  [group ${keyGroupOf(key, 128)}] "${key}" => ${show(v)}`);
   });
 });

@@ -1,7 +1,7 @@
-// The pinned savepoint of format version 1 (test/fixtures/savepoint-v1/, never regenerated) is
-// still read by this weir: restored from a copy in another folder (relocation) at parallelism 3
-// and 1, the job carries on exactly from the fixture's state, and neither the fixture nor the
-// copy changes by a byte.
+// The pinned savepoints of every format version (test/fixtures/savepoint-v<N>/, each written by
+// the weir that introduced its version, never regenerated) are still read by this weir: restored
+// from a copy in another folder (relocation) at parallelism 3 and 1, the job carries on exactly
+// from the fixture's state, and neither the fixture nor the copy changes by a byte.
 import { createHash } from 'node:crypto';
 import { cpSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,7 +23,7 @@ import {
   type Update,
 } from '../fixtures/savepoint-v1-job.js';
 
-const FIXTURE = join(dirname(fileURLToPath(import.meta.url)), '../fixtures/savepoint-v1/savepoint');
+const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../fixtures');
 /** Events fed after the restore: two per key. */
 const MORE = 2 * KEYS;
 
@@ -41,30 +41,43 @@ function fingerprint(dir: string): Record<string, string> {
   return out;
 }
 
-/** A copy of the fixture in a fresh temporary folder, under another name than the original. */
-function copyOfFixture(): string {
-  const copy = join(tmp('copy'), 'moved-savepoint');
-  cpSync(FIXTURE, copy, { recursive: true });
-  return copy;
-}
+/** The keyed files' data file version in each format version. */
+const KEYED_FILE_VERSION: Record<number, number> = { 1: 1, 2: 1, 3: 2 };
 
-describe('the savepoint fixture of format version 1', () => {
+describe.each([1, 2, 3])('the savepoint fixture of format version %i', (version) => {
+  const FIXTURE = join(FIXTURES, `savepoint-v${version}`, 'savepoint');
+
+  /** A copy of the fixture in a fresh temporary folder, under another name than the original. */
+  function copyOfFixture(): string {
+    const copy = join(tmp('copy'), 'moved-savepoint');
+    cpSync(FIXTURE, copy, { recursive: true });
+    return copy;
+  }
+
   it('is accepted by decodeMetadata and holds exactly the state of its 500 events', async () => {
     const before = fingerprint(FIXTURE);
     const m = decodeMetadata(readFileSync(join(FIXTURE, '_metadata')), join(FIXTURE, '_metadata'));
-    expect(m).toMatchObject({ format: 'weir-snapshot', version: 1, kind: 'savepoint', jobName: JOB_NAME });
+    expect(m).toMatchObject({ format: 'weir-snapshot', version, kind: 'savepoint', jobName: JOB_NAME });
     expect(m.operators.map((op) => [op.uid, op.parallelism, op.maxParallelism])).toEqual([
       ['events', 2, 128],
       ['count', 2, 128],
       ['sink', 2, 128],
     ]);
-    // Written before the optional "serializer" and "version" of state entries existed.
+    // Version 1 was written before the optional "serializer" and "version" of state entries existed.
     for (const op of m.operators)
       for (const s of op.subtasks)
         for (const st of s.states) {
-          expect(st).not.toHaveProperty('serializer');
-          expect(st).not.toHaveProperty('version');
+          if (version === 1) {
+            expect(st).not.toHaveProperty('serializer');
+            expect(st).not.toHaveProperty('version');
+          } else expect(st).toMatchObject({ serializer: 'weir-cbor', version: 1 });
         }
+    const keyed = m.operators.flatMap((op) =>
+      op.subtasks.flatMap((s) => (s.keyed === null ? [] : [s.keyed.path])),
+    );
+    expect(keyed).toHaveLength(2);
+    for (const path of keyed)
+      expect(readFileSync(join(FIXTURE, path)).readUInt16BE(8)).toBe(KEYED_FILE_VERSION[version]);
 
     const { states } = await decodeSavepoint(FIXTURE);
     const want = expectedState(FIXTURE_EVENTS);

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SnapshotLocation } from '../../src/storage/checkpoint-storage.js';
+import { DeferredSink } from '../../src/storage/deferred-sink.js';
 import { FsCheckpointStorage } from '../../src/storage/fs-checkpoint-storage.js';
 import {
   allocateInSlabs,
@@ -155,6 +156,28 @@ describe('state file writer', () => {
     expect(info.path).toBe('s.state');
   });
 
+  it('writes keyed files at version 2 and the other kinds at version 1, and reads each kind at its versions only', async () => {
+    for (const [kind, version] of [
+      [STATE_FILE_KEYED, 2],
+      [STATE_FILE_OPERATOR, 1],
+      [STATE_FILE_TIMERS, 1],
+      [STATE_FILE_SINK, 1],
+    ] as const) {
+      const { files, info } = await memFile(SMALL, kind);
+      const f = files.files.get('s.state')!;
+      expect(f.readUInt16BE(8)).toBe(version);
+      expect((await StateFileReader.open(files, MEM, 's.state', info)).version).toBe(version);
+      // A keyed file of version 1 (what weir wrote before) is read; nothing else of version 2.
+      f.writeUInt16BE(3 - version, 8);
+      const other = StateFileReader.open(files, MEM, 's.state', { size: info.size });
+      if (kind === STATE_FILE_KEYED) expect((await other).version).toBe(1);
+      else
+        await expect(other).rejects.toThrow(
+          /unsupported state file version 2 for .* state; this weir reads version 1 \(written by a newer weir\?\)/,
+        );
+    }
+  });
+
   it('writes a file without sections', async () => {
     const { files, info } = await memFile([], STATE_FILE_SINK);
     expect(info.size).toBe(28);
@@ -234,6 +257,67 @@ describe('state file writer', () => {
     await expect(w2.close()).rejects.toThrow(/ENOSPC/);
     expect(files.files.has('t.state')).toBe(false);
     await w2.abort(); // safe after a failed close
+  });
+
+  it('takes bytes into its buffers while its sink is still being opened, and waits for it once they are full', async () => {
+    const files = new MemoryFiles();
+    let open: (() => void) | undefined;
+    const sink = files.sink('s.state');
+    const w = new StateFileWriter(
+      's.state',
+      STATE_FILE_KEYED,
+      new DeferredSink(new Promise<ByteSink>((r) => (open = () => r(sink)))),
+      100,
+    );
+    const scratch = Buffer.alloc(60);
+    const expected: Buffer[] = [];
+    w.beginSection(1);
+    const offered = (i: number): Promise<void> | undefined => {
+      scratch.fill(i);
+      expected.push(Buffer.from(scratch));
+      return w.write(scratch);
+    };
+    expect(offered(1)).toBeUndefined();
+    expect(offered(2)).toBeUndefined(); // fills the first buffer: its write waits for the opening
+    const waiting = offered(3) ?? offered(4); // both buffers full: backpressure
+    expect(waiting).toBeInstanceOf(Promise);
+    expect(sink.writes).toBe(0);
+    open!();
+    await waiting;
+    for (let i = 5; i < 12; i++) await offered(i);
+    w.endSection();
+    const info = await w.close();
+    const r = await StateFileReader.open(files, MEM, 's.state', info);
+    expect(Buffer.from(await r.readSection(1))).toEqual(Buffer.concat(expected));
+  });
+
+  it('fails with the error of a sink that cannot be opened, and aborts one opened after the abort', async () => {
+    const files = new MemoryFiles();
+    const w = new StateFileWriter(
+      'x.state',
+      STATE_FILE_OPERATOR,
+      new DeferredSink(Promise.reject(new Error('EACCES: permission denied'))),
+      64,
+    );
+    w.beginSection(0);
+    await w.write(Buffer.alloc(10));
+    w.endSection();
+    await expect(w.close()).rejects.toThrow(/EACCES/);
+    await w.abort();
+
+    let open: (() => void) | undefined;
+    const late = files.sink('y.state');
+    const w2 = new StateFileWriter(
+      'y.state',
+      STATE_FILE_OPERATOR,
+      new DeferredSink(new Promise<ByteSink>((r) => (open = () => r(late)))),
+      64,
+    );
+    const aborting = w2.abort();
+    open!();
+    await aborting;
+    expect(late.aborted).toBe(true);
+    expect(files.files.has('y.state')).toBe(false);
   });
 
   it('refuses misuse as internal errors', async () => {
@@ -591,12 +675,23 @@ describe('state files on disk', () => {
     await damaged(
       (f) => {
         const b = readFileSync(f);
-        b.writeUInt16BE(2, 8);
+        b.writeUInt16BE(3, 8);
         writeFileSync(f, b);
       },
       async () =>
         expect(open()).rejects.toThrow(
-          `state file ${path()}: unsupported state file version 2; this weir reads version 1`,
+          `state file ${path()}: unsupported state file version 3 for keyed state; this weir reads versions 1 and 2 (written by a newer weir?)`,
+        ),
+    );
+    await damaged(
+      (f) => {
+        const b = readFileSync(f);
+        b.writeUInt16BE(0, 8);
+        writeFileSync(f, b);
+      },
+      async () =>
+        expect(open()).rejects.toThrow(
+          `state file ${path()}: unsupported state file version 0 for keyed state; this weir reads versions 1 and 2`,
         ),
     );
     await damaged(

@@ -1,0 +1,30 @@
+// A ByteSink that is still being opened: the state file writer can take bytes into its buffers at
+// once, and the file is created (folder, temporary file) meanwhile. Nothing reaches the sink before
+// it is open; a failure to open is the failure of the first write, or of commit.
+import type { ByteSink } from './state-file.js';
+
+export class DeferredSink implements ByteSink {
+  private sink: ByteSink | undefined;
+
+  constructor(private readonly opening: Promise<ByteSink>) {
+    // Awaited by every call below: an opening that fails before any is made is not "unhandled".
+    opening.then(
+      (s) => (this.sink = s),
+      () => undefined,
+    );
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    await (this.sink ?? (await this.opening)).write(chunk);
+  }
+
+  async commit(): Promise<void> {
+    await (this.sink ?? (await this.opening)).commit();
+  }
+
+  /** Waits for the opening; drops the file if it was created. */
+  async abort(): Promise<void> {
+    const sink = this.sink ?? (await this.opening.catch(() => undefined));
+    await sink?.abort();
+  }
+}
