@@ -79,7 +79,7 @@ export async function writeTaskSnapshot(
       if (storage !== undefined && location !== undefined) {
         if (part.keyed !== undefined && part.keyed.states.length > 0) {
           // Storage creates the file while the writer takes the first megabytes into its buffers.
-          const file = await storage.createStateFile(location, `${prefix}-keyed.state`, STATE_FILE_KEYED);
+          const file = storage.createStateFile(location, `${prefix}-keyed.state`, STATE_FILE_KEYED);
           try {
             const counts = await writeKeyedState(part.keyed, file);
             // Every byte is encoded now: the maps may change again while the file is written and
@@ -104,7 +104,7 @@ export async function writeTaskSnapshot(
         }
         if (part.keyed !== undefined) releaseKeyed(part.keyed, released);
         if (part.timers !== undefined) {
-          const file = await storage.createStateFile(location, `${prefix}-timers.state`, STATE_FILE_TIMERS);
+          const file = storage.createStateFile(location, `${prefix}-timers.state`, STATE_FILE_TIMERS);
           try {
             await writeTimers(part.timers, file);
             part.timers.release();
@@ -117,11 +117,7 @@ export async function writeTaskSnapshot(
           }
         }
         if (part.operator.states.length > 0) {
-          const file = await storage.createStateFile(
-            location,
-            `${prefix}-operator.state`,
-            STATE_FILE_OPERATOR,
-          );
+          const file = storage.createStateFile(location, `${prefix}-operator.state`, STATE_FILE_OPERATOR);
           try {
             await writeOperatorState(part.operator, file);
             const info = await file.close();

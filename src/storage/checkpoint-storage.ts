@@ -46,9 +46,12 @@ export interface CheckpointStorage {
   /**
    * A data file `name` (one plain file name; not `_metadata`, not beginning with `.` or `_`) of
    * the snapshot, invisible until the writer's `close()` resolves; `abort()` leaves nothing.
-   * Fails with SnapshotAlreadyCompleteError when the snapshot has its `_metadata` already.
+   * Returns at once, having done no I/O: the storage creates the file while the writer fills its
+   * first buffer, so a snapshot encodes its state without waiting (a capture's copy-on-write
+   * window stays short). What goes wrong creating it — SnapshotAlreadyCompleteError when the
+   * snapshot has its `_metadata` already, a disk error — fails a later `write` or `close()`.
    */
-  createStateFile(location: SnapshotLocation, name: string, kind: number): Promise<StateFileWriter>;
+  createStateFile(location: SnapshotLocation, name: string, kind: number): StateFileWriter;
   /**
    * `length` bytes from `offset`; fewer only where the file ends first. Rejects when the file is
    * missing. With `into` (at least `length` bytes) the bytes land in it and the result is a view

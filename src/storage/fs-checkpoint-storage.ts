@@ -38,9 +38,20 @@ const DATA_FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 class FsLocation implements SnapshotLocation {
+  private made: Promise<unknown> | undefined;
+
   constructor(readonly dir: string) {}
   get uri(): string {
     return this.dir;
+  }
+
+  /** Creates the folder (with its parents) once for all files of the snapshot. */
+  async makeDir(): Promise<void> {
+    this.made ??= mkdir(this.dir, { recursive: true }).catch((e: unknown) => {
+      this.made = undefined;
+      throw e;
+    });
+    await this.made;
   }
 }
 
@@ -80,8 +91,12 @@ async function exists(path: string, file = false): Promise<boolean> {
   }
 }
 
+/** Random per process (two processes never share a temporary name), then a counter. */
+const TEMP_TAG = randomBytes(6).toString('hex');
+let tempCount = 0;
+
 function tempName(name: string): string {
-  return `.${name}.${randomBytes(6).toString('hex')}.tmp`;
+  return `.${name}.${TEMP_TAG}${(++tempCount).toString(36)}.tmp`;
 }
 
 /** A file's bytes are synced in the background after every this many (see TempFileSink.startSync). */
@@ -89,7 +104,9 @@ const SYNC_EVERY_BYTES = 16 << 20;
 
 /**
  * Bytes written to `.<name>.<random>.tmp` in the target's folder; commit = fsync, then
- * `publish` (rename, or link for create-if-absent), then fsync of the folder.
+ * `publish` (rename, or link for create-if-absent), then fsync of the folder — except for a
+ * snapshot's data files, whose names the folder's fsync before `_metadata` makes durable
+ * (writeMetadata): a snapshot exists only once `_metadata` does.
  */
 class TempFileSink implements ByteSink {
   private position = 0;
@@ -105,16 +122,18 @@ class TempFileSink implements ByteSink {
     private readonly temp: string,
     private readonly target: string,
     private readonly publish: (temp: string, target: string) => Promise<void>,
+    private readonly syncDir: boolean,
   ) {}
 
   static async create(
     dir: string,
     name: string,
     publish: (temp: string, target: string) => Promise<void>,
+    options: { syncDir?: boolean; madeDir?: boolean } = {},
   ): Promise<TempFileSink> {
-    await mkdir(dir, { recursive: true });
+    if (options.madeDir !== true) await mkdir(dir, { recursive: true });
     const temp = join(dir, tempName(name));
-    return new TempFileSink(await open(temp, 'wx'), temp, join(dir, name), publish);
+    return new TempFileSink(await open(temp, 'wx'), temp, join(dir, name), publish, options.syncDir ?? true);
   }
 
   async write(chunk: Uint8Array): Promise<void> {
@@ -154,7 +173,7 @@ class TempFileSink implements ByteSink {
     await this.handle.close();
     this.done = true;
     await this.publish(this.temp, this.target);
-    await fsyncDir(dirname(this.target));
+    if (this.syncDir) await fsyncDir(dirname(this.target));
   }
 
   async abort(): Promise<void> {
@@ -175,8 +194,9 @@ async function writeWhole(
   name: string,
   bytes: Uint8Array,
   publish: (temp: string, target: string) => Promise<void>,
+  options: { madeDir?: boolean } = {},
 ): Promise<void> {
-  const sink = await TempFileSink.create(dir, name, publish);
+  const sink = await TempFileSink.create(dir, name, publish, options);
   try {
     await sink.write(bytes);
     await sink.commit();
@@ -245,16 +265,20 @@ export class FsCheckpointStorage implements CheckpointStorage {
     return new FsLocation(join(resolve(targetDir), `savepoint-${prefix}-${randomBytes(6).toString('hex')}`));
   }
 
-  async createStateFile(location: SnapshotLocation, name: string, kind: number): Promise<StateFileWriter> {
+  createStateFile(location: SnapshotLocation, name: string, kind: number): StateFileWriter {
     const dir = dirOf(location);
     if (!DATA_FILE_NAME.test(name))
       throw new Error(`internal: '${name}' is not a plain data file name (letters, digits, . _ -)`);
-    if (await exists(join(dir, METADATA_FILE)))
-      throw new SnapshotAlreadyCompleteError(
-        `${dir} is a completed snapshot (it has ${METADATA_FILE}); ${name} cannot be added to it`,
-      );
     // The folder and the temporary file are created while the writer fills its first buffer.
-    return new StateFileWriter(name, kind, new DeferredSink(TempFileSink.create(dir, name, renameInto)));
+    const opening = (async (): Promise<ByteSink> => {
+      if (await exists(join(dir, METADATA_FILE)))
+        throw new SnapshotAlreadyCompleteError(
+          `${dir} is a completed snapshot (it has ${METADATA_FILE}); ${name} cannot be added to it`,
+        );
+      await (location as FsLocation).makeDir();
+      return TempFileSink.create(dir, name, renameInto, { syncDir: false, madeDir: true });
+    })();
+    return new StateFileWriter(name, kind, new DeferredSink(opening));
   }
 
   async readRange(
@@ -293,8 +317,12 @@ export class FsCheckpointStorage implements CheckpointStorage {
     }
   }
 
-  writeMetadata(location: SnapshotLocation, bytes: Uint8Array): Promise<void> {
-    return writeWhole(dirOf(location), METADATA_FILE, bytes, linkInto);
+  async writeMetadata(location: SnapshotLocation, bytes: Uint8Array): Promise<void> {
+    const dir = dirOf(location);
+    // The data files' names (renamed into place without a folder fsync each) are durable first.
+    await (location as FsLocation).makeDir();
+    await fsyncDir(dir);
+    await writeWhole(dir, METADATA_FILE, bytes, linkInto, { madeDir: true });
   }
 
   readMetadata(location: SnapshotLocation): Promise<Uint8Array | undefined> {

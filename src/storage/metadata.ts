@@ -118,9 +118,15 @@ const STATE_FILE_HEADER_BYTES = 12;
 /** The document as JSON with its checksum. Checks it first: an unreadable snapshot is never written. */
 export function encodeMetadata(m: SnapshotMetadata): Uint8Array {
   const { checksum: _ignored, ...doc } = m as SnapshotMetadata & { checksum?: unknown };
-  const plain = JSON.parse(JSON.stringify(doc)) as unknown;
-  validate(plain, (problem) => new Error(`internal: cannot write _metadata: ${problem}`));
-  return Buffer.from(JSON.stringify({ ...doc, checksum: checksumOf(doc) }, null, 1) + '\n', 'utf8');
+  // One serialization serves the check, the checksum and the file: the file is the checksummed
+  // text with `checksum` added as its last member (what JSON.stringify of the whole would write).
+  const text = JSON.stringify(doc, null, 1);
+  validate(
+    JSON.parse(text) as unknown,
+    (problem) => new Error(`internal: cannot write _metadata: ${problem}`),
+  );
+  const checksum = `crc32:${crc32(Buffer.from(text, 'utf8')).toString(16).padStart(8, '0')}`;
+  return Buffer.from(`${text.slice(0, -2)},\n "checksum": "${checksum}"\n}\n`, 'utf8');
 }
 
 function checksumOf(doc: object): string {

@@ -92,6 +92,8 @@ export interface ByteSink {
 
 /** The writer's buffer: bytes are copied into it and written when it is full, one write in flight. */
 const DEFAULT_BUFFER_BYTES = 1 << 20;
+/** Full buffers that may wait for the sink before `write` makes its caller wait. */
+const QUEUED_BUFFERS = 4;
 
 /**
  * Buffers of writers that were closed, for the next ones: fresh memory costs a page fault per
@@ -99,7 +101,7 @@ const DEFAULT_BUFFER_BYTES = 1 << 20;
  * state file takes two buffers, also one of a hundred bytes).
  */
 const spareBuffers: Buffer[] = [];
-const SPARE_BUFFERS = 8;
+const SPARE_BUFFERS = 2 * QUEUED_BUFFERS;
 
 function takeBuffer(size: number): Buffer {
   return (size === DEFAULT_BUFFER_BYTES ? spareBuffers.pop() : undefined) ?? Buffer.allocUnsafe(size);
@@ -159,9 +161,10 @@ const EMPTY = Buffer.alloc(0);
  *   — or on any failure: await w.abort();
  *
  * Section ids increase strictly (key groups in order). `write` copies `chunk` into a buffer, so
- * the caller may reuse it as soon as `write` returns; it returns a promise only when both of
- * its buffers are full and it must wait for the disk (backpressure) — await it before the next
- * call.
+ * the caller may reuse it as soon as `write` returns; it returns a promise only when
+ * QUEUED_BUFFERS full buffers wait for the sink and it must wait too (backpressure) — await it
+ * before the next call. A snapshot of a few megabytes is taken in without waiting, also while
+ * the sink is still being opened (DeferredSink), so its capture is released sooner.
  */
 export class StateFileWriter {
   private readonly sections: SectionRef[] = [];
@@ -173,8 +176,12 @@ export class StateFileWriter {
   private busy = false;
   private buf: Buffer;
   private used = 0;
-  private spare: Buffer | undefined;
-  private inflight: Promise<void> | undefined;
+  /** Buffers written and free again. */
+  private spares: Buffer[] = [];
+  /** Full buffers on their way to the sink, oldest first; written one at a time, in order. */
+  private queue: Array<Promise<void>> = [];
+  /** Settles when the newest queued buffer is written (or failed). */
+  private tail: Promise<void> = Promise.resolve();
   private failure: { error: unknown } | undefined;
 
   constructor(
@@ -254,7 +261,7 @@ export class StateFileWriter {
       };
     } catch (e) {
       this.state = 'failed';
-      await this.inflight;
+      await this.tail;
       await this.sink.abort().catch(() => undefined);
       this.releaseBuffers();
       throw e;
@@ -268,18 +275,18 @@ export class StateFileWriter {
   async abort(): Promise<void> {
     if (this.state === 'closed' || this.state === 'aborted') return;
     this.state = 'aborted';
-    await this.inflight;
+    await this.tail;
     this.releaseBuffers();
     await this.sink.abort();
   }
 
   /** Once nothing is in flight and no call can come (closed, failed or aborted): buffers for the next writer. */
   private releaseBuffers(): void {
-    if (this.inflight !== undefined) return;
+    if (this.queue.length > 0) return;
     giveBack(this.buf);
-    giveBack(this.spare);
+    for (const b of this.spares) giveBack(b);
     this.buf = EMPTY;
-    this.spare = undefined;
+    this.spares = [];
   }
 
   private checkUsable(op: string): void {
@@ -296,7 +303,7 @@ export class StateFileWriter {
   private put(chunk: Uint8Array): Promise<void> | undefined {
     let off = this.copyIn(chunk, 0);
     while (this.used === this.bufferBytes) {
-      if (this.inflight !== undefined) return this.putLater(chunk, off);
+      if (this.queue.length >= QUEUED_BUFFERS) return this.putLater(chunk, off);
       this.flush();
       off = this.copyIn(chunk, off);
     }
@@ -307,7 +314,7 @@ export class StateFileWriter {
     this.busy = true;
     try {
       while (this.used === this.bufferBytes) {
-        await this.inflight;
+        await this.queue[0];
         if (this.state === 'aborted') throw new Error(`${this.path}: the write was aborted`);
         if (this.failure !== undefined) throw this.failure.error;
         this.flush();
@@ -327,27 +334,30 @@ export class StateFileWriter {
     return off + n;
   }
 
-  /** Starts writing the buffer (no write may be in flight) and switches to the spare one. */
+  /** Queues the buffer for the sink and takes a free one. */
   private flush(): void {
     const full = this.buf;
     const data = this.used === full.length ? full : full.subarray(0, this.used);
-    this.inflight = this.sink.write(data).then(
-      () => {
-        this.spare = full;
-        this.inflight = undefined;
-      },
-      (error: unknown) => {
-        this.failure ??= { error };
-        this.inflight = undefined;
-      },
-    );
-    this.buf = this.spare ?? takeBuffer(this.bufferBytes);
-    this.spare = undefined;
+    const written = this.tail
+      .then(() => (this.failure === undefined ? this.sink.write(data) : undefined))
+      .then(
+        () => {
+          this.spares.push(full);
+          void this.queue.shift(); // this write's own promise, settling now
+        },
+        (error: unknown) => {
+          this.failure ??= { error };
+          void this.queue.shift(); // this write's own promise, settling now
+        },
+      );
+    this.queue.push(written);
+    this.tail = written;
+    this.buf = this.spares.pop() ?? takeBuffer(this.bufferBytes);
     this.used = 0;
   }
 
   private async settle(): Promise<void> {
-    await this.inflight;
+    await this.tail;
     if (this.failure !== undefined) throw this.failure.error;
   }
 }

@@ -213,7 +213,7 @@ describe('copy-on-write with key groups handed back early and overlapping captur
       }
       const cap = b.capture();
       if (adopt) for (const s of cap.states) adoptCapture(s.maps);
-      const file = await storage.createStateFile(loc, `f${adopt ? 1 : 0}.state`, STATE_FILE_KEYED);
+      const file = storage.createStateFile(loc, `f${adopt ? 1 : 0}.state`, STATE_FILE_KEYED);
       await writeKeyedState(cap, file);
       if (adopt) for (const s of cap.states) releaseCapture(s.maps);
       cap.release();

@@ -1,7 +1,7 @@
 // The asynchronous part of a task's snapshot hands the encoder's buffer to the file writer as a
 // view and reuses it; bytes the writer keeps (while the storage is slow, or its buffers are full)
 // must be copies, or the next megabyte encoded would overwrite them.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,9 +11,15 @@ import { writeTaskSnapshot } from '../../src/checkpoint/task-snapshot-writer.js'
 import { ValueStateDescriptor } from '../../src/index.js';
 import { HeapKeyedStateBackend } from '../../src/state/keyed-state-backend.js';
 import { KeyGroupRange } from '../../src/state/key-group.js';
-import type { CheckpointStorage } from '../../src/storage/checkpoint-storage.js';
+import type { CheckpointStorage, SnapshotLocation } from '../../src/storage/checkpoint-storage.js';
+import { DeferredSink } from '../../src/storage/deferred-sink.js';
 import { FsCheckpointStorage } from '../../src/storage/fs-checkpoint-storage.js';
-import { STATE_FILE_KEYED, StateFileReader } from '../../src/storage/state-file.js';
+import {
+  STATE_FILE_KEYED,
+  StateFileReader,
+  StateFileWriter,
+  type ByteSink,
+} from '../../src/storage/state-file.js';
 
 const MAX = 32;
 
@@ -41,14 +47,23 @@ describe('writeTaskSnapshot', () => {
     }
     b.clearCurrentKey();
     const fs = new FsCheckpointStorage(root);
-    // The file opens only after the encoder has filled several chunks.
+    // The file opens only after the encoder has filled several megabytes: the writer keeps them.
+    const slowSink = async (dir: string, name: string): Promise<ByteSink> => {
+      await sleep(200);
+      mkdirSync(dir, { recursive: true });
+      const temp = join(dir, `.${name}.tmp`);
+      writeFileSync(temp, '');
+      return {
+        write: async (chunk) => appendFileSync(temp, chunk),
+        commit: async () => renameSync(temp, join(dir, name)),
+        abort: async () => rmSync(temp, { force: true }),
+      };
+    };
     const slow = new Proxy(fs, {
       get(target, prop) {
         if (prop === 'createStateFile')
-          return async (...args: Parameters<FsCheckpointStorage['createStateFile']>) => {
-            await sleep(200);
-            return target.createStateFile(...args);
-          };
+          return (location: SnapshotLocation, name: string, kind: number) =>
+            new StateFileWriter(name, kind, new DeferredSink(slowSink(location.uri, name)));
         const x = Reflect.get(target, prop, target) as unknown;
         return typeof x === 'function' ? (x as (...a: unknown[]) => unknown).bind(target) : x;
       },

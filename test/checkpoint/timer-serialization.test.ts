@@ -25,7 +25,7 @@ describe('timers in a snapshot file', () => {
     }
     const storage = new FsCheckpointStorage(mkdtempSync(join(tmpdir(), 'weir-timers-')));
     const loc = storage.checkpointLocation('job', 1);
-    const file = await storage.createStateFile(loc, 'timers.state', STATE_FILE_TIMERS);
+    const file = storage.createStateFile(loc, 'timers.state', STATE_FILE_TIMERS);
     const capture = s.capture();
     s.register('event', 0, 'after-capture', 1); // not in the snapshot
     expect(await writeTimers(capture, file)).toBe(8);

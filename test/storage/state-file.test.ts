@@ -206,22 +206,26 @@ describe('state file writer', () => {
     expect(Buffer.from(await r.readSection(0))).toEqual(Buffer.concat(expected));
   });
 
-  it('writes with one write in flight and returns a promise only when it must wait (backpressure)', async () => {
+  it('writes one buffer at a time, in order, and returns a promise only when four full buffers wait (backpressure)', async () => {
     const files = new MemoryFiles();
     let release: (() => void) | undefined;
     const sink = files.sink('s.state', { delay: () => new Promise<void>((r) => (release = r)) });
     const w = new StateFileWriter('s.state', STATE_FILE_OPERATOR, sink, 100);
     w.beginSection(0);
-    expect(w.write(Buffer.alloc(80))).toBeUndefined(); // 12 + 80 bytes buffered
-    expect(w.write(Buffer.alloc(50))).toBeUndefined(); // first buffer full: written, second filling
+    expect(w.write(Buffer.alloc(80, 1))).toBeUndefined(); // 12 + 80 bytes buffered
+    expect(w.write(Buffer.alloc(50, 2))).toBeUndefined(); // first buffer full: queued
+    for (let i = 3; i < 6; i++) expect(w.write(Buffer.alloc(100, i))).toBeUndefined(); // four queued
+    await new Promise((r) => setImmediate(r));
     expect(sink.inFlight).toBe(1);
-    const waiting = w.write(Buffer.alloc(100)); // second full while the first is still being written
+    const waiting = w.write(Buffer.alloc(100, 6)); // a fifth full while four wait
     expect(waiting).toBeInstanceOf(Promise);
     expect(() => w.write(Buffer.alloc(1))).toThrow(/before the promise of the previous write settled/);
-    release!();
-    await new Promise((r) => setImmediate(r));
-    release!();
-    await waiting;
+    let settled = false;
+    void waiting!.then(() => (settled = true));
+    while (!settled) {
+      await new Promise((r) => setImmediate(r));
+      release?.();
+    }
     w.endSection();
     const closing = w.close();
     for (let i = 0; i < 10; i++) {
@@ -230,8 +234,13 @@ describe('state file writer', () => {
     }
     const info = await closing;
     expect(sink.maxInFlight).toBe(1);
-    expect(info.size).toBe(12 + 230 + 20 + 16);
-    expect(files.files.get('s.state')!.length).toBe(info.size);
+    expect(info.size).toBe(12 + 530 + 20 + 16);
+    const f = files.files.get('s.state')!;
+    expect(f.length).toBe(info.size);
+    // In order: 80 × 1, 50 × 2, 100 × 3, 4, 5 and 6.
+    expect([...f.subarray(12, 12 + 530)]).toEqual(
+      [80, 50, 100, 100, 100, 100].flatMap((n, i) => new Array<number>(n).fill(i + 1)),
+    );
   });
 
   it('fails every later call with the disk error, and makes nothing visible', async () => {
@@ -277,14 +286,14 @@ describe('state file writer', () => {
       expected.push(Buffer.from(scratch));
       return w.write(scratch);
     };
-    expect(offered(1)).toBeUndefined();
-    expect(offered(2)).toBeUndefined(); // fills the first buffer: its write waits for the opening
-    const waiting = offered(3) ?? offered(4); // both buffers full: backpressure
+    // 12 + 60 · 8 = 492 bytes: four full buffers wait for the opening, the fifth fills.
+    for (let i = 1; i <= 8; i++) expect(offered(i)).toBeUndefined();
+    const waiting = offered(9); // the fifth full too: backpressure
     expect(waiting).toBeInstanceOf(Promise);
     expect(sink.writes).toBe(0);
     open!();
     await waiting;
-    for (let i = 5; i < 12; i++) await offered(i);
+    for (let i = 10; i < 20; i++) await offered(i);
     w.endSection();
     const info = await w.close();
     const r = await StateFileReader.open(files, MEM, 's.state', info);
@@ -555,7 +564,7 @@ describe('state files on disk', () => {
     root = mkdtempSync(join(tmpdir(), 'weir-state-file-'));
     storage = new FsCheckpointStorage(root);
     loc = storage.checkpointLocation('job', 1);
-    const w = await storage.createStateFile(loc, 'big-keyed.state', STATE_FILE_KEYED);
+    const w = storage.createStateFile(loc, 'big-keyed.state', STATE_FILE_KEYED);
     let seed = 1;
     const next = (n: number): number => {
       seed = (seed * 1103515245 + 12345) & 0x7fffffff;
