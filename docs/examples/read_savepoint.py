@@ -309,6 +309,15 @@ class Decoder:
             return int.from_bytes(self.take(1 << (info - 24)), "big")
         self.fail("indefinite length or reserved additional information %d" % info)
 
+    def float64_column(self, count):
+        """A keyed file's column of `count` numbers: tag 86 (RFC 8746, float64 little-endian) on a byte string."""
+        if self.take(2) != b"\xd8\x56":
+            self.fail("a value column that is not tag 86")
+        head = self.take(1)[0]
+        if head >> 5 != 2 or self.argument(head & 31) != 8 * count:
+            self.fail("a float64 column that is not a byte string of %d numbers" % count)
+        return list(struct.unpack("<%dd" % count, self.take(8 * count)))
+
     def decode(self):
         ib = self.take(1)[0]
         major, info = ib >> 5, ib & 31
@@ -373,10 +382,6 @@ class Decoder:
             if not isinstance(item, list):
                 self.fail("tag 258 without an array")
             return JsSet(item)
-        if tag == 86:  # RFC 8746: float64 little-endian typed array (a keyed file's value column)
-            if not isinstance(item, bytes) or len(item) % 8 != 0:
-                self.fail("tag 86 without a byte string of whole float64s")
-            return list(struct.unpack("<%dd" % (len(item) // 8), item))
         self.fail("unsupported tag %d" % tag)
 
 
@@ -499,14 +504,12 @@ def keyed_section(payload, where, version):
         # Version 2: the keys, then how the values follow (0: one item each, 1: one float64 column).
         keys = [d.decode() for _ in range(count)]
         form = d.decode()
-        if form == 1:
-            values = d.decode()
-            if not isinstance(values, list) or len(values) != count:
-                raise Damaged("%s: state %s: a value column of the wrong length" % (where, name))
+        if form == 1 and kind in ("value", "reducing", "aggregating"):
+            values = d.float64_column(count)
         elif form == 0:
             values = [d.decode() for _ in range(count)]
         else:
-            raise Damaged("%s: state %s: unknown value layout %r" % (where, name, form))
+            raise Damaged("%s: state %s: bad value layout %r for %s state" % (where, name, form, kind))
         for key, value in zip(keys, values):
             yield name, kind, key, value
 

@@ -21,7 +21,7 @@ import type {
   OperatorStateSnapshot,
 } from '../state/snapshot.js';
 import { fromStateKey, toStateKey } from '../state/state-key.js';
-import { ValueDecoder, ValueEncoder } from '../state/value-codec.js';
+import { ValueCodecError, ValueDecoder, ValueEncoder } from '../state/value-codec.js';
 import { DEFAULT_FORMAT, mapUnits, type StoredFormat } from '../state/state-schema.js';
 import { releaseCapturedGroup } from '../state/state-table.js';
 import type { KeyColumn } from '../state/key-column-cache.js';
@@ -68,36 +68,50 @@ const NUMBER_COLUMN_KINDS: ReadonlySet<string> = new Set(['value', 'reducing', '
 const VALUES_AS_ITEMS = 0;
 const VALUES_AS_FLOAT64 = 1;
 
-/** The numbers of one key group on their way to the file (filled and written with no await between). */
-let column = new Float64Array(1024);
+/** Key groups larger than this have their keys encoded (and flushed) piecewise, never kept. */
+const MAX_KEPT_GROUP = ENTRIES_PER_TURN;
 
-// One pass over a key group's map (Map.forEach: no iterator objects) that compares its keys with
-// a kept key column and, for states that may have one, collects its values into `column`. State
-// of the pass is module-level so the callback is one function that V8 optimizes once.
+// One synchronous pass over a key group's map (Map.forEach: no iterator objects) that compares
+// its keys with a kept key column and collects its values into a column of numbers. The pass's
+// state is module-level so that the callback is one function V8 optimizes once; it holds nothing
+// between passes (the column belongs to the snapshot that asked).
+const NO_NUMBERS = new Float64Array(0);
 let scanKeys: readonly unknown[] | undefined;
+let scanInto: Float64Array = NO_NUMBERS;
 let scanAt = 0;
 let scanSameKeys = true;
 let scanAllNumbers = true;
 const scanEntry = (v: unknown, k: unknown): void => {
   if (scanKeys !== undefined && k !== scanKeys[scanAt]) scanSameKeys = false;
-  if (typeof v === 'number') column[scanAt] = v;
+  if (typeof v === 'number') scanInto[scanAt] = v;
   else scanAllNumbers = false;
   scanAt++;
 };
 
-/** Scans `m`: whether its keys are `keys` in the same order, and whether its values are all numbers (then they are in `column`). */
+/**
+ * Scans `m`: whether its keys are `keys` in the same order, and whether its values are all
+ * numbers (then they are in `into`, which has room for them).
+ */
 function scan(
   m: ReadonlyMap<unknown, unknown>,
   keys: readonly unknown[] | undefined,
+  into: Float64Array,
 ): { sameKeys: boolean; allNumbers: boolean } {
-  if (column.length < m.size) column = new Float64Array(Math.max(m.size, 2 * column.length));
   scanKeys = keys;
+  scanInto = into;
   scanAt = 0;
   scanSameKeys = keys !== undefined;
   scanAllNumbers = true;
   m.forEach(scanEntry);
   scanKeys = undefined;
+  scanInto = NO_NUMBERS;
   return { sameKeys: scanSameKeys, allNumbers: scanAllNumbers };
+}
+
+/** The first value of a non-empty map. */
+function firstValue(m: ReadonlyMap<unknown, unknown>): unknown {
+  for (const v of m.values()) return v;
+  return undefined;
 }
 
 /**
@@ -145,6 +159,8 @@ export async function writeKeyedState(
     };
   });
   let sinceTurn = 0;
+  // This snapshot's column of numbers (another snapshot may be encoding while this one awaits).
+  let column = new Float64Array(256);
   // The writer copies what it is given (holding it only until its promise settles), so the
   // encoder's buffer is handed over as a view and reused: no chunk is allocated per megabyte,
   // and a gigabyte of snapshot does not become a gigabyte of garbage (each major GC would mark
@@ -165,6 +181,7 @@ export async function writeKeyedState(
       const st = capture.states[s]!;
       const m = st.maps[i];
       if (m === undefined || m.size === 0) {
+        st.keyColumns?.drop(i);
         releaseCapturedGroup(st.maps, i);
         continue;
       }
@@ -178,34 +195,37 @@ export async function writeKeyedState(
       enc.encode(n);
       counts[s]!.entries += n;
       // Keys: kept whole in the encoder (no flush in between), so the column can be kept.
-      const cache = st.keyColumns;
-      const numbers = NUMBER_COLUMN_KINDS.has(st.kind) && st.serialize === undefined;
+      const cache = n <= MAX_KEPT_GROUP ? st.keyColumns : undefined;
+      if (cache === undefined) st.keyColumns?.drop(i);
+      // Values that may be one column of numbers: scanned with the keys (a first value that is
+      // not a number spares the scan: it would only find that out).
+      const numbers =
+        NUMBER_COLUMN_KINDS.has(st.kind) && st.serialize === undefined && typeof firstValue(m) === 'number';
+      if (numbers && column.length < n) column = new Float64Array(Math.max(n, 2 * column.length));
       let kept: KeyColumn | undefined;
       let allNumbers = false;
       if (numbers) {
         const c = cache?.get(i, n);
-        const r = scan(m, c?.keys);
+        const r = scan(m, c?.keys, column);
         kept = r.sameKeys ? c : undefined;
         allNumbers = r.allNumbers;
       } else kept = cache?.match(i, m);
       if (kept !== undefined) enc.appendEncoded(kept.bytes);
       else {
         const start = enc.length;
-        const keys: unknown[] = [];
-        let awaited = false;
+        const keys: unknown[] | undefined = cache?.wants(i, n) === true ? [] : undefined;
         for (const k of m.keys()) {
           writeKey(k);
-          keys.push(k);
+          keys?.push(k);
           if (++sinceTurn >= ENTRIES_PER_TURN && n > ENTRIES_PER_TURN) {
+            if (cache === undefined && enc.length >= CHUNK_BYTES) await flush();
             await turn();
-            awaited = true;
           }
         }
-        cache?.keep(i, { keys, bytes: enc.copyOf(start, enc.length) });
-        // Another snapshot may have used `column` meanwhile.
-        if (awaited && allNumbers) scan(m, undefined);
+        if (keys !== undefined) cache!.keep(i, { keys, bytes: enc.copyOf(start, enc.length) });
+        else cache?.drop(i);
       }
-      // Values. (`column` holds this group's numbers: nothing was awaited since it was filled.)
+      // Values. (`column`, this snapshot's own, holds the group's numbers when `allNumbers`.)
       if (numbers && allNumbers) {
         enc.encodeNumber(VALUES_AS_FLOAT64);
         enc.float64Column(column, n);
@@ -252,6 +272,23 @@ export function readKeyedSection(
 ): void {
   if (version !== 1 && version !== 2)
     throw new StateFormatError(`${where}: keyed state file version ${version} is not one this weir reads`);
+  try {
+    decodeKeyedSection(payload, keyGroup, into, where, version);
+  } catch (e) {
+    // A malformed item: say where it is, not only at which byte.
+    if (e instanceof ValueCodecError)
+      throw new StateFormatError(`${where}: key group ${keyGroup}: ${e.message}`);
+    throw e;
+  }
+}
+
+function decodeKeyedSection(
+  payload: Uint8Array,
+  keyGroup: number,
+  into: DecodedKeyedState,
+  where: string,
+  version: number,
+): void {
   const dec = new ValueDecoder(payload);
   while (!dec.done) {
     const name = dec.decode();

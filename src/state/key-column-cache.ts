@@ -57,6 +57,12 @@ export class KeyColumnCache {
     return c;
   }
 
+  /** Whether a column of `keys` keys for key group `kgIndex` may fit (so is worth building). */
+  wants(kgIndex: number, keys: number): boolean {
+    const old = this.columns[kgIndex];
+    return this.used - (old === undefined ? 0 : costOf(old)) + 9 * keys <= this.budget;
+  }
+
   /** Keeps `column` for key group `kgIndex` (replacing what was kept), unless it exceeds the budget. */
   keep(kgIndex: number, column: KeyColumn): void {
     this.drop(kgIndex);

@@ -84,7 +84,10 @@ export class CorruptStateFileError extends Error {
 export interface ByteSink {
   /** Appends `chunk`. */
   write(chunk: Uint8Array): Promise<void>;
-  /** Makes the bytes durable and visible under the final name, at once. */
+  /**
+   * Makes the bytes visible under the final name, at once, and durable (a snapshot's data file:
+   * its name is made durable with the snapshot folder, before `_metadata` is written).
+   */
   commit(): Promise<void>;
   /** Drops everything written; nothing becomes visible. Safe to call more than once. */
   abort(): Promise<void>;
@@ -231,7 +234,7 @@ export class StateFileWriter {
     this.current = undefined;
   }
 
-  /** Writes the index and footer, makes the file durable and visible; returns its handle. */
+  /** Writes the index and footer, makes the file visible and durable (see ByteSink.commit); returns its handle. */
   async close(): Promise<StateFileInfo> {
     this.checkUsable('close');
     if (this.current !== undefined)

@@ -1,7 +1,7 @@
 // Keyed state files of version 2: per state, the keys, then the values — one float64 column when
 // they are all numbers — and a key column copied from the previous snapshot only when the map
 // holds exactly the keys it was encoded from, in the same order.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   readKeyedSection,
   StateFormatError,
@@ -17,7 +17,7 @@ import {
 import { KeyColumnCache } from '../../src/state/key-column-cache.js';
 import { HeapKeyedStateBackend } from '../../src/state/keyed-state-backend.js';
 import { KeyGroupRange } from '../../src/state/key-group.js';
-import { ValueCodecError, ValueEncoder } from '../../src/state/value-codec.js';
+import { ValueEncoder } from '../../src/state/value-codec.js';
 
 const MAX = 16;
 
@@ -145,56 +145,145 @@ describe('keyed state file version 2', () => {
     expect(() => decode(v1, 3)).toThrow(StateFormatError);
   });
 
-  it('copies a key column only while the map holds the same keys in the same order', async () => {
-    const b = backend();
+  // Per kind of state: how a value is put, and what the snapshot holds for it.
+  const kinds = [
+    {
+      name: 'numbers (float64 column)',
+      make: (b: HeapKeyedStateBackend) => {
+        const v = b.getState(new ValueStateDescriptor<number>('v'));
+        return { put: (n: number) => v.update(n), clear: () => v.clear(), stored: (n: number): unknown => n };
+      },
+    },
+    {
+      name: 'objects (one item each)',
+      make: (b: HeapKeyedStateBackend) => {
+        const v = b.getState(new ValueStateDescriptor<{ n: number }>('v'));
+        return {
+          put: (n: number) => v.update({ n }),
+          clear: () => v.clear(),
+          stored: (n: number): unknown => ({ n }),
+        };
+      },
+    },
+    {
+      name: 'map state',
+      make: (b: HeapKeyedStateBackend) => {
+        const v = b.getMapState(new MapStateDescriptor<string, number>('v'));
+        return {
+          put: (n: number) => {
+            v.clear();
+            v.put(`m${n % 3}`, n);
+          },
+          clear: () => v.clear(),
+          stored: (n: number): unknown => new Map([[`m${n % 3}`, n]]),
+        };
+      },
+    },
+  ];
+
+  it.each(kinds)(
+    'copies a key column only while the map holds the same keys in the same order: $name',
+    async ({ make }) => {
+      const b = backend();
+      const st = make(b);
+      const model = new Map<string, unknown>();
+      const put = (key: string, n: number): void => {
+        b.setCurrentKeyComputingGroup(key);
+        st.put(n);
+        model.set(key, st.stored(n));
+      };
+      const remove = (key: string): void => {
+        b.setCurrentKeyComputingGroup(key);
+        st.clear();
+        model.delete(key);
+      };
+      const keysEncoded = vi.spyOn(ValueEncoder.prototype, 'encodeString');
+      const check = async (): Promise<number> => {
+        keysEncoded.mockClear();
+        expect(flat(decode(await sectionsOf(b))).get('v') ?? new Map()).toEqual(model);
+        return keysEncoded.mock.calls.length;
+      };
+      try {
+        for (let i = 0; i < 200; i++) put(`k${i}`, i);
+        expect(await check()).toBe(200);
+        // Values change, keys do not: every column is copied (and the values are the new ones).
+        for (let i = 0; i < 200; i++) put(`k${i}`, i * 10);
+        expect(await check()).toBe(0);
+        // As many keys as before, but other ones: one removed, one added, in several groups.
+        for (let i = 0; i < 200; i += 7) {
+          remove(`k${i}`);
+          put(`n${i}`, -i);
+        }
+        const changed = await check();
+        expect(changed).toBeGreaterThan(0);
+        expect(changed).toBeLessThan(200);
+        // The same keys in another order: removed and put back (to the end of their map).
+        for (let i = 1; i < 200; i += 5) {
+          const n = i * 10 + 1;
+          remove(`k${i}`);
+          put(`k${i}`, n);
+        }
+        expect(await check()).toBeGreaterThan(0);
+        // Changed while a snapshot holds the maps (copy-on-write), then snapshotted again.
+        const capture = b.capture();
+        for (let i = 2; i < 200; i += 3) {
+          remove(`k${i}`);
+          put(`z${i}`, i);
+        }
+        capture.release();
+        await check();
+        expect(await check()).toBe(0);
+      } finally {
+        keysEncoded.mockRestore();
+      }
+    },
+  );
+
+  it('writes two snapshots of one backend that overlap in time, each with its own values', async () => {
+    // Two key groups of 30 k numbers: each snapshot gives the event loop turns inside a group.
+    const b = new HeapKeyedStateBackend(KeyGroupRange.forSubtask(0, 1, 2), 2);
     const v = b.getState(new ValueStateDescriptor<number>('v'));
-    const set = (key: string, n: number): void => {
-      b.setCurrentKeyComputingGroup(key);
-      v.update(n);
-    };
-    const del = (key: string): void => {
-      b.setCurrentKeyComputingGroup(key);
-      v.clear();
-    };
-    const model = new Map<string, number>();
-    const put = (key: string, n: number): void => {
-      set(key, n);
-      model.set(key, n);
-    };
-    const remove = (key: string): void => {
-      del(key);
-      model.delete(key);
-    };
-    for (let i = 0; i < 200; i++) put(`k${i}`, i);
-    const check = async (): Promise<void> => {
-      expect(flat(decode(await sectionsOf(b))).get('v') ?? new Map()).toEqual(model);
-    };
-    await check();
-    // Values change, keys do not: the columns are copied (and the values still the new ones).
-    for (let i = 0; i < 200; i++) put(`k${i}`, i * 10);
-    await check();
-    // As many keys as before, but other ones: one removed, one added, in several groups.
-    for (let i = 0; i < 200; i += 7) {
-      remove(`k${i}`);
-      put(`n${i}`, -i);
+    const KEYS = 60_000;
+    const keys = Array.from({ length: KEYS }, (_, i) => `k${i}`);
+    for (let i = 0; i < KEYS; i++) {
+      b.setCurrentKeyComputingGroup(keys[i]!);
+      v.update(i);
     }
-    await check();
-    // The same keys in another order: removed and put back (to the end of their map).
-    for (let i = 1; i < 200; i += 5) {
-      const n = model.get(`k${i}`)!;
-      remove(`k${i}`);
-      put(`k${i}`, n + 1);
+    const older = b.capture(); // a checkpoint…
+    for (let i = 0; i < KEYS; i++) {
+      b.setCurrentKeyComputingGroup(keys[i]!);
+      v.update(-i);
     }
-    await check();
-    // Changed while a snapshot holds the maps (copy-on-write), then snapshotted again.
-    const capture = b.capture();
-    for (let i = 2; i < 200; i += 3) {
-      remove(`k${i}`);
-      put(`z${i}`, i);
+    const newer = b.capture(); // …and a savepoint while it is being written
+    const write = async (capture: typeof older): Promise<Map<number, Buffer>> => {
+      const out = new Map<number, Buffer>();
+      let parts: Buffer[] = [];
+      let id = -1;
+      await writeKeyedState(capture, {
+        beginSection: (i: number) => {
+          id = i;
+          parts = [];
+        },
+        write: (chunk: Uint8Array) => {
+          parts.push(Buffer.from(chunk));
+          return undefined;
+        },
+        endSection: () => out.set(id, Buffer.concat(parts)),
+      });
+      capture.release();
+      return out;
+    };
+    const [a, c] = await Promise.all([write(older), write(newer)]);
+    const got = [a, c].map((sections) => flat(decode(sections)).get('v')!);
+    expect(got[0]!.size).toBe(KEYS);
+    expect(got[1]!.size).toBe(KEYS);
+    for (let i = 0; i < KEYS; i += 997) {
+      expect(got[0]!.get(keys[i])).toBe(i);
+      expect(Object.is(got[1]!.get(keys[i]), -i)).toBe(true);
     }
-    capture.release();
-    await check();
-    await check();
+    expect([...got[0]!.values()].reduce((x, y) => (x as number) + (y as number), 0)).toBe(
+      (KEYS * (KEYS - 1)) / 2,
+    );
   });
 
   it('keeps key columns within its budget', () => {
@@ -235,7 +324,9 @@ describe('keyed state file version 2', () => {
     const short = new ValueEncoder();
     for (const x of ['v', 'value', 2, 'a', 'b', 1]) short.encode(x);
     short.float64Column(new Float64Array([1]), 1);
-    expect(() => decode(new Map([[0, Buffer.from(short.finish())]]))).toThrow(ValueCodecError);
+    expect(() => decode(new Map([[0, Buffer.from(short.finish())]]))).toThrow(
+      /^test: key group 0: malformed value at byte \d+: a float64 column of 8 bytes where 2 numbers \(16 bytes\) belong$/,
+    );
     // More keys than bytes.
     expect(() => decode(payload('v', 'value', 1000, 'a'))).toThrow(/bad entry count for state 'v'/);
   });
