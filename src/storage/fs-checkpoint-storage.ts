@@ -323,6 +323,10 @@ export class FsCheckpointStorage implements CheckpointStorage {
     await (location as FsLocation).makeDir();
     await fsyncDir(dir);
     await writeWhole(dir, METADATA_FILE, bytes, linkInto, { madeDir: true });
+    // And the folder's own name in its parent (the job's folder, or the savepoint target), made
+    // when the first data file was created: without it a power loss could take the whole
+    // completed snapshot away after its sinks committed.
+    await fsyncDir(dirname(dir));
   }
 
   readMetadata(location: SnapshotLocation): Promise<Uint8Array | undefined> {
