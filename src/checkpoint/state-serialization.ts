@@ -175,6 +175,11 @@ export async function writeKeyedState(
     sinceTurn = 0;
     await yieldToLoop();
   };
+  // Inside a key group too large to encode in one go: hand over a full chunk, give a turn.
+  const pace = async (): Promise<void> => {
+    if (enc.length >= CHUNK_BYTES) await flush();
+    await turn();
+  };
   for (let i = 0; i < capture.range.size; i++) {
     let opened = false;
     for (let s = 0; s < capture.states.length; s++) {
@@ -217,10 +222,8 @@ export async function writeKeyedState(
         for (const k of m.keys()) {
           writeKey(k);
           keys?.push(k);
-          if (++sinceTurn >= ENTRIES_PER_TURN && n > ENTRIES_PER_TURN) {
-            if (cache === undefined && enc.length >= CHUNK_BYTES) await flush();
-            await turn();
-          }
+          // (Such a group keeps no key column, so its keys may be flushed piecewise.)
+          if (++sinceTurn >= ENTRIES_PER_TURN && n > MAX_KEPT_GROUP) await pace();
         }
         if (keys !== undefined) cache!.keep(i, { keys, bytes: enc.copyOf(start, enc.length) });
         else cache?.drop(i);
@@ -235,10 +238,7 @@ export async function writeKeyedState(
         const write = writeValue[s]!;
         for (const v of m.values()) {
           write(v);
-          if (++sinceTurn >= ENTRIES_PER_TURN && n > ENTRIES_PER_TURN) {
-            if (enc.length >= CHUNK_BYTES) await flush();
-            await turn();
-          }
+          if (++sinceTurn >= ENTRIES_PER_TURN && n > ENTRIES_PER_TURN) await pace();
         }
       }
       releaseCapturedGroup(st.maps, i);

@@ -4,27 +4,22 @@
 import type { ByteSink } from './state-file.js';
 
 export class DeferredSink implements ByteSink {
-  private sink: ByteSink | undefined;
-
   constructor(private readonly opening: Promise<ByteSink>) {
     // Awaited by every call below: an opening that fails before any is made is not "unhandled".
-    opening.then(
-      (s) => (this.sink = s),
-      () => undefined,
-    );
+    opening.catch(() => undefined);
   }
 
   async write(chunk: Uint8Array): Promise<void> {
-    await (this.sink ?? (await this.opening)).write(chunk);
+    await (await this.opening).write(chunk);
   }
 
   async commit(): Promise<void> {
-    await (this.sink ?? (await this.opening)).commit();
+    await (await this.opening).commit();
   }
 
   /** Waits for the opening; drops the file if it was created. */
   async abort(): Promise<void> {
-    const sink = this.sink ?? (await this.opening.catch(() => undefined));
+    const sink = await this.opening.catch(() => undefined);
     await sink?.abort();
   }
 }

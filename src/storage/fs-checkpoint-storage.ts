@@ -55,10 +55,14 @@ class FsLocation implements SnapshotLocation {
   }
 }
 
-function dirOf(location: SnapshotLocation): string {
+function fsLocation(location: SnapshotLocation): FsLocation {
   if (!(location instanceof FsLocation))
     throw new Error(`internal: ${location.uri} is not a location of a filesystem checkpoint storage`);
-  return location.dir;
+  return location;
+}
+
+function dirOf(location: SnapshotLocation): string {
+  return fsLocation(location).dir;
 }
 
 /** A relative path inside a snapshot folder (checked once more; decodeMetadata checks it already). */
@@ -266,7 +270,8 @@ export class FsCheckpointStorage implements CheckpointStorage {
   }
 
   createStateFile(location: SnapshotLocation, name: string, kind: number): StateFileWriter {
-    const dir = dirOf(location);
+    const loc = fsLocation(location);
+    const dir = loc.dir;
     if (!DATA_FILE_NAME.test(name))
       throw new Error(`internal: '${name}' is not a plain data file name (letters, digits, . _ -)`);
     // The folder and the temporary file are created while the writer fills its first buffer.
@@ -275,7 +280,7 @@ export class FsCheckpointStorage implements CheckpointStorage {
         throw new SnapshotAlreadyCompleteError(
           `${dir} is a completed snapshot (it has ${METADATA_FILE}); ${name} cannot be added to it`,
         );
-      await (location as FsLocation).makeDir();
+      await loc.makeDir();
       return TempFileSink.create(dir, name, renameInto, { syncDir: false, madeDir: true });
     })();
     return new StateFileWriter(name, kind, new DeferredSink(opening));
@@ -318,9 +323,10 @@ export class FsCheckpointStorage implements CheckpointStorage {
   }
 
   async writeMetadata(location: SnapshotLocation, bytes: Uint8Array): Promise<void> {
-    const dir = dirOf(location);
+    const loc = fsLocation(location);
+    const dir = loc.dir;
     // The data files' names (renamed into place without a folder fsync each) are durable first.
-    await (location as FsLocation).makeDir();
+    await loc.makeDir();
     await fsyncDir(dir);
     await writeWhole(dir, METADATA_FILE, bytes, linkInto, { madeDir: true });
     // And the folder's own name in its parent (the job's folder, or the savepoint target), made

@@ -125,14 +125,16 @@ export function encodeMetadata(m: SnapshotMetadata): Uint8Array {
     JSON.parse(text) as unknown,
     (problem) => new Error(`internal: cannot write _metadata: ${problem}`),
   );
-  const checksum = `crc32:${crc32(Buffer.from(text, 'utf8')).toString(16).padStart(8, '0')}`;
-  return Buffer.from(`${text.slice(0, -2)},\n "checksum": "${checksum}"\n}\n`, 'utf8');
+  return Buffer.from(`${text.slice(0, -2)},\n "checksum": "${checksumOfText(text)}"\n}\n`, 'utf8');
+}
+
+/** The checksum of a document serialized (without `checksum`) as JSON.stringify(doc, null, 1). */
+function checksumOfText(text: string): string {
+  return `crc32:${crc32(Buffer.from(text, 'utf8')).toString(16).padStart(8, '0')}`;
 }
 
 function checksumOf(doc: object): string {
-  return `crc32:${crc32(Buffer.from(JSON.stringify(doc, null, 1), 'utf8'))
-    .toString(16)
-    .padStart(8, '0')}`;
+  return checksumOfText(JSON.stringify(doc, null, 1));
 }
 
 /** Parses and checks `_metadata`; `where` (its path) is named in every error. */

@@ -15,18 +15,17 @@ import {
   ValueStateDescriptor,
 } from '../../src/index.js';
 import { KeyColumnCache } from '../../src/state/key-column-cache.js';
-import { HeapKeyedStateBackend } from '../../src/state/keyed-state-backend.js';
+import { HeapKeyedStateBackend, type KeyedStateCapture } from '../../src/state/keyed-state-backend.js';
 import { KeyGroupRange } from '../../src/state/key-group.js';
 import { ValueEncoder } from '../../src/state/value-codec.js';
 
 const MAX = 16;
 
-/** The sections one snapshot of `b` writes, by key group. */
-async function sectionsOf(b: HeapKeyedStateBackend): Promise<Map<number, Buffer>> {
+/** The sections `capture` is written as, by key group; then the capture is released. */
+async function sectionsOfCapture(capture: KeyedStateCapture): Promise<Map<number, Buffer>> {
   const out = new Map<number, Buffer>();
   let id = -1;
   let parts: Buffer[] = [];
-  const capture = b.capture();
   try {
     await writeKeyedState(capture, {
       beginSection(i: number) {
@@ -44,6 +43,12 @@ async function sectionsOf(b: HeapKeyedStateBackend): Promise<Map<number, Buffer>
   } finally {
     capture.release();
   }
+  return out;
+}
+
+/** The sections one snapshot of `b` writes, by key group. */
+async function sectionsOf(b: HeapKeyedStateBackend): Promise<Map<number, Buffer>> {
+  const out = await sectionsOfCapture(b.capture());
   while (!b.mergeStep()) {
     /* fold the copy-on-write overlay back */
   }
@@ -255,25 +260,7 @@ describe('keyed state file version 2', () => {
       v.update(-i);
     }
     const newer = b.capture(); // …and a savepoint while it is being written
-    const write = async (capture: typeof older): Promise<Map<number, Buffer>> => {
-      const out = new Map<number, Buffer>();
-      let parts: Buffer[] = [];
-      let id = -1;
-      await writeKeyedState(capture, {
-        beginSection: (i: number) => {
-          id = i;
-          parts = [];
-        },
-        write: (chunk: Uint8Array) => {
-          parts.push(Buffer.from(chunk));
-          return undefined;
-        },
-        endSection: () => out.set(id, Buffer.concat(parts)),
-      });
-      capture.release();
-      return out;
-    };
-    const [a, c] = await Promise.all([write(older), write(newer)]);
+    const [a, c] = await Promise.all([sectionsOfCapture(older), sectionsOfCapture(newer)]);
     const got = [a, c].map((sections) => flat(decode(sections)).get('v')!);
     expect(got[0]!.size).toBe(KEYS);
     expect(got[1]!.size).toBe(KEYS);
