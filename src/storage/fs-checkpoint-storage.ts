@@ -2,34 +2,23 @@
 // written under a hidden temporary name in its folder, fsynced, renamed into place, and the
 // folder fsynced, so a crash leaves either the whole file or none of it under its name.
 // `_metadata` goes last the same way, and never replaces an existing one (it is linked into
-// place, which fails when the name is taken).
+// place, which fails when the name is taken). The writes run on the storage's I/O thread
+// (fs-io-worker.js), reads and listings here.
 import { randomBytes } from 'node:crypto';
-import {
-  link,
-  mkdir,
-  open,
-  readdir,
-  readFile,
-  rename,
-  rm,
-  stat,
-  unlink,
-  type FileHandle,
-} from 'node:fs/promises';
+import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   JOB_END_FILE,
   METADATA_FILE,
-  SnapshotAlreadyCompleteError,
   SnapshotNotFoundError,
   type CheckpointListing,
   type CheckpointStorage,
   type SnapshotLocation,
 } from './checkpoint-storage.js';
 import { isPortableRelativePath } from './metadata.js';
-import { DeferredSink } from './deferred-sink.js';
-import { StateFileWriter, type ByteSink } from './state-file.js';
+import { fsIoThread, ThreadFileSink } from './fs-io-thread.js';
+import { StateFileWriter } from './state-file.js';
 
 const CHECKPOINT_DIR = /^chk-(0|[1-9][0-9]*)$/;
 /** A data file name: one plain segment that is neither hidden (temporary) nor reserved (`_…`). */
@@ -38,20 +27,9 @@ const DATA_FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 class FsLocation implements SnapshotLocation {
-  private made: Promise<unknown> | undefined;
-
   constructor(readonly dir: string) {}
   get uri(): string {
     return this.dir;
-  }
-
-  /** Creates the folder (with its parents) once for all files of the snapshot. */
-  async makeDir(): Promise<void> {
-    this.made ??= mkdir(this.dir, { recursive: true }).catch((e: unknown) => {
-      this.made = undefined;
-      throw e;
-    });
-    await this.made;
   }
 }
 
@@ -75,15 +53,6 @@ function isMissing(e: unknown): boolean {
   return (e as NodeJS.ErrnoException).code === 'ENOENT';
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const h = await open(dir, 'r');
-  try {
-    await h.sync();
-  } finally {
-    await h.close();
-  }
-}
-
 /** Whether `path` exists, and is a file when `file` is asked for. */
 async function exists(path: string, file = false): Promise<boolean> {
   try {
@@ -103,113 +72,6 @@ function tempName(name: string): string {
   return `.${name}.${TEMP_TAG}${(++tempCount).toString(36)}.tmp`;
 }
 
-/** A file's bytes are synced in the background after every this many (see TempFileSink.startSync). */
-const SYNC_EVERY_BYTES = 16 << 20;
-
-/**
- * Bytes written to `.<name>.<random>.tmp` in the target's folder; commit = fsync, then
- * `publish` (rename, or link for create-if-absent), then fsync of the folder — except for a
- * snapshot's data files, whose names the folder's fsync before `_metadata` makes durable
- * (writeMetadata): a snapshot exists only once `_metadata` does.
- */
-class TempFileSink implements ByteSink {
-  private position = 0;
-  private done = false;
-  /** Bytes written since the last background sync was started. */
-  private unsynced = 0;
-  private syncing: Promise<void> | undefined;
-  /** A background sync failed: the file is not durable (Linux reports it to one fsync only). */
-  private syncFailure: { error: unknown } | undefined;
-
-  private constructor(
-    private readonly handle: FileHandle,
-    private readonly temp: string,
-    private readonly target: string,
-    private readonly publish: (temp: string, target: string) => Promise<void>,
-    private readonly syncDir: boolean,
-  ) {}
-
-  static async create(
-    dir: string,
-    name: string,
-    publish: (temp: string, target: string) => Promise<void>,
-    options: { syncDir?: boolean; madeDir?: boolean } = {},
-  ): Promise<TempFileSink> {
-    if (options.madeDir !== true) await mkdir(dir, { recursive: true });
-    const temp = join(dir, tempName(name));
-    return new TempFileSink(await open(temp, 'wx'), temp, join(dir, name), publish, options.syncDir ?? true);
-  }
-
-  async write(chunk: Uint8Array): Promise<void> {
-    if (this.syncFailure !== undefined) throw this.syncFailure.error;
-    let off = 0;
-    while (off < chunk.length) {
-      const { bytesWritten } = await this.handle.write(chunk, off, chunk.length - off, this.position);
-      off += bytesWritten;
-      this.position += bytesWritten;
-      this.unsynced += bytesWritten;
-    }
-    if (this.unsynced >= SYNC_EVERY_BYTES && this.syncing === undefined) this.startSync();
-  }
-
-  /**
-   * Starts writing back what was written so far while more is written: without it the kernel
-   * keeps a large file's pages dirty until commit's fsync, which then writes them all while
-   * nothing else happens.
-   */
-  private startSync(): void {
-    this.unsynced = 0;
-    this.syncing = this.handle.datasync().then(
-      () => {
-        this.syncing = undefined;
-      },
-      (error: unknown) => {
-        this.syncFailure ??= { error };
-        this.syncing = undefined;
-      },
-    );
-  }
-
-  async commit(): Promise<void> {
-    await this.syncing;
-    if (this.syncFailure !== undefined) throw this.syncFailure.error;
-    await this.handle.sync();
-    await this.handle.close();
-    this.done = true;
-    await this.publish(this.temp, this.target);
-    if (this.syncDir) await fsyncDir(dirname(this.target));
-  }
-
-  async abort(): Promise<void> {
-    if (!this.done) {
-      this.done = true;
-      await this.syncing;
-      await this.handle.close().catch(() => undefined);
-    }
-    await unlink(this.temp).catch((e: unknown) => {
-      if (!isMissing(e)) throw e;
-    });
-  }
-}
-
-/** A small file written whole through a temp file: durable, and visible only complete. */
-async function writeWhole(
-  dir: string,
-  name: string,
-  bytes: Uint8Array,
-  publish: (temp: string, target: string) => Promise<void>,
-  options: { madeDir?: boolean } = {},
-): Promise<void> {
-  const sink = await TempFileSink.create(dir, name, publish, options);
-  try {
-    await sink.write(bytes);
-    await sink.commit();
-  } catch (e) {
-    await sink.abort().catch(() => undefined);
-    throw e;
-  }
-}
-
 async function readIfPresent(path: string): Promise<Uint8Array | undefined> {
   try {
     return await readFile(path);
@@ -217,33 +79,6 @@ async function readIfPresent(path: string): Promise<Uint8Array | undefined> {
     if (isMissing(e)) return undefined;
     throw e;
   }
-}
-
-async function renameInto(temp: string, target: string): Promise<void> {
-  await rename(temp, target);
-}
-
-/** Create-if-absent: link() fails with EEXIST when the name is taken; rename() would replace it. */
-async function linkInto(temp: string, target: string): Promise<void> {
-  try {
-    await link(temp, target);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST')
-      throw new SnapshotAlreadyCompleteError(
-        `${target} exists already: a completed snapshot is never overwritten`,
-        { cause: e },
-      );
-    // Filesystems without hard links (some network and FUSE mounts): check, then rename.
-    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw e;
-    if (await exists(target))
-      throw new SnapshotAlreadyCompleteError(
-        `${target} exists already: a completed snapshot is never overwritten`,
-      );
-    await rename(temp, target);
-    return;
-  }
-  await unlink(temp);
 }
 
 export class FsCheckpointStorage implements CheckpointStorage {
@@ -270,20 +105,11 @@ export class FsCheckpointStorage implements CheckpointStorage {
   }
 
   createStateFile(location: SnapshotLocation, name: string, kind: number): StateFileWriter {
-    const loc = fsLocation(location);
-    const dir = loc.dir;
+    const dir = dirOf(location);
     if (!DATA_FILE_NAME.test(name))
       throw new Error(`internal: '${name}' is not a plain data file name (letters, digits, . _ -)`);
     // The folder and the temporary file are created while the writer fills its first buffer.
-    const opening = (async (): Promise<ByteSink> => {
-      if (await exists(join(dir, METADATA_FILE)))
-        throw new SnapshotAlreadyCompleteError(
-          `${dir} is a completed snapshot (it has ${METADATA_FILE}); ${name} cannot be added to it`,
-        );
-      await loc.makeDir();
-      return TempFileSink.create(dir, name, renameInto, { syncDir: false, madeDir: true });
-    })();
-    return new StateFileWriter(name, kind, new DeferredSink(opening));
+    return new StateFileWriter(name, kind, new ThreadFileSink(fsIoThread(), dir, tempName(name), name));
   }
 
   async readRange(
@@ -322,17 +148,14 @@ export class FsCheckpointStorage implements CheckpointStorage {
     }
   }
 
-  async writeMetadata(location: SnapshotLocation, bytes: Uint8Array): Promise<void> {
-    const loc = fsLocation(location);
-    const dir = loc.dir;
-    // The data files' names (renamed into place without a folder fsync each) are durable first.
-    await loc.makeDir();
-    await fsyncDir(dir);
-    await writeWhole(dir, METADATA_FILE, bytes, linkInto, { madeDir: true });
-    // And the folder's own name in its parent (the job's folder, or the savepoint target), made
-    // when the first data file was created: without it a power loss could take the whole
-    // completed snapshot away after its sinks committed.
-    await fsyncDir(dirname(dir));
+  writeMetadata(location: SnapshotLocation, bytes: Uint8Array): Promise<void> {
+    // On the I/O thread: the folder fsynced (the data files' names, renamed into place without
+    // a folder fsync each, are durable first), `_metadata` written through a temporary file and
+    // linked into place (create-if-absent), then the folder's own name in its parent (the job's
+    // folder, or the savepoint target), made with the first data file: without that a power loss
+    // could take the whole completed snapshot away after its sinks committed.
+    const dir = dirOf(location);
+    return fsIoThread().run({ op: 'metadata', dir, temp: tempName(METADATA_FILE), bytes });
   }
 
   readMetadata(location: SnapshotLocation): Promise<Uint8Array | undefined> {
@@ -341,7 +164,8 @@ export class FsCheckpointStorage implements CheckpointStorage {
 
   writeJobEnd(jobId: string, bytes: Uint8Array): Promise<void> {
     checkJobId(jobId);
-    return writeWhole(join(this.root, jobId), JOB_END_FILE, bytes, renameInto);
+    const dir = join(this.root, jobId);
+    return fsIoThread().run({ op: 'whole', dir, name: JOB_END_FILE, temp: tempName(JOB_END_FILE), bytes });
   }
 
   readJobEnd(jobId: string): Promise<Uint8Array | undefined> {
@@ -383,23 +207,16 @@ export class FsCheckpointStorage implements CheckpointStorage {
     return out.sort((a, b) => a.id - b.id);
   }
 
-  async discard(location: SnapshotLocation): Promise<void> {
-    const dir = dirOf(location);
+  discard(location: SnapshotLocation): Promise<void> {
     // `_metadata` first, durably: a half-removed folder must never look like a complete snapshot.
-    try {
-      await unlink(join(dir, METADATA_FILE));
-      await fsyncDir(dir);
-    } catch (e) {
-      if (!isMissing(e)) throw e;
-    }
-    await rm(dir, { recursive: true, force: true });
+    return fsIoThread().run({ op: 'discard', dir: dirOf(location) });
   }
 
   async removeIncomplete(jobId: string): Promise<number> {
     let n = 0;
     for (const c of await this.listCheckpoints(jobId)) {
       if (c.complete) continue;
-      await rm(dirOf(c.location), { recursive: true, force: true });
+      await fsIoThread().run({ op: 'remove', dir: dirOf(c.location) });
       n++;
     }
     return n;

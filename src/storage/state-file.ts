@@ -82,8 +82,16 @@ export class CorruptStateFileError extends Error {
  * the promise settles.
  */
 export interface ByteSink {
-  /** Appends `chunk`. */
-  write(chunk: Uint8Array): Promise<void>;
+  /**
+   * Appends `chunk`. A sink may take the chunk's memory (move it to another thread): it then
+   * resolves with a buffer over that same memory, given back, for the caller to use instead.
+   */
+  write(chunk: Uint8Array): Promise<void | Uint8Array>;
+  /**
+   * Takes a `write` before the previous one settled and writes them in the order they came (a
+   * failed one fails every later one): the writer then keeps several buffers on their way.
+   */
+  readonly ordered?: boolean;
   /**
    * Makes the bytes visible under the final name, at once, and durable (a snapshot's data file:
    * its name is made durable with the snapshot folder, before `_metadata` is written).
@@ -167,7 +175,8 @@ const EMPTY = Buffer.alloc(0);
  * the caller may reuse it as soon as `write` returns; it returns a promise only when
  * QUEUED_BUFFERS full buffers wait for the sink and it must wait too (backpressure) — await it
  * before the next call. A snapshot of a few megabytes is taken in without waiting, also while
- * the sink is still being opened (DeferredSink), so its capture is released sooner.
+ * the sink is still being opened (the filesystem storage creates its file on its I/O thread
+ * meanwhile), so its capture is released sooner.
  */
 export class StateFileWriter {
   private readonly sections: SectionRef[] = [];
@@ -341,18 +350,26 @@ export class StateFileWriter {
   private flush(): void {
     const full = this.buf;
     const data = this.used === full.length ? full : full.subarray(0, this.used);
-    const written = this.tail
-      .then(() => (this.failure === undefined ? this.sink.write(data) : undefined))
-      .then(
-        () => {
-          this.spares.push(full);
-          void this.queue.shift(); // this write's own promise, settling now
-        },
-        (error: unknown) => {
-          this.failure ??= { error };
-          void this.queue.shift(); // this write's own promise, settling now
-        },
-      );
+    let write: () => Promise<void | Uint8Array> | undefined;
+    if (this.sink.ordered === true && this.failure === undefined) {
+      // Sent now, while earlier buffers are still on their way: the sink keeps them in order.
+      const sent = this.sink.write(data);
+      sent.catch(() => undefined); // its failure is taken below, in turn
+      write = () => sent;
+    } else write = () => (this.failure === undefined ? this.sink.write(data) : undefined);
+    const written = this.tail.then(write).then(
+      (back) => {
+        // (A buffer the sink took comes back whole: every buffer of a writer is bufferBytes long.)
+        this.spares.push(
+          back === undefined ? full : Buffer.from(back.buffer, back.byteOffset, this.bufferBytes),
+        );
+        void this.queue.shift(); // this write's own promise, settling now
+      },
+      (error: unknown) => {
+        this.failure ??= { error };
+        void this.queue.shift(); // this write's own promise, settling now
+      },
+    );
     this.queue.push(written);
     this.tail = written;
     this.buf = this.spares.pop() ?? takeBuffer(this.bufferBytes);

@@ -12,7 +12,7 @@ import { ValueStateDescriptor } from '../../src/index.js';
 import { HeapKeyedStateBackend } from '../../src/state/keyed-state-backend.js';
 import { KeyGroupRange } from '../../src/state/key-group.js';
 import type { CheckpointStorage, SnapshotLocation } from '../../src/storage/checkpoint-storage.js';
-import { DeferredSink } from '../../src/storage/deferred-sink.js';
+import { DeferredSink } from '../storage/deferred-sink.js';
 import { FsCheckpointStorage } from '../../src/storage/fs-checkpoint-storage.js';
 import {
   STATE_FILE_KEYED,

@@ -7,6 +7,7 @@ import { crc32 } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SnapshotAlreadyCompleteError, SnapshotNotFoundError } from '../../src/storage/checkpoint-storage.js';
 import { FsCheckpointStorage } from '../../src/storage/fs-checkpoint-storage.js';
+import { operations as ioOperations } from '../../src/storage/fs-io-worker.js';
 import { STATE_FILE_KEYED, STATE_FILE_OPERATOR } from '../../src/storage/state-file.js';
 import { checkpointStorageContract } from './checkpoint-storage.contract.js';
 
@@ -83,7 +84,9 @@ describe('filesystem checkpoint storage', () => {
 
   it('fails the file, and leaves nothing, when a background sync of it failed', async () => {
     // Linux reports a write-back error to one fsync only: a failed background sync must not be
-    // forgotten because the final fsync then succeeds; and the file stops taking bytes.
+    // forgotten because the final fsync then succeeds; and the file stops taking bytes. The
+    // storage's I/O thread runs these operations; here they run in this thread, where the
+    // FileHandle can be made to fail.
     const probe = await open(join(root, 'probe'), 'w');
     const proto = Object.getPrototypeOf(probe) as { datasync(): Promise<void> };
     await probe.close();
@@ -91,23 +94,21 @@ describe('filesystem checkpoint storage', () => {
       .spyOn(proto, 'datasync')
       .mockRejectedValueOnce(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
     try {
-      const loc = s.checkpointLocation('j', 1);
-      const w = s.createStateFile(loc, 'bad.state', STATE_FILE_KEYED);
+      const dir = join(root, 'j', 'chk-1');
+      const file = { file: 1, dir, temp: '.bad.state.tmp', name: 'bad.state' };
+      await ioOperations.open!(file);
       let written = 0;
       const writeAll = async (): Promise<void> => {
-        w.beginSection(0);
         for (let i = 0; i < 80; i++) {
-          const pending = w.write(Buffer.alloc(1 << 20, i));
-          if (pending !== undefined) await pending;
+          await ioOperations.write!({ ...file, chunk: Buffer.alloc(1 << 20, i) });
           written++;
         }
-        w.endSection();
-        await w.close();
+        await ioOperations.commit!(file);
       };
       await expect(writeAll()).rejects.toThrow(/EIO/);
-      await w.abort();
+      await ioOperations.abort!(file);
       expect(spy).toHaveBeenCalled();
-      expect(written).toBeLessThan(80); // refused at a write, not only at the close
+      expect(written).toBeLessThan(80); // refused at a write, not only at the commit
       expect(ls('j', 'chk-1')).toEqual([]);
     } finally {
       spy.mockRestore();

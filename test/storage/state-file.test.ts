@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SnapshotLocation } from '../../src/storage/checkpoint-storage.js';
-import { DeferredSink } from '../../src/storage/deferred-sink.js';
+import { DeferredSink } from './deferred-sink.js';
 import { FsCheckpointStorage } from '../../src/storage/fs-checkpoint-storage.js';
 import {
   allocateInSlabs,
@@ -240,6 +240,55 @@ describe('state file writer', () => {
     // In order: 80 × 1, 50 × 2, 100 × 3, 4, 5 and 6.
     expect([...f.subarray(12, 12 + 530)]).toEqual(
       [80, 50, 100, 100, 100, 100].flatMap((n, i) => new Array<number>(n).fill(i + 1)),
+    );
+  });
+
+  it('hands a sink that keeps order every full buffer at once, up to four, and takes back memory it moved', async () => {
+    // Like the storage's I/O thread: chunks are taken in call order, settled first in, first out.
+    const taken: Buffer[] = [];
+    const settle: Array<() => void> = [];
+    let inFlight = 0;
+    let maxInFlight = 0;
+    let committed: Buffer | undefined;
+    const sink: ByteSink = {
+      ordered: true,
+      write(chunk) {
+        taken.push(Buffer.from(chunk));
+        maxInFlight = Math.max(maxInFlight, ++inFlight);
+        // Gives back a buffer over other memory, as a sink that moved the chunk away would.
+        return new Promise((r) =>
+          settle.push(() => {
+            inFlight--;
+            r(new Uint8Array(100).fill(0xee));
+          }),
+        );
+      },
+      async commit() {
+        committed = Buffer.concat(taken);
+      },
+      async abort() {},
+    };
+    const w = new StateFileWriter('s.state', STATE_FILE_OPERATOR, sink, 100);
+    w.beginSection(0);
+    expect(w.write(Buffer.alloc(88, 1))).toBeUndefined(); // with the header: one full buffer
+    for (let i = 2; i < 5; i++) expect(w.write(Buffer.alloc(100, i))).toBeUndefined();
+    await new Promise((r) => setImmediate(r));
+    expect(inFlight).toBe(4); // all four sent, none settled
+    const waiting = w.write(Buffer.alloc(100, 5));
+    expect(waiting).toBeInstanceOf(Promise);
+    settle.shift()!();
+    await waiting;
+    // The fifth went out in the memory the sink gave back (its bytes, not the 0xee filler).
+    w.endSection();
+    const closing = w.close();
+    while (committed === undefined) {
+      await new Promise((r) => setImmediate(r));
+      settle.shift()?.();
+    }
+    await closing;
+    expect(maxInFlight).toBe(4);
+    expect([...committed.subarray(12, 12 + 488)]).toEqual(
+      [88, 100, 100, 100, 100].flatMap((n, i) => new Array<number>(n).fill(i + 1)),
     );
   });
 

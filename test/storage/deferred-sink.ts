@@ -1,7 +1,7 @@
-// A ByteSink that is still being opened: the state file writer can take bytes into its buffers at
-// once, and the file is created (folder, temporary file) meanwhile. Nothing reaches the sink before
-// it is open; a failure to open is the failure of the first write, or of commit.
-import type { ByteSink } from './state-file.js';
+// A ByteSink that is still being opened, as the storages' sinks are (the state file writer takes
+// bytes into its buffers meanwhile): tests use it to open a sink late, or never. Nothing reaches
+// the sink before it is open; a failure to open is the failure of the first write, or of commit.
+import type { ByteSink } from '../../src/storage/state-file.js';
 
 export class DeferredSink implements ByteSink {
   constructor(private readonly opening: Promise<ByteSink>) {
