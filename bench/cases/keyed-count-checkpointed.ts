@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import type { BenchCase, PreparedCase } from '../lib/harness.js';
 import { keyedCount, keyedCountJob } from './keyed-count.js';
 
+/** Pairs of runs by default (see BenchCase.defaultRuns): the ratio is a cost of 2–15 %. */
+const CHECKPOINTED_RUNS = 11;
+
 function checkpointed(name: string, intervalMs: number): BenchCase {
   return {
     name,
@@ -15,6 +18,7 @@ function checkpointed(name: string, intervalMs: number): BenchCase {
     defaultItems: keyedCount.defaultItems,
     description: `keyed-count with checkpoints every ${intervalMs} ms (filesystem storage in a temp dir)`,
     baselineLabel: 'the same job without checkpoints',
+    defaultRuns: CHECKPOINTED_RUNS,
     async prepare(events: number): Promise<PreparedCase> {
       const base = await keyedCount.prepare(events);
       return {

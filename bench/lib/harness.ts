@@ -34,8 +34,22 @@ export interface BenchCase {
   readonly description: string;
   /** What the baseline is when it is not a plain JavaScript loop, e.g. 'the same job without checkpoints'. */
   readonly baselineLabel?: string;
+  /**
+   * Pairs of runs when `--runs` is not given, if more than the default: a figure that is a cost
+   * of a few per cent (the same job with and without checkpoints) drowns in a shared machine's
+   * drift (single pairs range ±30 %) unless its median is taken over more pairs.
+   */
+  readonly defaultRuns?: number;
   /** Builds the input for `items` items (not timed). */
   prepare(items: number): PreparedCase | Promise<PreparedCase>;
+}
+
+/** Runs per figure when `--runs` is not given (a case may ask for more: BenchCase.defaultRuns). */
+export const DEFAULT_RUNS = 5;
+
+/** The pairs of runs of case `c` (of the snapshot and savepoint figures without one): `--runs`, when given. */
+export function runsFor(c: Pick<BenchCase, 'defaultRuns'> | undefined, runs: number | undefined): number {
+  return runs ?? Math.max(DEFAULT_RUNS, c?.defaultRuns ?? 0);
 }
 
 export class BenchFailure extends Error {

@@ -1,7 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import { measure, pairRatios, toFigure, type BenchCase } from '../../bench/lib/harness.js';
+import { CASES } from '../../bench/cases/index.js';
+import {
+  DEFAULT_RUNS,
+  measure,
+  pairRatios,
+  runsFor,
+  toFigure,
+  type BenchCase,
+} from '../../bench/lib/harness.js';
 
 describe('bench harness', () => {
+  it('takes 11 pairs of the checkpointed keyed-count cases by default, 5 of the others, --runs for all', () => {
+    const runs = new Map(CASES.map((c) => [c.name, runsFor(c, undefined)]));
+    expect(runs.get('keyed-count-chk-1s')).toBe(11);
+    expect(runs.get('keyed-count-chk-100ms')).toBe(11);
+    expect(runs.get('keyed-count')).toBe(DEFAULT_RUNS);
+    expect(DEFAULT_RUNS).toBe(5);
+    expect(runsFor(undefined, undefined)).toBe(5);
+    for (const c of CASES) expect(runsFor(c, 3)).toBe(3);
+  });
+
   it('runs the pairs back to back, alternating which side goes first', async () => {
     const order: string[] = [];
     const c: BenchCase = {
