@@ -61,9 +61,11 @@ export class FsIoThread {
     const worker = this.started();
     const seq = ++this.seq;
     return new Promise((resolve, reject) => {
+      // Posted first: a message that cannot be (a detached buffer) must not leave a call waiting,
+      // which would hold the process open.
+      worker.postMessage({ ...message, seq }, transfer === undefined ? undefined : [transfer]);
       if (this.waiting.size === 0) worker.ref();
       this.waiting.set(seq, { resolve, reject });
-      worker.postMessage({ ...message, seq }, transfer === undefined ? undefined : [transfer]);
     });
   }
 

@@ -135,8 +135,11 @@ describe('the filesystem storage I/O thread', () => {
       `import { fsIoThread } from ${JSON.stringify(module)};`,
       `const io = fsIoThread();`,
       `const job = ${JSON.stringify(join(dir, 'job'))};`,
-      // Two calls, one after the other: the thread is idle in between.
-      `io.run({ op: 'whole', dir: job, name: 'first', temp: '.f.tmp', bytes: Buffer.from('1') })`,
+      // A call that cannot be sent (its buffer was moved away before), then two calls, one after
+      // the other: the thread is idle in between.
+      `const gone = Buffer.alloc(1 << 20); structuredClone(gone.buffer, { transfer: [gone.buffer] });`,
+      `io.run({ op: 'whole', dir: job, name: 'bad', temp: '.b.tmp', bytes: gone }).catch((e) => console.log('refused:', e.name))`,
+      `  .then(() => io.run({ op: 'whole', dir: job, name: 'first', temp: '.f.tmp', bytes: Buffer.from('1') }))`,
       `  .then(() => io.run({ op: 'whole', dir: job, name: '_ended', temp: '.e.tmp', bytes: Buffer.alloc(32 << 20, 101) }))`,
       `  .then(() => console.log('written'));`,
     ].join('\n');
@@ -145,7 +148,7 @@ describe('the filesystem storage I/O thread', () => {
       timeout: 30_000,
     });
     expect(r.stderr).toBe('');
-    expect(r.stdout).toBe('written\n');
+    expect(r.stdout).toBe('refused: DataCloneError\nwritten\n');
     expect(r.status).toBe(0);
     const written = readFileSync(join(dir, 'job', '_ended'));
     expect(written.length).toBe(32 << 20);
