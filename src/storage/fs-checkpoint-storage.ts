@@ -27,6 +27,11 @@ const DATA_FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 class FsLocation implements SnapshotLocation {
+  /**
+   * Discarded (an expired or aborted checkpoint): a task that snapshots it late must not make
+   * the folder again, which nothing would remove until the job's next start.
+   */
+  discarded = false;
   constructor(readonly dir: string) {}
   get uri(): string {
     return this.dir;
@@ -105,11 +110,13 @@ export class FsCheckpointStorage implements CheckpointStorage {
   }
 
   createStateFile(location: SnapshotLocation, name: string, kind: number): StateFileWriter {
-    const dir = dirOf(location);
+    const loc = fsLocation(location);
+    const dir = loc.dir;
     if (!DATA_FILE_NAME.test(name))
       throw new Error(`internal: '${name}' is not a plain data file name (letters, digits, . _ -)`);
     // The folder and the temporary file are created while the writer fills its first buffer.
-    return new StateFileWriter(name, kind, new ThreadFileSink(fsIoThread(), dir, tempName(name), name));
+    const sink = new ThreadFileSink(fsIoThread(), dir, tempName(name), name, !loc.discarded);
+    return new StateFileWriter(name, kind, sink);
   }
 
   async readRange(
@@ -209,7 +216,9 @@ export class FsCheckpointStorage implements CheckpointStorage {
 
   discard(location: SnapshotLocation): Promise<void> {
     // `_metadata` first, durably: a half-removed folder must never look like a complete snapshot.
-    return fsIoThread().run({ op: 'discard', dir: dirOf(location) });
+    const loc = fsLocation(location);
+    loc.discarded = true;
+    return fsIoThread().run({ op: 'discard', dir: loc.dir });
   }
 
   async removeIncomplete(jobId: string): Promise<number> {

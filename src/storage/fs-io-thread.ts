@@ -141,8 +141,10 @@ export class ThreadFileSink implements ByteSink {
     dir: string,
     temp: string,
     name: string,
+    /** Whether the folder may be created (with its parents) when it does not exist. */
+    makeDir = true,
   ) {
-    io.send({ op: 'open', file: this.file, dir, temp, name });
+    io.send({ op: 'open', file: this.file, dir, temp, name, makeDir });
   }
 
   /**

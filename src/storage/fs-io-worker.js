@@ -215,7 +215,7 @@ export const operations = {
           'complete',
           `${m.dir} is a completed snapshot (it has ${METADATA_FILE}); ${m.name} cannot be added to it`,
         );
-      await makeDir(m.dir);
+      if (m.makeDir !== false) await makeDir(m.dir);
       return openFile(m.dir, m.temp, m.name);
     })();
     opening.catch(() => undefined); // reported by the file's next write or commit

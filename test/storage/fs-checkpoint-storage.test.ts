@@ -115,6 +115,23 @@ describe('filesystem checkpoint storage', () => {
     }
   });
 
+  it('does not make a discarded checkpoint folder again for a task that snapshots it late', async () => {
+    const loc = s.checkpointLocation('j', 4);
+    const first = s.createStateFile(loc, 'a.state', STATE_FILE_OPERATOR);
+    first.beginSection(0);
+    await first.write(Buffer.from('a'));
+    first.endSection();
+    await first.close();
+    await s.discard(loc); // expired, say
+    const late = s.createStateFile(loc, 'b.state', STATE_FILE_OPERATOR);
+    late.beginSection(0);
+    await late.write(Buffer.from('b'));
+    late.endSection();
+    await expect(late.close()).rejects.toMatchObject({ code: 'ENOENT' });
+    await late.abort();
+    expect(ls('j')).toEqual([]);
+  });
+
   it('leaves no temporary file after an abort, a failed _metadata write, or a refused one', async () => {
     const loc = s.checkpointLocation('j', 1);
     const w = s.createStateFile(loc, 'gone.state', STATE_FILE_OPERATOR);
