@@ -5,10 +5,14 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { crc32 } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { SnapshotAlreadyCompleteError, SnapshotNotFoundError } from '../../src/storage/checkpoint-storage.js';
+import {
+  SnapshotAlreadyCompleteError,
+  SnapshotNotFoundError,
+  type SnapshotLocation,
+} from '../../src/storage/checkpoint-storage.js';
 import { FsCheckpointStorage } from '../../src/storage/fs-checkpoint-storage.js';
 import { operations as ioOperations } from '../../src/storage/fs-io-worker.js';
-import { STATE_FILE_KEYED, STATE_FILE_OPERATOR } from '../../src/storage/state-file.js';
+import { STATE_FILE_KEYED, STATE_FILE_OPERATOR, type StateFileWriter } from '../../src/storage/state-file.js';
 import { checkpointStorageContract } from './checkpoint-storage.contract.js';
 
 checkpointStorageContract('filesystem', async () => {
@@ -43,6 +47,14 @@ describe('filesystem checkpoint storage', () => {
   afterEach(() => rmSync(root, { recursive: true, force: true }));
 
   const ls = (...parts: string[]): string[] => readdirSync(join(root, ...parts)).sort();
+  /** An operator state file of one section holding `text`, written but not closed. */
+  const oneSection = async (loc: SnapshotLocation, name: string, text: string): Promise<StateFileWriter> => {
+    const w = s.createStateFile(loc, name, STATE_FILE_OPERATOR);
+    w.beginSection(0);
+    await w.write(Buffer.from(text));
+    w.endSection();
+    return w;
+  };
 
   it('writes a state file under a hidden temporary name and leaves only the final name', async () => {
     const loc = s.checkpointLocation('j', 1);
@@ -117,16 +129,9 @@ describe('filesystem checkpoint storage', () => {
 
   it('does not make a discarded checkpoint folder again for a task that snapshots it late', async () => {
     const loc = s.checkpointLocation('j', 4);
-    const first = s.createStateFile(loc, 'a.state', STATE_FILE_OPERATOR);
-    first.beginSection(0);
-    await first.write(Buffer.from('a'));
-    first.endSection();
-    await first.close();
+    await (await oneSection(loc, 'a.state', 'a')).close();
     await s.discard(loc); // expired, say
-    const late = s.createStateFile(loc, 'b.state', STATE_FILE_OPERATOR);
-    late.beginSection(0);
-    await late.write(Buffer.from('b'));
-    late.endSection();
+    const late = await oneSection(loc, 'b.state', 'b');
     await expect(late.close()).rejects.toMatchObject({ code: 'ENOENT' });
     await late.abort();
     expect(ls('j')).toEqual([]);
@@ -148,11 +153,7 @@ describe('filesystem checkpoint storage', () => {
   it('shows a crash before _metadata as an incomplete checkpoint, and removes it on the next start', async () => {
     // Checkpoint 1 completed; the process died during checkpoint 2: one file closed, one half written.
     const done = s.checkpointLocation('j', 1);
-    const w1 = s.createStateFile(done, 'a.state', STATE_FILE_OPERATOR);
-    w1.beginSection(0);
-    await w1.write(Buffer.from('one'));
-    w1.endSection();
-    await w1.close();
+    await (await oneSection(done, 'a.state', 'one')).close();
     await s.writeMetadata(done, Buffer.from('{}'));
     const crashed = s.checkpointLocation('j', 2);
     const w2 = s.createStateFile(crashed, 'a.state', STATE_FILE_OPERATOR);
