@@ -161,11 +161,20 @@ export async function writeKeyedState(
   // encoder's buffer is handed over as a view and reused: no chunk is allocated per megabyte,
   // and a gigabyte of snapshot does not become a gigabyte of garbage (each major GC would mark
   // every object of the state being written).
-  const flush = async (): Promise<void> => {
-    if (enc.length === 0) return;
+  //
+  // A promise only when the writer must wait for the disk: an await of anything else would hand
+  // the thread to the task's records between two key groups, stretching the copy-on-write window
+  // of the groups still to come over their processing (a snapshot of 100 k entries, encoded in
+  // ~2 ms, held its groups for ~6 ms, and ~1.7 k records went to the overlay per checkpoint).
+  // The thread is handed over on purpose, in `turn`, every ENTRIES_PER_TURN entries.
+  const flush = (): Promise<void> | undefined => {
+    if (enc.length === 0) return undefined;
     const pending = file.write(enc.view());
-    if (pending !== undefined) await pending;
-    enc.reset();
+    if (pending === undefined) {
+      enc.reset();
+      return undefined;
+    }
+    return pending.then(() => enc.reset());
   };
   const turn = async (): Promise<void> => {
     sinceTurn = 0;
@@ -238,10 +247,14 @@ export async function writeKeyedState(
         }
       }
       releaseCapturedGroup(st.maps, i);
-      if (enc.length >= CHUNK_BYTES) await flush();
+      if (enc.length >= CHUNK_BYTES) {
+        const wait = flush();
+        if (wait !== undefined) await wait;
+      }
     }
     if (opened) {
-      await flush();
+      const wait = flush();
+      if (wait !== undefined) await wait;
       file.endSection();
     }
     if (sinceTurn >= ENTRIES_PER_TURN) await turn();

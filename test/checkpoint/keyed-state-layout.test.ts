@@ -273,6 +273,31 @@ describe('keyed state file version 2', () => {
     );
   });
 
+  it('encodes a snapshot of fewer entries than one turn holds without handing the thread to records', async () => {
+    // Records processed between two key groups would be written to the copy-on-write overlay of
+    // every group not yet encoded: a snapshot whose writer never waits encodes in one go.
+    const b = backend();
+    const v = b.getState(new ValueStateDescriptor<number>('v'));
+    const m = b.getMapState(new MapStateDescriptor<string, string>('m'));
+    for (let i = 0; i < 2000; i++) {
+      b.setCurrentKeyComputingGroup(`k${i}`);
+      v.update(i);
+      m.put('x', `y${i}`);
+    }
+    const capture = b.capture();
+    const ended: number[] = [];
+    const writing = writeKeyedState(capture, {
+      beginSection: () => undefined,
+      write: () => undefined,
+      endSection: () => void ended.push(1),
+    });
+    const groupsWhenReturned = ended.length;
+    await writing;
+    capture.release();
+    expect(ended.length).toBe(MAX);
+    expect(groupsWhenReturned).toBe(MAX);
+  });
+
   it('keeps key columns within its budget', () => {
     const c = new KeyColumnCache(4, 100);
     const col = (n: number): { keys: string[]; bytes: Uint8Array } => ({
