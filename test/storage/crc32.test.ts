@@ -44,6 +44,14 @@ describe('crc32Combine', () => {
     }
   });
 
+  it('combines parts of megabytes (every power of two of their lengths up to 2^22 bytes)', () => {
+    const a = randomBytes(1000);
+    for (const n of [(1 << 22) - 1, (1 << 21) + 12345, 3 * (1 << 20) + 7]) {
+      const b = randomBytes(n);
+      expect(crc32Combine(crc32(a), crc32(b), n)).toBe(crc32(Buffer.concat([a, b])));
+    }
+  });
+
   it('folds many parts, empty ones included', () => {
     const parts = Array.from({ length: 300 }, (_, i) => randomBytes(i % 5 === 0 ? 0 : (i * 37) % 1000));
     let c = 0;
