@@ -21,5 +21,8 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     globalSetup: ['test/temp-root.ts'],
+    // Every key column a snapshot copies without looking is checked against its map (see
+    // src/state/key-column-cache.ts), so a change of state that its table did not record fails.
+    env: { WEIR_CHECK_KEY_COLUMNS: '1' },
   },
 });

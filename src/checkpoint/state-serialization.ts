@@ -72,36 +72,25 @@ const VALUES_AS_FLOAT64 = 1;
 const MAX_KEPT_GROUP = ENTRIES_PER_TURN;
 
 /**
- * Scans `m`: whether its keys are `keys` in the same order, and whether its values are all
- * numbers (then they are in `into`, which has room for them). Two plain loops over the map's
- * iterators, which optimized code runs without a call per entry (a Map.forEach callback took
- * twice as long), each stopping at its first miss.
+ * Whether `m` holds exactly `keys`, in the same order: one plain loop over the map's key
+ * iterator, which optimized code runs without a call per entry (a Map.forEach callback took twice
+ * as long), stopping at the first miss.
  */
-function scan(
-  m: ReadonlyMap<unknown, unknown>,
-  keys: readonly unknown[] | undefined,
-  into: Float64Array,
-): { sameKeys: boolean; allNumbers: boolean } {
-  let sameKeys = keys !== undefined && keys.length === m.size;
-  if (sameKeys) {
-    let i = 0;
-    for (const k of m.keys()) {
-      if (k !== keys![i++]) {
-        sameKeys = false;
-        break;
-      }
-    }
-  }
-  let allNumbers = true;
+function holdsExactly(m: ReadonlyMap<unknown, unknown>, keys: readonly unknown[]): boolean {
+  if (keys.length !== m.size) return false;
+  let i = 0;
+  for (const k of m.keys()) if (k !== keys[i++]) return false;
+  return true;
+}
+
+/** Whether `m`'s values are all numbers; then they are in `into`, which has room for them. */
+function numbersInto(m: ReadonlyMap<unknown, unknown>, into: Float64Array): boolean {
   let at = 0;
   for (const v of m.values()) {
-    if (typeof v !== 'number') {
-      allNumbers = false;
-      break;
-    }
+    if (typeof v !== 'number') return false;
     into[at++] = v;
   }
-  return { sameKeys, allNumbers };
+  return true;
 }
 
 /** The first value of a non-empty map. */
@@ -207,34 +196,47 @@ export async function writeKeyedState(
       // Keys: kept whole in the encoder (no flush in between), so the column can be kept.
       const cache = n <= MAX_KEPT_GROUP ? st.keyColumns : undefined;
       if (cache === undefined) st.keyColumns?.drop(i);
-      // Values that may be one column of numbers: scanned with the keys (a first value that is
-      // not a number spares the scan: it would only find that out).
-      const numbers =
-        NUMBER_COLUMN_KINDS.has(st.kind) && st.serialize === undefined && typeof firstValue(m) === 'number';
-      if (numbers && column.length < n) column = new Float64Array(Math.max(n, 2 * column.length));
-      let kept: KeyColumn | undefined;
-      let allNumbers = false;
-      if (numbers) {
-        const c = cache?.get(i, n);
-        const r = scan(m, c?.keys, column);
-        kept = r.sameKeys ? c : undefined;
-        allNumbers = r.allNumbers;
-      } else kept = cache?.match(i, m);
+      const removals = st.removals?.[i];
+      // The kept column when its keys are known to be this map's first keys (all of them, or
+      // the keys before those added since); else the kept column if it holds exactly the map's
+      // keys, checked one by one.
+      const prefix = cache?.prefixOf(i, m, removals);
+      let kept: KeyColumn | undefined = prefix !== undefined && prefix.keys.length === n ? prefix : undefined;
+      if (prefix === undefined && cache !== undefined) {
+        const c = cache.get(i, n);
+        if (c !== undefined && holdsExactly(m, c.keys)) {
+          kept = c;
+          cache.found(i, c, m, removals);
+        }
+      }
       if (kept !== undefined) enc.appendEncoded(kept.bytes);
       else {
         const start = enc.length;
-        const keys: unknown[] | undefined = cache?.wants(i, n) === true ? [] : undefined;
+        // Keys added since the kept column's: only they are encoded, after the column's bytes.
+        const from = prefix?.keys.length ?? 0;
+        if (prefix !== undefined) enc.appendEncoded(prefix.bytes);
+        const keys: unknown[] | undefined =
+          cache?.wants(i, n) === true ? (prefix?.keys.slice() ?? []) : undefined;
+        let at = 0;
         for (const k of m.keys()) {
+          if (at++ < from) continue;
           writeKey(k);
           keys?.push(k);
           // (Such a group keeps no key column, so its keys may be flushed piecewise.)
           if (++sinceTurn >= ENTRIES_PER_TURN && n > MAX_KEPT_GROUP) await pace();
         }
-        if (keys !== undefined) cache!.keep(i, { keys, bytes: enc.copyOf(start, enc.length) });
+        if (keys !== undefined)
+          cache!.keep(i, { keys, bytes: enc.copyOf(start, enc.length), map: m, removals });
         else cache?.drop(i);
       }
+      // Values that may be one column of numbers (a first value that is not a number spares the
+      // look at the others: it would only find that out).
+      const numbers =
+        NUMBER_COLUMN_KINDS.has(st.kind) && st.serialize === undefined && typeof firstValue(m) === 'number';
+      if (numbers && column.length < n) column = new Float64Array(Math.max(n, 2 * column.length));
+      const allNumbers = numbers && numbersInto(m, column);
       // Values. (`column`, this snapshot's own, holds the group's numbers when `allNumbers`.)
-      if (numbers && allNumbers) {
+      if (allNumbers) {
         enc.encodeNumber(VALUES_AS_FLOAT64);
         enc.float64Column(column, n);
         sinceTurn += n >>> 3;

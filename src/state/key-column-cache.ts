@@ -6,9 +6,11 @@
 // order, copies the column's bytes instead of encoding every key again: checking costs one
 // identity comparison per key, encoding a string key costs a loop over its characters.
 //
-// Correctness does not depend on how the map changed in between: the column is used only when
-// the map's keys, in iteration order, are the very keys the column was encoded from. The memory
-// is bounded: past `budget` bytes a group's column is not kept (its keys are encoded each time).
+// A column is used when the map's keys, in iteration order, are the very keys it was encoded
+// from: known without looking when the map is the same object and its table recorded no removal
+// since (StateTable.removals; then the column's keys are the map's first keys, and keys added
+// since are encoded after the copied bytes), else checked key by key. The memory is bounded:
+// past `budget` bytes a group's column is not kept (its keys are encoded each time).
 
 /** The key column of one key group as last written. */
 export interface KeyColumn {
@@ -16,7 +18,16 @@ export interface KeyColumn {
   readonly keys: readonly unknown[];
   /** Their encoding: `keys.length` items, back to back. */
   readonly bytes: Uint8Array;
+  /** The captured map they were found in, and its table's `removals` then (see `prefixOf`). */
+  readonly map?: ReadonlyMap<unknown, unknown> | undefined;
+  readonly removals?: number | undefined;
 }
+
+/**
+ * Under tests (WEIR_CHECK_KEY_COLUMNS=1) every column `prefixOf` trusts is checked key by key, so
+ * a change of a map that its table did not record fails the test that made it.
+ */
+const CHECK = process.env['WEIR_CHECK_KEY_COLUMNS'] === '1';
 
 /** Bytes of kept columns per state and subtask, at most (a reference to a key counts 8). */
 export const KEY_COLUMN_BUDGET = 64 << 20;
@@ -39,22 +50,50 @@ export class KeyColumnCache {
 
   /**
    * Key group `kgIndex`'s column if it has `size` keys. The caller uses it only after checking
-   * that the map holds exactly these keys in this order (state-serialization.ts scans the map
-   * once for that and for its values).
+   * that the map holds exactly these keys in this order (then it tells `found`).
    */
   get(kgIndex: number, size: number): KeyColumn | undefined {
     const c = this.columns[kgIndex];
     return c !== undefined && c.keys.length === size ? c : undefined;
   }
 
-  /** Key group `kgIndex`'s column when `map` holds exactly its keys, in its order; else undefined. */
-  match(kgIndex: number, map: ReadonlyMap<unknown, unknown>): KeyColumn | undefined {
-    const c = this.get(kgIndex, map.size);
-    if (c === undefined) return undefined;
-    const keys = c.keys;
-    let i = 0;
-    for (const k of map.keys()) if (k !== keys[i++]) return undefined;
+  /**
+   * Key group `kgIndex`'s column when its keys are known, without looking, to be the first keys
+   * of `map`: the column was found in this very map, and `removals` (the table's count for the
+   * group when `map` was captured) did not change since. `map` may hold more keys, added since.
+   */
+  prefixOf(
+    kgIndex: number,
+    map: ReadonlyMap<unknown, unknown>,
+    removals: number | undefined,
+  ): KeyColumn | undefined {
+    const c = this.columns[kgIndex];
+    if (c === undefined || removals === undefined || c.map !== map || c.removals !== removals)
+      return undefined;
+    if (c.keys.length > map.size) return undefined;
+    if (CHECK) {
+      const keys = c.keys;
+      let i = 0;
+      for (const k of map.keys()) {
+        if (i === keys.length) break;
+        if (k !== keys[i++])
+          throw new Error(
+            `internal: the kept key column of key group index ${kgIndex} is not a prefix of its map`,
+          );
+      }
+    }
     return c;
+  }
+
+  /** Records that key group `kgIndex`'s column `c` was found, key by key, to be `map`'s keys. */
+  found(
+    kgIndex: number,
+    c: KeyColumn,
+    map: ReadonlyMap<unknown, unknown>,
+    removals: number | undefined,
+  ): void {
+    if (this.columns[kgIndex] === c && removals !== undefined)
+      this.columns[kgIndex] = { keys: c.keys, bytes: c.bytes, map, removals };
   }
 
   /** Whether a column of `keys` keys for key group `kgIndex` may fit (so is worth building). */

@@ -46,6 +46,8 @@ export interface KeyedStateCapture {
     readonly maps: ReadonlyArray<Map<unknown, unknown> | undefined>;
     /** The state's key columns as last written, which a writer may copy and must keep current. */
     readonly keyColumns?: KeyColumnCache;
+    /** The table's `removals` when `maps` were captured (see StateTable.removals). */
+    readonly removals?: Uint32Array;
   }>;
   /** Lets the backend change the captured maps again. Call once the snapshot is written (or abandoned). */
   release(): void;
@@ -216,6 +218,7 @@ export class HeapKeyedStateBackend implements KeyedStateStore {
         serialize: s.serialize,
         maps: s.table.freeze(),
         keyColumns: s.table.keyColumns,
+        removals: s.table.removals.slice(),
       });
       tables.push(s.table);
     }

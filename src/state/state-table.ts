@@ -81,9 +81,18 @@ export class StateTable {
   private readonly tombstones: number[];
   /** The key columns of the last snapshot written, for the next one to copy (see key-column-cache.ts). */
   readonly keyColumns: KeyColumnCache;
+  /**
+   * Per key group: changed whenever a key may have left the group's map or its map may have been
+   * changed outside this table (a delete, a merge with deletions, a map handed out by `mapFor`).
+   * While it stays the same, the keys a map held earlier are, in order, the first of the keys it
+   * holds now (a Map keeps insertion order and `set` only appends), so a snapshot can copy an
+   * earlier key column without comparing it key by key (key-column-cache.ts).
+   */
+  readonly removals: Uint32Array;
 
   constructor(readonly range: KeyGroupRange) {
     this.keyColumns = new KeyColumnCache(range.size);
+    this.removals = new Uint32Array(range.size);
     this.maps = new Array<GroupMap | undefined>(range.size).fill(undefined);
     this.needs = new Uint32Array(range.size);
     this.tombstones = new Array<number>(range.size).fill(0);
@@ -102,11 +111,18 @@ export class StateTable {
   adoptGroup(kgIndex: number, map: GroupMap): boolean {
     if (this.overlay !== undefined || this.maps[kgIndex] !== undefined) return false;
     this.maps[kgIndex] = map;
+    this.removals[kgIndex]!++;
     return true;
   }
 
-  /** The map a write to this key group goes to. */
+  /** The map a write to this key group goes to, for a caller that may do anything with it. */
   mapFor(kgIndex: number): GroupMap {
+    this.removals[kgIndex]!++;
+    return this.target(kgIndex);
+  }
+
+  /** The map a write to this key group goes to. */
+  private target(kgIndex: number): GroupMap {
     const ov = this.overlay;
     if (ov !== undefined && (this.needs[kgIndex]! > 0 || ov[kgIndex] !== undefined)) {
       let m = ov[kgIndex];
@@ -138,25 +154,25 @@ export class StateTable {
     if (base === undefined || typeof base !== 'object' || base === null || this.needs[kgIndex] === 0)
       return base;
     const copy = cloneValue(base);
-    this.mapFor(kgIndex).set(stateKey, copy);
+    this.target(kgIndex).set(stateKey, copy);
     return copy;
   }
 
   set(kgIndex: number, stateKey: unknown, value: unknown): void {
-    this.mapFor(kgIndex).set(stateKey, value);
+    this.target(kgIndex).set(stateKey, value);
   }
 
   delete(kgIndex: number, stateKey: unknown): void {
     const ov = this.overlay;
     if (ov !== undefined && this.needs[kgIndex]! > 0) {
       if (this.maps[kgIndex]?.has(stateKey) === true) {
-        this.mapFor(kgIndex).set(stateKey, TOMBSTONE);
+        this.target(kgIndex).set(stateKey, TOMBSTONE);
         this.tombstones[kgIndex]!++;
       } else ov[kgIndex]?.delete(stateKey);
       return;
     }
     ov?.[kgIndex]?.delete(stateKey);
-    this.maps[kgIndex]?.delete(stateKey);
+    if (this.maps[kgIndex]?.delete(stateKey) === true) this.removals[kgIndex]!++;
   }
 
   /**
@@ -243,6 +259,16 @@ export class StateTable {
    */
   private mergeGroup(i: number, o: GroupMap, keepBase: boolean): void {
     const base = this.maps[i];
+    // Replacing the map, or deleting from it: its earlier keys are no longer its first ones.
+    // (Setting the overlay's entries into it only appends keys, or changes values.)
+    if (
+      base === undefined ||
+      base.size === 0 ||
+      keepBase ||
+      o.size * 2 >= base.size ||
+      this.tombstones[i]! > 0
+    )
+      this.removals[i]!++;
     if (base === undefined || base.size === 0) {
       if (this.tombstones[i]! > 0) for (const [k, v] of o) if (v === TOMBSTONE) o.delete(k);
       this.maps[i] = o;
