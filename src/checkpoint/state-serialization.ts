@@ -83,14 +83,21 @@ function holdsExactly(m: ReadonlyMap<unknown, unknown>, keys: readonly unknown[]
   return true;
 }
 
-/** Whether `m`'s values are all numbers; then they are in `into`, which has room for them. */
-function numbersInto(m: ReadonlyMap<unknown, unknown>, into: Float64Array): boolean {
+/** What `numbersInto` found: 0, a value that is not a number; 1, numbers; 2, numbers, NaN among them. */
+const NOT_NUMBERS = 0;
+const NUMBERS = 1;
+const NUMBERS_WITH_NAN = 2;
+
+/** Whether `m`'s values are all numbers (see NUMBERS); then they are in `into`, which has room for them. */
+function numbersInto(m: ReadonlyMap<unknown, unknown>, into: Float64Array): number {
   let at = 0;
+  let nan = false;
   for (const v of m.values()) {
-    if (typeof v !== 'number') return false;
+    if (typeof v !== 'number') return NOT_NUMBERS;
+    if (v !== v) nan = true;
     into[at++] = v;
   }
-  return true;
+  return nan ? NUMBERS_WITH_NAN : NUMBERS;
 }
 
 /** The first value of a non-empty map. */
@@ -234,11 +241,11 @@ export async function writeKeyedState(
       const numbers =
         NUMBER_COLUMN_KINDS.has(st.kind) && st.serialize === undefined && typeof firstValue(m) === 'number';
       if (numbers && column.length < n) column = new Float64Array(Math.max(n, 2 * column.length));
-      const allNumbers = numbers && numbersInto(m, column);
-      // Values. (`column`, this snapshot's own, holds the group's numbers when `allNumbers`.)
-      if (allNumbers) {
+      const found = numbers ? numbersInto(m, column) : NOT_NUMBERS;
+      // Values. (`column`, this snapshot's own, holds the group's numbers when they are all numbers.)
+      if (found !== NOT_NUMBERS) {
         enc.encodeNumber(VALUES_AS_FLOAT64);
-        enc.float64Column(column, n);
+        enc.float64Column(column, n, found === NUMBERS);
         sinceTurn += n >>> 3;
       } else {
         enc.encodeNumber(VALUES_AS_ITEMS);

@@ -315,6 +315,22 @@ describe('keyed state file version 2', () => {
     expect(groupsWhenReturned).toBe(MAX);
   });
 
+  it('writes every NaN of a float64 column as the one quiet NaN, whatever its payload', async () => {
+    const b = backend();
+    const v = b.getState(new ValueStateDescriptor<number>('v'));
+    const otherNaN = new Float64Array(new Uint32Array([1, 0x7ff00000]).buffer)[0]!;
+    b.setCurrentKeyComputingGroup('a');
+    v.update(otherNaN);
+    const sections = await sectionsOf(b);
+    const bytes = Buffer.concat([...sections.values()]);
+    const quiet = Buffer.from(new Float64Array([NaN]).buffer);
+    const other = Buffer.from(new Float64Array([otherNaN]).buffer);
+    expect(other.equals(quiet)).toBe(false);
+    expect(bytes.includes(quiet)).toBe(true);
+    expect(bytes.includes(other)).toBe(false);
+    expect(flat(decode(sections)).get('v')!.get('a')).toBeNaN();
+  });
+
   it('keeps key columns within its budget', () => {
     const c = new KeyColumnCache(4, 100);
     const col = (n: number): { keys: string[]; bytes: Uint8Array } => ({
