@@ -5,7 +5,9 @@
 //
 // The thread is started on first use and does not keep the process alive while nothing waits
 // for it. When it dies (it should not), every waiting call fails with the reason and the next
-// call starts a new one.
+// call starts a new one; a file opened on the thread that died fails every later call with the
+// same reason, and its abort removes the temporary file it left.
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { SnapshotAlreadyCompleteError } from './checkpoint-storage.js';
 import type { ByteSink } from './state-file.js';
@@ -42,6 +44,10 @@ function toError(f: Failure): Error {
 
 export class FsIoThread {
   private worker: Worker | undefined;
+  /** Of the thread now running, or of the last one; one more per start. */
+  private generation = 0;
+  /** Why the last thread stopped. */
+  private lastLoss: Error | undefined;
   private seq = 0;
   private readonly waiting = new Map<
     number,
@@ -74,6 +80,18 @@ export class FsIoThread {
     await this.call(message);
   }
 
+  /** The thread now running (started if none is), for `lostSince`. */
+  current(): number {
+    this.started();
+    return this.generation;
+  }
+
+  /** Why thread `generation` is gone, or undefined while it runs. */
+  lostSince(generation: number): Error | undefined {
+    if (this.worker !== undefined && this.generation === generation) return undefined;
+    return this.lastLoss ?? new Error("the checkpoint storage's I/O thread stopped");
+  }
+
   /** Stops the thread; calls still waiting fail. A later call starts a new one. */
   async stop(): Promise<void> {
     const worker = this.worker;
@@ -100,6 +118,7 @@ export class FsIoThread {
     // After the listeners: adding a 'message' listener refs the worker again.
     worker.unref();
     this.worker = worker;
+    this.generation++;
     return worker;
   }
 
@@ -107,6 +126,7 @@ export class FsIoThread {
     if (this.worker !== worker) return;
     this.worker = undefined;
     const error = new Error(`the checkpoint storage's I/O thread stopped: ${cause.message}`, { cause });
+    this.lastLoss = error;
     const waiting = [...this.waiting.values()];
     this.waiting.clear();
     for (const w of waiting) w.reject(error);
@@ -135,6 +155,9 @@ export class ThreadFileSink implements ByteSink {
   /** The I/O thread writes a file's chunks one after the other, in the order they were sent. */
   readonly ordered = true;
   private readonly file = ++fileIds;
+  /** The thread the file is open on: another one does not know it. */
+  private readonly thread: number;
+  private readonly tempPath: string;
 
   constructor(
     private readonly io: FsIoThread,
@@ -144,6 +167,8 @@ export class ThreadFileSink implements ByteSink {
     /** Whether the folder may be created (with its parents) when it does not exist. */
     makeDir = true,
   ) {
+    this.thread = io.current();
+    this.tempPath = join(dir, temp);
     io.send({ op: 'open', file: this.file, dir, temp, name, makeDir });
   }
 
@@ -152,6 +177,8 @@ export class ThreadFileSink implements ByteSink {
    * the I/O thread, not copied, and its memory comes back in the result; any other is copied.
    */
   write(chunk: Uint8Array): Promise<Uint8Array | undefined> {
+    const lost = this.io.lostSince(this.thread);
+    if (lost !== undefined) return Promise.reject(lost);
     const buffer = chunk.buffer;
     const movable =
       buffer instanceof ArrayBuffer && chunk.byteOffset === 0 && buffer.byteLength >= MOVE_BYTES;
@@ -162,10 +189,15 @@ export class ThreadFileSink implements ByteSink {
   }
 
   commit(): Promise<void> {
+    const lost = this.io.lostSince(this.thread);
+    if (lost !== undefined) return Promise.reject(lost);
     return this.io.run({ op: 'commit', file: this.file });
   }
 
   abort(): Promise<void> {
+    // On a new thread, which never heard of the file: only its temporary name is left to remove.
+    if (this.io.lostSince(this.thread) !== undefined)
+      return this.io.run({ op: 'unlink', path: this.tempPath });
     return this.io.run({ op: 'abort', file: this.file });
   }
 }

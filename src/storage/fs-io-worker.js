@@ -266,6 +266,10 @@ export const operations = {
     madeDirs.delete(m.dir);
     await rm(m.dir, { recursive: true, force: true });
   },
+  /** A file, if it is there (the temporary file of a data file opened on a thread that died). */
+  async unlink(m) {
+    await rm(m.path, { force: true });
+  },
 };
 
 /** @param {unknown} e */

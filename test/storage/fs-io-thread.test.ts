@@ -127,6 +127,18 @@ describe('the filesystem storage I/O thread', () => {
     expect(readFileSync(join(dir, 'snap', 'b.state'), 'utf8')).toBe('b');
   });
 
+  it('fails a file opened on a thread that stopped with the reason, and its abort removes the temporary file', async () => {
+    const sink = new ThreadFileSink(io, join(dir, 'snap'), '.c.tmp', 'c.state');
+    await sink.write(Buffer.from('first'));
+    expect(readdirSync(join(dir, 'snap'))).toContain('.c.tmp');
+    await io.stop();
+    await expect(sink.write(Buffer.from('more'))).rejects.toThrow(/I\/O thread stopped: it was stopped/);
+    await expect(sink.commit()).rejects.toThrow(/I\/O thread stopped/);
+    await sink.abort();
+    expect(readdirSync(join(dir, 'snap'))).not.toContain('.c.tmp');
+    expect(readdirSync(join(dir, 'snap'))).not.toContain('c.state');
+  });
+
   it('keeps the process alive while a call waits, and lets it exit when none does', () => {
     // A process whose only work is one storage call (long enough to outlast the rest): the call must complete (an idle thread
     // holding the process would hang it instead; a waiting one not holding it would drop the call).
