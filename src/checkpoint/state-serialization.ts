@@ -241,11 +241,11 @@ export async function writeKeyedState(
       const numbers =
         NUMBER_COLUMN_KINDS.has(st.kind) && st.serialize === undefined && typeof firstValue(m) === 'number';
       if (numbers && column.length < n) column = new Float64Array(Math.max(n, 2 * column.length));
-      const found = numbers ? numbersInto(m, column) : NOT_NUMBERS;
+      const collected = numbers ? numbersInto(m, column) : NOT_NUMBERS;
       // Values. (`column`, this snapshot's own, holds the group's numbers when they are all numbers.)
-      if (found !== NOT_NUMBERS) {
+      if (collected !== NOT_NUMBERS) {
         enc.encodeNumber(VALUES_AS_FLOAT64);
-        enc.float64Column(column, n, found === NUMBERS);
+        enc.float64Column(column, n, collected === NUMBERS);
         sinceTurn += n >>> 3;
       } else {
         enc.encodeNumber(VALUES_AS_ITEMS);

@@ -259,26 +259,21 @@ export class StateTable {
    */
   private mergeGroup(i: number, o: GroupMap, keepBase: boolean): void {
     const base = this.maps[i];
-    // Replacing the map, or deleting from it: its earlier keys are no longer its first ones.
-    // (Setting the overlay's entries into it only appends keys, or changes values.)
-    if (
-      base === undefined ||
-      base.size === 0 ||
-      keepBase ||
-      o.size * 2 >= base.size ||
-      this.tombstones[i]! > 0
-    )
-      this.removals[i]!++;
+    // A replaced map, or deletions from it, are recorded as removals (see `removals`); setting
+    // the overlay's entries into the map only appends keys or changes values.
     if (base === undefined || base.size === 0) {
       if (this.tombstones[i]! > 0) for (const [k, v] of o) if (v === TOMBSTONE) o.delete(k);
       this.maps[i] = o;
+      this.removals[i]!++;
     } else if (keepBase || o.size * 2 >= base.size) {
       // Most keys were written during the snapshot: carry the few untouched ones over to the
       // overlay and let it become the group's map, instead of copying the many the other way.
       for (const [k, v] of base) if (!o.has(k)) o.set(k, v);
       if (this.tombstones[i]! > 0) for (const [k, v] of o) if (v === TOMBSTONE) o.delete(k);
       this.maps[i] = o;
+      this.removals[i]!++;
     } else {
+      if (this.tombstones[i]! > 0) this.removals[i]!++;
       for (const [k, v] of o) {
         if (v === TOMBSTONE) base.delete(k);
         else base.set(k, v);
