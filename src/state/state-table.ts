@@ -82,11 +82,12 @@ export class StateTable {
   /** The key columns of the last snapshot written, for the next one to copy (see key-column-cache.ts). */
   readonly keyColumns: KeyColumnCache;
   /**
-   * Per key group: changed whenever a key may have left the group's map or its map may have been
+   * Per key group: changed whenever a key may have left the group's map or the map may have been
    * changed outside this table (a delete, a merge with deletions, a map handed out by `mapFor`).
-   * While it stays the same, the keys a map held earlier are, in order, the first of the keys it
-   * holds now (a Map keeps insertion order and `set` only appends), so a snapshot can copy an
-   * earlier key column without comparing it key by key (key-column-cache.ts).
+   * While it stays the same, the keys the same map object held earlier are, in order, the first
+   * of the keys it holds now (a Map keeps insertion order and `set` only appends), so a snapshot
+   * can copy an earlier key column without comparing it key by key (key-column-cache.ts). A map
+   * replaced by another (a merge, a restore) is told apart by its identity.
    */
   readonly removals: Uint32Array;
 
@@ -111,7 +112,6 @@ export class StateTable {
   adoptGroup(kgIndex: number, map: GroupMap): boolean {
     if (this.overlay !== undefined || this.maps[kgIndex] !== undefined) return false;
     this.maps[kgIndex] = map;
-    this.removals[kgIndex]!++;
     return true;
   }
 
@@ -259,19 +259,17 @@ export class StateTable {
    */
   private mergeGroup(i: number, o: GroupMap, keepBase: boolean): void {
     const base = this.maps[i];
-    // A replaced map, or deletions from it, are recorded as removals (see `removals`); setting
-    // the overlay's entries into the map only appends keys or changes values.
+    // Deletions from the map are recorded as removals (see `removals`); setting the overlay's
+    // entries into it only appends keys or changes values, and a replaced map is another object.
     if (base === undefined || base.size === 0) {
       if (this.tombstones[i]! > 0) for (const [k, v] of o) if (v === TOMBSTONE) o.delete(k);
       this.maps[i] = o;
-      this.removals[i]!++;
     } else if (keepBase || o.size * 2 >= base.size) {
       // Most keys were written during the snapshot: carry the few untouched ones over to the
       // overlay and let it become the group's map, instead of copying the many the other way.
       for (const [k, v] of base) if (!o.has(k)) o.set(k, v);
       if (this.tombstones[i]! > 0) for (const [k, v] of o) if (v === TOMBSTONE) o.delete(k);
       this.maps[i] = o;
-      this.removals[i]!++;
     } else {
       if (this.tombstones[i]! > 0) this.removals[i]!++;
       for (const [k, v] of o) {
