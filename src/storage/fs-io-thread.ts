@@ -20,6 +20,8 @@ interface Failure {
   syscall?: string;
   path?: string;
   errno?: number;
+  /** The system error behind a storage one (the EEXIST of a refused `_metadata`). */
+  cause?: Failure;
 }
 
 interface Reply {
@@ -33,7 +35,8 @@ type Message = { op: string } & Record<string, unknown>;
 
 /** The error a caller sees: the storage's own class, or a system error with its code. */
 function toError(f: Failure): Error {
-  if (f.kind === 'complete') return new SnapshotAlreadyCompleteError(f.message);
+  if (f.kind === 'complete')
+    return new SnapshotAlreadyCompleteError(f.message, f.cause && { cause: toError(f.cause) });
   const e: NodeJS.ErrnoException = new Error(f.message);
   if (f.code !== undefined) e.code = f.code;
   if (f.syscall !== undefined) e.syscall = f.syscall;
@@ -114,6 +117,12 @@ export class FsIoThread {
       else w.reject(toError(r.error));
     });
     worker.on('error', (e) => this.lost(worker, e));
+    // A reply that cannot be read belongs to a call no one can name: every waiting call fails,
+    // rather than one of them waiting for ever, and the next call starts a new thread.
+    worker.on('messageerror', (e) => {
+      this.lost(worker, new Error(`one of its replies could not be read (${e.message})`, { cause: e }));
+      void worker.terminate();
+    });
     worker.on('exit', (code) => this.lost(worker, new Error(`it exited with code ${code}`)));
     // After the listeners: adding a 'message' listener refs the worker again.
     worker.unref();

@@ -43,9 +43,9 @@ async function exists(path) {
 
 /** A failure the calling side turns into its own error class (`kind`), or a plain system error. */
 class IoFailure extends Error {
-  /** @param {string} kind @param {string} message */
-  constructor(kind, message) {
-    super(message);
+  /** @param {string} kind @param {string} message @param {unknown} [cause] the system error behind it */
+  constructor(kind, message, cause) {
+    super(message, cause === undefined ? undefined : { cause });
     this.kind = kind;
   }
 }
@@ -57,16 +57,16 @@ class IoFailure extends Error {
  */
 async function publish(temp, target, createOnly) {
   if (!createOnly) return rename(temp, target);
-  const taken = () =>
-    new IoFailure('complete', `${target} exists already: a completed snapshot is never overwritten`);
+  const taken = (/** @type {unknown} */ cause) =>
+    new IoFailure('complete', `${target} exists already: a completed snapshot is never overwritten`, cause);
   try {
     await link(temp, target);
   } catch (e) {
     const code = /** @type {NodeJS.ErrnoException} */ (e).code;
-    if (code === 'EEXIST') throw taken();
+    if (code === 'EEXIST') throw taken(e);
     // Filesystems without hard links (some network and FUSE mounts): check, then rename.
     if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw e;
-    if (await exists(target)) throw taken();
+    if (await exists(target)) throw taken(undefined);
     return rename(temp, target);
   }
   await unlink(temp);
@@ -272,9 +272,17 @@ export const operations = {
   },
 };
 
-/** @param {unknown} e */
+/**
+ * @typedef {{ kind: string, message: string, code?: string, syscall?: string, path?: string,
+ *   errno?: number, cause?: Described }} Described
+ */
+
+/** @param {unknown} e @returns {Described} */
 function describe(e) {
-  if (e instanceof IoFailure) return { kind: e.kind, message: e.message };
+  if (e instanceof IoFailure)
+    return e.cause === undefined
+      ? { kind: e.kind, message: e.message }
+      : { kind: e.kind, message: e.message, cause: describe(e.cause) };
   const x = /** @type {NodeJS.ErrnoException} */ (e);
   if (x instanceof Error)
     return {

@@ -145,7 +145,10 @@ describe('filesystem checkpoint storage', () => {
     await w.abort();
     expect(ls('j', 'chk-1')).toEqual([]);
     await s.writeMetadata(loc, Buffer.from('{"first":true}'));
-    await expect(s.writeMetadata(loc, Buffer.from('{}'))).rejects.toThrow(SnapshotAlreadyCompleteError);
+    const refused = s.writeMetadata(loc, Buffer.from('{}'));
+    await expect(refused).rejects.toThrow(SnapshotAlreadyCompleteError);
+    // The system error behind the refusal stays attached, for whoever has to find out why.
+    await expect(refused).rejects.toMatchObject({ cause: { code: 'EEXIST', syscall: 'link' } });
     expect(ls('j', 'chk-1')).toEqual(['_metadata']);
     expect(readFileSync(join(root, 'j', 'chk-1', '_metadata'), 'utf8')).toBe('{"first":true}');
   });

@@ -4,6 +4,7 @@ import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Worker } from 'node:worker_threads';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SnapshotAlreadyCompleteError } from '../../src/storage/checkpoint-storage.js';
 import { FsIoThread, ThreadFileSink } from '../../src/storage/fs-io-thread.js';
@@ -125,6 +126,21 @@ describe('the filesystem storage I/O thread', () => {
     await again.write(Buffer.from('b'));
     await again.commit();
     expect(readFileSync(join(dir, 'snap', 'b.state'), 'utf8')).toBe('b');
+  });
+
+  it('fails the calls waiting when a reply cannot be read, and starts a new thread for the next', async () => {
+    const sink = new ThreadFileSink(io, join(dir, 'snap'), '.m.tmp', 'm.state');
+    const waiting = sink.write(Buffer.alloc(1 << 20, 5)); // its reply cannot come before the emit below
+    // What Node emits when a message from the thread fails to deserialize.
+    (io as unknown as { worker: Worker }).worker.emit('messageerror', new Error('cannot clone'));
+    await expect(waiting).rejects.toThrow(
+      /I\/O thread stopped: one of its replies could not be read \(cannot clone\)/,
+    );
+    await sink.abort();
+    const again = new ThreadFileSink(io, join(dir, 'snap'), '.n.tmp', 'n.state');
+    await again.write(Buffer.from('n'));
+    await again.commit();
+    expect(readdirSync(join(dir, 'snap')).sort()).toEqual(['n.state']);
   });
 
   it('fails a file opened on a thread that stopped with the reason, and its abort removes the temporary file', async () => {
