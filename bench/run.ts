@@ -31,7 +31,7 @@ interface Options {
 }
 
 const USAGE = `usage: npm run bench -- [--runs N] [--only NAME] [--events N] [--json [FILE|-]]
-  --runs N      runs per figure (default 5, 11 for the keyed-count-chk cases, whose ratio is a
+  --runs N      runs per figure (default 5, 21 for the keyed-count-chk cases, whose ratio is a
                 cost of a few per cent); each figure is the median, shown with its min–max
   --only NAME   run only the cases whose name contains NAME ('snapshot': only the snapshot figures,
                 'savepoint': only the savepoint figures)

@@ -7,8 +7,13 @@ import { join } from 'node:path';
 import type { BenchCase, PreparedCase } from '../lib/harness.js';
 import { keyedCount, keyedCountJob } from './keyed-count.js';
 
-/** Pairs of runs by default (see BenchCase.defaultRuns): the ratio is a cost of 2–15 %. */
-const CHECKPOINTED_RUNS = 11;
+/**
+ * Pairs of runs by default (see BenchCase.defaultRuns). The ratio is a cost of a few per cent,
+ * and on the reference machine the same job run twice gives pair ratios of 0.82–1.18 (the
+ * machine's noise, not the job's): the median of 11 pairs still moved by ±0.05 from one
+ * invocation to the next; 21 pairs narrow that by √(21/11) for about two minutes per case.
+ */
+const CHECKPOINTED_RUNS = 21;
 
 function checkpointed(name: string, intervalMs: number): BenchCase {
   return {

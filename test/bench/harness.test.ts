@@ -10,10 +10,10 @@ import {
 } from '../../bench/lib/harness.js';
 
 describe('bench harness', () => {
-  it('takes 11 pairs of the checkpointed keyed-count cases by default, 5 of the others, --runs for all', () => {
+  it('takes 21 pairs of the checkpointed keyed-count cases by default, 5 of the others, --runs for all', () => {
     const runs = new Map(CASES.map((c) => [c.name, runsFor(c, undefined)]));
-    expect(runs.get('keyed-count-chk-1s')).toBe(11);
-    expect(runs.get('keyed-count-chk-100ms')).toBe(11);
+    expect(runs.get('keyed-count-chk-1s')).toBe(21);
+    expect(runs.get('keyed-count-chk-100ms')).toBe(21);
     expect(runs.get('keyed-count')).toBe(DEFAULT_RUNS);
     expect(DEFAULT_RUNS).toBe(5);
     expect(runsFor(undefined, undefined)).toBe(5);
