@@ -57,14 +57,29 @@ interface Candidate {
   readonly metadata: SnapshotMetadata;
 }
 
-/** Completed checkpoints of jobs named `jobName`, newest first; unreadable `_metadata` files are reported and skipped. */
+/** A completed checkpoint whose `_metadata` cannot be read, so its job and time are unknown. */
+interface DamagedCheckpoint {
+  readonly jobId: string;
+  readonly id: number;
+  readonly uri: string;
+  readonly reason: string;
+}
+
+/**
+ * Completed checkpoints of jobs named `jobName`, newest first, and those whose `_metadata` cannot
+ * be read but may be this job's: no readable checkpoint or end record in the same job folder names
+ * another job. Such a checkpoint may be this job's newest, so it is never taken for "no
+ * checkpoint": resuming falls back past it, or stops.
+ */
 async function resumeCandidates(
   storage: CheckpointStorage,
   jobName: string,
-  log: (line: string) => void,
-): Promise<Candidate[]> {
-  const out: Candidate[] = [];
+): Promise<{ candidates: Candidate[]; damaged: DamagedCheckpoint[] }> {
+  const candidates: Candidate[] = [];
+  const damaged: DamagedCheckpoint[] = [];
   for (const jobId of await storage.listJobs()) {
+    const names = new Set<string>();
+    const unreadable: DamagedCheckpoint[] = [];
     for (const c of await storage.listCheckpoints(jobId)) {
       if (!c.complete) continue;
       const bytes = await storage.readMetadata(c.location);
@@ -73,13 +88,25 @@ async function resumeCandidates(
       try {
         metadata = decodeMetadata(bytes, `${c.location.uri}/_metadata`);
       } catch (e) {
-        log(`weir: skipping checkpoint ${c.location.uri}: ${e instanceof Error ? e.message : String(e)}`);
+        unreadable.push({
+          jobId,
+          id: c.id,
+          uri: c.location.uri,
+          reason: e instanceof Error ? e.message : String(e),
+        });
         continue;
       }
-      if (metadata.jobName === jobName) out.push({ jobId, location: c.location, metadata });
+      names.add(metadata.jobName);
+      if (metadata.jobName === jobName) candidates.push({ jobId, location: c.location, metadata });
     }
+    if (unreadable.length === 0) continue;
+    const end = await storage.readJobEnd(jobId);
+    const ended = end === undefined ? undefined : decodeJobEnd(end);
+    if (ended !== undefined) names.add(ended.jobName);
+    if (names.size === 0 || names.has(jobName)) damaged.push(...unreadable);
   }
-  return out.sort((a, b) => b.metadata.timestamp - a.metadata.timestamp || b.metadata.id - a.metadata.id);
+  candidates.sort((a, b) => b.metadata.timestamp - a.metadata.timestamp || b.metadata.id - a.metadata.id);
+  return { candidates, damaged };
 }
 
 export async function launchJob(
@@ -127,9 +154,12 @@ export async function launchJob(
     const last = [...ends].sort((a, b) => b[1].endedAt - a[1].endedAt)[0];
     // Checkpoints of a job that ended are not for resuming (their removal stopped halfway), and
     // neither are checkpoints older than the newest end: resuming them would repeat that run.
-    const all = (await resumeCandidates(storage, graph.jobName, log)).filter((c) => !ends.has(c.jobId));
+    const found = await resumeCandidates(storage, graph.jobName);
+    const all = found.candidates.filter((c) => !ends.has(c.jobId));
     const candidates = all.filter((c) => last === undefined || c.metadata.timestamp > last[1].endedAt);
-    if (last !== undefined && candidates.length === 0) {
+    // Of unknown time, so taken as the newest: tried (and failed) first.
+    const damaged = found.damaged.filter((d) => !ends.has(d.jobId));
+    if (last !== undefined && candidates.length === 0 && damaged.length === 0) {
       const older = all[0];
       // Checkpoints of a run that never recorded an end, older than the end of another: which
       // came last is a matter of clocks, so the user decides.
@@ -139,6 +169,11 @@ export async function launchJob(
         );
       return resumeEndedJob(last[0], last[1], log);
     }
+    for (const d of damaged)
+      log(
+        `weir: checkpoint ${d.id} of run ${d.jobId} is unusable: ${d.reason}` +
+          (candidates.length > 0 ? '; falling back to an older checkpoint' : ''),
+      );
     const unusable = new Set<Candidate>();
     for (const c of candidates) {
       try {
@@ -160,9 +195,10 @@ export async function launchJob(
         );
       }
     }
-    if (restore === undefined && candidates.length > 0) {
+    const tried = damaged.length + candidates.length;
+    if (restore === undefined && tried > 0) {
       throw new RestoreError(
-        `no usable checkpoint of job '${graph.jobName}' in ${storage.description}: all ${candidates.length} failed verification (see above); nothing was changed. Run without --resume to start from the beginning, or with -s PATH from a savepoint`,
+        `no usable checkpoint of job '${graph.jobName}' in ${storage.description}: all ${tried} failed verification (see above); nothing was changed. Run without --resume to start from the beginning, or with -s PATH from a savepoint`,
       );
     }
     if (restore === undefined)

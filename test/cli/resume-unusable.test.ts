@@ -52,6 +52,26 @@ function fingerprint(dir: string): Record<string, string> {
   return out;
 }
 
+/** Runs the flaky job until it fails; returns its two retained checkpoints' folders, oldest first. */
+async function failedRun(checkpoints: string): Promise<{ args: string[]; folders: string[] }> {
+  files.write('flaky.ts', JOB);
+  const args = ['run', 'flaky.ts', '--checkpoint-dir', checkpoints, '--resume'];
+  const first = await weir(args, { cwd: files.dir });
+  expect(first.code, first.stderr).toBe(1);
+  const folders = walk(checkpoints)
+    .filter((p) => /chk-\d+\/_metadata$/.test(p))
+    .map((p) => p.replace(/\/_metadata$/, ''))
+    .sort((a, b) => Number(/chk-(\d+)$/.exec(a)![1]) - Number(/chk-(\d+)$/.exec(b)![1]));
+  expect(folders.length).toBe(2);
+  return { args, folders };
+}
+
+/** Cuts a file to half its length: for _metadata, no longer JSON, so neither its job nor its time can be read. */
+function truncateToHalf(path: string): void {
+  const bytes = readFileSync(path);
+  writeFileSync(path, bytes.subarray(0, bytes.length >> 1));
+}
+
 describe('weir run --resume with no usable checkpoint', () => {
   it('exits with 2, names each bad file, says what to do, and changes nothing', async () => {
     files.write('flaky.ts', JOB);
@@ -89,5 +109,43 @@ describe('weir run --resume with no usable checkpoint', () => {
       /^weir: no usable checkpoint of job 'flaky' in .*: all 2 failed verification \(see above\); nothing was changed\. Run without --resume to start from the beginning, or with -s PATH from a savepoint$/,
     );
     expect(fingerprint(checkpoints)).toEqual(before);
+  }, 60_000);
+
+  it('takes a checkpoint whose _metadata cannot be read for one that may be the newest: exits with 2, not from the beginning', async () => {
+    const checkpoints = join(files.dir, 'unreadable');
+    const { args, folders } = await failedRun(checkpoints);
+    for (const f of folders) truncateToHalf(join(f, '_metadata'));
+    const before = fingerprint(checkpoints);
+
+    const r = await weir(args, { cwd: files.dir });
+    expect(r.code).toBe(2);
+    const lines = r.stderr.trimEnd().split('\n');
+    expect(lines.every((l) => l.startsWith('weir: '))).toBe(true);
+    for (const f of folders)
+      expect(lines.some((l) => l.includes(' is unusable: ') && l.includes(`${f}/_metadata`))).toBe(true);
+    expect(r.stderr).not.toMatch(/starting from the beginning/);
+    expect(lines.at(-1)).toMatch(
+      /^weir: no usable checkpoint of job 'flaky' in .*: all 2 failed verification \(see above\); nothing was changed\./,
+    );
+    expect(fingerprint(checkpoints)).toEqual(before);
+  }, 60_000);
+
+  it('falls back past the newest checkpoint when its _metadata cannot be read', async () => {
+    const checkpoints = join(files.dir, 'newest-unreadable');
+    const { args, folders } = await failedRun(checkpoints);
+    const [older, newest] = folders as [string, string];
+    truncateToHalf(join(newest, '_metadata'));
+
+    const r = await weir(args, { cwd: files.dir });
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `^weir: checkpoint \\d+ of run [0-9a-f-]+ is unusable: ${newest}/_metadata: .*; falling back to an older checkpoint$`,
+        'm',
+      ),
+    );
+    const olderId = /chk-(\d+)$/.exec(older)![1];
+    expect(r.stderr).toMatch(
+      new RegExp(`^weir: resuming job 'flaky' \\([0-9a-f-]+\\) from checkpoint ${olderId}$`, 'm'),
+    );
   }, 60_000);
 });

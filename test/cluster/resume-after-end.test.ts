@@ -1,7 +1,7 @@
 // `--resume` continues a job whose process died. A job that ended — finished, stopped with a
 // savepoint, cancelled — removes its checkpoints, so without a record of that end a resume (say,
 // after a kill between the final commit and the exit) would start over and write its output twice.
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -163,5 +163,30 @@ describe('--resume after the job ended', () => {
     expect(damaged.error).toBeInstanceOf(RestoreError);
     expect(String(damaged.error)).toContain(`the end record of job ${b.result!.jobId} in `);
     expect(damaged.processed).toBe(0);
+  });
+
+  it("sets aside a checkpoint whose _metadata cannot be read only when its folder is another job's", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weir-ended-'));
+    const unreadable = (jobId: string): void => {
+      mkdirSync(join(dir, jobId, 'chk-4'), { recursive: true });
+      writeFileSync(join(dir, jobId, 'chk-4', '_metadata'), '{"version":3,"jobN');
+    };
+    // In the folder of a job named otherwise (its end record says so): not this job's.
+    unreadable('other-job');
+    writeFileSync(
+      join(dir, 'other-job', '_ended'),
+      JSON.stringify({ version: 1, jobName: 'other', outcome: 'finished', endedAt: Date.now() }),
+    );
+    const fresh = await run(dir, { resume: true });
+    expect(fresh.error).toBeUndefined();
+    expect(fresh.log.join('\n')).toMatch(/no checkpoint of job 'ends' .*; starting from the beginning/);
+
+    // In a folder that names no job: it may be this job's newest checkpoint.
+    unreadable('unknown-job');
+    const blocked = await run(dir, { resume: true });
+    expect(blocked.error).toBeInstanceOf(RestoreError);
+    expect(String(blocked.error)).toContain("no usable checkpoint of job 'ends'");
+    expect(blocked.log.join('\n')).toContain(`${join(dir, 'unknown-job', 'chk-4')}/_metadata`);
+    expect(blocked.processed).toBe(0);
   });
 });
