@@ -6,14 +6,9 @@ import { join } from 'node:path';
 import type { CheckpointSettings } from '../api/checkpoint-config.js';
 import { loadSnapshot, type RestoredJobState } from '../checkpoint/snapshot-loader.js';
 import type { CompletedCheckpoint } from '../checkpoint/completed-checkpoint.js';
-import { decodeJobCheckpointed } from '../checkpoint/job-checkpointed-record.js';
 import { decodeJobEnd, encodeJobEnd, type JobEndRecord } from '../checkpoint/job-end-record.js';
 import type { JobGraph } from '../graph/job-graph.js';
-import {
-  JOB_CHECKPOINTED_FILE,
-  type CheckpointStorage,
-  type SnapshotLocation,
-} from '../storage/checkpoint-storage.js';
+import type { CheckpointStorage, SnapshotLocation } from '../storage/checkpoint-storage.js';
 import { FsCheckpointStorage } from '../storage/fs-checkpoint-storage.js';
 import { decodeMetadata, type SnapshotMetadata } from '../storage/metadata.js';
 import { JobMaster } from './job-master.js';
@@ -62,23 +57,19 @@ interface Candidate {
   readonly metadata: SnapshotMetadata;
 }
 
-/**
- * A completed checkpoint that may be this job's newest but cannot be resumed from: its
- * `_metadata` cannot be read (so its job and time are unknown), or it is gone although the run
- * recorded completing one (job-checkpointed-record.ts).
- */
+/** A completed checkpoint whose `_metadata` cannot be read, so its job and time are unknown. */
 interface DamagedCheckpoint {
   readonly jobId: string;
-  /** What is wrong, for a line after `weir: `. */
-  readonly what: string;
+  readonly id: number;
+  readonly uri: string;
+  readonly reason: string;
 }
 
 /**
- * Completed checkpoints of jobs named `jobName`, newest first, and the damaged ones that may be
- * this job's newest: a `_metadata` that cannot be read in a job folder where no readable
- * checkpoint or end record names another job, and runs of this job that recorded completing a
- * checkpoint but have none complete left. Those are never taken for "no checkpoint": resuming
- * falls back past them, or stops.
+ * Completed checkpoints of jobs named `jobName`, newest first, and those whose `_metadata` cannot
+ * be read but may be this job's: no readable checkpoint or end record in the same job folder names
+ * another job. Such a checkpoint may be this job's newest, so it is never taken for "no
+ * checkpoint": resuming falls back past it, or stops.
  */
 async function resumeCandidates(
   storage: CheckpointStorage,
@@ -89,7 +80,6 @@ async function resumeCandidates(
   for (const jobId of await storage.listJobs()) {
     const names = new Set<string>();
     const unreadable: DamagedCheckpoint[] = [];
-    let complete = 0;
     for (const c of await storage.listCheckpoints(jobId)) {
       if (!c.complete) continue;
       const bytes = await storage.readMetadata(c.location);
@@ -98,31 +88,21 @@ async function resumeCandidates(
       try {
         metadata = decodeMetadata(bytes, `${c.location.uri}/_metadata`);
       } catch (e) {
-        const reason = e instanceof Error ? e.message : String(e);
-        unreadable.push({ jobId, what: `checkpoint ${c.id} of run ${jobId} is unusable: ${reason}` });
+        unreadable.push({
+          jobId,
+          id: c.id,
+          uri: c.location.uri,
+          reason: e instanceof Error ? e.message : String(e),
+        });
         continue;
       }
-      complete++;
       names.add(metadata.jobName);
       if (metadata.jobName === jobName) candidates.push({ jobId, location: c.location, metadata });
     }
-    if (unreadable.length === 0 && complete > 0) continue;
+    if (unreadable.length === 0) continue;
     const end = await storage.readJobEnd(jobId);
     const ended = end === undefined ? undefined : decodeJobEnd(end);
     if (ended !== undefined) names.add(ended.jobName);
-    if (unreadable.length === 0) {
-      // No complete checkpoint: none completed, or the ones that did are gone.
-      const mark = await storage.readJobCheckpointed(jobId);
-      const record = mark === undefined ? undefined : decodeJobCheckpointed(mark);
-      if (mark === undefined || (record !== undefined && record.jobName !== jobName)) continue;
-      if (record === undefined && names.size > 0 && !names.has(jobName)) continue;
-      const what =
-        record === undefined
-          ? `run ${jobId} has no complete checkpoint left, and its record of completing one (${JOB_CHECKPOINTED_FILE}) is damaged: a checkpoint may have been lost`
-          : `run ${jobId} completed checkpoint ${record.checkpoint} and maybe later ones, but none of them is complete in ${storage.description} any more (a _metadata or checkpoint folder deleted or lost)`;
-      damaged.push({ jobId, what });
-      continue;
-    }
     if (names.size === 0 || names.has(jobName)) damaged.push(...unreadable);
   }
   candidates.sort((a, b) => b.metadata.timestamp - a.metadata.timestamp || b.metadata.id - a.metadata.id);
@@ -190,7 +170,10 @@ export async function launchJob(
       return resumeEndedJob(last[0], last[1], log);
     }
     for (const d of damaged)
-      log(`weir: ${d.what}` + (candidates.length > 0 ? '; falling back to an older checkpoint' : ''));
+      log(
+        `weir: checkpoint ${d.id} of run ${d.jobId} is unusable: ${d.reason}` +
+          (candidates.length > 0 ? '; falling back to an older checkpoint' : ''),
+      );
     const unusable = new Set<Candidate>();
     for (const c of candidates) {
       try {

@@ -5,7 +5,6 @@ import { randomUUID } from 'node:crypto';
 import type { CheckpointSettings } from '../api/checkpoint-config.js';
 import { CheckpointCoordinator, type FinalizedCheckpoint } from '../checkpoint/checkpoint-coordinator.js';
 import type { CompletedCheckpoint } from '../checkpoint/completed-checkpoint.js';
-import { encodeJobCheckpointed } from '../checkpoint/job-checkpointed-record.js';
 import type { PendingCheckpoint } from '../checkpoint/pending-checkpoint.js';
 import { SystemClock, type Clock } from '../checkpoint/clock.js';
 import { loadSnapshot, type RestoredJobState } from '../checkpoint/snapshot-loader.js';
@@ -84,8 +83,6 @@ export class JobMaster implements JobStatusProvider {
   private readonly discards = new Set<Promise<void>>();
   /** Checkpoints completed over all attempts. */
   completedCheckpoints = 0;
-  /** `_checkpointed` was written by this run (see job-checkpointed-record.ts). */
-  private checkpointedRecorded = false;
   private nextCheckpointId: number;
   private cancelRequested = false;
   private finishedRecordsIn = 0;
@@ -573,22 +570,6 @@ export class JobMaster implements JobStatusProvider {
     if (storage === undefined || location === undefined)
       return { location: undefined, metadata: undefined, sizeBytes: size };
     await storage.writeMetadata(location, encodeMetadata(metadata));
-    if (pending.kind === 'checkpoint' && !this.checkpointedRecorded) {
-      // After `_metadata` (a crash before it leaves a checkpoint that never completed, not a lost
-      // one) and before the checkpoint commits anything (this run's first completion).
-      try {
-        await storage.writeJobCheckpointed(
-          this.jobId,
-          encodeJobCheckpointed({ jobName: this.graph.jobName, checkpoint: pending.id, at: Date.now() }),
-        );
-      } catch (e) {
-        this.log(
-          `weir: warning: could not record in ${storage.description} that job ${this.jobId} completed a checkpoint (${e instanceof Error ? e.message : String(e)}); should every complete checkpoint of it be lost, --resume would start it from the beginning`,
-        );
-      } finally {
-        this.checkpointedRecorded = true; // once per run, warning or not
-      }
-    }
     return { location, metadata, sizeBytes: size };
   }
 

@@ -14,7 +14,6 @@
 //   <root>/<job-id>/chk-<n>/_metadata          the checkpoint exists iff this exists
 //   <root>/<job-id>/chk-<n>/<name>             its data files (names from the caller)
 //   <root>/<job-id>/_ended                     how the job ended, when it did (writeJobEnd)
-//   <root>/<job-id>/_checkpointed              that it completed a checkpoint (writeJobCheckpointed)
 //   <dir>/savepoint-<job-id prefix>-<random>/  the same, in a folder the user owns
 // A snapshot folder holds only relative references, so a copy of it reads the same.
 import type { StateFileWriter } from './state-file.js';
@@ -23,8 +22,6 @@ import type { StateFileWriter } from './state-file.js';
 export const METADATA_FILE = '_metadata';
 /** In a job's checkpoint folder: how the job ended (see `writeJobEnd`). */
 export const JOB_END_FILE = '_ended';
-/** In a job's checkpoint folder: that the job completed a checkpoint (see `writeJobCheckpointed`). */
-export const JOB_CHECKPOINTED_FILE = '_checkpointed';
 
 /** A checkpoint folder `chk-<n>` of a job, or a savepoint folder. Opaque to callers. */
 export interface SnapshotLocation {
@@ -87,15 +84,6 @@ export interface CheckpointStorage {
   writeJobEnd(jobId: string, bytes: Uint8Array): Promise<void>;
   /** The bytes `writeJobEnd` stored for the job, or undefined when it has none. */
   readJobEnd(jobId: string): Promise<Uint8Array | undefined>;
-  /**
-   * Records, atomically and durably, that the job completed a checkpoint (`_checkpointed` in its
-   * folder), before that checkpoint commits anything: from then on a job folder without a
-   * complete checkpoint has lost one, which `--resume` must not take for none. Replaces an
-   * earlier record.
-   */
-  writeJobCheckpointed(jobId: string, bytes: Uint8Array): Promise<void>;
-  /** The bytes `writeJobCheckpointed` stored for the job, or undefined when it has none. */
-  readJobCheckpointed(jobId: string): Promise<Uint8Array | undefined>;
   /** The `chk-<n>` folders of a job, by increasing id; none when the job has no folder. */
   listCheckpoints(jobId: string): Promise<CheckpointListing[]>;
   /**

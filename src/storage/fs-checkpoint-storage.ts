@@ -9,7 +9,6 @@ import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  JOB_CHECKPOINTED_FILE,
   JOB_END_FILE,
   METADATA_FILE,
   SnapshotNotFoundError,
@@ -179,18 +178,6 @@ export class FsCheckpointStorage implements CheckpointStorage {
   readJobEnd(jobId: string): Promise<Uint8Array | undefined> {
     checkJobId(jobId);
     return readIfPresent(join(this.root, jobId, JOB_END_FILE));
-  }
-
-  writeJobCheckpointed(jobId: string, bytes: Uint8Array): Promise<void> {
-    checkJobId(jobId);
-    const dir = join(this.root, jobId);
-    const name = JOB_CHECKPOINTED_FILE;
-    return fsIoThread().run({ op: 'whole', dir, name, temp: tempName(name), bytes });
-  }
-
-  readJobCheckpointed(jobId: string): Promise<Uint8Array | undefined> {
-    checkJobId(jobId);
-    return readIfPresent(join(this.root, jobId, JOB_CHECKPOINTED_FILE));
   }
 
   async listJobs(): Promise<string[]> {

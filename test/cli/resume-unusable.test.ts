@@ -1,7 +1,7 @@
 // `weir run --resume` when every retained checkpoint is damaged: exit 2, each bad file named, a
 // last line that says what to do, and the checkpoint folder exactly as it was.
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { JobFiles, weir } from './weir-process.js';
@@ -147,25 +147,5 @@ describe('weir run --resume with no usable checkpoint', () => {
     expect(r.stderr).toMatch(
       new RegExp(`^weir: resuming job 'flaky' \\([0-9a-f-]+\\) from checkpoint ${olderId}$`, 'm'),
     );
-  }, 60_000);
-
-  it('stops when every complete checkpoint lost its _metadata, instead of starting over', async () => {
-    const checkpoints = join(files.dir, 'metadata-gone');
-    const { args, folders } = await failedRun(checkpoints);
-    for (const f of folders) rmSync(join(f, '_metadata'));
-    const before = fingerprint(checkpoints);
-
-    const r = await weir(args, { cwd: files.dir });
-    expect(r.code).toBe(2);
-    const lines = r.stderr.trimEnd().split('\n');
-    expect(lines.every((l) => l.startsWith('weir: '))).toBe(true);
-    expect(lines[0]).toMatch(
-      /^weir: run [0-9a-f-]+ completed checkpoint \d+ and maybe later ones, but none of them is complete in .* any more/,
-    );
-    expect(r.stderr).not.toMatch(/starting from the beginning/);
-    expect(lines.at(-1)).toMatch(
-      /^weir: no usable checkpoint of job 'flaky' in .*: all 1 failed verification/,
-    );
-    expect(fingerprint(checkpoints)).toEqual(before);
   }, 60_000);
 });

@@ -1,15 +1,7 @@
 // `--resume` continues a job whose process died. A job that ended — finished, stopped with a
 // savepoint, cancelled — removes its checkpoints, so without a record of that end a resume (say,
 // after a kill between the final commit and the exit) would start over and write its output twice.
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -86,8 +78,8 @@ describe('--resume after the job ended', () => {
     const first = await run(dir);
     expect(first.error).toBeUndefined();
     const jobId = first.result!.jobId;
-    // The checkpoints are gone; the records of the end and of completing a checkpoint are not.
-    expect(readdirSync(join(dir, jobId)).sort()).toEqual(['_checkpointed', '_ended']);
+    // The checkpoints are gone; the record of the end is not.
+    expect(readdirSync(join(dir, jobId))).toEqual(['_ended']);
 
     const again = await run(dir, { resume: true });
     expect(again.error).toBeUndefined();
@@ -196,61 +188,5 @@ describe('--resume after the job ended', () => {
     expect(String(blocked.error)).toContain("no usable checkpoint of job 'ends'");
     expect(blocked.log.join('\n')).toContain(`${join(dir, 'unknown-job', 'chk-4')}/_metadata`);
     expect(blocked.processed).toBe(0);
-  });
-
-  it('stops when a run that completed checkpoints has none complete left, instead of starting over', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'weir-ended-'));
-    const a = await run(dir, { failAfterCheckpoints: true });
-    expect(String(a.error)).toMatch(/dies/);
-    const jobId = a.master!.jobId;
-    const record = JSON.parse(readFileSync(join(dir, jobId, '_checkpointed'), 'utf8')) as Record<
-      string,
-      unknown
-    >;
-    expect(record).toMatchObject({ version: 1, jobName: 'ends', checkpoint: 1 });
-    const complete = readdirSync(join(dir, jobId)).filter((f) =>
-      existsSync(join(dir, jobId, f, '_metadata')),
-    );
-    expect(complete.length).toBeGreaterThan(0);
-    for (const f of complete) rmSync(join(dir, jobId, f, '_metadata'));
-
-    const lost = await run(dir, { resume: true });
-    expect(lost.error).toBeInstanceOf(RestoreError);
-    expect(String(lost.error)).toContain("no usable checkpoint of job 'ends'");
-    expect(lost.log.join('\n')).toContain(
-      `run ${jobId} completed checkpoint 1 and maybe later ones, but none of them is complete in `,
-    );
-    expect(lost.processed).toBe(0);
-
-    // Without the record, the folder is that of a run that never completed a checkpoint.
-    rmSync(join(dir, jobId, '_checkpointed'));
-    const fresh = await run(dir, { resume: true });
-    expect(fresh.error).toBeUndefined();
-    expect(fresh.log.join('\n')).toMatch(/no checkpoint of job 'ends' .*; starting from the beginning/);
-  });
-
-  it('records completing a checkpoint before that checkpoint commits anything', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'weir-ended-'));
-    const seen: boolean[] = [];
-    class Committer extends HookedCount {
-      notifyCheckpointComplete(): void {
-        const [jobId] = readdirSync(dir);
-        seen.push(existsSync(join(dir, jobId!, '_checkpointed')));
-      }
-    }
-    const env = new StreamExecutionEnvironment({ parallelism: 1 });
-    env.enableCheckpointing(10);
-    env.checkpointConfig.setCheckpointStorage(dir);
-    env
-      .fromSequence(1, 20_000)
-      .uid('numbers')
-      .keyBy((n) => n % 5)
-      .process(new Committer((n) => n % 100 === 0 && spin(1)))
-      .uid('count')
-      .sinkTo(new DiscardingSink<number>())
-      .uid('sink');
-    await env.execute('commits');
-    expect(seen.length).toBeGreaterThan(1);
-    expect(seen.every((x) => x)).toBe(true);
   });
 });

@@ -234,25 +234,6 @@ export function checkpointStorageContract(name: string, make: () => Promise<Stor
         expect(await s.listJobs()).toEqual(['job-e', 'job-f']);
       }));
 
-    it('keeps a record of a completed checkpoint beside the checkpoints, apart from them', () =>
-      withStorage(async ({ storage: s }) => {
-        expect(await s.readJobCheckpointed('job-g')).toBeUndefined();
-        const loc = s.checkpointLocation('job-g', 1);
-        await writeFile(s, loc, 'a.state', [[0, Buffer.from('a')]]);
-        await s.writeMetadata(loc, Buffer.from('{}'));
-        await s.writeJobCheckpointed('job-g', Buffer.from('first'));
-        await s.writeJobCheckpointed('job-g', Buffer.from('again'));
-        expect(text(await s.readJobCheckpointed('job-g'))).toBe('again');
-        expect((await s.listCheckpoints('job-g')).map((c) => c.id)).toEqual([1]);
-        await s.discard(loc);
-        expect(await s.listCheckpoints('job-g')).toEqual([]);
-        expect(await s.removeIncomplete('job-g')).toBe(0);
-        // It outlives the checkpoints, and is not the end record.
-        expect(text(await s.readJobCheckpointed('job-g'))).toBe('again');
-        expect(await s.readJobEnd('job-g')).toBeUndefined();
-        expect(await s.listJobs()).toEqual(['job-g']);
-      }));
-
     it('discards a snapshot and everything in it, idempotently', () =>
       withStorage(async ({ storage: s }) => {
         const keep = s.checkpointLocation('job-b', 1);
