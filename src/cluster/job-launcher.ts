@@ -61,7 +61,7 @@ interface Candidate {
 interface DamagedCheckpoint {
   readonly jobId: string;
   readonly id: number;
-  readonly uri: string;
+  /** Names the `_metadata` file. */
   readonly reason: string;
 }
 
@@ -91,7 +91,6 @@ async function resumeCandidates(
         unreadable.push({
           jobId,
           id: c.id,
-          uri: c.location.uri,
           reason: e instanceof Error ? e.message : String(e),
         });
         continue;
