@@ -6,9 +6,15 @@ import { join } from 'node:path';
 import type { CheckpointSettings } from '../api/checkpoint-config.js';
 import { loadSnapshot, type RestoredJobState } from '../checkpoint/snapshot-loader.js';
 import type { CompletedCheckpoint } from '../checkpoint/completed-checkpoint.js';
+import { decodeJobCommit } from '../checkpoint/job-commit-record.js';
 import { decodeJobEnd, encodeJobEnd, type JobEndRecord } from '../checkpoint/job-end-record.js';
 import type { JobGraph } from '../graph/job-graph.js';
-import type { CheckpointStorage, SnapshotLocation } from '../storage/checkpoint-storage.js';
+import {
+  JOB_COMMITTED_FILE,
+  JOB_END_FILE,
+  type CheckpointStorage,
+  type SnapshotLocation,
+} from '../storage/checkpoint-storage.js';
 import { FsCheckpointStorage } from '../storage/fs-checkpoint-storage.js';
 import { decodeMetadata, type SnapshotMetadata } from '../storage/metadata.js';
 import { JobMaster } from './job-master.js';
@@ -66,22 +72,38 @@ interface DamagedCheckpoint {
 }
 
 /**
- * Completed checkpoints of jobs named `jobName`, newest first, and those whose `_metadata` cannot
- * be read but may be this job's: no readable checkpoint or end record in the same job folder names
- * another job. Such a checkpoint may be this job's newest, so it is never taken for "no
- * checkpoint": resuming falls back past it, or stops.
+ * A job folder that may be this job's, whose run committed output (`_committed`,
+ * job-commit-record.ts) but has no complete checkpoint left: a `_metadata` or `chk-<n>` folder
+ * was deleted or lost. Starting over would commit that output again.
+ */
+interface LostRun {
+  readonly jobId: string;
+  /** When `_committed` was written; undefined when it cannot be read (then taken as the newest). */
+  readonly at: number | undefined;
+  /** What is wrong, for a line after `weir: `. */
+  readonly what: string;
+}
+
+/**
+ * Completed checkpoints of jobs named `jobName`, newest first; those whose `_metadata` cannot be
+ * read but may be this job's: no readable checkpoint or record in the same job folder names
+ * another job (such a checkpoint may be this job's newest, so it is never taken for "no
+ * checkpoint": resuming falls back past it, or stops); and the lost runs.
  */
 async function resumeCandidates(
   storage: CheckpointStorage,
   jobName: string,
-): Promise<{ candidates: Candidate[]; damaged: DamagedCheckpoint[] }> {
+): Promise<{ candidates: Candidate[]; damaged: DamagedCheckpoint[]; lost: LostRun[] }> {
   const candidates: Candidate[] = [];
   const damaged: DamagedCheckpoint[] = [];
+  const lost: LostRun[] = [];
   for (const jobId of await storage.listJobs()) {
     const names = new Set<string>();
     const unreadable: DamagedCheckpoint[] = [];
+    let complete = 0;
     for (const c of await storage.listCheckpoints(jobId)) {
       if (!c.complete) continue;
+      complete++;
       const bytes = await storage.readMetadata(c.location);
       if (bytes === undefined) continue;
       let metadata: SnapshotMetadata;
@@ -98,14 +120,36 @@ async function resumeCandidates(
       names.add(metadata.jobName);
       if (metadata.jobName === jobName) candidates.push({ jobId, location: c.location, metadata });
     }
-    if (unreadable.length === 0) continue;
-    const end = await storage.readJobEnd(jobId);
+    if (complete > 0 && unreadable.length === 0) continue;
+    const end = await storage.readJobRecord(jobId, JOB_END_FILE);
     const ended = end === undefined ? undefined : decodeJobEnd(end);
     if (ended !== undefined) names.add(ended.jobName);
-    if (names.size === 0 || names.has(jobName)) damaged.push(...unreadable);
+    const commitBytes = await storage.readJobRecord(jobId, JOB_COMMITTED_FILE);
+    const commit = commitBytes === undefined ? undefined : decodeJobCommit(commitBytes);
+    if (commit !== undefined) names.add(commit.jobName);
+    if (names.size > 0 && !names.has(jobName)) continue;
+    if (complete > 0) {
+      damaged.push(...unreadable);
+      continue;
+    }
+    if (commitBytes === undefined) continue; // none completed, or none that committed anything
+    const file = `${storage.description}/${jobId}/${JOB_COMMITTED_FILE}`;
+    lost.push(
+      commit === undefined
+        ? {
+            jobId,
+            at: undefined,
+            what: `run ${jobId} has no complete checkpoint, and ${file}, its record of having committed output, is damaged or from another version of weir (remove it if that run never committed output)`,
+          }
+        : {
+            jobId,
+            at: commit.at,
+            what: `run ${jobId} of job '${jobName}' committed output from checkpoint ${commit.checkpoint} on (${file}, ${new Date(commit.at).toISOString()}), but none of its checkpoints is complete any more: a _metadata or checkpoint folder was deleted or lost`,
+          },
+    );
   }
   candidates.sort((a, b) => b.metadata.timestamp - a.metadata.timestamp || b.metadata.id - a.metadata.id);
-  return { candidates, damaged };
+  return { candidates, damaged, lost };
 }
 
 export async function launchJob(
@@ -154,6 +198,23 @@ export async function launchJob(
     // Checkpoints of a job that ended are not for resuming (their removal stopped halfway), and
     // neither are checkpoints older than the newest end: resuming them would repeat that run.
     const found = await resumeCandidates(storage, graph.jobName);
+    // A lost run stops the resume unless another run of the job checkpointed or ended after it
+    // recorded committing output (it started over, say, without --resume).
+    const lost = found.lost.filter(
+      (l) =>
+        !ends.has(l.jobId) &&
+        (l.at === undefined ||
+          !(
+            found.candidates.some((c) => c.jobId !== l.jobId && c.metadata.timestamp > l.at!) ||
+            [...ends.values()].some((e) => e.endedAt > l.at!)
+          )),
+    );
+    if (lost.length > 0) {
+      for (const l of lost) log(`weir: ${l.what}`);
+      throw new RestoreError(
+        `job '${graph.jobName}' cannot be resumed without committing output a second time (see above); nothing was changed. Put the lost checkpoint back, continue from a savepoint with -s PATH, or run without --resume to start from the beginning`,
+      );
+    }
     const all = found.candidates.filter((c) => !ends.has(c.jobId));
     const candidates = all.filter((c) => last === undefined || c.metadata.timestamp > last[1].endedAt);
     // Of unknown time, so taken as the newest: tried (and failed) first.
@@ -241,10 +302,13 @@ export async function launchJob(
     outcome = master.status().state === 'cancelled' ? 'cancelled' : 'failed';
     throw e;
   } finally {
-    if (enabled && shouldDiscard(settings.retention, outcome)) {
+    const savepoint = result?.savepointPath;
+    const discard = enabled && shouldDiscard(settings.retention, outcome);
+    // A stop with a savepoint is recorded even when its checkpoints stay (retain-on-cancellation):
+    // its sinks committed the savepoint's output, so `--resume` must point to the savepoint.
+    if (discard || (enabled && savepoint !== undefined)) {
       // Recorded before the checkpoints go, so that no moment exists when a `--resume` would
       // find neither; when it cannot be recorded, the checkpoints stay.
-      const savepoint = result?.savepointPath;
       const recorded = await recordJobEnd(
         storage,
         master.jobId,
@@ -256,7 +320,7 @@ export async function launchJob(
         },
         log,
       );
-      if (recorded)
+      if (recorded && discard)
         for (const c of await storage.listCheckpoints(master.jobId)) await storage.discard(c.location);
     }
   }
@@ -266,7 +330,7 @@ export async function launchJob(
 async function jobEnds(storage: CheckpointStorage, jobName: string): Promise<Map<string, JobEndRecord>> {
   const out = new Map<string, JobEndRecord>();
   for (const jobId of await storage.listJobs()) {
-    const bytes = await storage.readJobEnd(jobId);
+    const bytes = await storage.readJobRecord(jobId, JOB_END_FILE);
     if (bytes === undefined) continue;
     const record = decodeJobEnd(bytes);
     // Not knowing how a job ended could start it over: stop rather than guess.
@@ -286,7 +350,7 @@ async function recordJobEnd(
   log: (line: string) => void,
 ): Promise<boolean> {
   try {
-    await storage.writeJobEnd(jobId, encodeJobEnd(record));
+    await storage.writeJobRecord(jobId, JOB_END_FILE, encodeJobEnd(record));
     return true;
   } catch (e) {
     log(

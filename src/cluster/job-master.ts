@@ -15,7 +15,12 @@ import { SourceOperator } from '../runtime/operators/source-operator.js';
 import type { OperatorSnapshotParts } from '../runtime/stream-operator.js';
 import { TaskCancelledError, type StreamTask, type TaskCheckpointGateway } from '../runtime/stream-task.js';
 import { KeyGroupRange } from '../state/key-group.js';
-import type { CheckpointStorage, SnapshotLocation } from '../storage/checkpoint-storage.js';
+import { encodeJobCommit } from '../checkpoint/job-commit-record.js';
+import {
+  JOB_COMMITTED_FILE,
+  type CheckpointStorage,
+  type SnapshotLocation,
+} from '../storage/checkpoint-storage.js';
 import { encodeMetadata, METADATA_VERSION, type SnapshotMetadata } from '../storage/metadata.js';
 import { JobCancelledError, JobFailedError } from './job-failed-error.js';
 import type { CheckpointStatsView, JobStatusProvider, JobStatusView } from './job-status.js';
@@ -81,6 +86,9 @@ export class JobMaster implements JobStatusProvider {
   /** The newest completed checkpoint, the one a restart goes back to. */
   private latest: { restore: RestoredJobState | undefined; completed: CompletedCheckpoint | undefined };
   private readonly discards = new Set<Promise<void>>();
+  /** `_committed` is durable for this process (see recordCommit); its write while in flight. */
+  private commitRecorded = false;
+  private commitRecord: Promise<void> | undefined;
   /** Checkpoints completed over all attempts. */
   completedCheckpoints = 0;
   private nextCheckpointId: number;
@@ -287,6 +295,15 @@ export class JobMaster implements JobStatusProvider {
   private async runAttempt(): Promise<unknown> {
     const settings = this.options.checkpointing;
     const storage = settings.intervalMs > 0 ? this.options.storage : undefined;
+    const from = this.latest.completed;
+    if (storage !== undefined && from?.metadata?.jobId === this.jobId && !this.commitRecorded) {
+      // Restoring commits what the checkpoint left pending in the sinks.
+      try {
+        await this.recordCommit(storage, from.id);
+      } catch (e) {
+        return e;
+      }
+    }
     const executor = new LocalExecutor(this.options.execution);
     const restore = this.latest.restore;
     let failure: unknown;
@@ -361,11 +378,17 @@ export class JobMaster implements JobStatusProvider {
         const stopping = id === stopId || id === finalId;
         // A savepoint taken while the job runs commits nothing (Flink ≥ 1.15): what the sinks
         // pre-committed for it is committed by the next checkpoint.
-        if (completed.kind === 'checkpoint' || stopping)
-          for (const t of tasks) t.notifyCheckpointComplete(id);
-        if (stopping && completed.kind === 'savepoint') this.stoppedWith = completed;
-        if (id === finalId) for (const t of tasks) t.release();
-        if (id === stopId) for (const t of tasks) t.stop();
+        const commits = completed.kind === 'checkpoint' || stopping;
+        const tell = (): void => {
+          if (commits) for (const t of tasks) t.notifyCheckpointComplete(id);
+          if (stopping && completed.kind === 'savepoint') this.stoppedWith = completed;
+          if (id === finalId) for (const t of tasks) t.release();
+          if (id === stopId) for (const t of tasks) t.stop();
+        };
+        // Nothing is committed before `_committed` is durable; the tasks hear of later
+        // completions after earlier ones (callbacks of one promise run in order).
+        if (!commits || storage === undefined || this.commitRecorded) tell();
+        else this.recordCommit(storage, id).then(tell, fail);
       },
       notifyAborted: (id) => {
         if (id === stopId) stopId = undefined;
@@ -391,7 +414,6 @@ export class JobMaster implements JobStatusProvider {
     // and stays where it is, named in the log, until the job's checkpoints are removed.
     const carried = this.coordinator?.retained() ?? this.options.retained ?? [];
     this.coordinator = coordinator;
-    const from = this.latest.completed;
     if (from !== undefined) {
       for (const c of carried) if (c.id < from.id) coordinator.restoredFrom(c);
       coordinator.restoredFrom(from);
@@ -516,6 +538,27 @@ export class JobMaster implements JobStatusProvider {
     }
     this.tasks = [];
     return failure;
+  }
+
+  /**
+   * Writes `_committed` (job-commit-record.ts), once per process: a failed write fails the
+   * attempt, and the next caller tries again.
+   */
+  private recordCommit(storage: CheckpointStorage, checkpoint: number): Promise<void> {
+    const record = encodeJobCommit({ jobName: this.graph.jobName, checkpoint, at: Date.now() });
+    this.commitRecord ??= storage.writeJobRecord(this.jobId, JOB_COMMITTED_FILE, record).then(
+      () => {
+        this.commitRecorded = true;
+      },
+      (e: unknown) => {
+        this.commitRecord = undefined;
+        throw new Error(
+          `could not record in ${storage.description} that job ${this.jobId} commits output, so nothing was committed: ${e instanceof Error ? e.message : String(e)}`,
+          { cause: e },
+        );
+      },
+    );
+    return this.commitRecord;
   }
 
   /** All tasks acknowledged: write `_metadata` last, atomically; then the checkpoint is complete. */

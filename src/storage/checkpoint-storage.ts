@@ -13,15 +13,20 @@
 // Layout (one path builder: the implementation; callers never format paths):
 //   <root>/<job-id>/chk-<n>/_metadata          the checkpoint exists iff this exists
 //   <root>/<job-id>/chk-<n>/<name>             its data files (names from the caller)
-//   <root>/<job-id>/_ended                     how the job ended, when it did (writeJobEnd)
+//   <root>/<job-id>/_ended                     how the job ended, when it did
+//   <root>/<job-id>/_committed                 that it committed output (both: writeJobRecord)
 //   <dir>/savepoint-<job-id prefix>-<random>/  the same, in a folder the user owns
 // A snapshot folder holds only relative references, so a copy of it reads the same.
 import type { StateFileWriter } from './state-file.js';
 
 /** The file whose presence makes a snapshot folder a snapshot. */
 export const METADATA_FILE = '_metadata';
-/** In a job's checkpoint folder: how the job ended (see `writeJobEnd`). */
+/** In a job's checkpoint folder: how the job ended (job-end-record.ts). */
 export const JOB_END_FILE = '_ended';
+/** In a job's checkpoint folder: that the job committed output (job-commit-record.ts). */
+export const JOB_COMMITTED_FILE = '_committed';
+/** The records a job's checkpoint folder holds beside its checkpoints. */
+export type JobRecordName = typeof JOB_END_FILE | typeof JOB_COMMITTED_FILE;
 
 /** A checkpoint folder `chk-<n>` of a job, or a savepoint folder. Opaque to callers. */
 export interface SnapshotLocation {
@@ -76,14 +81,14 @@ export interface CheckpointStorage {
   /** Job ids with a folder under the root, sorted. */
   listJobs(): Promise<string[]>;
   /**
-   * Records, atomically and durably, how a job ended (`_ended` in its folder, next to its
-   * checkpoint folders), before its checkpoints are removed: a later `--resume` must not mistake
-   * a job that finished, was stopped or cancelled for one that never started. Replaces an
-   * earlier record.
+   * Writes one of a job's records (`_ended`, `_committed`) in its folder, next to its checkpoint
+   * folders, atomically and durably, replacing an earlier one. They outlive the checkpoints:
+   * a later `--resume` must not mistake a job that ended, or one whose checkpoints were lost
+   * after it committed output, for one that never started.
    */
-  writeJobEnd(jobId: string, bytes: Uint8Array): Promise<void>;
-  /** The bytes `writeJobEnd` stored for the job, or undefined when it has none. */
-  readJobEnd(jobId: string): Promise<Uint8Array | undefined>;
+  writeJobRecord(jobId: string, name: JobRecordName, bytes: Uint8Array): Promise<void>;
+  /** The bytes `writeJobRecord` stored under `name` for the job, or undefined when it has none. */
+  readJobRecord(jobId: string, name: JobRecordName): Promise<Uint8Array | undefined>;
   /** The `chk-<n>` folders of a job, by increasing id; none when the job has no folder. */
   listCheckpoints(jobId: string): Promise<CheckpointListing[]>;
   /**

@@ -9,11 +9,11 @@ import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  JOB_END_FILE,
   METADATA_FILE,
   SnapshotNotFoundError,
   type CheckpointListing,
   type CheckpointStorage,
+  type JobRecordName,
   type SnapshotLocation,
 } from './checkpoint-storage.js';
 import { isPortableRelativePath } from './metadata.js';
@@ -169,15 +169,15 @@ export class FsCheckpointStorage implements CheckpointStorage {
     return readIfPresent(join(dirOf(location), METADATA_FILE));
   }
 
-  writeJobEnd(jobId: string, bytes: Uint8Array): Promise<void> {
+  writeJobRecord(jobId: string, name: JobRecordName, bytes: Uint8Array): Promise<void> {
     checkJobId(jobId);
     const dir = join(this.root, jobId);
-    return fsIoThread().run({ op: 'whole', dir, name: JOB_END_FILE, temp: tempName(JOB_END_FILE), bytes });
+    return fsIoThread().run({ op: 'whole', dir, name, temp: tempName(name), bytes });
   }
 
-  readJobEnd(jobId: string): Promise<Uint8Array | undefined> {
+  readJobRecord(jobId: string, name: JobRecordName): Promise<Uint8Array | undefined> {
     checkJobId(jobId);
-    return readIfPresent(join(this.root, jobId, JOB_END_FILE));
+    return readIfPresent(join(this.root, jobId, name));
   }
 
   async listJobs(): Promise<string[]> {

@@ -1,7 +1,7 @@
 // `weir run --resume` when every retained checkpoint is damaged: exit 2, each bad file named, a
 // last line that says what to do, and the checkpoint folder exactly as it was.
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { JobFiles, weir } from './weir-process.js';
@@ -126,6 +126,25 @@ describe('weir run --resume with no usable checkpoint', () => {
     expect(r.stderr).not.toMatch(/starting from the beginning/);
     expect(lines.at(-1)).toMatch(
       /^weir: no usable checkpoint of job 'flaky' in .*: all 2 failed verification \(see above\); nothing was changed\./,
+    );
+    expect(fingerprint(checkpoints)).toEqual(before);
+  }, 60_000);
+
+  it('exits with 2, not from the beginning, when every complete checkpoint lost its _metadata', async () => {
+    const checkpoints = join(files.dir, 'deleted');
+    const { args, folders } = await failedRun(checkpoints);
+    for (const f of folders) rmSync(join(f, '_metadata'));
+    const before = fingerprint(checkpoints);
+
+    const r = await weir(args, { cwd: files.dir });
+    expect(r.code).toBe(2);
+    const lines = r.stderr.trimEnd().split('\n');
+    expect(lines.every((l) => l.startsWith('weir: '))).toBe(true);
+    const jobDir = folders[0]!.replace(/\/chk-\d+$/, '');
+    expect(lines[0]).toContain(`committed output from checkpoint 1 on (${jobDir}/_committed, `);
+    expect(r.stderr).not.toMatch(/starting from the beginning/);
+    expect(lines.at(-1)).toMatch(
+      /^weir: job 'flaky' cannot be resumed without committing output a second time \(see above\); nothing was changed\. /,
     );
     expect(fingerprint(checkpoints)).toEqual(before);
   }, 60_000);

@@ -1,30 +1,17 @@
 // Ownership of the snapshot a job starts from (issue 4): no-claim (default) never modifies or
 // deletes it; claim makes a retained checkpoint the job's own, deleted once a newer checkpoint
 // replaces it; a savepoint cannot be claimed.
-import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DiscardingSink, StreamExecutionEnvironment } from '../../src/index.js';
 import type { JobMaster } from '../../src/cluster/job-master.js';
 import { RestoreError } from '../../src/cluster/job-launcher.js';
+import { fingerprint } from '../tree-fingerprint.js';
 
 function tmp(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `weir-claim-${prefix}-`));
-}
-
-function fingerprint(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string): void => {
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else out[relative(dir, p)] = createHash('sha256').update(readFileSync(p)).digest('hex');
-    }
-  };
-  walk(dir);
-  return out;
 }
 
 /** Runs a job that fails after two checkpoints and returns its newest retained checkpoint folder. */

@@ -1,14 +1,37 @@
 // `--resume` continues a job whose process died. A job that ended — finished, stopped with a
 // savepoint, cancelled — removes its checkpoints, so without a record of that end a resume (say,
 // after a kill between the final commit and the exit) would start over and write its output twice.
-import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { DiscardingSink, StreamExecutionEnvironment } from '../../src/index.js';
 import type { JobMaster } from '../../src/cluster/job-master.js';
 import { HookedCount, spin } from './hooked-count.js';
 import { RestoreError } from '../../src/cluster/job-launcher.js';
+import { FsCheckpointStorage } from '../../src/storage/fs-checkpoint-storage.js';
+import { fingerprint } from '../tree-fingerprint.js';
+
+/** A HookedCount told when checkpoints complete: the moment a sink would commit. */
+class CommitAwareCount extends HookedCount {
+  constructor(
+    private readonly committing: () => void,
+    beforeRecord: (n: number) => void,
+  ) {
+    super(beforeRecord);
+  }
+  notifyCheckpointComplete(): void {
+    this.committing();
+  }
+}
 
 interface Run {
   readonly log: string[];
@@ -29,13 +52,25 @@ async function run(
     during?: (m: JobMaster) => void;
     failAfterCheckpoints?: boolean;
     retention?: 'delete-on-cancellation' | 'retain-on-cancellation' | 'never';
+    restoreFrom?: string;
+    claimMode?: 'claim';
+    /** Restarts allowed (fixed delay); none by default. */
+    restarts?: number;
+    timeoutMs?: number;
+    /** Called before each record is counted. */
+    onRecord?: (m: JobMaster) => void;
+    /** Called when the counting function is told a checkpoint completed. */
+    onCommit?: (m: JobMaster) => void;
   } = {},
 ): Promise<Run> {
   const env = new StreamExecutionEnvironment({ parallelism: 2, execution: { batchSize: 64 } });
   env.enableCheckpointing(15);
   env.checkpointConfig.setCheckpointStorage(checkpoints);
   if (o.retention !== undefined) env.checkpointConfig.setExternalizedCheckpointRetention(o.retention);
-  env.setRestartStrategy({ type: 'none' });
+  if (o.timeoutMs !== undefined) env.checkpointConfig.setTimeout(o.timeoutMs);
+  env.setRestartStrategy(
+    o.restarts === undefined ? { type: 'none' } : { type: 'fixed-delay', attempts: o.restarts, delayMs: 10 },
+  );
   let master: JobMaster | undefined;
   let processed = 0;
   let acted = false;
@@ -46,16 +81,20 @@ async function run(
     .uid('numbers')
     .keyBy((n) => n % 5)
     .process(
-      new HookedCount((n) => {
-        processed++;
-        const enough = master !== undefined && master.completedCheckpoints >= 3;
-        if (!enough && n % 10 === 0) spin(0.1);
-        if (enough && !acted) {
-          acted = true;
-          if (o.failAfterCheckpoints === true) throw new Error('dies');
-          o.during?.(master!);
-        }
-      }),
+      new CommitAwareCount(
+        () => o.onCommit?.(master!),
+        (n) => {
+          processed++;
+          o.onRecord?.(master!);
+          const enough = master !== undefined && master.completedCheckpoints >= 3;
+          if (!enough && n % 10 === 0) spin(0.1);
+          if (enough && !acted) {
+            acted = true;
+            if (o.failAfterCheckpoints === true) throw new Error('dies');
+            o.during?.(master!);
+          }
+        },
+      ),
     )
     .uid('count')
     .sinkTo(new DiscardingSink<number>())
@@ -63,6 +102,8 @@ async function run(
   try {
     const result = await env.execute('ends', {
       resume: o.resume,
+      restoreFrom: o.restoreFrom,
+      claimMode: o.claimMode,
       log: (l) => log.push(l),
       onStart: (m) => void (master = m),
     });
@@ -79,7 +120,7 @@ describe('--resume after the job ended', () => {
     expect(first.error).toBeUndefined();
     const jobId = first.result!.jobId;
     // The checkpoints are gone; the record of the end is not.
-    expect(readdirSync(join(dir, jobId))).toEqual(['_ended']);
+    expect(readdirSync(join(dir, jobId))).toEqual(['_committed', '_ended']);
 
     const again = await run(dir, { resume: true });
     expect(again.error).toBeUndefined();
@@ -188,5 +229,177 @@ describe('--resume after the job ended', () => {
     expect(String(blocked.error)).toContain("no usable checkpoint of job 'ends'");
     expect(blocked.log.join('\n')).toContain(`${join(dir, 'unknown-job', 'chk-4')}/_metadata`);
     expect(blocked.processed).toBe(0);
+  });
+});
+
+describe('--resume after a run lost its checkpoints', () => {
+  const committedFile = (dir: string, jobId: string): string => join(dir, jobId, '_committed');
+  /** Whether each commit happened with `_committed` durable (it must be). */
+  const recordBeforeCommits = (dir: string): { seen: boolean[]; onCommit: (m: JobMaster) => void } => {
+    const seen: boolean[] = [];
+    return { seen, onCommit: (m) => void seen.push(existsSync(committedFile(dir, m.jobId))) };
+  };
+  const completeCheckpoints = (dir: string, jobId: string): string[] =>
+    readdirSync(join(dir, jobId)).filter(
+      (n) => /^chk-\d+$/.test(n) && existsSync(join(dir, jobId, n, '_metadata')),
+    );
+
+  /** Whether `_committed` was there when each attempt counted its first record (after restoring). */
+  const recordAtRestore = (dir: string): { seen: Map<number, boolean>; onRecord: (m: JobMaster) => void } => {
+    const seen = new Map<number, boolean>();
+    const onRecord = (m: JobMaster): void => {
+      const attempt = m.restoredCheckpointIds.length;
+      if (!seen.has(attempt)) seen.set(attempt, existsSync(committedFile(dir, m.jobId)));
+    };
+    return { seen, onRecord };
+  };
+
+  it('writes the record before a resumed run restores (its sinks commit what the checkpoint left pending)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weir-lost-'));
+    const a = await run(dir, { failAfterCheckpoints: true });
+    // As if the process died between a first checkpoint's _metadata and the record.
+    rmSync(committedFile(dir, a.master!.jobId));
+    const restored = recordAtRestore(dir);
+    const r = await run(dir, { resume: true, onRecord: restored.onRecord });
+    expect(r.error).toBeUndefined();
+    expect([...restored.seen]).toEqual([[0, true]]);
+  });
+
+  it('stops instead of starting over when the only complete checkpoint is gone', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weir-lost-'));
+    const commits = recordBeforeCommits(dir);
+    const a = await run(dir, { failAfterCheckpoints: true, onCommit: commits.onCommit });
+    expect(String(a.error)).toMatch(/dies/);
+    expect(commits.seen.length).toBeGreaterThanOrEqual(3);
+    expect(commits.seen.every((s) => s)).toBe(true);
+    const jobId = a.master!.jobId;
+    const record = JSON.parse(readFileSync(committedFile(dir, jobId), 'utf8')) as Record<string, unknown>;
+    expect(record).toMatchObject({ version: 1, jobName: 'ends', checkpoint: 1 });
+    const [only] = completeCheckpoints(dir, jobId); // num-retained 1
+    expect(only).toBeDefined();
+
+    const expectRefused = async (): Promise<void> => {
+      const before = fingerprint(dir);
+      const r = await run(dir, { resume: true });
+      expect(r.error).toBeInstanceOf(RestoreError);
+      expect(String(r.error)).toContain(
+        "job 'ends' cannot be resumed without committing output a second time (see above); nothing was changed.",
+      );
+      expect(r.log).toContainEqual(
+        expect.stringMatching(
+          new RegExp(
+            `^weir: run ${jobId} of job 'ends' committed output from checkpoint 1 on \\(${committedFile(dir, jobId).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, \\d{4}-[\\d-]+T[\\d:.]+Z\\), but none of its checkpoints is complete any more`,
+          ),
+        ),
+      );
+      expect(r.processed).toBe(0);
+      expect(fingerprint(dir)).toEqual(before);
+    };
+    rmSync(join(dir, jobId, only!, '_metadata'));
+    await expectRefused();
+    rmSync(join(dir, jobId, only!), { recursive: true });
+    await expectRefused();
+
+    // A damaged record may still be this job's: refused too, naming the file.
+    writeFileSync(committedFile(dir, jobId), '{"version":1,"jobName":"en');
+    const damaged = await run(dir, { resume: true });
+    expect(damaged.error).toBeInstanceOf(RestoreError);
+    expect(damaged.log.join('\n')).toContain(
+      `${committedFile(dir, jobId)}, its record of having committed output, is damaged`,
+    );
+    writeFileSync(committedFile(dir, jobId), JSON.stringify(record));
+
+    // Started over on purpose (without --resume) and finished: that run is the newest.
+    const b = await run(dir);
+    expect(b.error).toBeUndefined();
+    const after = await run(dir, { resume: true });
+    expect(after.error).toBeUndefined();
+    expect(after.log.join('\n')).toContain(`(${b.result!.jobId}) finished at `);
+    expect(after.processed).toBe(0);
+  });
+
+  it('resumes a run that claimed the checkpoints of one it replaced', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weir-lost-'));
+    const a = await run(dir, { failAfterCheckpoints: true });
+    const [chk] = completeCheckpoints(dir, a.master!.jobId);
+    const c = await run(dir, {
+      restoreFrom: join(dir, a.master!.jobId, chk!),
+      claimMode: 'claim',
+      failAfterCheckpoints: true,
+    });
+    expect(String(c.error)).toMatch(/dies/);
+    // Claimed and replaced: the first run's folder has its record but no checkpoint left.
+    expect(completeCheckpoints(dir, a.master!.jobId)).toEqual([]);
+    expect(existsSync(committedFile(dir, a.master!.jobId))).toBe(true);
+    const r = await run(dir, { resume: true });
+    expect(r.error).toBeUndefined();
+    expect(r.log).toContainEqual(
+      expect.stringMatching(`^weir: resuming job 'ends' \\(${c.master!.jobId}\\)`),
+    );
+  });
+
+  it('records nothing for a checkpoint aborted while its _metadata was written', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weir-lost-'));
+    const write = FsCheckpointStorage.prototype.writeMetadata;
+    const slow = vi
+      .spyOn(FsCheckpointStorage.prototype, 'writeMetadata')
+      .mockImplementationOnce(async function (this: FsCheckpointStorage, location, bytes) {
+        await new Promise((r) => setTimeout(r, 400)); // past the timeout: the checkpoint expires
+        return write.call(this, location, bytes);
+      });
+    let a: Run;
+    try {
+      a = await run(dir, { timeoutMs: 150 });
+    } finally {
+      slow.mockRestore();
+    }
+    expect(String(a.error)).toMatch(/expired/);
+    const jobId = a.master!.jobId;
+    expect(existsSync(committedFile(dir, jobId))).toBe(false);
+    expect(completeCheckpoints(dir, jobId)).toEqual([]);
+    const r = await run(dir, { resume: true });
+    expect(r.log.join('\n')).toMatch(/no checkpoint of job 'ends' .*; starting from the beginning/);
+  });
+
+  it('commits nothing until the record is written, and fails over when it cannot be', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weir-lost-'));
+    const refused = vi
+      .spyOn(FsCheckpointStorage.prototype, 'writeJobRecord')
+      .mockRejectedValueOnce(new Error('injected: no space left'));
+    const commits = recordBeforeCommits(dir);
+    const restored = recordAtRestore(dir);
+    let r: Run;
+    try {
+      r = await run(dir, { restarts: 2, onCommit: commits.onCommit, onRecord: restored.onRecord });
+    } finally {
+      refused.mockRestore();
+    }
+    expect(r.error).toBeUndefined();
+    expect(r.log).toContainEqual(
+      expect.stringMatching(
+        /could not record in .* that job [0-9a-f-]+ commits output, so nothing was committed: injected: no space left\); restart 1 in 10 ms from checkpoint \d+$/,
+      ),
+    );
+    expect(commits.seen.length).toBeGreaterThan(0);
+    expect(commits.seen.every((s) => s)).toBe(true);
+    // The restart restored the checkpoint whose commit failed: the record was written first.
+    expect([...restored.seen]).toEqual([
+      [0, false],
+      [1, true],
+    ]);
+  });
+
+  it('records the end of a stop with a savepoint that keeps its checkpoints (retain-on-cancellation)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weir-lost-'));
+    const savepoints = mkdtempSync(join(tmpdir(), 'weir-lost-sp-'));
+    const stopped = await run(dir, {
+      retention: 'retain-on-cancellation',
+      during: (m) => void m.stop({ targetDir: savepoints }),
+    });
+    expect(stopped.error).toBeUndefined();
+    expect(completeCheckpoints(dir, stopped.result!.jobId).length).toBeGreaterThan(0);
+    const r = await run(dir, { resume: true });
+    expect(String(r.error)).toContain(`was stopped with savepoint ${stopped.result!.savepointPath!} at `);
+    expect(r.processed).toBe(0);
   });
 });

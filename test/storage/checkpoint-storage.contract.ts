@@ -4,6 +4,8 @@
 import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import {
+  JOB_COMMITTED_FILE,
+  JOB_END_FILE,
   SnapshotAlreadyCompleteError,
   SnapshotNotFoundError,
   type CheckpointStorage,
@@ -213,24 +215,28 @@ export function checkpointStorageContract(name: string, make: () => Promise<Stor
         expect(await s.removeIncomplete('no-such-job')).toBe(0);
       }));
 
-    it('keeps a job end record beside the checkpoints, replacing an earlier one, apart from them', () =>
+    it('keeps job records beside the checkpoints, each replacing its earlier one, apart from them', () =>
       withStorage(async ({ storage: s }) => {
-        expect(await s.readJobEnd('job-e')).toBeUndefined();
+        expect(await s.readJobRecord('job-e', JOB_END_FILE)).toBeUndefined();
         const loc = s.checkpointLocation('job-e', 1);
         await writeFile(s, loc, 'a.state', [[0, Buffer.from('a')]]);
         await s.writeMetadata(loc, Buffer.from('{}'));
-        await s.writeJobEnd('job-e', Buffer.from('first'));
-        await s.writeJobEnd('job-e', Buffer.from('second'));
-        expect(text(await s.readJobEnd('job-e'))).toBe('second');
-        // Not a checkpoint, and it outlives them: the job stays listed.
+        await s.writeJobRecord('job-e', JOB_COMMITTED_FILE, Buffer.from('committed'));
+        await s.writeJobRecord('job-e', JOB_END_FILE, Buffer.from('first'));
+        await s.writeJobRecord('job-e', JOB_END_FILE, Buffer.from('second'));
+        expect(text(await s.readJobRecord('job-e', JOB_END_FILE))).toBe('second');
+        expect(text(await s.readJobRecord('job-e', JOB_COMMITTED_FILE))).toBe('committed');
+        // Not checkpoints, and they outlive them: the job stays listed.
         expect((await s.listCheckpoints('job-e')).map((c) => c.id)).toEqual([1]);
         await s.discard(loc);
         expect(await s.listCheckpoints('job-e')).toEqual([]);
         expect(await s.listJobs()).toEqual(['job-e']);
-        expect(text(await s.readJobEnd('job-e'))).toBe('second');
+        expect(text(await s.readJobRecord('job-e', JOB_END_FILE))).toBe('second');
+        expect(text(await s.readJobRecord('job-e', JOB_COMMITTED_FILE))).toBe('committed');
         // A job that never wrote a checkpoint can still record its end.
-        await s.writeJobEnd('job-f', Buffer.from('only'));
-        expect(text(await s.readJobEnd('job-f'))).toBe('only');
+        await s.writeJobRecord('job-f', JOB_END_FILE, Buffer.from('only'));
+        expect(text(await s.readJobRecord('job-f', JOB_END_FILE))).toBe('only');
+        expect(await s.readJobRecord('job-f', JOB_COMMITTED_FILE)).toBeUndefined();
         expect(await s.listJobs()).toEqual(['job-e', 'job-f']);
       }));
 

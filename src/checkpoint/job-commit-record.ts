@@ -1,0 +1,43 @@
+// That a job committed output, kept in its checkpoint folder (`_committed`). Checkpoint folders
+// alone cannot tell a checkpoint whose `_metadata` was deleted or lost from one that never
+// completed (a crash before its `_metadata`): without this record, a `--resume` after the only
+// complete checkpoint was lost would find none and start from the beginning, committing the
+// output that checkpoint had committed a second time.
+//
+// Each process running the job writes it once, before the first thing that can commit output:
+// telling the tasks a checkpoint (or a stop-with-savepoint) completed, or restoring from one of
+// the job's own checkpoints (the sinks commit what it left pending). It is written only after the
+// coordinator decided the checkpoint completed, so an aborted one never leaves it behind, and a
+// crash between a `_metadata` and the record leaves a checkpoint that committed nothing yet.
+// `at` is when it was written: every checkpoint the process completes later is newer, so a run of
+// the same job with a checkpoint or end record newer than `at` supersedes this one.
+
+export interface JobCommitRecord {
+  readonly jobName: string;
+  /** The checkpoint (or stop-with-savepoint) this process committed first, or restored from. */
+  readonly checkpoint: number;
+  /** Milliseconds since the epoch. */
+  readonly at: number;
+}
+
+const VERSION = 1;
+
+export function encodeJobCommit(r: JobCommitRecord): Uint8Array {
+  return new TextEncoder().encode(`${JSON.stringify({ version: VERSION, ...r })}\n`);
+}
+
+/** The record, or undefined when the bytes are not one this version of weir wrote. */
+export function decodeJobCommit(bytes: Uint8Array): JobCommitRecord | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== 'object' || v === null) return undefined;
+  const o = v as Record<string, unknown>;
+  if (o.version !== VERSION || typeof o.jobName !== 'string') return undefined;
+  if (!Number.isSafeInteger(o.checkpoint) || typeof o.at !== 'number' || !Number.isFinite(o.at))
+    return undefined;
+  return { jobName: o.jobName, checkpoint: o.checkpoint as number, at: o.at };
+}
