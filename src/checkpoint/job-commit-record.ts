@@ -11,6 +11,7 @@
 // crash between a `_metadata` and the record leaves a checkpoint that committed nothing yet.
 // `at` is when it was written: every checkpoint the process completes later is newer, so a run of
 // the same job with a checkpoint or end record newer than `at` supersedes this one.
+import { encodeJobRecord, parseJobRecord } from './job-record-json.js';
 
 export interface JobCommitRecord {
   readonly jobName: string;
@@ -23,21 +24,13 @@ export interface JobCommitRecord {
 const VERSION = 1;
 
 export function encodeJobCommit(r: JobCommitRecord): Uint8Array {
-  return new TextEncoder().encode(`${JSON.stringify({ version: VERSION, ...r })}\n`);
+  return encodeJobRecord(VERSION, r);
 }
 
 /** The record, or undefined when the bytes are not one this version of weir wrote. */
 export function decodeJobCommit(bytes: Uint8Array): JobCommitRecord | undefined {
-  let v: unknown;
-  try {
-    v = JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    return undefined;
-  }
-  if (typeof v !== 'object' || v === null) return undefined;
-  const o = v as Record<string, unknown>;
-  if (o.version !== VERSION || typeof o.jobName !== 'string') return undefined;
-  if (!Number.isSafeInteger(o.checkpoint) || typeof o.at !== 'number' || !Number.isFinite(o.at))
-    return undefined;
+  const o = parseJobRecord(bytes, VERSION);
+  if (o === undefined || !Number.isSafeInteger(o.checkpoint)) return undefined;
+  if (typeof o.at !== 'number' || !Number.isFinite(o.at)) return undefined;
   return { jobName: o.jobName, checkpoint: o.checkpoint as number, at: o.at };
 }

@@ -2,6 +2,7 @@
 // `--resume` after a job that finished (or was stopped with a savepoint, or cancelled) finds no
 // checkpoint and starts from the beginning, writing its output a second time — for instance when
 // the process is killed after the final commit but before it exits, and a supervisor resumes it.
+import { encodeJobRecord, parseJobRecord } from './job-record-json.js';
 
 export type JobEndOutcome = 'finished' | 'stopped' | 'cancelled' | 'failed';
 
@@ -17,21 +18,13 @@ export interface JobEndRecord {
 const VERSION = 1;
 
 export function encodeJobEnd(r: JobEndRecord): Uint8Array {
-  return new TextEncoder().encode(`${JSON.stringify({ version: VERSION, ...r })}\n`);
+  return encodeJobRecord(VERSION, r);
 }
 
 /** The record, or undefined when the bytes are not one this version of weir wrote. */
 export function decodeJobEnd(bytes: Uint8Array): JobEndRecord | undefined {
-  let v: unknown;
-  try {
-    v = JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    return undefined;
-  }
-  if (typeof v !== 'object' || v === null) return undefined;
-  const o = v as Record<string, unknown>;
-  if (o.version !== VERSION || typeof o.jobName !== 'string' || typeof o.endedAt !== 'number')
-    return undefined;
+  const o = parseJobRecord(bytes, VERSION);
+  if (o === undefined || typeof o.endedAt !== 'number') return undefined;
   if (!['finished', 'stopped', 'cancelled', 'failed'].includes(o.outcome as string)) return undefined;
   if (o.savepoint !== undefined && typeof o.savepoint !== 'string') return undefined;
   return {

@@ -3,13 +3,13 @@
 // into their own outputs): every word's counts are exactly 1..n, each once, in every output; the
 // savepoint folders are byte-for-byte unchanged by the restores and the checkpoint cleanups
 // after them. Also `weir savepoint` on a running job and `weir cancel`.
-import { createHash } from 'node:crypto';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../state/gen.js';
+import { fingerprint } from '../tree-fingerprint.js';
 import { weir, type WeirResult } from './weir-process.js';
 
 const WORD_COUNT = fileURLToPath(new URL('../../examples/word-count.ts', import.meta.url));
@@ -62,20 +62,6 @@ function expectExactlyOnce(seen: Map<string, number[]>, expected: Map<string, nu
     for (let i = 0; i < n; i++)
       if (counts[i] !== i + 1) expect(counts.slice(i, i + 3), `${word} at ${i}`).toEqual([i + 1]);
   }
-}
-
-/** Relative path → sha256 of every file under `dir`. */
-function fingerprint(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string): void => {
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else out[relative(dir, p)] = createHash('sha256').update(readFileSync(p)).digest('hex');
-    }
-  };
-  walk(dir);
-  return out;
 }
 
 /** Runs a job; once it announces itself, runs `control(jobId)` (a weir command) and returns both results. */
