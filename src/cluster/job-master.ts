@@ -328,6 +328,8 @@ export class JobMaster implements JobStatusProvider {
       | { location: SnapshotLocation; resolve(c: CompletedCheckpoint): void; reject(e: unknown): void }
       | undefined;
     const savepointStorage = this.options.savepointStorage;
+    /** Completions told to the tasks after `_committed` is written (see notifyComplete). */
+    let queued: Promise<void> | undefined;
     /** The asynchronous snapshot parts and finalizes still running, per checkpoint id. */
     const inFlight = new Map<number, Set<Promise<unknown>>>();
     const track = (id: number, work: Promise<unknown>): void => {
@@ -385,10 +387,13 @@ export class JobMaster implements JobStatusProvider {
           if (id === finalId) for (const t of tasks) t.release();
           if (id === stopId) for (const t of tasks) t.stop();
         };
-        // Nothing is committed before `_committed` is durable; the tasks hear of later
-        // completions after earlier ones (callbacks of one promise run in order).
-        if (!commits || storage === undefined || this.commitRecorded) tell();
-        else this.recordCommit(storage, id).then(tell, fail);
+        // Nothing is committed before `_committed` is durable. Once a completion waited for it,
+        // later ones queue behind it (the tasks hear of them in order); a failed write tells none.
+        if (!commits || storage === undefined || (this.commitRecorded && queued === undefined)) tell();
+        else {
+          queued = (queued ?? this.recordCommit(storage, id)).then(tell);
+          queued.catch(fail);
+        }
       },
       notifyAborted: (id) => {
         if (id === stopId) stopId = undefined;

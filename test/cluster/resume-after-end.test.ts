@@ -23,13 +23,13 @@ import { fingerprint } from '../tree-fingerprint.js';
 /** A HookedCount told when checkpoints complete: the moment a sink would commit. */
 class CommitAwareCount extends HookedCount {
   constructor(
-    private readonly committing: () => void,
+    private readonly committing: (checkpointId: number) => void,
     beforeRecord: (n: number) => void,
   ) {
     super(beforeRecord);
   }
-  notifyCheckpointComplete(): void {
-    this.committing();
+  notifyCheckpointComplete(checkpointId: number): void {
+    this.committing(checkpointId);
   }
 }
 
@@ -60,7 +60,7 @@ async function run(
     /** Called before each record is counted. */
     onRecord?: (m: JobMaster) => void;
     /** Called when the counting function is told a checkpoint completed. */
-    onCommit?: (m: JobMaster) => void;
+    onCommit?: (m: JobMaster, checkpointId: number) => void;
   } = {},
 ): Promise<Run> {
   const env = new StreamExecutionEnvironment({ parallelism: 2, execution: { batchSize: 64 } });
@@ -82,7 +82,7 @@ async function run(
     .keyBy((n) => n % 5)
     .process(
       new CommitAwareCount(
-        () => o.onCommit?.(master!),
+        (id) => o.onCommit?.(master!, id),
         (n) => {
           processed++;
           o.onRecord?.(master!);
@@ -387,6 +387,52 @@ describe('--resume after a run lost its checkpoints', () => {
       [0, false],
       [1, true],
     ]);
+  });
+
+  it('tells completions in order while the record is being written', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weir-lost-'));
+    const writeRecord = FsCheckpointStorage.prototype.writeJobRecord;
+    const writeMetadata = FsCheckpointStorage.prototype.writeMetadata;
+    let releaseRecord: (() => void) | undefined;
+    let metadataWrites = 0;
+    // `_committed` completes only in the microtask after checkpoint 2's `_metadata`: the moment
+    // a completion could overtake the one waiting for the record.
+    const record = vi.spyOn(FsCheckpointStorage.prototype, 'writeJobRecord').mockImplementation(function (
+      this: FsCheckpointStorage,
+      jobId,
+      name,
+      bytes,
+    ) {
+      const written = writeRecord.call(this, jobId, name, bytes);
+      if (name !== '_committed') return written;
+      return new Promise<void>((resolve, reject) => {
+        releaseRecord = () => void written.then(resolve, reject);
+      });
+    });
+    const metadata = vi.spyOn(FsCheckpointStorage.prototype, 'writeMetadata').mockImplementation(function (
+      this: FsCheckpointStorage,
+      location,
+      bytes,
+    ) {
+      const written = writeMetadata.call(this, location, bytes);
+      if (++metadataWrites !== 2) return written;
+      return written.then(async () => {
+        await new Promise((r) => setTimeout(r, 20));
+        queueMicrotask(() => releaseRecord!());
+      });
+    });
+    const told: number[] = [];
+    try {
+      const r = await run(dir, { onCommit: (_m, id) => void told.push(id) });
+      expect(r.error).toBeUndefined();
+    } finally {
+      record.mockRestore();
+      metadata.mockRestore();
+    }
+    // Two subtasks, each told every id: the ids in the order they were first told.
+    const firsts = told.filter((id, i) => told.indexOf(id) === i);
+    expect(firsts.length).toBeGreaterThanOrEqual(3);
+    expect(firsts).toEqual([...firsts].sort((a, b) => a - b));
   });
 
   it('records the end of a stop with a savepoint that keeps its checkpoints (retain-on-cancellation)', async () => {
