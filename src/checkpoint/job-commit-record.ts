@@ -11,6 +11,11 @@
 // crash between a `_metadata` and the record leaves a checkpoint that committed nothing yet.
 // `at` is when it was written: every checkpoint the process completes later is newer, so a run of
 // the same job with a checkpoint or end record newer than `at` supersedes this one.
+//
+// A stop-with-savepoint rewrites it, naming the savepoint, before its sinks commit: the `_ended`
+// that names the savepoint comes only after the tasks have stopped, and a crash between the two
+// must still send `--resume` to the savepoint rather than to an older checkpoint whose output
+// the stop has already committed.
 import { encodeJobRecord, parseJobRecord } from './job-record-json.js';
 
 export interface JobCommitRecord {
@@ -19,6 +24,13 @@ export interface JobCommitRecord {
   readonly checkpoint: number;
   /** Milliseconds since the epoch. */
   readonly at: number;
+  /** The savepoint a stop-with-savepoint commits (then `checkpoint` is its id). */
+  readonly savepoint?: string;
+}
+
+/** `_committed` could not be written, so nothing was committed; the job fails over. */
+export class CommitRecordError extends Error {
+  override readonly name = 'CommitRecordError';
 }
 
 const VERSION = 1;
@@ -32,5 +44,11 @@ export function decodeJobCommit(bytes: Uint8Array): JobCommitRecord | undefined 
   const o = parseJobRecord(bytes, VERSION);
   if (o === undefined || !Number.isSafeInteger(o.checkpoint)) return undefined;
   if (typeof o.at !== 'number' || !Number.isFinite(o.at)) return undefined;
-  return { jobName: o.jobName, checkpoint: o.checkpoint as number, at: o.at };
+  if (o.savepoint !== undefined && typeof o.savepoint !== 'string') return undefined;
+  return {
+    jobName: o.jobName,
+    checkpoint: o.checkpoint as number,
+    at: o.at,
+    ...(o.savepoint !== undefined ? { savepoint: o.savepoint } : {}),
+  };
 }

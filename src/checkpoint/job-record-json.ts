@@ -21,3 +21,18 @@ export function parseJobRecord(
   if (o.version !== version || typeof o.jobName !== 'string') return undefined;
   return o as Record<string, unknown> & { jobName: string };
 }
+
+/**
+ * The job a record names, whatever its version or other fields: enough to tell that a record
+ * this weir cannot read belongs to another job and is none of its business.
+ */
+export function recordJobName(bytes: Uint8Array): string | undefined {
+  try {
+    const v: unknown = JSON.parse(new TextDecoder().decode(bytes));
+    if (typeof v !== 'object' || v === null) return undefined;
+    const name = (v as Record<string, unknown>).jobName;
+    return typeof name === 'string' ? name : undefined;
+  } catch {
+    return undefined;
+  }
+}

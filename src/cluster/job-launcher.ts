@@ -7,6 +7,7 @@ import type { CheckpointSettings } from '../api/checkpoint-config.js';
 import { loadSnapshot, type RestoredJobState } from '../checkpoint/snapshot-loader.js';
 import type { CompletedCheckpoint } from '../checkpoint/completed-checkpoint.js';
 import { decodeJobCommit } from '../checkpoint/job-commit-record.js';
+import { recordJobName } from '../checkpoint/job-record-json.js';
 import { decodeJobEnd, encodeJobEnd, type JobEndRecord } from '../checkpoint/job-end-record.js';
 import type { JobGraph } from '../graph/job-graph.js';
 import {
@@ -80,8 +81,10 @@ interface LostRun {
   readonly jobId: string;
   /** When `_committed` was written; undefined when it cannot be read (then taken as the newest). */
   readonly at: number | undefined;
-  /** What is wrong, for a line after `weir: `. */
+  /** What is wrong. */
   readonly what: string;
+  /** The first way out, before the ones every lost run shares. */
+  readonly remedy: string;
 }
 
 /**
@@ -121,12 +124,15 @@ async function resumeCandidates(
       if (metadata.jobName === jobName) candidates.push({ jobId, location: c.location, metadata });
     }
     if (complete > 0 && unreadable.length === 0) continue;
+    // A record this weir cannot read still names its job, most of the time.
     const end = await storage.readJobRecord(jobId, JOB_END_FILE);
-    const ended = end === undefined ? undefined : decodeJobEnd(end);
-    if (ended !== undefined) names.add(ended.jobName);
+    const endName = end === undefined ? undefined : (decodeJobEnd(end)?.jobName ?? recordJobName(end));
+    if (endName !== undefined) names.add(endName);
     const commitBytes = await storage.readJobRecord(jobId, JOB_COMMITTED_FILE);
     const commit = commitBytes === undefined ? undefined : decodeJobCommit(commitBytes);
-    if (commit !== undefined) names.add(commit.jobName);
+    const commitName =
+      commit?.jobName ?? (commitBytes === undefined ? undefined : recordJobName(commitBytes));
+    if (commitName !== undefined) names.add(commitName);
     if (names.size > 0 && !names.has(jobName)) continue;
     if (complete > 0) {
       damaged.push(...unreadable);
@@ -139,12 +145,14 @@ async function resumeCandidates(
         ? {
             jobId,
             at: undefined,
-            what: `run ${jobId} has no complete checkpoint, and ${file}, its record of having committed output, is damaged or from another version of weir (remove it if that run never committed output)`,
+            what: `run ${jobId} has no complete checkpoint, and ${file}, its record of having committed output, cannot be read (damaged, or from another version of weir)`,
+            remedy: `if that run never committed output, delete ${file}`,
           }
         : {
             jobId,
             at: commit.at,
-            what: `run ${jobId} of job '${jobName}' committed output from checkpoint ${commit.checkpoint} on (${file}, ${new Date(commit.at).toISOString()}), but none of its checkpoints is complete any more: a _metadata or checkpoint folder was deleted or lost`,
+            what: `run ${jobId} committed output from checkpoint ${commit.checkpoint} on (${file}, written ${new Date(commit.at).toISOString()}), but none of its checkpoints is complete any more (a _metadata file or chk-<n> folder in ${storage.description}/${jobId} was deleted or lost)`,
+            remedy: `put its newest chk-<n> folder back (n ≥ ${commit.checkpoint})`,
           },
     );
   }
@@ -210,9 +218,11 @@ export async function launchJob(
           )),
     );
     if (lost.length > 0) {
-      for (const l of lost) log(`weir: ${l.what}`);
+      // One line for the newest (an unreadable record first: it may be newest); any others before it.
+      const [first, ...others] = [...lost].sort((a, b) => (b.at ?? Infinity) - (a.at ?? Infinity));
+      for (const l of others) log(`weir: also: ${l.what}`);
       throw new RestoreError(
-        `job '${graph.jobName}' cannot be resumed without committing output a second time (see above); nothing was changed. Put the lost checkpoint back, continue from a savepoint with -s PATH, or run without --resume to start from the beginning`,
+        `job '${graph.jobName}' cannot be resumed without committing output a second time: ${first!.what}; nothing was changed. To go on, ${first!.remedy}, continue from a savepoint with -s PATH, or run without --resume to start from the beginning, which commits all of the output again`,
       );
     }
     const all = found.candidates.filter((c) => !ends.has(c.jobId));
@@ -331,16 +341,35 @@ async function jobEnds(storage: CheckpointStorage, jobName: string): Promise<Map
   const out = new Map<string, JobEndRecord>();
   for (const jobId of await storage.listJobs()) {
     const bytes = await storage.readJobRecord(jobId, JOB_END_FILE);
-    if (bytes === undefined) continue;
+    if (bytes === undefined) {
+      const stop = await unendedStop(storage, jobId);
+      if (stop?.jobName === jobName) out.set(jobId, stop);
+      continue;
+    }
     const record = decodeJobEnd(bytes);
-    // Not knowing how a job ended could start it over: stop rather than guess.
-    if (record === undefined)
+    if (record === undefined) {
+      const name = recordJobName(bytes);
+      if (name !== undefined && name !== jobName) continue;
+      // Not knowing how a job ended could start it over: stop rather than guess.
       throw new RestoreError(
         `the end record of job ${jobId} in ${storage.description} (_ended) is damaged or from another version of weir; remove it if that job should be resumed, or run without --resume`,
       );
+    }
     if (record.jobName === jobName) out.set(jobId, record);
   }
   return out;
+}
+
+/**
+ * A stop-with-savepoint whose process died after its sinks began committing the savepoint and
+ * before `_ended` was written: `_committed` names the savepoint (job-commit-record.ts), and it
+ * ended there as surely as if `_ended` said so.
+ */
+async function unendedStop(storage: CheckpointStorage, jobId: string): Promise<JobEndRecord | undefined> {
+  const bytes = await storage.readJobRecord(jobId, JOB_COMMITTED_FILE);
+  const commit = bytes === undefined ? undefined : decodeJobCommit(bytes);
+  if (commit?.savepoint === undefined) return undefined;
+  return { jobName: commit.jobName, outcome: 'stopped', endedAt: commit.at, savepoint: commit.savepoint };
 }
 
 async function recordJobEnd(

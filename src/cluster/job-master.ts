@@ -15,7 +15,7 @@ import { SourceOperator } from '../runtime/operators/source-operator.js';
 import type { OperatorSnapshotParts } from '../runtime/stream-operator.js';
 import { TaskCancelledError, type StreamTask, type TaskCheckpointGateway } from '../runtime/stream-task.js';
 import { KeyGroupRange } from '../state/key-group.js';
-import { encodeJobCommit } from '../checkpoint/job-commit-record.js';
+import { CommitRecordError, encodeJobCommit } from '../checkpoint/job-commit-record.js';
 import {
   JOB_COMMITTED_FILE,
   type CheckpointStorage,
@@ -29,6 +29,7 @@ import type { RestartStrategy } from './restart-strategy.js';
 import {
   JobControlError,
   SavepointRequests,
+  StopFailedError,
   type SavepointRequestKind,
   type SavepointRequestView,
 } from './savepoint-request.js';
@@ -89,6 +90,8 @@ export class JobMaster implements JobStatusProvider {
   /** `_committed` is durable for this process (see recordCommit); its write while in flight. */
   private commitRecorded = false;
   private commitRecord: Promise<void> | undefined;
+  /** The stop whose savepoint `_committed` names (the stop may yet fail over). */
+  private stopRecorded: number | undefined;
   /** Checkpoints completed over all attempts. */
   completedCheckpoints = 0;
   private nextCheckpointId: number;
@@ -122,6 +125,8 @@ export class JobMaster implements JobStatusProvider {
     const started = performance.now();
     for (;;) {
       const failure = await this.runAttempt();
+      // A stop that failed after its savepoint completed: the job did not end there.
+      if (failure !== undefined) this.stoppedWith = undefined;
       if (this.cancelRequested && this.stoppedWith === undefined) {
         this.state = 'cancelled';
         throw new JobCancelledError(this.graph.jobName);
@@ -242,7 +247,7 @@ export class JobMaster implements JobStatusProvider {
       (e: unknown) => {
         const why = e instanceof Error ? e.message : String(e);
         const after =
-          kind === 'stop-drain'
+          kind === 'stop-drain' || e instanceof CommitRecordError || e instanceof StopFailedError
             ? this.cancelRequested
               ? 'the job was cancelled'
               : 'the job fails over to its newest checkpoint'
@@ -296,10 +301,18 @@ export class JobMaster implements JobStatusProvider {
     const settings = this.options.checkpointing;
     const storage = settings.intervalMs > 0 ? this.options.storage : undefined;
     const from = this.latest.completed;
-    if (storage !== undefined && from?.metadata?.jobId === this.jobId && !this.commitRecorded) {
-      // Restoring commits what the checkpoint left pending in the sinks.
+    const restoresOwn = from?.metadata?.jobId === this.jobId;
+    if (storage !== undefined && ((restoresOwn && !this.commitRecorded) || this.stopRecorded !== undefined)) {
+      // Restoring commits what the checkpoint left pending in the sinks. After a stop that
+      // failed once its record named the savepoint, the job runs on: the record names none.
       try {
-        await this.recordCommit(storage, from.id);
+        const again = this.stopRecorded !== undefined;
+        await this.recordCommit(
+          storage,
+          (restoresOwn ? from?.id : undefined) ?? this.stopRecorded ?? 0,
+          undefined,
+          again,
+        );
       } catch (e) {
         return e;
       }
@@ -330,6 +343,23 @@ export class JobMaster implements JobStatusProvider {
     const savepointStorage = this.options.savepointStorage;
     /** Completions told to the tasks after `_committed` is written (see notifyComplete). */
     let queued: Promise<void> | undefined;
+    /** Per stopping snapshot, when its tasks were told (rejected: its record could not be written). */
+    const told = new Map<number, Promise<void>>();
+    /** Resolves with the failure that ended this attempt (undefined: it finished or stopped). */
+    let attemptEnded!: (failure: unknown) => void;
+    const attemptEnd = new Promise<unknown>((r) => (attemptEnded = r));
+    // A stop is done when the job ended there: its record written, its tasks told, none failed.
+    const afterTold = (c: CompletedCheckpoint): Promise<CompletedCheckpoint> =>
+      (told.get(c.id) ?? Promise.resolve())
+        .then(() => (told.has(c.id) ? attemptEnd : undefined))
+        .then((f) => {
+          if (f === undefined) return c;
+          const why = f instanceof Error ? f.message : String(f);
+          throw new StopFailedError(
+            `savepoint ${c.location?.uri ?? c.id} was written, but a task failed while the job stopped: ${why}`,
+            { cause: f },
+          );
+        });
     /** The asynchronous snapshot parts and finalizes still running, per checkpoint id. */
     const inFlight = new Map<number, Set<Promise<unknown>>>();
     const track = (id: number, work: Promise<unknown>): void => {
@@ -387,13 +417,24 @@ export class JobMaster implements JobStatusProvider {
           if (id === finalId) for (const t of tasks) t.release();
           if (id === stopId) for (const t of tasks) t.stop();
         };
-        // Nothing is committed before `_committed` is durable. Once a completion waited for it,
-        // later ones queue behind it (the tasks hear of them in order); a failed write tells none.
-        if (!commits || storage === undefined || (this.commitRecorded && queued === undefined)) tell();
-        else {
-          queued = (queued ?? this.recordCommit(storage, id)).then(tell);
-          queued.catch(fail);
+        // Nothing is committed before `_committed` is durable; a stop names its savepoint there
+        // first. Once a completion waited for the record, later ones queue behind it (the tasks
+        // hear of them in order); a failed write tells none.
+        const savepoint = stopping && completed.kind === 'savepoint' ? completed.location?.uri : undefined;
+        if (
+          !commits ||
+          storage === undefined ||
+          (this.commitRecorded && queued === undefined && !savepoint)
+        ) {
+          tell();
+          if (stopping) told.set(id, Promise.resolve());
+          return;
         }
+        const before = queued ?? Promise.resolve();
+        queued = before.then(() => this.recordCommit(storage, id, savepoint)).then(tell);
+        queued.catch(fail);
+        // The stop's requester hears of it once the tasks did (or the record failed).
+        if (stopping) told.set(id, queued);
       },
       notifyAborted: (id) => {
         if (id === stopId) stopId = undefined;
@@ -467,10 +508,13 @@ export class JobMaster implements JobStatusProvider {
           if (drain !== undefined) {
             const d = drain;
             planned = { location: d.location, suspend: false };
-            coordinator.triggerFinalCheckpoint('savepoint').then(d.resolve, (e: unknown) => {
-              d.reject(e);
-              fail(e);
-            });
+            coordinator
+              .triggerFinalCheckpoint('savepoint')
+              .then(afterTold)
+              .then(d.resolve, (e: unknown) => {
+                d.reject(e);
+                fail(e);
+              });
             planned = undefined;
           } else {
             coordinator.triggerFinalCheckpoint().catch((e: unknown) => fail(e));
@@ -518,7 +562,7 @@ export class JobMaster implements JobStatusProvider {
         }
         planned = { location, suspend: kind === 'stop' };
         try {
-          return coordinator.triggerSavepoint();
+          return coordinator.triggerSavepoint().then(afterTold);
         } finally {
           planned = undefined;
         }
@@ -530,6 +574,7 @@ export class JobMaster implements JobStatusProvider {
       }),
     );
     await Promise.all(runs);
+    attemptEnded(failure);
     this.control = undefined;
     coordinator.stop('job-stopping');
     if (drain !== undefined && finalId === undefined)
@@ -547,23 +592,43 @@ export class JobMaster implements JobStatusProvider {
 
   /**
    * Writes `_committed` (job-commit-record.ts), once per process: a failed write fails the
-   * attempt, and the next caller tries again.
+   * attempt, and the next caller tries again. A stop-with-savepoint writes it again, naming the
+   * savepoint, after any write in flight.
    */
-  private recordCommit(storage: CheckpointStorage, checkpoint: number): Promise<void> {
-    const record = encodeJobCommit({ jobName: this.graph.jobName, checkpoint, at: Date.now() });
-    this.commitRecord ??= storage.writeJobRecord(this.jobId, JOB_COMMITTED_FILE, record).then(
-      () => {
-        this.commitRecorded = true;
-      },
-      (e: unknown) => {
-        this.commitRecord = undefined;
-        throw new Error(
-          `could not record in ${storage.description} that job ${this.jobId} commits output, so nothing was committed: ${e instanceof Error ? e.message : String(e)}`,
-          { cause: e },
-        );
-      },
-    );
-    return this.commitRecord;
+  private recordCommit(
+    storage: CheckpointStorage,
+    checkpoint: number,
+    savepoint?: string,
+    again = savepoint !== undefined,
+  ): Promise<void> {
+    if (!again && this.commitRecord !== undefined) return this.commitRecord;
+    const before = this.commitRecord ?? Promise.resolve();
+    const written: Promise<void> = before
+      .catch(() => undefined) // its own caller heard of it
+      .then(() => {
+        const r = {
+          jobName: this.graph.jobName,
+          checkpoint,
+          at: Date.now(),
+          ...(savepoint ? { savepoint } : {}),
+        };
+        return storage.writeJobRecord(this.jobId, JOB_COMMITTED_FILE, encodeJobCommit(r));
+      })
+      .then(
+        () => {
+          this.commitRecorded = true;
+          this.stopRecorded = savepoint !== undefined ? checkpoint : undefined;
+        },
+        (e: unknown) => {
+          if (this.commitRecord === written) this.commitRecord = undefined;
+          throw new CommitRecordError(
+            `could not record in ${storage.description} that job ${this.jobId} commits output, so nothing was committed: ${e instanceof Error ? e.message : String(e)}`,
+            { cause: e },
+          );
+        },
+      );
+    this.commitRecord = written;
+    return written;
   }
 
   /** All tasks acknowledged: write `_metadata` last, atomically; then the checkpoint is complete. */

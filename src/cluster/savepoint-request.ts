@@ -27,6 +27,14 @@ export class JobControlError extends Error {
   override readonly name = 'JobControlError';
 }
 
+/**
+ * A stop's savepoint was written and its tasks were told to commit it, but a task failed before
+ * the job ended there: the job fails over, and the savepoint is not where it stopped.
+ */
+export class StopFailedError extends Error {
+  override readonly name = 'StopFailedError';
+}
+
 /** Savepoint requests of one job, newest kept; old finished ones are forgotten after 100. */
 export class SavepointRequests {
   private readonly requests = new Map<string, SavepointRequestView>();

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { DiscardingSink, StreamExecutionEnvironment } from '../../src/index.js';
 import type { JobMaster } from '../../src/cluster/job-master.js';
+import type { SavepointRequestView } from '../../src/cluster/savepoint-request.js';
 import { HookedCount, spin } from './hooked-count.js';
 import { RestoreError } from '../../src/cluster/job-launcher.js';
 import { FsCheckpointStorage } from '../../src/storage/fs-checkpoint-storage.js';
@@ -222,6 +223,18 @@ describe('--resume after the job ended', () => {
     expect(fresh.error).toBeUndefined();
     expect(fresh.log.join('\n')).toMatch(/no checkpoint of job 'ends' .*; starting from the beginning/);
 
+    // Records this weir cannot read (another version) that name another job: not this job's.
+    mkdirSync(join(dir, 'newer-weir-1'));
+    writeFileSync(
+      join(dir, 'newer-weir-1', '_committed'),
+      '{"version":2,"jobName":"other","checkpoint":3,"at":1}\n',
+    );
+    mkdirSync(join(dir, 'newer-weir-2'));
+    writeFileSync(join(dir, 'newer-weir-2', '_ended'), '{"version":2,"jobName":"other","how":"finished"}\n');
+    const past = await run(dir, { resume: true });
+    expect(past.error).toBeUndefined();
+    expect(past.log.join('\n')).toContain(`(${fresh.result!.jobId}) finished at `);
+
     // In a folder that names no job: it may be this job's newest checkpoint.
     unreadable('unknown-job');
     const blocked = await run(dir, { resume: true });
@@ -282,16 +295,13 @@ describe('--resume after a run lost its checkpoints', () => {
       const before = fingerprint(dir);
       const r = await run(dir, { resume: true });
       expect(r.error).toBeInstanceOf(RestoreError);
-      expect(String(r.error)).toContain(
-        "job 'ends' cannot be resumed without committing output a second time (see above); nothing was changed.",
-      );
-      expect(r.log).toContainEqual(
-        expect.stringMatching(
-          new RegExp(
-            `^weir: run ${jobId} of job 'ends' committed output from checkpoint 1 on \\(${committedFile(dir, jobId).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, \\d{4}-[\\d-]+T[\\d:.]+Z\\), but none of its checkpoints is complete any more`,
-          ),
+      // One line: what was lost, where, and the ways on.
+      expect((r.error as Error).message).toMatch(
+        new RegExp(
+          `^job 'ends' cannot be resumed without committing output a second time: run ${jobId} committed output from checkpoint 1 on \\(${escape(committedFile(dir, jobId))}, written \\d{4}-[\\d-]+T[\\d:.]+Z\\), but none of its checkpoints is complete any more \\(.*\\); nothing was changed\\. To go on, put its newest chk-<n> folder back \\(n ≥ 1\\), continue from a savepoint with -s PATH, or run without --resume to start from the beginning, which commits all of the output again$`,
         ),
       );
+      expect(r.log).toEqual([]);
       expect(r.processed).toBe(0);
       expect(fingerprint(dir)).toEqual(before);
     };
@@ -304,8 +314,8 @@ describe('--resume after a run lost its checkpoints', () => {
     writeFileSync(committedFile(dir, jobId), '{"version":1,"jobName":"en');
     const damaged = await run(dir, { resume: true });
     expect(damaged.error).toBeInstanceOf(RestoreError);
-    expect(damaged.log.join('\n')).toContain(
-      `${committedFile(dir, jobId)}, its record of having committed output, is damaged`,
+    expect(String(damaged.error)).toContain(
+      `${committedFile(dir, jobId)}, its record of having committed output, cannot be read (damaged, or from another version of weir); nothing was changed. To go on, if that run never committed output, delete ${committedFile(dir, jobId)}, `,
     );
     writeFileSync(committedFile(dir, jobId), JSON.stringify(record));
 
@@ -448,4 +458,118 @@ describe('--resume after a run lost its checkpoints', () => {
     expect(String(r.error)).toContain(`was stopped with savepoint ${stopped.result!.savepointPath!} at `);
     expect(r.processed).toBe(0);
   });
+
+  it('reports a stop failed, and fails over, when its record cannot be written', async () => {
+    for (const drain of [false, true]) {
+      const dir = mkdtempSync(join(tmpdir(), 'weir-lost-'));
+      const savepoints = mkdtempSync(join(tmpdir(), 'weir-lost-sp-'));
+      const write = FsCheckpointStorage.prototype.writeJobRecord;
+      // Only the record naming the savepoint fails: the stop's.
+      const refused = vi.spyOn(FsCheckpointStorage.prototype, 'writeJobRecord').mockImplementation(function (
+        this: FsCheckpointStorage,
+        jobId,
+        name,
+        bytes,
+      ) {
+        if (new TextDecoder().decode(bytes).includes('"savepoint"'))
+          return Promise.reject(new Error('injected: no space left'));
+        return write.call(this, jobId, name, bytes);
+      });
+      let req: SavepointRequestView | undefined;
+      let r: Run;
+      try {
+        r = await run(dir, {
+          restarts: 1,
+          during: (m) => void (req = m.stop({ targetDir: savepoints, drain })),
+        });
+      } finally {
+        refused.mockRestore();
+      }
+      expect(r.error).toBeUndefined();
+      expect(r.result!.savepointPath).toBeUndefined(); // it did not stop: it failed over and finished
+      const outcome = r.master!.savepointRequest(req!.requestId)!;
+      expect(outcome.status).toBe('failed');
+      expect(outcome.path).toBeNull();
+      expect(outcome.failure).toMatch(
+        /^could not record in .* that job [0-9a-f-]+ commits output, so nothing was committed: injected: no space left; the job fails over to its newest checkpoint$/,
+      );
+      expect(r.log).toContainEqual(
+        expect.stringMatching(/^weir: stop-with-savepoint failed: could not record/),
+      );
+    }
+  });
+
+  it('names the savepoint of a stop whose process died before its end was recorded', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weir-lost-'));
+    const savepoints = mkdtempSync(join(tmpdir(), 'weir-lost-sp-'));
+    const write = FsCheckpointStorage.prototype.writeJobRecord;
+    // `_ended` never arrives, as after a kill: the checkpoints stay, and they are older than the stop.
+    const noEnd = vi.spyOn(FsCheckpointStorage.prototype, 'writeJobRecord').mockImplementation(function (
+      this: FsCheckpointStorage,
+      jobId,
+      name,
+      bytes,
+    ) {
+      if (name === '_ended') return Promise.reject(new Error('killed'));
+      return write.call(this, jobId, name, bytes);
+    });
+    let stopped: Run;
+    try {
+      stopped = await run(dir, { during: (m) => void m.stop({ targetDir: savepoints }) });
+    } finally {
+      noEnd.mockRestore();
+    }
+    const jobId = stopped.result!.jobId;
+    const sp = stopped.result!.savepointPath!;
+    expect(existsSync(join(dir, jobId, '_ended'))).toBe(false);
+    expect(completeCheckpoints(dir, jobId).length).toBeGreaterThan(0);
+    expect(JSON.parse(readFileSync(committedFile(dir, jobId), 'utf8'))).toMatchObject({ savepoint: sp });
+
+    const r = await run(dir, { resume: true });
+    expect(r.error).toBeInstanceOf(RestoreError);
+    expect(String(r.error)).toContain(`job 'ends' (${jobId}) was stopped with savepoint ${sp} at `);
+    expect(r.processed).toBe(0);
+    // With every checkpoint gone too, the same answer rather than a lost run.
+    for (const c of completeCheckpoints(dir, jobId)) rmSync(join(dir, jobId, c), { recursive: true });
+    const gone = await run(dir, { resume: true });
+    expect(String(gone.error)).toContain(`was stopped with savepoint ${sp} at `);
+  });
+
+  it('stops naming the savepoint once a stop that committed fails over', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weir-lost-'));
+    const savepoints = mkdtempSync(join(tmpdir(), 'weir-lost-sp-'));
+    let thrown = false;
+    const namesSavepoint = (m: JobMaster): boolean =>
+      existsSync(committedFile(dir, m.jobId)) &&
+      readFileSync(committedFile(dir, m.jobId), 'utf8').includes('"savepoint"');
+    const atRestart: boolean[] = [];
+    let req: SavepointRequestView | undefined;
+    const r = await run(dir, {
+      restarts: 1,
+      during: (m) => void (req = m.stop({ targetDir: savepoints })),
+      // A task fails while the stop commits: the job restarts from its newest checkpoint.
+      onCommit: (m) => {
+        if (!thrown && namesSavepoint(m)) {
+          thrown = true;
+          throw new Error('dies while committing the stop');
+        }
+      },
+      onRecord: (m) => {
+        if (m.restoredCheckpointIds.length === 1 && atRestart.length === 0) atRestart.push(namesSavepoint(m));
+      },
+    });
+    expect(thrown).toBe(true);
+    expect(r.error).toBeUndefined();
+    expect(r.result!.savepointPath).toBeUndefined();
+    expect(atRestart).toEqual([false]);
+    const outcome = r.master!.savepointRequest(req!.requestId)!;
+    expect(outcome.status).toBe('failed');
+    expect(outcome.failure).toMatch(
+      /^savepoint .* was written, but a task failed while the job stopped: .*dies while committing the stop.*; the job fails over to its newest checkpoint$/,
+    );
+  });
 });
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
