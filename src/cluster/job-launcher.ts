@@ -275,7 +275,20 @@ export async function launchJob(
       log(
         `weir: no checkpoint of job '${graph.jobName}' in ${storage.description}; starting from the beginning`,
       );
-    else log(`weir: resuming job '${graph.jobName}' (${jobId}) from checkpoint ${restore.metadata.id}`);
+    else {
+      // A newer folder without `_metadata` never completed (the process died while writing it),
+      // or lost its `_metadata`: either way it is unusable, and removed below; say so.
+      const newer = (await storage.listCheckpoints(jobId!))
+        .filter((c) => !c.complete && c.id > restore!.metadata.id)
+        .map((c) => c.location.uri);
+      const skipped =
+        newer.length === 0
+          ? ''
+          : `; skipped, as they have no _metadata (never completed, or it was lost): ${newer.join(', ')}`;
+      log(
+        `weir: resuming job '${graph.jobName}' (${jobId}) from checkpoint ${restore.metadata.id}${skipped}`,
+      );
+    }
   }
   for (const d of restore?.dropped ?? [])
     log(`weir: warning: dropped the state of ${d} (--allow-non-restored-state)`);

@@ -173,9 +173,13 @@ describe('resume from damaged checkpoints', () => {
         expect(text).toMatch(/resuming job 'corruption'/);
         const resumedFrom = Number(/from checkpoint (\d+)/.exec(text)![1]);
         expect(resumedFrom).toBeLessThan(Number(newest.slice(newest.lastIndexOf('-') + 1)));
-        // A damaged state file is named; a damaged _metadata is named or, when gone, not a checkpoint at all.
+        // A damaged state file is named; so is the folder of a damaged or deleted _metadata.
         if (kind !== 'metadata') expect(text).toContain(bad.slice(bad.lastIndexOf('/') + 1));
         else if (how !== 'delete') expect(text).toContain(newest);
+        else
+          expect(text).toMatch(
+            new RegExp(`; skipped, as they have no _metadata \\(.*\\): (.*, )?${newest}(,|$)`, 'm'),
+          );
         expectExactlyOnce(dirs.out);
       }, 60_000);
     }
