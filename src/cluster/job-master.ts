@@ -612,7 +612,25 @@ export class JobMaster implements JobStatusProvider {
           at: Date.now(),
           ...(savepoint ? { savepoint } : {}),
         };
-        return storage.writeJobRecord(this.jobId, JOB_COMMITTED_FILE, encodeJobCommit(r));
+        // A write that hangs (a stuck mount) must not hold every commit back for good.
+        const ms = this.options.checkpointing.timeoutMs;
+        const write = storage.writeJobRecord(this.jobId, JOB_COMMITTED_FILE, encodeJobCommit(r));
+        return new Promise<void>((resolve, reject) => {
+          const timer = this.clock.setTimeout(
+            () => reject(new Error(`it was not written within ${ms} ms (the checkpoint timeout)`)),
+            ms,
+          );
+          write.then(
+            () => {
+              this.clock.clearTimeout(timer);
+              resolve();
+            },
+            (e: unknown) => {
+              this.clock.clearTimeout(timer);
+              reject(e);
+            },
+          );
+        });
       })
       .then(
         () => {

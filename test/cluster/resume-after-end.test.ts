@@ -399,6 +399,36 @@ describe('--resume after a run lost its checkpoints', () => {
     ]);
   });
 
+  it('fails over when the record is not written within the checkpoint timeout', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weir-lost-'));
+    const write = FsCheckpointStorage.prototype.writeJobRecord;
+    let hung = 0;
+    const stuck = vi.spyOn(FsCheckpointStorage.prototype, 'writeJobRecord').mockImplementation(function (
+      this: FsCheckpointStorage,
+      jobId,
+      name,
+      bytes,
+    ) {
+      if (name === '_committed' && hung++ === 0) return new Promise<void>(() => undefined); // a stuck mount
+      return write.call(this, jobId, name, bytes);
+    });
+    const commits = recordBeforeCommits(dir);
+    let r: Run;
+    try {
+      r = await run(dir, { restarts: 1, timeoutMs: 300, onCommit: commits.onCommit });
+    } finally {
+      stuck.mockRestore();
+    }
+    expect(r.error).toBeUndefined();
+    expect(r.log).toContainEqual(
+      expect.stringMatching(
+        /could not record in .* that job [0-9a-f-]+ commits output, so nothing was committed: it was not written within 300 ms \(the checkpoint timeout\)\); restart 1 /,
+      ),
+    );
+    expect(commits.seen.length).toBeGreaterThan(0);
+    expect(commits.seen.every((s) => s)).toBe(true);
+  });
+
   it('tells completions in order while the record is being written', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'weir-lost-'));
     const writeRecord = FsCheckpointStorage.prototype.writeJobRecord;
