@@ -90,6 +90,8 @@ export class JobMaster implements JobStatusProvider {
   /** `_committed` is durable for this process (see recordCommit); its write while in flight. */
   private commitRecorded = false;
   private commitRecord: Promise<void> | undefined;
+  /** Settles the running attempt's outcome (see settle). */
+  private settleAttempt: ((outcome: AttemptOutcome) => void) | undefined;
   /** The stop whose savepoint `_committed` names (the stop may yet fail over). */
   private stopRecorded: number | undefined;
   /** Checkpoints completed over all attempts. */
@@ -122,6 +124,28 @@ export class JobMaster implements JobStatusProvider {
 
   /** Runs attempts until the job finishes, fails for good, or is cancelled. */
   async run(): Promise<JobExecutionResult> {
+    try {
+      return await this.runAttempts();
+    } catch (e) {
+      this.settle({ failure: e, next: this.cancelRequested ? 'the job was cancelled' : 'the job failed' });
+      // Failed or cancelled for good after a stop named its savepoint in `_committed`: it did not
+      // stop there, and `--resume` must not say it did.
+      const storage = this.options.checkpointing.intervalMs > 0 ? this.options.storage : undefined;
+      if (this.stopRecorded !== undefined && storage !== undefined)
+        await this.recordCommit(storage, this.stopRecorded, undefined, true).catch((w: unknown) =>
+          this.log(`weir: ${errorMessage(w)}`),
+        );
+      throw e;
+    }
+  }
+
+  /** What became of the job after an attempt ended, for the stop that waits on it. */
+  private settle(outcome: AttemptOutcome): void {
+    this.settleAttempt?.(outcome);
+    this.settleAttempt = undefined;
+  }
+
+  private async runAttempts(): Promise<JobExecutionResult> {
     const started = performance.now();
     for (;;) {
       const failure = await this.runAttempt();
@@ -129,10 +153,12 @@ export class JobMaster implements JobStatusProvider {
       if (failure !== undefined) this.stoppedWith = undefined;
       if (this.cancelRequested && this.stoppedWith === undefined) {
         this.state = 'cancelled';
+        this.settle({ failure, next: 'the job was cancelled' });
         throw new JobCancelledError(this.graph.jobName);
       }
       if (failure === undefined) {
         this.state = 'finished';
+        this.settle({ failure, next: 'the job finished' });
         return {
           jobId: this.jobId,
           jobName: this.graph.jobName,
@@ -144,13 +170,16 @@ export class JobMaster implements JobStatusProvider {
       const migration = causeNamed(failure, 'StateMigrationError');
       if (migration !== undefined) {
         this.state = 'failed';
+        this.settle({ failure, next: 'the job failed' });
         throw migration;
       }
       const decision = this.options.restartStrategy.onFailure(this.clock.now());
       if (!decision.restart) {
         this.state = 'failed';
+        this.settle({ failure, next: 'the job failed (its restart strategy allows no more restarts)' });
         throw new JobFailedError(this.graph.jobName, failure);
       }
+      this.settle({ failure, next: 'the job fails over to its newest checkpoint' });
       this.restarts++;
       this.state = 'restarting';
       const from =
@@ -247,11 +276,13 @@ export class JobMaster implements JobStatusProvider {
       (e: unknown) => {
         const why = e instanceof Error ? e.message : String(e);
         const after =
-          kind === 'stop-drain' || e instanceof CommitRecordError || e instanceof StopFailedError
-            ? this.cancelRequested
-              ? 'the job was cancelled'
-              : 'the job fails over to its newest checkpoint'
-            : 'the job keeps running';
+          e instanceof StopFailedError
+            ? e.next
+            : kind === 'stop-drain'
+              ? this.cancelRequested
+                ? 'the job was cancelled'
+                : 'the job fails over to its newest checkpoint'
+              : 'the job keeps running';
         this.savepoints.fail(view, `${why}; ${after}`, Date.now());
         this.log(
           `weir: ${kind === 'savepoint' ? 'savepoint' : 'stop-with-savepoint'} failed: ${why}; ${after}`,
@@ -345,21 +376,30 @@ export class JobMaster implements JobStatusProvider {
     let queued: Promise<void> | undefined;
     /** Per stopping snapshot, when its tasks were told (rejected: its record could not be written). */
     const told = new Map<number, Promise<void>>();
-    /** Resolves with the failure that ended this attempt (undefined: it finished or stopped). */
-    let attemptEnded!: (failure: unknown) => void;
-    const attemptEnd = new Promise<unknown>((r) => (attemptEnded = r));
-    // A stop is done when the job ended there: its record written, its tasks told, none failed.
-    const afterTold = (c: CompletedCheckpoint): Promise<CompletedCheckpoint> =>
-      (told.get(c.id) ?? Promise.resolve())
-        .then(() => (told.has(c.id) ? attemptEnd : undefined))
-        .then((f) => {
-          if (f === undefined) return c;
-          const why = f instanceof Error ? f.message : String(f);
-          throw new StopFailedError(
-            `savepoint ${c.location?.uri ?? c.id} was written, but a task failed while the job stopped: ${why}`,
-            { cause: f },
-          );
-        });
+    /** Settled by run() with what became of the job once this attempt ended. */
+    const attemptEnd = new Promise<AttemptOutcome>((r) => (this.settleAttempt = r));
+    /** The attempt's tasks have all ended: a late completion tells nothing to anyone. */
+    let over = false;
+    // A stop is done when the job ended there: its record written, its tasks told, and the
+    // attempt ended without a failure or a cancel before that.
+    const afterTold = async (c: CompletedCheckpoint): Promise<CompletedCheckpoint> => {
+      const toldTasks = told.get(c.id);
+      if (toldTasks === undefined) return c;
+      const recordFailure = await toldTasks.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      const outcome = await attemptEnd;
+      if (recordFailure === undefined && outcome.failure === undefined && this.stoppedWith === c) return c;
+      const at = c.location?.uri ?? `savepoint ${c.id}`;
+      const why =
+        recordFailure !== undefined
+          ? errorMessage(recordFailure)
+          : outcome.failure !== undefined
+            ? `savepoint ${at} was written, but a task failed while the job stopped: ${errorMessage(outcome.failure)}`
+            : `savepoint ${at} was written, but the job was cancelled before it stopped there`;
+      throw new StopFailedError(why, outcome.next, { cause: recordFailure ?? outcome.failure });
+    };
     /** The asynchronous snapshot parts and finalizes still running, per checkpoint id. */
     const inFlight = new Map<number, Set<Promise<unknown>>>();
     const track = (id: number, work: Promise<unknown>): void => {
@@ -412,6 +452,7 @@ export class JobMaster implements JobStatusProvider {
         // pre-committed for it is committed by the next checkpoint.
         const commits = completed.kind === 'checkpoint' || stopping;
         const tell = (): void => {
+          if (over) return;
           if (commits) for (const t of tasks) t.notifyCheckpointComplete(id);
           if (stopping && completed.kind === 'savepoint') this.stoppedWith = completed;
           if (id === finalId) for (const t of tasks) t.release();
@@ -574,7 +615,10 @@ export class JobMaster implements JobStatusProvider {
       }),
     );
     await Promise.all(runs);
-    attemptEnded(failure);
+    // A record still being written lands now, not in the next attempt, which must see it (a
+    // stop's record is rewritten before the next attempt restores).
+    over = true;
+    await queued?.catch(() => undefined);
     this.control = undefined;
     coordinator.stop('job-stopping');
     if (drain !== undefined && finalId === undefined)
@@ -766,4 +810,15 @@ function causeNamed(e: unknown, name: string): Error | undefined {
   for (let c: unknown = e, depth = 0; c instanceof Error && depth < 10; c = c.cause, depth++)
     if (c.name === name) return c;
   return undefined;
+}
+
+/** How an attempt ended, as a stop waiting on it learns it. */
+interface AttemptOutcome {
+  readonly failure: unknown;
+  /** What became of the job, for a stop that failed: "the job fails over …". */
+  readonly next: string;
+}
+
+function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }

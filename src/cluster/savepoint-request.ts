@@ -33,6 +33,14 @@ export class JobControlError extends Error {
  */
 export class StopFailedError extends Error {
   override readonly name = 'StopFailedError';
+  constructor(
+    message: string,
+    /** What became of the job instead, for the request's failure. */
+    readonly next: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
 }
 
 /** Savepoint requests of one job, newest kept; old finished ones are forgotten after 100. */

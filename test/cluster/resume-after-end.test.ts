@@ -565,38 +565,131 @@ describe('--resume after a run lost its checkpoints', () => {
     expect(String(gone.error)).toContain(`was stopped with savepoint ${sp} at `);
   });
 
-  it('stops naming the savepoint once a stop that committed fails over', async () => {
+  const namesSavepoint = (dir: string, jobId: string): boolean =>
+    existsSync(committedFile(dir, jobId)) &&
+    readFileSync(committedFile(dir, jobId), 'utf8').includes('"savepoint"');
+
+  /** Holds the write of the `_committed` that names a savepoint for 200 ms, calling `held` first. */
+  const holdStopRecord = (held: () => void): { restore(): void } => {
+    const write = FsCheckpointStorage.prototype.writeJobRecord;
+    const spy = vi.spyOn(FsCheckpointStorage.prototype, 'writeJobRecord').mockImplementation(function (
+      this: FsCheckpointStorage,
+      jobId,
+      name,
+      bytes,
+    ) {
+      if (!new TextDecoder().decode(bytes).includes('"savepoint"'))
+        return write.call(this, jobId, name, bytes);
+      held();
+      return new Promise((r) => setTimeout(r, 200)).then(() => write.call(this, jobId, name, bytes));
+    });
+    return { restore: () => spy.mockRestore() };
+  };
+
+  it('fails a stop whose task fails while its record is written; the next attempt never sees the record name it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'weir-lost-'));
     const savepoints = mkdtempSync(join(tmpdir(), 'weir-lost-sp-'));
-    let thrown = false;
-    const namesSavepoint = (m: JobMaster): boolean =>
-      existsSync(committedFile(dir, m.jobId)) &&
-      readFileSync(committedFile(dir, m.jobId), 'utf8').includes('"savepoint"');
-    const atRestart: boolean[] = [];
-    let req: SavepointRequestView | undefined;
-    const r = await run(dir, {
-      restarts: 1,
-      during: (m) => void (req = m.stop({ targetDir: savepoints })),
-      // A task fails while the stop commits: the job restarts from its newest checkpoint.
-      onCommit: (m) => {
-        if (!thrown && namesSavepoint(m)) {
-          thrown = true;
-          throw new Error('dies while committing the stop');
-        }
-      },
-      onRecord: (m) => {
-        if (m.restoredCheckpointIds.length === 1 && atRestart.length === 0) atRestart.push(namesSavepoint(m));
-      },
+    let master: JobMaster | undefined;
+    const hold = holdStopRecord(() => {
+      const tasks = (master as unknown as { tasks: Array<{ enqueueMail(a: () => void): void }> }).tasks;
+      tasks[0]!.enqueueMail(() => {
+        throw new Error('injected task failure');
+      });
     });
-    expect(thrown).toBe(true);
+    const named: boolean[] = [];
+    let req: SavepointRequestView | undefined;
+    let r: Run;
+    try {
+      r = await run(dir, {
+        restarts: 1,
+        during: (m) => void ((master = m), (req = m.stop({ targetDir: savepoints }))),
+        onRecord: (m) =>
+          void (m.restoredCheckpointIds.length === 1 && named.push(namesSavepoint(dir, m.jobId))),
+      });
+    } finally {
+      hold.restore();
+    }
     expect(r.error).toBeUndefined();
-    expect(r.result!.savepointPath).toBeUndefined();
-    expect(atRestart).toEqual([false]);
+    expect(r.result!.savepointPath).toBeUndefined(); // it ran to its end after the failover
+    expect(named.length).toBeGreaterThan(0);
+    expect(named.every((n) => !n)).toBe(true);
+    const outcome = r.master!.savepointRequest(req!.requestId)!;
+    expect(outcome.failure).toMatch(
+      /^savepoint .* was written, but a task failed while the job stopped: .*injected task failure.*; the job fails over to its newest checkpoint$/,
+    );
+    const again = await run(dir, { resume: true });
+    expect(again.log.join('\n')).toContain(`(${r.result!.jobId}) finished at `);
+  });
+
+  it('fails a stop when the job is cancelled while its record is written', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weir-lost-'));
+    const savepoints = mkdtempSync(join(tmpdir(), 'weir-lost-sp-'));
+    let master: JobMaster | undefined;
+    const hold = holdStopRecord(() => master!.cancel());
+    let req: SavepointRequestView | undefined;
+    let r: Run;
+    try {
+      r = await run(dir, { during: (m) => void ((master = m), (req = m.stop({ targetDir: savepoints }))) });
+    } finally {
+      hold.restore();
+    }
+    expect(String(r.error)).toMatch(/was cancelled/);
     const outcome = r.master!.savepointRequest(req!.requestId)!;
     expect(outcome.status).toBe('failed');
     expect(outcome.failure).toMatch(
-      /^savepoint .* was written, but a task failed while the job stopped: .*dies while committing the stop.*; the job fails over to its newest checkpoint$/,
+      /^savepoint .* was written, but the job was cancelled before it stopped there; the job was cancelled$/,
     );
+  });
+
+  it('stops naming the savepoint once a stop that committed fails over, or fails for good', async () => {
+    for (const restarts of [1, undefined]) {
+      const dir = mkdtempSync(join(tmpdir(), 'weir-lost-'));
+      const savepoints = mkdtempSync(join(tmpdir(), 'weir-lost-sp-'));
+      let thrown = false;
+      const namesSavepointOf = (m: JobMaster): boolean => namesSavepoint(dir, m.jobId);
+      const atRestart: boolean[] = [];
+      let req: SavepointRequestView | undefined;
+      const r = await run(dir, {
+        restarts,
+        during: (m) => void (req = m.stop({ targetDir: savepoints })),
+        // A task fails while the stop commits: the job restarts from its newest checkpoint.
+        onCommit: (m) => {
+          if (!thrown && namesSavepointOf(m)) {
+            thrown = true;
+            throw new Error('dies while committing the stop');
+          }
+        },
+        onRecord: (m) => {
+          if (m.restoredCheckpointIds.length === 1 && atRestart.length === 0)
+            atRestart.push(namesSavepointOf(m));
+        },
+      });
+      expect(thrown).toBe(true);
+      const outcome = r.master!.savepointRequest(req!.requestId)!;
+      expect(outcome.status).toBe('failed');
+      const why =
+        /^savepoint .* was written, but a task failed while the job stopped: .*dies while committing the stop.*; /;
+      if (restarts !== undefined) {
+        expect(r.error).toBeUndefined();
+        expect(r.result!.savepointPath).toBeUndefined();
+        expect(atRestart).toEqual([false]);
+        expect(outcome.failure).toMatch(
+          new RegExp(`${why.source}the job fails over to its newest checkpoint$`),
+        );
+      } else {
+        expect(String(r.error)).toMatch(/dies while committing the stop/);
+        expect(outcome.failure).toMatch(
+          new RegExp(`${why.source}the job failed \\(its restart strategy allows no more restarts\\)$`),
+        );
+        // It failed, not stopped: --resume continues from its newest checkpoint.
+        expect(namesSavepoint(dir, r.master!.jobId)).toBe(false);
+        const again = await run(dir, { resume: true });
+        expect(again.error).toBeUndefined();
+        expect(again.log).toContainEqual(
+          expect.stringMatching(`^weir: resuming job 'ends' \\(${r.master!.jobId}\\)`),
+        );
+      }
+    }
   });
 });
 
