@@ -92,7 +92,11 @@ export class JobMaster implements JobStatusProvider {
   private commitRecord: Promise<void> | undefined;
   /** Settles the running attempt's outcome (see settle). */
   private settleAttempt: ((outcome: AttemptOutcome) => void) | undefined;
-  /** The stop whose savepoint `_committed` names (the stop may yet fail over). */
+  /** A stop's sinks were told to commit its savepoint, and the job failed after (see runAttempts). */
+  private stopCommitting = false;
+  /** `_committed` writes, one after another (see recordCommit). */
+  private recordWrites: Promise<unknown> = Promise.resolve();
+  /** The stop whose savepoint `_committed` names, or may name (the stop may yet fail over). */
   private stopRecorded: number | undefined;
   /** Checkpoints completed over all attempts. */
   completedCheckpoints = 0;
@@ -128,13 +132,16 @@ export class JobMaster implements JobStatusProvider {
       return await this.runAttempts();
     } catch (e) {
       this.settle({ failure: e, next: this.cancelRequested ? 'the job was cancelled' : 'the job failed' });
-      // Failed or cancelled for good after a stop named its savepoint in `_committed`: it did not
-      // stop there, and `--resume` must not say it did.
+      // Failed or cancelled for good after a stop named its savepoint in `_committed`, but before
+      // its sinks were told to commit it: it did not stop there, and `--resume` must not say so.
+      // (Once they were, the record keeps naming it: see runAttempts.)
       const storage = this.options.checkpointing.intervalMs > 0 ? this.options.storage : undefined;
-      if (this.stopRecorded !== undefined && storage !== undefined)
-        await this.recordCommit(storage, this.stopRecorded, undefined, true).catch((w: unknown) =>
+      if (this.stopRecorded !== undefined && !this.stopCommitting && storage !== undefined) {
+        const newest = this.latest.completed?.id ?? this.stopRecorded;
+        await this.recordCommit(storage, newest, undefined, true).catch((w: unknown) =>
           this.log(`weir: ${errorMessage(w)}`),
         );
+      }
       throw e;
     }
   }
@@ -149,8 +156,25 @@ export class JobMaster implements JobStatusProvider {
     const started = performance.now();
     for (;;) {
       const failure = await this.runAttempt();
-      // A stop that failed after its savepoint completed: the job did not end there.
-      if (failure !== undefined) this.stoppedWith = undefined;
+      if (failure !== undefined && this.stoppedWith !== undefined) {
+        // The stop's sinks were told to commit its savepoint, and a task failed. Restarting from
+        // an older checkpoint would commit that output again: the job fails, and continues from
+        // the savepoint when the user says so (as Flink does, FLINK-26783).
+        const at = this.stoppedWith.location?.uri ?? `savepoint ${this.stoppedWith.id}`;
+        this.stoppedWith = undefined;
+        this.stopCommitting = true;
+        this.state = 'failed';
+        const next = `the job failed rather than restart from a checkpoint older than what its sinks began to commit; continue it from the savepoint with -s ${at}`;
+        this.settle({ failure, next });
+        throw new JobFailedError(
+          this.graph.jobName,
+          new StopFailedError(
+            `a task failed while the sinks committed savepoint ${at}: ${errorMessage(failure)}`,
+            next,
+            { cause: failure },
+          ),
+        );
+      }
       if (this.cancelRequested && this.stoppedWith === undefined) {
         this.state = 'cancelled';
         this.settle({ failure, next: 'the job was cancelled' });
@@ -618,8 +642,8 @@ export class JobMaster implements JobStatusProvider {
     // A record still being written lands now, not in the next attempt, which must see it (a
     // stop's record is rewritten before the next attempt restores).
     over = true;
-    await queued?.catch(() => undefined);
     this.control = undefined;
+    await queued?.catch(() => undefined);
     coordinator.stop('job-stopping');
     if (drain !== undefined && finalId === undefined)
       drain.reject(new Error('the job ended before its sources did'));
@@ -646,51 +670,52 @@ export class JobMaster implements JobStatusProvider {
     again = savepoint !== undefined,
   ): Promise<void> {
     if (!again && this.commitRecord !== undefined) return this.commitRecord;
-    const before = this.commitRecord ?? Promise.resolve();
-    const written: Promise<void> = before
-      .catch(() => undefined) // its own caller heard of it
-      .then(() => {
-        const r = {
-          jobName: this.graph.jobName,
-          checkpoint,
-          at: Date.now(),
-          ...(savepoint ? { savepoint } : {}),
-        };
-        // A write that hangs (a stuck mount) must not hold every commit back for good.
-        const ms = this.options.checkpointing.timeoutMs;
-        const write = storage.writeJobRecord(this.jobId, JOB_COMMITTED_FILE, encodeJobCommit(r));
-        return new Promise<void>((resolve, reject) => {
-          const timer = this.clock.setTimeout(
-            () => reject(new Error(`it was not written within ${ms} ms (the checkpoint timeout)`)),
-            ms,
-          );
-          write.then(
-            () => {
-              this.clock.clearTimeout(timer);
-              resolve();
-            },
-            (e: unknown) => {
-              this.clock.clearTimeout(timer);
-              reject(e);
-            },
-          );
-        });
-      })
-      .then(
-        () => {
-          this.commitRecorded = true;
-          this.stopRecorded = savepoint !== undefined ? checkpoint : undefined;
-        },
-        (e: unknown) => {
-          if (this.commitRecord === written) this.commitRecord = undefined;
-          throw new CommitRecordError(
-            `could not record in ${storage.description} that job ${this.jobId} commits output, so nothing was committed: ${e instanceof Error ? e.message : String(e)}`,
-            { cause: e },
-          );
-        },
-      );
+    const r = { jobName: this.graph.jobName, checkpoint, ...(savepoint ? { savepoint } : {}) };
+    // One write at a time, each after the one before settled on disk, a timed-out one too: a
+    // write that lands late must not overwrite a newer record.
+    const write = this.recordWrites.then(() =>
+      storage.writeJobRecord(this.jobId, JOB_COMMITTED_FILE, encodeJobCommit({ ...r, at: Date.now() })),
+    );
+    this.recordWrites = write.catch(() => undefined);
+    const written: Promise<void> = this.withinTimeout(write).then(
+      () => {
+        this.commitRecorded = true;
+        this.stopRecorded = savepoint !== undefined ? checkpoint : undefined;
+      },
+      (e: unknown) => {
+        if (this.commitRecord === written) this.commitRecord = undefined;
+        // It may still land, or have landed: a record that may name a savepoint is rewritten
+        // before the job goes on (see runAttempt).
+        if (savepoint !== undefined) this.stopRecorded = checkpoint;
+        throw new CommitRecordError(
+          `could not record in ${storage.description} that job ${this.jobId} commits output, so nothing was committed: ${errorMessage(e)}`,
+          { cause: e },
+        );
+      },
+    );
     this.commitRecord = written;
     return written;
+  }
+
+  /** `work`, or a failure once the checkpoint timeout passed: a stuck mount must not hold every commit back for good. */
+  private withinTimeout(work: Promise<void>): Promise<void> {
+    const ms = this.options.checkpointing.timeoutMs;
+    return new Promise<void>((resolve, reject) => {
+      const timer = this.clock.setTimeout(
+        () => reject(new Error(`it was not written within ${ms} ms (the checkpoint timeout)`)),
+        ms,
+      );
+      work.then(
+        () => {
+          this.clock.clearTimeout(timer);
+          resolve();
+        },
+        (e: unknown) => {
+          this.clock.clearTimeout(timer);
+          reject(e);
+        },
+      );
+    });
   }
 
   /** All tasks acknowledged: write `_metadata` last, atomically; then the checkpoint is complete. */

@@ -399,34 +399,42 @@ describe('--resume after a run lost its checkpoints', () => {
     ]);
   });
 
-  it('fails over when the record is not written within the checkpoint timeout', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'weir-lost-'));
-    const write = FsCheckpointStorage.prototype.writeJobRecord;
-    let hung = 0;
-    const stuck = vi.spyOn(FsCheckpointStorage.prototype, 'writeJobRecord').mockImplementation(function (
-      this: FsCheckpointStorage,
-      jobId,
-      name,
-      bytes,
-    ) {
-      if (name === '_committed' && hung++ === 0) return new Promise<void>(() => undefined); // a stuck mount
-      return write.call(this, jobId, name, bytes);
-    });
-    const commits = recordBeforeCommits(dir);
-    let r: Run;
-    try {
-      r = await run(dir, { restarts: 1, timeoutMs: 300, onCommit: commits.onCommit });
-    } finally {
-      stuck.mockRestore();
+  it('fails over when the record is not written within the checkpoint timeout, and fails when it never is', async () => {
+    for (const stuckFor of [450, Infinity]) {
+      const dir = mkdtempSync(join(tmpdir(), 'weir-lost-'));
+      const write = FsCheckpointStorage.prototype.writeJobRecord;
+      let first = true;
+      const slow = vi.spyOn(FsCheckpointStorage.prototype, 'writeJobRecord').mockImplementation(function (
+        this: FsCheckpointStorage,
+        jobId,
+        name,
+        bytes,
+      ) {
+        if (name !== '_committed' || !first) return write.call(this, jobId, name, bytes);
+        first = false;
+        // A slow mount (later writes wait for this one), or a stuck one.
+        if (stuckFor === Infinity) return new Promise<void>(() => undefined);
+        return new Promise((r) => setTimeout(r, stuckFor)).then(() => write.call(this, jobId, name, bytes));
+      });
+      const commits = recordBeforeCommits(dir);
+      let r: Run;
+      try {
+        r = await run(dir, { restarts: 1, timeoutMs: 300, onCommit: commits.onCommit });
+      } finally {
+        slow.mockRestore();
+      }
+      const timedOut =
+        /could not record in .* that job [0-9a-f-]+ commits output, so nothing was committed: it was not written within 300 ms \(the checkpoint timeout\)/;
+      expect(r.log).toContainEqual(expect.stringMatching(new RegExp(`${timedOut.source}\\); restart 1 `)));
+      expect(commits.seen.every((s) => s)).toBe(true);
+      if (stuckFor === Infinity) {
+        expect(String(r.error)).toMatch(timedOut); // the restart's record waits behind the stuck one
+        expect(commits.seen).toEqual([]);
+      } else {
+        expect(r.error).toBeUndefined();
+        expect(commits.seen.length).toBeGreaterThan(0);
+      }
     }
-    expect(r.error).toBeUndefined();
-    expect(r.log).toContainEqual(
-      expect.stringMatching(
-        /could not record in .* that job [0-9a-f-]+ commits output, so nothing was committed: it was not written within 300 ms \(the checkpoint timeout\)\); restart 1 /,
-      ),
-    );
-    expect(commits.seen.length).toBeGreaterThan(0);
-    expect(commits.seen.every((s) => s)).toBe(true);
   });
 
   it('tells completions in order while the record is being written', async () => {
@@ -641,55 +649,89 @@ describe('--resume after a run lost its checkpoints', () => {
     );
   });
 
-  it('stops naming the savepoint once a stop that committed fails over, or fails for good', async () => {
+  it('fails the job, rather than over, once the sinks began to commit a stop (the record keeps naming the savepoint)', async () => {
     for (const restarts of [1, undefined]) {
       const dir = mkdtempSync(join(tmpdir(), 'weir-lost-'));
       const savepoints = mkdtempSync(join(tmpdir(), 'weir-lost-sp-'));
       let thrown = false;
-      const namesSavepointOf = (m: JobMaster): boolean => namesSavepoint(dir, m.jobId);
-      const atRestart: boolean[] = [];
       let req: SavepointRequestView | undefined;
       const r = await run(dir, {
         restarts,
         during: (m) => void (req = m.stop({ targetDir: savepoints })),
-        // A task fails while the stop commits: the job restarts from its newest checkpoint.
+        // A task fails while the sinks commit the stop's savepoint.
         onCommit: (m) => {
-          if (!thrown && namesSavepointOf(m)) {
+          if (!thrown && namesSavepoint(dir, m.jobId)) {
             thrown = true;
             throw new Error('dies while committing the stop');
           }
         },
-        onRecord: (m) => {
-          if (m.restoredCheckpointIds.length === 1 && atRestart.length === 0)
-            atRestart.push(namesSavepointOf(m));
-        },
       });
       expect(thrown).toBe(true);
+      expect(r.log.filter((l) => / restart \d+ in /.test(l))).toEqual([]);
       const outcome = r.master!.savepointRequest(req!.requestId)!;
       expect(outcome.status).toBe('failed');
-      const why =
-        /^savepoint .* was written, but a task failed while the job stopped: .*dies while committing the stop.*; /;
-      if (restarts !== undefined) {
-        expect(r.error).toBeUndefined();
-        expect(r.result!.savepointPath).toBeUndefined();
-        expect(atRestart).toEqual([false]);
-        expect(outcome.failure).toMatch(
-          new RegExp(`${why.source}the job fails over to its newest checkpoint$`),
-        );
-      } else {
-        expect(String(r.error)).toMatch(/dies while committing the stop/);
-        expect(outcome.failure).toMatch(
-          new RegExp(`${why.source}the job failed \\(its restart strategy allows no more restarts\\)$`),
-        );
-        // It failed, not stopped: --resume continues from its newest checkpoint.
-        expect(namesSavepoint(dir, r.master!.jobId)).toBe(false);
-        const again = await run(dir, { resume: true });
-        expect(again.error).toBeUndefined();
-        expect(again.log).toContainEqual(
-          expect.stringMatching(`^weir: resuming job 'ends' \\(${r.master!.jobId}\\)`),
-        );
-      }
+      const sp = /^savepoint (\S+) was written, but a task failed while the job stopped: /.exec(
+        outcome.failure!,
+      )![1]!;
+      expect(outcome.failure).toContain('dies while committing the stop');
+      expect(outcome.failure).toMatch(
+        new RegExp(
+          `; the job failed rather than restart from a checkpoint older than what its sinks began to commit; continue it from the savepoint with -s ${escape(sp)}$`,
+        ),
+      );
+      expect(String(r.error)).toMatch(
+        new RegExp(
+          `a task failed while the sinks committed savepoint ${escape(sp)}: .*dies while committing the stop`,
+        ),
+      );
+      expect(namesSavepoint(dir, r.master!.jobId)).toBe(true);
+      const again = await run(dir, { resume: true });
+      expect(String(again.error)).toContain(`was stopped with savepoint ${sp} at `);
+      expect(again.processed).toBe(0);
     }
+  });
+
+  it('lets no late record write overwrite a newer one (a stop whose record timed out)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weir-lost-'));
+    const savepoints = mkdtempSync(join(tmpdir(), 'weir-lost-sp-'));
+    let late: Promise<void> | undefined;
+    const write = FsCheckpointStorage.prototype.writeJobRecord;
+    const spy = vi.spyOn(FsCheckpointStorage.prototype, 'writeJobRecord').mockImplementation(function (
+      this: FsCheckpointStorage,
+      jobId,
+      name,
+      bytes,
+    ) {
+      if (name === '_ended') return Promise.reject(new Error('killed')); // as after a kill
+      // The stop's record: a mount slower than the checkpoint timeout, that does finish.
+      if (new TextDecoder().decode(bytes).includes('"savepoint"'))
+        return (late = new Promise((r) => setTimeout(r, 700)).then(() =>
+          write.call(this, jobId, name, bytes),
+        ));
+      return write.call(this, jobId, name, bytes);
+    });
+    let req: SavepointRequestView | undefined;
+    let r: Run;
+    try {
+      // Attempt 1's record times out, so does attempt 2's (it waits behind the slow one); attempt 3's lands after it.
+      r = await run(dir, {
+        restarts: 3,
+        timeoutMs: 300,
+        during: (m) => void (req = m.stop({ targetDir: savepoints })),
+      });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(r.error).toBeUndefined();
+    expect(r.result!.savepointPath).toBeUndefined(); // it failed over and ran to its end
+    const outcome = r.master!.savepointRequest(req!.requestId)!;
+    expect(outcome.failure).toMatch(
+      /not written within 300 ms .*; the job fails over to its newest checkpoint$/,
+    );
+    await late; // had it been left behind, it would land now
+    expect(namesSavepoint(dir, r.master!.jobId)).toBe(false);
+    const again = await run(dir, { resume: true });
+    expect(String(again.error ?? '')).not.toMatch(/was stopped with savepoint/);
   });
 });
 
