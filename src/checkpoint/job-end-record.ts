@@ -11,7 +11,10 @@ export interface JobEndRecord {
   readonly outcome: JobEndOutcome;
   /** Milliseconds since the epoch. */
   readonly endedAt: number;
-  /** With 'stopped': the savepoint the job was stopped with. */
+  /**
+   * With 'stopped': the savepoint the job was stopped with. With 'failed': the savepoint of a stop
+   * whose sinks were committing it when the job failed (it continues from there).
+   */
   readonly savepoint?: string;
 }
 

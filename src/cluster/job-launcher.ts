@@ -326,6 +326,8 @@ export async function launchJob(
     throw e;
   } finally {
     const savepoint = result?.savepointPath;
+    // A job that failed while its sinks committed a stop's savepoint continues from there.
+    const committing = outcome === 'failed' ? master.failedCommitting : undefined;
     const discard = enabled && shouldDiscard(settings.retention, outcome);
     // A stop with a savepoint is recorded even when its checkpoints stay (retain-on-cancellation):
     // its sinks committed the savepoint's output, so `--resume` must point to the savepoint.
@@ -339,7 +341,11 @@ export async function launchJob(
           jobName: graph.jobName,
           outcome: savepoint !== undefined ? 'stopped' : outcome,
           endedAt: Date.now(),
-          ...(savepoint !== undefined ? { savepoint } : {}),
+          ...(savepoint !== undefined
+            ? { savepoint }
+            : committing !== undefined
+              ? { savepoint: committing }
+              : {}),
         },
         log,
       );
@@ -421,6 +427,10 @@ function resumeEndedJob(jobId: string, r: JobEndRecord, log: (line: string) => v
       );
     case 'cancelled':
     case 'failed':
+      if (r.outcome === 'failed' && r.savepoint !== undefined)
+        throw new RestoreError(
+          `${job} failed at ${at} while its sinks committed the savepoint of a stop, ${r.savepoint}; continue from it with -s ${r.savepoint}, or run without --resume to start from the beginning`,
+        );
       throw new RestoreError(
         `${job} ${r.outcome === 'failed' ? 'failed' : 'was cancelled'} at ${at} and its checkpoints were removed (retention); run without --resume to start from the beginning, or with -s PATH from a savepoint`,
       );

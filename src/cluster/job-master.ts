@@ -92,8 +92,11 @@ export class JobMaster implements JobStatusProvider {
   private commitRecord: Promise<void> | undefined;
   /** Settles the running attempt's outcome (see settle). */
   private settleAttempt: ((outcome: AttemptOutcome) => void) | undefined;
-  /** A stop's sinks were told to commit its savepoint, and the job failed after (see runAttempts). */
-  private stopCommitting = false;
+  /**
+   * The savepoint of a stop whose sinks were told to commit it, when the job failed after that
+   * (see runAttempts): where the job continues from.
+   */
+  failedCommitting: string | undefined;
   /** `_committed` writes, one after another (see recordCommit). */
   private recordWrites: Promise<unknown> = Promise.resolve();
   /** The stop whose savepoint `_committed` names, or may name (the stop may yet fail over). */
@@ -136,7 +139,7 @@ export class JobMaster implements JobStatusProvider {
       // its sinks were told to commit it: it did not stop there, and `--resume` must not say so.
       // (Once they were, the record keeps naming it: see runAttempts.)
       const storage = this.options.checkpointing.intervalMs > 0 ? this.options.storage : undefined;
-      if (this.stopRecorded !== undefined && !this.stopCommitting && storage !== undefined) {
+      if (this.stopRecorded !== undefined && this.failedCommitting === undefined && storage !== undefined) {
         const newest = this.latest.completed?.id ?? this.stopRecorded;
         await this.recordCommit(storage, newest, undefined, true).catch((w: unknown) =>
           this.log(`weir: ${errorMessage(w)}`),
@@ -162,7 +165,7 @@ export class JobMaster implements JobStatusProvider {
         // the savepoint when the user says so (as Flink does, FLINK-26783).
         const at = this.stoppedWith.location?.uri ?? `savepoint ${this.stoppedWith.id}`;
         this.stoppedWith = undefined;
-        this.stopCommitting = true;
+        this.failedCommitting = at;
         this.state = 'failed';
         const next = `the job failed rather than restart from a checkpoint older than what its sinks began to commit; continue it from the savepoint with -s ${at}`;
         this.settle({ failure, next });

@@ -650,13 +650,19 @@ describe('--resume after a run lost its checkpoints', () => {
   });
 
   it('fails the job, rather than over, once the sinks began to commit a stop (the record keeps naming the savepoint)', async () => {
-    for (const restarts of [1, undefined]) {
+    const cases = [
+      { restarts: 1 },
+      { restarts: undefined },
+      { restarts: undefined, retention: 'never' as const },
+    ];
+    for (const { restarts, retention } of cases) {
       const dir = mkdtempSync(join(tmpdir(), 'weir-lost-'));
       const savepoints = mkdtempSync(join(tmpdir(), 'weir-lost-sp-'));
       let thrown = false;
       let req: SavepointRequestView | undefined;
       const r = await run(dir, {
         restarts,
+        retention,
         during: (m) => void (req = m.stop({ targetDir: savepoints })),
         // A task fails while the sinks commit the stop's savepoint.
         onCommit: (m) => {
@@ -686,7 +692,14 @@ describe('--resume after a run lost its checkpoints', () => {
       );
       expect(namesSavepoint(dir, r.master!.jobId)).toBe(true);
       const again = await run(dir, { resume: true });
-      expect(String(again.error)).toContain(`was stopped with savepoint ${sp} at `);
+      if (retention === 'never')
+        // Its checkpoints are gone; `_ended` says it failed, and where it continues from.
+        expect(String(again.error)).toMatch(
+          new RegExp(
+            `failed at \\S+ while its sinks committed the savepoint of a stop, ${escape(sp)}; continue from it with -s ${escape(sp)}, `,
+          ),
+        );
+      else expect(String(again.error)).toContain(`was stopped with savepoint ${sp} at `);
       expect(again.processed).toBe(0);
     }
   });
