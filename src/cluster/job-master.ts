@@ -580,8 +580,13 @@ export class JobMaster implements JobStatusProvider {
               .triggerFinalCheckpoint('savepoint')
               .then(afterTold)
               .then(d.resolve, (e: unknown) => {
-                d.reject(e);
                 fail(e);
+                // A drained job cannot run on: its request says what became of it instead.
+                if (e instanceof StopFailedError) d.reject(e);
+                else
+                  void attemptEnd.then((o) =>
+                    d.reject(new StopFailedError(errorMessage(e), o.next, { cause: e })),
+                  );
               });
             planned = undefined;
           } else {

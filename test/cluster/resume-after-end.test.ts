@@ -537,6 +537,42 @@ describe('--resume after a run lost its checkpoints', () => {
     }
   });
 
+  it('says what became of a drained job whose final savepoint failed', async () => {
+    for (const restarts of [1, undefined]) {
+      const dir = mkdtempSync(join(tmpdir(), 'weir-lost-'));
+      const savepoints = mkdtempSync(join(tmpdir(), 'weir-lost-sp-'));
+      const write = FsCheckpointStorage.prototype.writeMetadata;
+      const refused = vi.spyOn(FsCheckpointStorage.prototype, 'writeMetadata').mockImplementation(function (
+        this: FsCheckpointStorage,
+        location,
+        bytes,
+      ) {
+        if (location.uri.startsWith(savepoints)) return Promise.reject(new Error('injected: no space left'));
+        return write.call(this, location, bytes);
+      });
+      let req: SavepointRequestView | undefined;
+      let r: Run;
+      try {
+        r = await run(dir, {
+          restarts,
+          during: (m) => void (req = m.stop({ targetDir: savepoints, drain: true })),
+        });
+      } finally {
+        refused.mockRestore();
+      }
+      const outcome = r.master!.savepointRequest(req!.requestId)!;
+      expect(outcome.status).toBe('failed');
+      expect(outcome.failure).toContain('injected: no space left');
+      if (restarts === undefined) {
+        expect(String(r.error)).toContain('injected: no space left');
+        expect(outcome.failure).toMatch(/; the job failed \(its restart strategy allows no more restarts\)$/);
+      } else {
+        expect(r.error).toBeUndefined();
+        expect(outcome.failure).toMatch(/; the job fails over to its newest checkpoint$/);
+      }
+    }
+  });
+
   it('names the savepoint of a stop whose process died before its end was recorded', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'weir-lost-'));
     const savepoints = mkdtempSync(join(tmpdir(), 'weir-lost-sp-'));
