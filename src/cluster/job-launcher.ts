@@ -329,9 +329,10 @@ export async function launchJob(
     // A job that failed while its sinks committed a stop's savepoint continues from there.
     const committing = outcome === 'failed' ? master.failedCommitting : undefined;
     const discard = enabled && shouldDiscard(settings.retention, outcome);
-    // A stop with a savepoint is recorded even when its checkpoints stay (retain-on-cancellation):
-    // its sinks committed the savepoint's output, so `--resume` must point to the savepoint.
-    if (discard || (enabled && savepoint !== undefined)) {
+    // A stop with a savepoint is recorded even when its checkpoints stay (retain-on-cancellation),
+    // and so is a job that failed while its sinks committed one: their sinks committed the
+    // savepoint's output, so `--resume` must point to the savepoint.
+    if (discard || (enabled && (savepoint ?? committing) !== undefined)) {
       // Recorded before the checkpoints go, so that no moment exists when a `--resume` would
       // find neither; when it cannot be recorded, the checkpoints stay.
       const recorded = await recordJobEnd(

@@ -479,7 +479,8 @@ export class JobMaster implements JobStatusProvider {
         // pre-committed for it is committed by the next checkpoint.
         const commits = completed.kind === 'checkpoint' || stopping;
         const tell = (): void => {
-          if (over) return;
+          // Nothing is told once the attempt is failing or cancelled: no sink commits for it then.
+          if (over || failure !== undefined || this.cancelRequested) return;
           if (commits) for (const t of tasks) t.notifyCheckpointComplete(id);
           if (stopping && completed.kind === 'savepoint') this.stoppedWith = completed;
           if (id === finalId) for (const t of tasks) t.release();

@@ -1,0 +1,107 @@
+// A stop whose attempt fails or is cancelled while its `_committed` record is being written, with
+// a sink slow to close keeping the attempt alive until the record lands: no sink may be told to
+// commit the savepoint then, so a failure fails the job over (it does not end it for good, which
+// is only for a stop the sinks began to commit) and a cancel fails the stop.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { StreamExecutionEnvironment } from '../../src/index.js';
+import type { JobMaster } from '../../src/cluster/job-master.js';
+import type { SavepointRequestView } from '../../src/cluster/savepoint-request.js';
+import type { Sink, SinkWriter } from '../../src/runtime/sink.js';
+import { FsCheckpointStorage } from '../../src/storage/fs-checkpoint-storage.js';
+import { spin } from './hooked-count.js';
+
+/** Records the checkpoints it is told of; closes slowly once `slow` is set. */
+class SlowClosingSink implements Sink<number> {
+  readonly told: number[] = [];
+  slow = false;
+  createWriter(): SinkWriter<number> {
+    return {
+      write: () => undefined,
+      notifyCheckpointComplete: (id) => void this.told.push(id),
+      close: () => (this.slow ? new Promise<void>((r) => setTimeout(r, 600)) : undefined),
+    };
+  }
+}
+
+async function stopWhileRecording(interrupt: (m: JobMaster) => void): Promise<{
+  error: unknown;
+  outcome: SavepointRequestView;
+  told: number[];
+  savepointId: number | undefined;
+}> {
+  const env = new StreamExecutionEnvironment({ parallelism: 1, execution: { batchSize: 64 } });
+  env.enableCheckpointing(15);
+  env.checkpointConfig.setCheckpointStorage(mkdtempSync(join(tmpdir(), 'weir-stop-race-')));
+  env.checkpointConfig.setTimeout(2000);
+  env.setRestartStrategy({ type: 'fixed-delay', attempts: 1, delayMs: 10 });
+  const sink = new SlowClosingSink();
+  let master: JobMaster | undefined;
+  let req: SavepointRequestView | undefined;
+  let savepointId: number | undefined;
+  const write = FsCheckpointStorage.prototype.writeJobRecord;
+  const spy = vi.spyOn(FsCheckpointStorage.prototype, 'writeJobRecord').mockImplementation(function (
+    this: FsCheckpointStorage,
+    jobId,
+    name,
+    bytes,
+  ) {
+    const text = new TextDecoder().decode(bytes);
+    if (name !== '_committed' || !text.includes('"savepoint"') || savepointId !== undefined)
+      return write.call(this, jobId, name, bytes);
+    savepointId = (JSON.parse(text) as { checkpoint: number }).checkpoint;
+    sink.slow = true;
+    interrupt(master!); // before the record lands, so before any sink is told
+    return new Promise((r) => setTimeout(r, 200)).then(() => write.call(this, jobId, name, bytes));
+  });
+  let error: unknown;
+  try {
+    env
+      .fromSequence(1, 50_000)
+      .uid('numbers')
+      .map((n: number) => {
+        if (req === undefined && master !== undefined && master.completedCheckpoints >= 3)
+          req = master.stop({ targetDir: mkdtempSync(join(tmpdir(), 'weir-stop-race-sp-')) });
+        if (req === undefined) spin(0.05);
+        return n;
+      })
+      .uid('map')
+      .keyBy((n: number) => n % 2)
+      .sinkTo(sink)
+      .uid('sink');
+    await env.execute('race', { onStart: (m) => void (master = m) });
+  } catch (e) {
+    error = e;
+  } finally {
+    spy.mockRestore();
+    sink.slow = false;
+  }
+  return { error, outcome: master!.savepointRequest(req!.requestId)!, told: sink.told, savepointId };
+}
+
+describe('a stop interrupted before its sinks were told', () => {
+  it('fails over, rather than failing for good, when a task fails', async () => {
+    const r = await stopWhileRecording((m) => {
+      const tasks = (m as unknown as { tasks: Array<{ enqueueMail(a: () => void): void }> }).tasks;
+      tasks[0]!.enqueueMail(() => {
+        throw new Error('injected while the record is written');
+      });
+    });
+    expect(r.savepointId).toBeDefined();
+    expect(r.told).not.toContain(r.savepointId);
+    expect(r.error).toBeUndefined(); // restarted from its newest checkpoint and ran to its end
+    expect(r.outcome.status).toBe('failed');
+    expect(r.outcome.failure).toMatch(/; the job fails over to its newest checkpoint$/);
+  });
+
+  it('fails the stop when the job is cancelled', async () => {
+    const r = await stopWhileRecording((m) => m.cancel());
+    expect(r.savepointId).toBeDefined();
+    expect(r.told).not.toContain(r.savepointId);
+    expect(String(r.error)).toMatch(/was cancelled/);
+    expect(r.outcome.status).toBe('failed');
+    expect(r.outcome.failure).toMatch(/; the job was cancelled$/);
+  });
+});
