@@ -10,15 +10,8 @@ export function parseJobRecord(
   bytes: Uint8Array,
   version: number,
 ): (Record<string, unknown> & { jobName: string }) | undefined {
-  let v: unknown;
-  try {
-    v = JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    return undefined;
-  }
-  if (typeof v !== 'object' || v === null) return undefined;
-  const o = v as Record<string, unknown>;
-  if (o.version !== version || typeof o.jobName !== 'string') return undefined;
+  const o = parseObject(bytes);
+  if (o === undefined || o.version !== version || typeof o.jobName !== 'string') return undefined;
   return o as Record<string, unknown> & { jobName: string };
 }
 
@@ -27,12 +20,16 @@ export function parseJobRecord(
  * this weir cannot read belongs to another job and is none of its business.
  */
 export function recordJobName(bytes: Uint8Array): string | undefined {
+  const name = parseObject(bytes)?.jobName;
+  return typeof name === 'string' ? name : undefined;
+}
+
+function parseObject(bytes: Uint8Array): Record<string, unknown> | undefined {
+  let v: unknown;
   try {
-    const v: unknown = JSON.parse(new TextDecoder().decode(bytes));
-    if (typeof v !== 'object' || v === null) return undefined;
-    const name = (v as Record<string, unknown>).jobName;
-    return typeof name === 'string' ? name : undefined;
+    v = JSON.parse(new TextDecoder().decode(bytes));
   } catch {
     return undefined;
   }
+  return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : undefined;
 }

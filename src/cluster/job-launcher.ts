@@ -325,14 +325,14 @@ export async function launchJob(
     outcome = master.status().state === 'cancelled' ? 'cancelled' : 'failed';
     throw e;
   } finally {
-    const savepoint = result?.savepointPath;
-    // A job that failed while its sinks committed a stop's savepoint continues from there.
-    const committing = outcome === 'failed' ? master.failedCommitting : undefined;
+    const stoppedAt = result?.savepointPath;
+    // A job that failed while its sinks committed a stop's savepoint continues from there too.
+    const savepoint = stoppedAt ?? (outcome === 'failed' ? master.failedCommitting : undefined);
     const discard = enabled && shouldDiscard(settings.retention, outcome);
     // A stop with a savepoint is recorded even when its checkpoints stay (retain-on-cancellation),
     // and so is a job that failed while its sinks committed one: their sinks committed the
     // savepoint's output, so `--resume` must point to the savepoint.
-    if (discard || (enabled && (savepoint ?? committing) !== undefined)) {
+    if (discard || (enabled && savepoint !== undefined)) {
       // Recorded before the checkpoints go, so that no moment exists when a `--resume` would
       // find neither; when it cannot be recorded, the checkpoints stay.
       const recorded = await recordJobEnd(
@@ -340,13 +340,9 @@ export async function launchJob(
         master.jobId,
         {
           jobName: graph.jobName,
-          outcome: savepoint !== undefined ? 'stopped' : outcome,
+          outcome: stoppedAt !== undefined ? 'stopped' : outcome,
           endedAt: Date.now(),
-          ...(savepoint !== undefined
-            ? { savepoint }
-            : committing !== undefined
-              ? { savepoint: committing }
-              : {}),
+          ...(savepoint !== undefined ? { savepoint } : {}),
         },
         log,
       );

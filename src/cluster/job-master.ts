@@ -301,7 +301,7 @@ export class JobMaster implements JobStatusProvider {
     promise.then(
       (c) => this.savepoints.complete(view, c.id, c.location?.uri ?? location.uri, Date.now()),
       (e: unknown) => {
-        const why = e instanceof Error ? e.message : String(e);
+        const why = errorMessage(e);
         const after =
           e instanceof StopFailedError
             ? e.next
@@ -364,13 +364,9 @@ export class JobMaster implements JobStatusProvider {
       // Restoring commits what the checkpoint left pending in the sinks. After a stop that
       // failed once its record named the savepoint, the job runs on: the record names none.
       try {
-        const again = this.stopRecorded !== undefined;
-        await this.recordCommit(
-          storage,
-          (restoresOwn ? from?.id : undefined) ?? this.stopRecorded ?? 0,
-          undefined,
-          again,
-        );
+        // Without an own checkpoint to restore, only a stop's record brings it here.
+        const checkpoint = restoresOwn ? from!.id : this.stopRecorded!;
+        await this.recordCommit(storage, checkpoint, undefined, this.stopRecorded !== undefined);
       } catch (e) {
         return e;
       }

@@ -28,8 +28,8 @@ export class JobControlError extends Error {
 }
 
 /**
- * A stop's savepoint was written and its tasks were told to commit it, but a task failed before
- * the job ended there: the job fails over, and the savepoint is not where it stopped.
+ * A stop whose savepoint completed did not end the job there: its record could not be written, a
+ * task failed, or the job was cancelled first. `next` says what became of the job instead.
  */
 export class StopFailedError extends Error {
   override readonly name = 'StopFailedError';

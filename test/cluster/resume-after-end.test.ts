@@ -20,6 +20,7 @@ import { HookedCount, spin } from './hooked-count.js';
 import { RestoreError } from '../../src/cluster/job-launcher.js';
 import { FsCheckpointStorage } from '../../src/storage/fs-checkpoint-storage.js';
 import { fingerprint } from '../tree-fingerprint.js';
+import { routeRecordWrites, writeAfter } from './record-writes.js';
 
 /** A HookedCount told when checkpoints complete: the moment a sink would commit. */
 class CommitAwareCount extends HookedCount {
@@ -402,19 +403,13 @@ describe('--resume after a run lost its checkpoints', () => {
   it('fails over when the record is not written within the checkpoint timeout, and fails when it never is', async () => {
     for (const stuckFor of [450, Infinity]) {
       const dir = mkdtempSync(join(tmpdir(), 'weir-lost-'));
-      const write = FsCheckpointStorage.prototype.writeJobRecord;
       let first = true;
-      const slow = vi.spyOn(FsCheckpointStorage.prototype, 'writeJobRecord').mockImplementation(function (
-        this: FsCheckpointStorage,
-        jobId,
-        name,
-        bytes,
-      ) {
-        if (name !== '_committed' || !first) return write.call(this, jobId, name, bytes);
+      const slow = routeRecordWrites((w) => {
+        if (w.name !== '_committed' || !first) return w.write();
         first = false;
         // A slow mount (later writes wait for this one), or a stuck one.
         if (stuckFor === Infinity) return new Promise<void>(() => undefined);
-        return new Promise((r) => setTimeout(r, stuckFor)).then(() => write.call(this, jobId, name, bytes));
+        return writeAfter(stuckFor, w);
       });
       const commits = recordBeforeCommits(dir);
       let r: Run;
@@ -439,20 +434,14 @@ describe('--resume after a run lost its checkpoints', () => {
 
   it('tells completions in order while the record is being written', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'weir-lost-'));
-    const writeRecord = FsCheckpointStorage.prototype.writeJobRecord;
     const writeMetadata = FsCheckpointStorage.prototype.writeMetadata;
     let releaseRecord: (() => void) | undefined;
     let metadataWrites = 0;
     // `_committed` completes only in the microtask after checkpoint 2's `_metadata`: the moment
     // a completion could overtake the one waiting for the record.
-    const record = vi.spyOn(FsCheckpointStorage.prototype, 'writeJobRecord').mockImplementation(function (
-      this: FsCheckpointStorage,
-      jobId,
-      name,
-      bytes,
-    ) {
-      const written = writeRecord.call(this, jobId, name, bytes);
-      if (name !== '_committed') return written;
+    const record = routeRecordWrites((w) => {
+      const written = w.write();
+      if (w.name !== '_committed') return written;
       return new Promise<void>((resolve, reject) => {
         releaseRecord = () => void written.then(resolve, reject);
       });
@@ -501,18 +490,10 @@ describe('--resume after a run lost its checkpoints', () => {
     for (const drain of [false, true]) {
       const dir = mkdtempSync(join(tmpdir(), 'weir-lost-'));
       const savepoints = mkdtempSync(join(tmpdir(), 'weir-lost-sp-'));
-      const write = FsCheckpointStorage.prototype.writeJobRecord;
       // Only the record naming the savepoint fails: the stop's.
-      const refused = vi.spyOn(FsCheckpointStorage.prototype, 'writeJobRecord').mockImplementation(function (
-        this: FsCheckpointStorage,
-        jobId,
-        name,
-        bytes,
-      ) {
-        if (new TextDecoder().decode(bytes).includes('"savepoint"'))
-          return Promise.reject(new Error('injected: no space left'));
-        return write.call(this, jobId, name, bytes);
-      });
+      const refused = routeRecordWrites((w) =>
+        w.text.includes('"savepoint"') ? Promise.reject(new Error('injected: no space left')) : w.write(),
+      );
       let req: SavepointRequestView | undefined;
       let r: Run;
       try {
@@ -576,17 +557,10 @@ describe('--resume after a run lost its checkpoints', () => {
   it('names the savepoint of a stop whose process died before its end was recorded', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'weir-lost-'));
     const savepoints = mkdtempSync(join(tmpdir(), 'weir-lost-sp-'));
-    const write = FsCheckpointStorage.prototype.writeJobRecord;
     // `_ended` never arrives, as after a kill: the checkpoints stay, and they are older than the stop.
-    const noEnd = vi.spyOn(FsCheckpointStorage.prototype, 'writeJobRecord').mockImplementation(function (
-      this: FsCheckpointStorage,
-      jobId,
-      name,
-      bytes,
-    ) {
-      if (name === '_ended') return Promise.reject(new Error('killed'));
-      return write.call(this, jobId, name, bytes);
-    });
+    const noEnd = routeRecordWrites((w) =>
+      w.name === '_ended' ? Promise.reject(new Error('killed')) : w.write(),
+    );
     let stopped: Run;
     try {
       stopped = await run(dir, { during: (m) => void m.stop({ targetDir: savepoints }) });
@@ -615,17 +589,10 @@ describe('--resume after a run lost its checkpoints', () => {
 
   /** Holds the write of the `_committed` that names a savepoint for 200 ms, calling `held` first. */
   const holdStopRecord = (held: () => void): { restore(): void } => {
-    const write = FsCheckpointStorage.prototype.writeJobRecord;
-    const spy = vi.spyOn(FsCheckpointStorage.prototype, 'writeJobRecord').mockImplementation(function (
-      this: FsCheckpointStorage,
-      jobId,
-      name,
-      bytes,
-    ) {
-      if (!new TextDecoder().decode(bytes).includes('"savepoint"'))
-        return write.call(this, jobId, name, bytes);
+    const spy = routeRecordWrites((w) => {
+      if (!w.text.includes('"savepoint"')) return w.write();
       held();
-      return new Promise((r) => setTimeout(r, 200)).then(() => write.call(this, jobId, name, bytes));
+      return writeAfter(200, w);
     });
     return { restore: () => spy.mockRestore() };
   };
@@ -742,20 +709,11 @@ describe('--resume after a run lost its checkpoints', () => {
     const dir = mkdtempSync(join(tmpdir(), 'weir-lost-'));
     const savepoints = mkdtempSync(join(tmpdir(), 'weir-lost-sp-'));
     let late: Promise<void> | undefined;
-    const write = FsCheckpointStorage.prototype.writeJobRecord;
-    const spy = vi.spyOn(FsCheckpointStorage.prototype, 'writeJobRecord').mockImplementation(function (
-      this: FsCheckpointStorage,
-      jobId,
-      name,
-      bytes,
-    ) {
-      if (name === '_ended') return Promise.reject(new Error('killed')); // as after a kill
+    const spy = routeRecordWrites((w) => {
+      if (w.name === '_ended') return Promise.reject(new Error('killed')); // as after a kill
       // The stop's record: a mount slower than the checkpoint timeout, that does finish.
-      if (new TextDecoder().decode(bytes).includes('"savepoint"'))
-        return (late = new Promise((r) => setTimeout(r, 700)).then(() =>
-          write.call(this, jobId, name, bytes),
-        ));
-      return write.call(this, jobId, name, bytes);
+      if (w.text.includes('"savepoint"')) return (late = writeAfter(700, w));
+      return w.write();
     });
     let req: SavepointRequestView | undefined;
     let r: Run;

@@ -5,13 +5,13 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { StreamExecutionEnvironment } from '../../src/index.js';
 import type { JobMaster } from '../../src/cluster/job-master.js';
 import type { SavepointRequestView } from '../../src/cluster/savepoint-request.js';
 import type { Sink, SinkWriter } from '../../src/runtime/sink.js';
-import { FsCheckpointStorage } from '../../src/storage/fs-checkpoint-storage.js';
 import { spin } from './hooked-count.js';
+import { routeRecordWrites, writeAfter } from './record-writes.js';
 
 /** Records the checkpoints it is told of; closes slowly once `slow` is set. */
 class SlowClosingSink implements Sink<number> {
@@ -41,20 +41,13 @@ async function stopWhileRecording(interrupt: (m: JobMaster) => void): Promise<{
   let master: JobMaster | undefined;
   let req: SavepointRequestView | undefined;
   let savepointId: number | undefined;
-  const write = FsCheckpointStorage.prototype.writeJobRecord;
-  const spy = vi.spyOn(FsCheckpointStorage.prototype, 'writeJobRecord').mockImplementation(function (
-    this: FsCheckpointStorage,
-    jobId,
-    name,
-    bytes,
-  ) {
-    const text = new TextDecoder().decode(bytes);
-    if (name !== '_committed' || !text.includes('"savepoint"') || savepointId !== undefined)
-      return write.call(this, jobId, name, bytes);
-    savepointId = (JSON.parse(text) as { checkpoint: number }).checkpoint;
+  const spy = routeRecordWrites((w) => {
+    if (w.name !== '_committed' || !w.text.includes('"savepoint"') || savepointId !== undefined)
+      return w.write();
+    savepointId = (JSON.parse(w.text) as { checkpoint: number }).checkpoint;
     sink.slow = true;
     interrupt(master!); // before the record lands, so before any sink is told
-    return new Promise((r) => setTimeout(r, 200)).then(() => write.call(this, jobId, name, bytes));
+    return writeAfter(200, w);
   });
   let error: unknown;
   try {
