@@ -111,6 +111,8 @@ export class JobMaster implements JobStatusProvider {
   private finishedRecordsOut = 0;
   private readonly savepoints = new SavepointRequests();
   private control: AttemptControl | undefined;
+  /** Between an attempt's tasks ending and what follows (finish, restart, failure) being decided. */
+  private attemptEnding = false;
   /** The savepoint a stop (with or without --drain) ended the job with. */
   stoppedWith: CompletedCheckpoint | undefined;
   /** weir's version for `_metadata`, read once (not from package.json per checkpoint). */
@@ -290,6 +292,10 @@ export class JobMaster implements JobStatusProvider {
       throw new JobControlError(`job '${this.graph.jobName}' was started without savepoint storage`);
     const control = this.control;
     if (control === undefined || this.state !== 'running') {
+      if (this.state === 'running' && this.attemptEnding)
+        throw new JobControlError(
+          `job '${this.graph.jobName}' is not running: its tasks have ended and it is finishing, failing over or failing; try again if it runs on`,
+        );
       const now = this.state === 'running' ? 'starting' : this.state;
       const hint = now === 'starting' || now === 'restarting' ? 'try again once it runs' : 'nothing to do';
       throw new JobControlError(`job '${this.graph.jobName}' is ${now}, not running; ${hint}`);
@@ -356,6 +362,7 @@ export class JobMaster implements JobStatusProvider {
 
   /** One deployment of the graph; resolves with the failure that ended it, or undefined when it finished. */
   private async runAttempt(): Promise<unknown> {
+    this.attemptEnding = false;
     const settings = this.options.checkpointing;
     const storage = settings.intervalMs > 0 ? this.options.storage : undefined;
     const from = this.latest.completed;
@@ -648,6 +655,7 @@ export class JobMaster implements JobStatusProvider {
     // stop's record is rewritten before the next attempt restores).
     over = true;
     this.control = undefined;
+    this.attemptEnding = true;
     await queued?.catch(() => undefined);
     coordinator.stop('job-stopping');
     if (drain !== undefined && finalId === undefined)

@@ -1,7 +1,8 @@
 // A stop whose attempt fails or is cancelled while its `_committed` record is being written, with
 // a sink slow to close keeping the attempt alive until the record lands: no sink may be told to
 // commit the savepoint then, so a failure fails the job over (it does not end it for good, which
-// is only for a stop the sinks began to commit) and a cancel fails the stop.
+// is only for a stop the sinks began to commit) and a cancel fails the stop. A request made while
+// an attempt is ending is refused as such.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -96,5 +97,56 @@ describe('a stop interrupted before its sinks were told', () => {
     expect(String(r.error)).toMatch(/was cancelled/);
     expect(r.outcome.status).toBe('failed');
     expect(r.outcome.failure).toMatch(/; the job was cancelled$/);
+  });
+});
+
+describe('a request while an attempt ends', () => {
+  it('is refused as ending, not as starting', async () => {
+    const env = new StreamExecutionEnvironment({ parallelism: 1, execution: { batchSize: 64 } });
+    env.enableCheckpointing(15);
+    env.checkpointConfig.setCheckpointStorage(mkdtempSync(join(tmpdir(), 'weir-ending-')));
+    env.checkpointConfig.setTimeout(2000);
+    env.setRestartStrategy({ type: 'fixed-delay', attempts: 1, delayMs: 10 });
+    let master: JobMaster | undefined;
+    let refusal: unknown;
+    let held = false;
+    const spy = routeRecordWrites((w) => {
+      if (held || w.name !== '_committed') return w.write();
+      held = true;
+      // The task fails and ends while this record is still being written: the attempt waits for
+      // it before deciding to restart, and a request in between is told so.
+      const tasks = (master as unknown as { tasks: Array<{ enqueueMail(a: () => void): void }> }).tasks;
+      tasks[0]!.enqueueMail(() => {
+        throw new Error('injected while the record is written');
+      });
+      setTimeout(() => {
+        try {
+          master!.stop({ targetDir: mkdtempSync(join(tmpdir(), 'weir-ending-sp-')) });
+        } catch (e) {
+          refusal = e;
+        }
+      }, 150);
+      return writeAfter(300, w);
+    });
+    try {
+      env
+        .fromSequence(1, 20_000)
+        .uid('numbers')
+        .map((n: number) => {
+          spin(0.02);
+          return n;
+        })
+        .uid('map')
+        .sinkTo(new SlowClosingSink())
+        .uid('sink');
+      await env.execute('ending', { onStart: (m) => void (master = m) });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(held).toBe(true);
+    expect(master!.restoredCheckpointIds.length).toBe(1); // it failed over, and ran to its end
+    expect(String(refusal)).toMatch(
+      /job 'ending' is not running: its tasks have ended and it is finishing, failing over or failing; try again if it runs on/,
+    );
   });
 });
