@@ -28,14 +28,16 @@ export const stopCommand: Command = {
   description: [
     'Stops a running job with a savepoint: its sources stop right after the savepoint barrier, the',
     'savepoint holds all state, the sinks commit, and the job ends (its `weir run` exits 0).',
-    'If the savepoint fails, the job keeps running and this says why.',
+    'If the savepoint fails, the job keeps running and this says why. If the job cannot end at a',
+    'completed savepoint (its record cannot be written, a task fails, it is cancelled), this says',
+    'what became of it: it fails over, failed (continue with -s <path> when named), or was cancelled.',
     'With --drain, the sources end their input first and every operator finishes before the final',
     "savepoint (a drained job's buffers are emitted, not saved); if that savepoint fails, the job",
     'goes back to its newest checkpoint and keeps running.',
     "<job-id> may be the start of an id, as 'weir list' shows it. Resume with 'weir run <job> -s <path>'.",
   ],
   notes: [
-    'Exit codes: 0 stopped (the path is the last line on stdout), 1 the savepoint failed or the job did not answer, 2 no running job has that id.',
+    'Exit codes: 0 stopped (the path is the last line on stdout), 1 the savepoint or the stop failed (the message says what became of the job) or the job did not answer, 2 no running job has that id.',
   ],
   options,
   run,
