@@ -150,4 +150,5 @@ export { PrintSink } from './connectors/print-sink.js';
 export { CollectSink } from './connectors/collect-sink.js';
 export { DiscardingSink } from './connectors/discarding-sink.js';
 export { FileSource, type FileSourceOptions } from './connectors/file-source.js';
+export { InputPathError } from './connectors/file-splits.js';
 export { FileSink, type FileSinkOptions } from './connectors/file-sink.js';

@@ -55,6 +55,7 @@ const SELF_EXPLAINING = new Set([
   'CheckpointConfigError',
   'InvalidKeyError',
   'StateAccessError',
+  'InputPathError',
   'OperatorFailure',
   // What a restore finds wrong: their messages name the path or file and the problem.
   'RestoreError',

@@ -10,6 +10,7 @@
 // `pollNext` only turns the complete lines it already has into strings, decoding whole lines
 // from bytes so a multi-byte character is never cut at a chunk boundary.
 import { isAscii } from 'node:buffer';
+import { statSync } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ListStateDescriptor } from '../state/descriptors.js';
@@ -24,6 +25,7 @@ import type {
 } from '../runtime/source.js';
 import {
   createSplits,
+  InputPathError,
   isFileSplit,
   listInputFiles,
   resolveSplitPath,
@@ -61,7 +63,7 @@ export const FILE_SOURCE_STATE_NAME = 'file-source-splits';
  * exactly the splits in its snapshot from their offsets, under the input path given now, and
  * does not list the directory again: files added since are not read, and a file that is missing
  * or shorter than its stored offset is an error. Give the source a uid so a new version of the
- * job finds its state.
+ * job finds its state. The input path must exist when the source is made (else InputPathError).
  * @example
  * env.fromSource(new FileSource('/data/logs'), 'logs').uid('logs')
  */
@@ -79,6 +81,13 @@ export class FileSource implements Source<string> {
       'readBufferSize',
       options.readBufferSize ?? DEFAULT_READ_BUFFER_SIZE,
     );
+    // A mistyped path fails the job's build with one line, not each attempt of a job that
+    // restarts for ever (a path that goes away later still fails the attempt that reads it).
+    const st = statSync(this.root, { throwIfNoEntry: false });
+    if (st === undefined)
+      throw new InputPathError(`input path not found: ${this.root}; give an existing file or directory`);
+    if (!st.isFile() && !st.isDirectory())
+      throw new InputPathError(`input path is neither a file nor a directory: ${this.root}`);
   }
 
   createReader(ctx: SourceReaderContext): SourceReader<string> {

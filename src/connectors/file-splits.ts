@@ -31,6 +31,11 @@ export function resolveSplitPath(root: string, relative: string): string {
   return relative === '' ? root : join(root, relative);
 }
 
+/** A FileSource's input path does not exist, or is neither a file nor a directory. */
+export class InputPathError extends Error {
+  override readonly name = 'InputPathError';
+}
+
 function isNotFound(e: unknown): boolean {
   return (e as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
 }
@@ -41,11 +46,11 @@ export async function listInputFiles(root: string): Promise<InputFile[]> {
   try {
     st = await stat(root);
   } catch (e) {
-    if (isNotFound(e)) throw new Error(`input path not found: ${root}`);
+    if (isNotFound(e)) throw new InputPathError(`input path not found: ${root}`);
     throw e;
   }
   if (st.isFile()) return [{ path: '', size: st.size }];
-  if (!st.isDirectory()) throw new Error(`input path is neither a file nor a directory: ${root}`);
+  if (!st.isDirectory()) throw new InputPathError(`input path is neither a file nor a directory: ${root}`);
   const files: InputFile[] = [];
   // Symlinked directories are followed, so remember where we have been to survive a link cycle.
   const visited = new Set<string>([await realpath(root)]);

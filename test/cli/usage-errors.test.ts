@@ -1,5 +1,6 @@
 // Every usage, configuration and job-file mistake exits with 2 and exactly one `weir: ` line on
 // stderr (ARCHITECTURE.md §9), never a stack trace.
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { expectOneLineError, JobFiles, weir } from './weir-process.js';
 
@@ -128,6 +129,19 @@ const cases: ReadonlyArray<readonly [string, readonly string[], RegExp]> = [
     'a rejected async build',
     ['run', 'build-errors.ts', '--', 'async'],
     /^weir: cannot build job 'build-errors': RangeError: too far\n$/,
+  ],
+  [
+    'a missing input file (FileSource)',
+    [
+      'run',
+      fileURLToPath(new URL('../../examples/word-count.ts', import.meta.url)),
+      '--',
+      '--input',
+      'no-such.txt',
+      '--output',
+      'out',
+    ],
+    /^weir: cannot build job 'word-count': input path not found: \S*\/no-such\.txt; give an existing file or directory\n$/,
   ],
 ];
 

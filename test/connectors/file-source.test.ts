@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   CollectSink,
   FileSource,
+  InputPathError,
   JobFailedError,
   StreamExecutionEnvironment,
   type FileSourceOptions,
@@ -151,16 +152,27 @@ describe('FileSource', () => {
     }
   });
 
-  it('fails with a one-line error naming a missing input path', async () => {
+  it('refuses a missing input path when it is made, naming it', () => {
     const missing = path.join(newDir(), 'no-such-dir');
-    const run = readWithJob(missing, 2);
-    await expect(run).rejects.toBeInstanceOf(JobFailedError);
-    const err = (await run.then(
+    expect(() => new FileSource(missing)).toThrow(InputPathError);
+    expect(() => new FileSource(missing)).toThrow(
+      `input path not found: ${missing}; give an existing file or directory`,
+    );
+  });
+
+  it('fails the job with a one-line error naming an input path gone before it runs', async () => {
+    const gone = path.join(newDir(), 'gone');
+    fs.mkdirSync(gone);
+    const env = new StreamExecutionEnvironment({ parallelism: 2 });
+    env.fromSource(new FileSource(gone), 'files').sinkTo(new CollectSink<string>());
+    fs.rmdirSync(gone);
+    const err = await env.execute('read files').then(
       () => undefined,
       (e: unknown) => e,
-    )) as Error;
-    expect(err.message).toContain(`input path not found: ${missing}`);
-    expect(err.message.split('\n')).toHaveLength(1);
+    );
+    expect(err).toBeInstanceOf(JobFailedError);
+    expect((err as Error).message).toContain(`input path not found: ${gone}`);
+    expect((err as Error).message.split('\n')).toHaveLength(1);
   });
 
   it('rejects a split size or read buffer that is not a positive integer', () => {
