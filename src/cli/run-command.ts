@@ -17,7 +17,7 @@ import { parseDuration } from '../api/duration.js';
 import { RestoreError, type ExecuteOptions } from '../cluster/job-launcher.js';
 import type { JobMaster } from '../cluster/job-master.js';
 import { JobRegistry, weirHome } from '../cluster/job-registry.js';
-import { progressIntervalMs, ProgressReporter } from '../cluster/progress-reporter.js';
+import { finishLine, progressIntervalMs, ProgressReporter } from '../cluster/progress-reporter.js';
 import { RestPortInUseError, RestServer } from '../cluster/rest-server.js';
 
 const COMMAND = 'weir run';
@@ -155,7 +155,7 @@ async function run(argv: readonly string[], io: CliIO): Promise<ExitCode> {
       }
       const observe = observeJob(job.name, given['rest-port'] ?? 'auto', io);
       try {
-        await execute(job, env, {
+        const stopped = await execute(job, env, {
           resume: given.resume === true,
           restoreFrom: given['from-savepoint'],
           allowNonRestoredState: given['allow-non-restored-state'] === true,
@@ -164,6 +164,7 @@ async function run(argv: readonly string[], io: CliIO): Promise<ExitCode> {
           log: (line) => io.err(line),
           onStart: observe.start,
         });
+        if (!stopped) observe.finished();
       } finally {
         await observe.stop();
       }
@@ -194,11 +195,12 @@ async function execute(
   job: JobDefinition,
   env: StreamExecutionEnvironment,
   options: ExecuteOptions,
-): Promise<void> {
+): Promise<boolean> {
   try {
     const result = await env.execute(job.name, options);
     if (result.savepointPath !== undefined)
       options.log?.(`weir: job '${job.name}' stopped with savepoint ${result.savepointPath}`);
+    return result.savepointPath !== undefined;
   } catch (e) {
     if (e instanceof JobCancelledError) throw new JobRunError(e.message, { cause: e });
     if (e instanceof RestoreError || isRestoreProblem(e))
@@ -218,10 +220,12 @@ function observeJob(
   jobName: string,
   port: number | 'auto',
   io: CliIO,
-): { start(master: JobMaster): Promise<void>; stop(): Promise<void> } {
+): { start(master: JobMaster): Promise<void>; finished(): void; stop(): Promise<void> } {
   let stop = async (): Promise<void> => undefined;
+  let job: JobMaster | undefined;
   return {
     async start(master) {
+      job = master;
       const rest = new RestServer(master, { port });
       let url: string;
       try {
@@ -254,6 +258,10 @@ function observeJob(
         await registry.unregister(master.jobId);
         process.off('exit', onExit);
       };
+    },
+    /** Closes the run of a job that reached its end with one line saying so. */
+    finished() {
+      if (job !== undefined) io.err(finishLine(job.status(), job.checkpoints()));
     },
     stop: () => stop(),
   };

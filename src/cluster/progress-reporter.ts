@@ -105,21 +105,54 @@ export function progressLine(
   return parts.join('  ');
 }
 
+/**
+ * The line a job that ran to its end closes with, e.g. `weir: job 'word-count' (id) finished in
+ * 6.23 s: 15.0 M records in, 15.0 M out; 18 checkpoints, last checkpoint 18 (69.6 kB in 64 ms)`.
+ */
+export function finishLine(status: JobStatusView, history: readonly CheckpointStatsView[]): string {
+  const { completed, failed } = status.counts;
+  const last = lastCompleted(status, history);
+  let text = `weir: job '${status.jobName}' (${status.jobId}) finished in ${formatMillis(status.durationMs)}: `;
+  // Records counted as the progress line counts them, between tasks (none in a job of one chain).
+  if (status.recordsIn > 0 || status.recordsOut > 0)
+    text += `${formatCount(status.recordsIn)} records in, ${formatCount(status.recordsOut)} out; `;
+  // Without checkpointing, the commit when the sources end is no checkpoint the user asked for.
+  if (status.checkpointing.intervalMs <= 0) text += 'checkpoints off';
+  else {
+    if (last === undefined) text += 'no checkpoint completed';
+    else text += `${completed} checkpoint${completed === 1 ? '' : 's'}, last ${describeCompleted(last)}`;
+    if (failed > 0) text += `, ${failed} failed`;
+  }
+  if (status.restarts > 0) text += `; restarts ${status.restarts}`;
+  return text;
+}
+
+function lastCompleted(
+  status: JobStatusView,
+  history: readonly CheckpointStatsView[],
+): CheckpointStatsView | undefined {
+  return status.lastCheckpoint?.status === 'completed'
+    ? status.lastCheckpoint
+    : history.find((c) => c.status === 'completed');
+}
+
+/** `checkpoint 7 (12.4 MB in 310 ms)`. */
+function describeCompleted(last: CheckpointStatsView): string {
+  const size = last.sizeBytes === null ? undefined : formatBytes(last.sizeBytes);
+  const took = last.durationMs === null ? undefined : formatMillis(last.durationMs);
+  const detail = size !== undefined && took !== undefined ? `${size} in ${took}` : (size ?? took);
+  return `${last.kind} ${last.id}${detail === undefined ? '' : ` (${detail})`}`;
+}
+
 function checkpointPart(status: JobStatusView, history: readonly CheckpointStatsView[]): string {
-  const last =
-    status.lastCheckpoint?.status === 'completed'
-      ? status.lastCheckpoint
-      : history.find((c) => c.status === 'completed');
+  const last = lastCompleted(status, history);
   const newest = history[0];
   if (last === undefined) {
     if (status.checkpointing.intervalMs <= 0 && history.length === 0) return 'checkpoints off';
     const failed = status.counts.failed;
     return failed > 0 ? `no checkpoint yet (${failed} failed)` : 'no checkpoint yet';
   }
-  const size = last.sizeBytes === null ? undefined : formatBytes(last.sizeBytes);
-  const took = last.durationMs === null ? undefined : formatMillis(last.durationMs);
-  const detail = size !== undefined && took !== undefined ? `${size} in ${took}` : (size ?? took);
-  let text = `${last.kind} ${last.id}${detail === undefined ? '' : ` (${detail})`}`;
+  let text = describeCompleted(last);
   if (newest !== undefined && newest.status === 'failed' && newest.id > last.id)
     text += `, ${newest.id} failed`;
   return text;
@@ -139,6 +172,12 @@ function scaled(value: number): { digits: string; prefix: string } {
   if (i === 0) return { digits: String(Math.round(v)), prefix: '' };
   const r = rounded(v, i);
   return { digits: r.toFixed(r >= 100 ? 0 : r >= 10 ? 1 : 2), prefix: prefixes[i]! };
+}
+
+/** A count: `523`, `12.5 k`, `1.84 M`. */
+export function formatCount(n: number): string {
+  const { digits, prefix } = scaled(n);
+  return prefix === '' ? digits : `${digits} ${prefix}`;
 }
 
 /** Records per second: `0/s`, `523/s`, `12.5 k/s`, `1.84 M/s`. */

@@ -92,6 +92,18 @@ describe.concurrent('weir run', () => {
     },
   );
 
+  it('closes a run that reached its end with one line: time, records, checkpoints', async () => {
+    const r = await weir(['run', 'job.ts', '--checkpoint-interval', '1h', '--checkpoint-dir', 'chk'], {
+      cwd: files.dir,
+    });
+    expect(r).toMatchObject({ code: 0, stdout: 'a\nb\n', stderr: '' });
+    expect(r.rawStderr).toMatch(
+      /^weir: job 'commonjs-scope' \([0-9a-f-]+\) finished in \d[\d.]* m?s: 1 checkpoint, last checkpoint 1 \(\d+ B in \d+ ms\)$/m,
+    );
+    const off = await weir(['run', 'job.ts'], { cwd: files.dir });
+    expect(off.rawStderr).toMatch(/^weir: job 'commonjs-scope' \(.*\) finished in [^;]*: checkpoints off$/m);
+  });
+
   it('builds with parallelism 1 and max parallelism 128 by default', async () => {
     const r = await weir(['run', 'config.ts'], { cwd: files.dir });
     expect(r).toMatchObject({ code: 0, stderr: '' });

@@ -19,6 +19,8 @@ export interface WeirResult {
 }
 
 const ANNOUNCEMENT = /^weir: job '[^\n]*' \([0-9a-f-]+\) running; REST API at http:\/\/[^\n]*\n/m;
+/** The line a job that reached its end closes with. */
+const FINISHED = /^weir: job '[^\n]*' \([0-9a-f-]+\) finished in [^\n]*\n/m;
 
 /** A WEIR_HOME of the test run's own, so tests never touch the user's ~/.weir. */
 const TEST_HOME = mkdtempSync(join(tmpdir(), 'weir-home-'));
@@ -52,7 +54,7 @@ export function weir(args: readonly string[], options: WeirOptions = {}): Promis
     });
     child.on('error', reject);
     child.on('close', (code, signal) => {
-      const r = { code, signal, stdout, stderr: stderr.replace(ANNOUNCEMENT, '') };
+      const r = { code, signal, stdout, stderr: stderr.replace(ANNOUNCEMENT, '').replace(FINISHED, '') };
       // Not enumerable, so tests comparing whole results with toEqual need not spell it out.
       Object.defineProperty(r, 'rawStderr', { value: stderr, enumerable: false });
       resolve(r as WeirResult);

@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import type { CheckpointStatsView, JobStatusProvider, JobStatusView } from '../../src/cluster/job-status.js';
 import {
   DEFAULT_PROGRESS_INTERVAL_MS,
+  finishLine,
   formatBytes,
+  formatCount,
   formatMillis,
   formatRate,
   formatUptime,
@@ -247,5 +249,78 @@ describe('progress formats', () => {
     [273_600_000, '3d04h'],
   ])('formatUptime(%d) = %s', (n, text) => {
     expect(formatUptime(n)).toBe(text);
+  });
+});
+
+describe('finishLine', () => {
+  const status = (s: Partial<JobStatusView>): JobStatusView =>
+    ({
+      jobId: 'j1',
+      jobName: 'word-count',
+      state: 'finished',
+      startTime: 0,
+      durationMs: 6234,
+      parallelism: 2,
+      restarts: 0,
+      recordsIn: 15_000_000,
+      recordsOut: 14_990_000,
+      checkpointing: { intervalMs: 300, dir: '/tmp/chk' },
+      vertices: [],
+      lastCheckpoint: null,
+      counts: { completed: 0, failed: 0, inProgress: 0 },
+      ...s,
+    }) as JobStatusView;
+
+  it('says how long the job ran, its records (when some passed between tasks), checkpoints (the last one, failures) and restarts', () => {
+    const last = checkpoint(25, 'completed', { sizeBytes: 69_500, durationMs: 21 });
+    expect(
+      finishLine(
+        status({ lastCheckpoint: last, counts: { completed: 24, failed: 1, inProgress: 0 }, restarts: 1 }),
+        [last, checkpoint(24, 'failed')],
+      ),
+    ).toBe(
+      "weir: job 'word-count' (j1) finished in 6.23 s: 15.0 M records in, 15.0 M out; 24 checkpoints, last checkpoint 25 (69.5 kB in 21 ms), 1 failed; restarts 1",
+    );
+    const only = checkpoint(1, 'completed', { sizeBytes: 512, durationMs: 15 });
+    expect(
+      finishLine(
+        status({ recordsIn: 0, recordsOut: 0, counts: { completed: 1, failed: 0, inProgress: 0 } }),
+        [only],
+      ),
+    ).toBe(
+      "weir: job 'word-count' (j1) finished in 6.23 s: 1 checkpoint, last checkpoint 1 (512 B in 15 ms)",
+    );
+  });
+
+  it("says 'checkpoints off' without checkpointing, though the sources' end committed the sinks", () => {
+    const commit = checkpoint(1, 'completed', { sizeBytes: 0, durationMs: 15 });
+    expect(
+      finishLine(
+        status({
+          checkpointing: { intervalMs: 0, dir: null },
+          lastCheckpoint: commit,
+          counts: { completed: 1, failed: 0, inProgress: 0 },
+        }),
+        [commit],
+      ),
+    ).toBe("weir: job 'word-count' (j1) finished in 6.23 s: 15.0 M records in, 15.0 M out; checkpoints off");
+  });
+
+  it('says when no checkpoint completed', () => {
+    expect(
+      finishLine(status({ counts: { completed: 0, failed: 2, inProgress: 0 } }), [checkpoint(2, 'failed')]),
+    ).toBe(
+      "weir: job 'word-count' (j1) finished in 6.23 s: 15.0 M records in, 15.0 M out; no checkpoint completed, 2 failed",
+    );
+  });
+
+  it('formats counts with three digits and a unit prefix', () => {
+    expect([0, 523, 12_460, 1_840_000, 999_600].map(formatCount)).toEqual([
+      '0',
+      '523',
+      '12.5 k',
+      '1.84 M',
+      '1.00 M',
+    ]);
   });
 });
