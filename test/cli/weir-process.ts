@@ -62,7 +62,6 @@ export function weir(args: readonly string[], options: WeirOptions = {}): Promis
   });
 }
 
-/** The error contract of ARCHITECTURE.md §9: the exit code, and exactly one `weir: ` line on stderr. */
 /**
  * Runs `args` (a `weir run … --resume` command) until it exits by itself, killing it with SIGKILL
  * a random 0–300 ms after each run's first checkpoint (seen on the progress line, so set
@@ -99,6 +98,7 @@ export async function runWithKills(
   }
 }
 
+/** The error contract of ARCHITECTURE.md §9: the exit code, and exactly one `weir: ` line on stderr. */
 export function expectOneLineError(r: WeirResult, code: number, pattern: RegExp): void {
   expect({ code: r.code, stderr: r.stderr }).toEqual({
     code,
