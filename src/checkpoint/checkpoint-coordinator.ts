@@ -228,6 +228,8 @@ export interface CoordinatorOptions {
   discard(checkpoint: PendingCheckpoint | CompletedCheckpoint): void;
   /** More consecutive checkpoint failures than tolerated (or the final checkpoint failed). Called once. */
   failJob(cause: CheckpointFailureError): void;
+  /** Where statistics go; a job passes one for all its attempts, so they span its restarts. */
+  readonly stats?: CheckpointStatsTracker;
 }
 
 /** 'created': savepoints possible, no periodic checkpoints yet; 'running': periodic checkpoints on; 'stopped': nothing more. */
@@ -252,7 +254,7 @@ export class CheckpointCoordinator {
   private readonly clock: Clock;
   private readonly inProgress = new Map<number, InProgress>();
   private readonly retainedCheckpoints: RetainedCheckpoints;
-  private readonly stats = new CheckpointStatsTracker(HISTORY_SIZE);
+  private readonly stats: CheckpointStatsTracker;
   private tasks: readonly string[];
   private lifecycle: CoordinatorState = 'created';
   private nextId: number;
@@ -279,6 +281,7 @@ export class CheckpointCoordinator {
     this.nextId = o.firstCheckpointId;
     this.tasks = [...o.tasks];
     this.retainedCheckpoints = new RetainedCheckpoints(o.settings.numRetained);
+    this.stats = o.stats ?? new CheckpointStatsTracker(HISTORY_SIZE);
   }
 
   get state(): CoordinatorState {

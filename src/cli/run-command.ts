@@ -261,7 +261,7 @@ function observeJob(
     },
     /** Closes the run of a job that reached its end with one line saying so. */
     finished() {
-      if (job !== undefined) io.err(finishLine(job.status(), job.checkpoints()));
+      if (job !== undefined) io.err(finishLine(job.status(), job.checkpoints(), job.completedSavepoints));
     },
     stop: () => stop(),
   };

@@ -235,7 +235,7 @@ export async function launchJob(
       // came last is a matter of clocks, so the user decides.
       if (older !== undefined)
         throw new RestoreError(
-          `job '${graph.jobName}' (${last[0]}) ended (${last[1].outcome}) at ${new Date(last[1].endedAt).toISOString()}, but run ${older.jobId} left an older checkpoint, ${older.location.uri}; continue from it with -s ${older.location.uri}, or run without --resume to start from the beginning`,
+          `job '${graph.jobName}' (${last[0]}) ended (${last[1].outcome}) at ${new Date(last[1].endedAt).toISOString()}, but run ${older.jobId} left an older checkpoint: continue from it with -s ${older.location.uri} (or run without --resume to start from the beginning)`,
         );
       return resumeEndedJob(last[0], last[1], log);
     }
@@ -420,13 +420,13 @@ function resumeEndedJob(jobId: string, r: JobEndRecord, log: (line: string) => v
       return { jobId, jobName: r.jobName, durationMs: 0 };
     case 'stopped':
       throw new RestoreError(
-        `${job} was stopped with savepoint ${r.savepoint ?? '(unknown)'} at ${at}; continue from it with -s ${r.savepoint ?? 'PATH'}, or run without --resume to start from the beginning`,
+        `${job} was stopped with a savepoint at ${at}: continue from it with -s ${r.savepoint ?? 'PATH'} (or run without --resume to start from the beginning)`,
       );
     case 'cancelled':
     case 'failed':
       if (r.outcome === 'failed' && r.savepoint !== undefined)
         throw new RestoreError(
-          `${job} failed at ${at} while its sinks committed the savepoint of a stop, ${r.savepoint}; continue from it with -s ${r.savepoint}, or run without --resume to start from the beginning`,
+          `${job} failed at ${at} while its sinks committed the savepoint of a stop: continue from it with -s ${r.savepoint} (or run without --resume to start from the beginning)`,
         );
       throw new RestoreError(
         `${job} ${r.outcome === 'failed' ? 'failed' : 'was cancelled'} at ${at} and its checkpoints were removed (retention); run without --resume to start from the beginning, or with -s PATH from a savepoint`,

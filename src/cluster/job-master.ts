@@ -3,7 +3,11 @@
 // as the restart strategy allows (ARCHITECTURE.md §4, §6).
 import { randomUUID } from 'node:crypto';
 import type { CheckpointSettings } from '../api/checkpoint-config.js';
-import { CheckpointCoordinator, type FinalizedCheckpoint } from '../checkpoint/checkpoint-coordinator.js';
+import {
+  CheckpointCoordinator,
+  CheckpointStatsTracker,
+  type FinalizedCheckpoint,
+} from '../checkpoint/checkpoint-coordinator.js';
 import type { CompletedCheckpoint } from '../checkpoint/completed-checkpoint.js';
 import type { PendingCheckpoint } from '../checkpoint/pending-checkpoint.js';
 import { SystemClock, type Clock } from '../checkpoint/clock.js';
@@ -101,8 +105,12 @@ export class JobMaster implements JobStatusProvider {
   private recordWrites: Promise<unknown> = Promise.resolve();
   /** The stop whose savepoint `_committed` names, or may name (the stop may yet fail over). */
   private stopRecorded: number | undefined;
-  /** Checkpoints completed over all attempts. */
+  /** Checkpoints and savepoints completed over all attempts. */
   completedCheckpoints = 0;
+  /** Of those, savepoints. */
+  completedSavepoints = 0;
+  /** Checkpoint statistics over all attempts (the REST API's history and counts). */
+  private readonly checkpointStats = new CheckpointStatsTracker();
   private nextCheckpointId: number;
   private cancelRequested = false;
   private finishedRecordsIn = 0;
@@ -111,8 +119,11 @@ export class JobMaster implements JobStatusProvider {
   private finishedRecordsOut = 0;
   private readonly savepoints = new SavepointRequests();
   private control: AttemptControl | undefined;
-  /** Between an attempt's tasks ending and what follows (finish, restart, failure) being decided. */
-  private attemptEnding = false;
+  /**
+   * Between an attempt's tasks ending and what follows being decided: why they ended, for a
+   * request made then.
+   */
+  private attemptEnding: string | undefined;
   /** The savepoint a stop (with or without --drain) ended the job with. */
   stoppedWith: CompletedCheckpoint | undefined;
   /** weir's version for `_metadata`, read once (not from package.json per checkpoint). */
@@ -292,10 +303,8 @@ export class JobMaster implements JobStatusProvider {
       throw new JobControlError(`job '${this.graph.jobName}' was started without savepoint storage`);
     const control = this.control;
     if (control === undefined || this.state !== 'running') {
-      if (this.state === 'running' && this.attemptEnding)
-        throw new JobControlError(
-          `job '${this.graph.jobName}' is not running: its tasks have ended and it is finishing, failing over or failing; try again if it runs on`,
-        );
+      if (this.state === 'running' && this.attemptEnding !== undefined)
+        throw new JobControlError(`job '${this.graph.jobName}' ${this.attemptEnding}`);
       const now = this.state === 'running' ? 'starting' : this.state;
       const hint = now === 'starting' || now === 'restarting' ? 'try again once it runs' : 'nothing to do';
       throw new JobControlError(`job '${this.graph.jobName}' is ${now}, not running; ${hint}`);
@@ -362,7 +371,7 @@ export class JobMaster implements JobStatusProvider {
 
   /** One deployment of the graph; resolves with the failure that ended it, or undefined when it finished. */
   private async runAttempt(): Promise<unknown> {
-    this.attemptEnding = false;
+    this.attemptEnding = undefined;
     const settings = this.options.checkpointing;
     const storage = settings.intervalMs > 0 ? this.options.storage : undefined;
     const from = this.latest.completed;
@@ -447,6 +456,7 @@ export class JobMaster implements JobStatusProvider {
       tasks: [], // filled below, once the tasks exist
       clock: this.clock,
       firstCheckpointId: this.nextCheckpointId,
+      stats: this.checkpointStats,
       trigger: (id, timestamp, kind) => {
         this.nextCheckpointId = Math.max(this.nextCheckpointId, id + 1);
         const barrier: CheckpointBarrier = { kind: 'barrier', id, timestamp, type: kind };
@@ -477,6 +487,7 @@ export class JobMaster implements JobStatusProvider {
         if (completed.kind === 'checkpoint' && completed.location !== undefined)
           this.latest.completed = completed;
         this.completedCheckpoints++;
+        if (completed.kind === 'savepoint') this.completedSavepoints++;
         const stopping = id === stopId || id === finalId;
         // A savepoint taken while the job runs commits nothing (Flink ≥ 1.15): what the sinks
         // pre-committed for it is committed by the next checkpoint.
@@ -655,7 +666,14 @@ export class JobMaster implements JobStatusProvider {
     // stop's record is rewritten before the next attempt restores).
     over = true;
     this.control = undefined;
-    this.attemptEnding = true;
+    this.attemptEnding =
+      failure !== undefined
+        ? 'is failing (a task failed); try again if it restarts'
+        : this.cancelRequested
+          ? 'is being cancelled'
+          : this.stoppedWith !== undefined
+            ? 'is stopping: it ended at its savepoint'
+            : 'is finishing: its sources ended and its output is committed';
     await queued?.catch(() => undefined);
     coordinator.stop('job-stopping');
     if (drain !== undefined && finalId === undefined)

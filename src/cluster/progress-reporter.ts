@@ -107,22 +107,30 @@ export function progressLine(
 
 /**
  * The line a job that ran to its end closes with, e.g. `weir: job 'word-count' (id) finished in
- * 6.23 s: 15.0 M records in, 15.0 M out; 18 checkpoints, last checkpoint 18 (69.6 kB in 64 ms)`.
+ * 6.23 s: 15.0 M records passed between tasks; 18 checkpoints, last checkpoint 18 (69.6 kB in
+ * 64 ms)`. `status` and `history` span every attempt; `savepoints` is how many of the completed
+ * snapshots were savepoints.
  */
-export function finishLine(status: JobStatusView, history: readonly CheckpointStatsView[]): string {
-  const { completed, failed } = status.counts;
-  const last = lastCompleted(status, history);
+export function finishLine(
+  status: JobStatusView,
+  history: readonly CheckpointStatsView[],
+  savepoints: number,
+): string {
   let text = `weir: job '${status.jobName}' (${status.jobId}) finished in ${formatMillis(status.durationMs)}: `;
-  // Records counted as the progress line counts them, between tasks (none in a job of one chain).
-  if (status.recordsIn > 0 || status.recordsOut > 0)
-    text += `${formatCount(status.recordsIn)} records in, ${formatCount(status.recordsOut)} out; `;
+  // Counted as the progress line counts them, between tasks (none in a job of one chain); after a
+  // restart they include what was replayed, so they are left out then.
+  if (status.recordsIn > 0 && status.restarts === 0)
+    text += `${formatCount(status.recordsIn)} records passed between tasks; `;
   // Without checkpointing, the commit when the sources end is no checkpoint the user asked for.
   if (status.checkpointing.intervalMs <= 0) text += 'checkpoints off';
   else {
-    if (last === undefined) text += 'no checkpoint completed';
-    else text += `${completed} checkpoint${completed === 1 ? '' : 's'}, last ${describeCompleted(last)}`;
-    if (failed > 0) text += `, ${failed} failed`;
+    const completed = status.counts.completed - savepoints;
+    const last = history.find((c) => c.status === 'completed' && c.kind === 'checkpoint');
+    text += `${completed} checkpoint${completed === 1 ? '' : 's'}`;
+    if (last !== undefined) text += `, last ${describeCompleted(last)}`;
+    if (status.counts.failed > 0) text += `, ${status.counts.failed} failed`;
   }
+  if (savepoints > 0) text += `; ${savepoints} savepoint${savepoints === 1 ? '' : 's'}`;
   if (status.restarts > 0) text += `; restarts ${status.restarts}`;
   return text;
 }

@@ -83,9 +83,18 @@ export class FileSource implements Source<string> {
     );
     // A mistyped path fails the job's build with one line, not each attempt of a job that
     // restarts for ever (a path that goes away later still fails the attempt that reads it).
-    const st = statSync(this.root, { throwIfNoEntry: false });
-    if (st === undefined)
-      throw new InputPathError(`input path not found: ${this.root}; give an existing file or directory`);
+    let st;
+    try {
+      st = statSync(this.root);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      // A file where a folder should be (ENOTDIR) or a cycle of links (ELOOP) is no path either.
+      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP')
+        throw new InputPathError(`input path not found: ${this.root}; give an existing file or directory`, {
+          cause: e,
+        });
+      throw new InputPathError(`cannot read input path ${this.root}: ${(e as Error).message}`, { cause: e });
+    }
     if (!st.isFile() && !st.isDirectory())
       throw new InputPathError(`input path is neither a file nor a directory: ${this.root}`);
   }

@@ -89,7 +89,7 @@ describe('weir stop, with kills around it', () => {
       }
       // --resume after a run that stopped but was killed before it exited, or was killed before its
       // first checkpoint with a stop's savepoint behind it.
-      const named = /continue from it with -s (\S+?),? /.exec(r.stderr)?.[1];
+      const named = /continue from it with -s (\S+) /.exec(r.stderr)?.[1];
       if (r.code === 2 && from === undefined && named !== undefined) {
         from = named;
         continue;

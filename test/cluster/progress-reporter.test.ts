@@ -271,24 +271,40 @@ describe('finishLine', () => {
       ...s,
     }) as JobStatusView;
 
-  it('says how long the job ran, its records (when some passed between tasks), checkpoints (the last one, failures) and restarts', () => {
-    const last = checkpoint(25, 'completed', { sizeBytes: 69_500, durationMs: 21 });
+  it('says how long the job ran, the records between its tasks, its checkpoints and the last one', () => {
+    const last = checkpoint(18, 'completed', { sizeBytes: 69_500, durationMs: 21 });
     expect(
       finishLine(
-        status({ lastCheckpoint: last, counts: { completed: 24, failed: 1, inProgress: 0 }, restarts: 1 }),
-        [last, checkpoint(24, 'failed')],
+        status({ lastCheckpoint: last, counts: { completed: 18, failed: 1, inProgress: 0 } }),
+        [last, checkpoint(17, 'failed'), checkpoint(16, 'completed')],
+        0,
       ),
     ).toBe(
-      "weir: job 'word-count' (j1) finished in 6.23 s: 15.0 M records in, 15.0 M out; 24 checkpoints, last checkpoint 25 (69.5 kB in 21 ms), 1 failed; restarts 1",
+      "weir: job 'word-count' (j1) finished in 6.23 s: 15.0 M records passed between tasks; 18 checkpoints, last checkpoint 18 (69.5 kB in 21 ms), 1 failed",
     );
     const only = checkpoint(1, 'completed', { sizeBytes: 512, durationMs: 15 });
     expect(
       finishLine(
         status({ recordsIn: 0, recordsOut: 0, counts: { completed: 1, failed: 0, inProgress: 0 } }),
         [only],
+        0,
       ),
     ).toBe(
       "weir: job 'word-count' (j1) finished in 6.23 s: 1 checkpoint, last checkpoint 1 (512 B in 15 ms)",
+    );
+  });
+
+  it('counts savepoints apart, names the last checkpoint (not a savepoint), and leaves out replayed records after a restart', () => {
+    const sp = checkpoint(7, 'completed', { kind: 'savepoint', sizeBytes: 2048, durationMs: 40 });
+    const last = checkpoint(6, 'completed', { sizeBytes: 1000, durationMs: 12 });
+    expect(
+      finishLine(
+        status({ restarts: 2, lastCheckpoint: sp, counts: { completed: 7, failed: 0, inProgress: 0 } }),
+        [sp, last],
+        1,
+      ),
+    ).toBe(
+      "weir: job 'word-count' (j1) finished in 6.23 s: 6 checkpoints, last checkpoint 6 (1.00 kB in 12 ms); 1 savepoint; restarts 2",
     );
   });
 
@@ -302,15 +318,22 @@ describe('finishLine', () => {
           counts: { completed: 1, failed: 0, inProgress: 0 },
         }),
         [commit],
+        0,
       ),
-    ).toBe("weir: job 'word-count' (j1) finished in 6.23 s: 15.0 M records in, 15.0 M out; checkpoints off");
+    ).toBe(
+      "weir: job 'word-count' (j1) finished in 6.23 s: 15.0 M records passed between tasks; checkpoints off",
+    );
   });
 
   it('says when no checkpoint completed', () => {
     expect(
-      finishLine(status({ counts: { completed: 0, failed: 2, inProgress: 0 } }), [checkpoint(2, 'failed')]),
+      finishLine(
+        status({ counts: { completed: 0, failed: 2, inProgress: 0 } }),
+        [checkpoint(2, 'failed')],
+        0,
+      ),
     ).toBe(
-      "weir: job 'word-count' (j1) finished in 6.23 s: 15.0 M records in, 15.0 M out; no checkpoint completed, 2 failed",
+      "weir: job 'word-count' (j1) finished in 6.23 s: 15.0 M records passed between tasks; 0 checkpoints, 2 failed",
     );
   });
 

@@ -158,9 +158,9 @@ describe('--resume after the job ended', () => {
     const r = await run(dir, { resume: true });
     expect(r.error).toBeInstanceOf(RestoreError);
     expect(String(r.error)).toContain(
-      `job 'ends' (${stopped.result!.jobId}) was stopped with savepoint ${sp} at `,
+      `job 'ends' (${stopped.result!.jobId}) was stopped with a savepoint at `,
     );
-    expect(String(r.error)).toContain(`continue from it with -s ${sp}, or run without --resume`);
+    expect(String(r.error)).toContain(`continue from it with -s ${sp} (or run without --resume`);
     expect(r.processed).toBe(0);
   });
 
@@ -482,7 +482,11 @@ describe('--resume after a run lost its checkpoints', () => {
     expect(stopped.error).toBeUndefined();
     expect(completeCheckpoints(dir, stopped.result!.jobId).length).toBeGreaterThan(0);
     const r = await run(dir, { resume: true });
-    expect(String(r.error)).toContain(`was stopped with savepoint ${stopped.result!.savepointPath!} at `);
+    expect(String(r.error)).toMatch(
+      new RegExp(
+        `was stopped with a savepoint at \\S+: continue from it with -s ${escape(stopped.result!.savepointPath!)} \\(`,
+      ),
+    );
     expect(r.processed).toBe(0);
   });
 
@@ -575,12 +579,17 @@ describe('--resume after a run lost its checkpoints', () => {
 
     const r = await run(dir, { resume: true });
     expect(r.error).toBeInstanceOf(RestoreError);
-    expect(String(r.error)).toContain(`job 'ends' (${jobId}) was stopped with savepoint ${sp} at `);
+    expect(String(r.error)).toMatch(
+      new RegExp(
+        `job 'ends' \\(${jobId}\\) was stopped with a savepoint at \\S+: continue from it with -s ${escape(sp)} \\(`,
+      ),
+    );
     expect(r.processed).toBe(0);
     // With every checkpoint gone too, the same answer rather than a lost run.
     for (const c of completeCheckpoints(dir, jobId)) rmSync(join(dir, jobId, c), { recursive: true });
     const gone = await run(dir, { resume: true });
-    expect(String(gone.error)).toContain(`was stopped with savepoint ${sp} at `);
+    expect(String(gone.error)).toContain(`was stopped with a savepoint at `);
+    expect(String(gone.error)).toContain(`continue from it with -s ${sp} (`);
   });
 
   const namesSavepoint = (dir: string, jobId: string): boolean =>
@@ -698,7 +707,7 @@ describe('--resume after a run lost its checkpoints', () => {
       // `_ended` says it failed, and where it continues from (whether or not its checkpoints stay).
       expect(String(again.error)).toMatch(
         new RegExp(
-          `failed at \\S+ while its sinks committed the savepoint of a stop, ${escape(sp)}; continue from it with -s ${escape(sp)}, `,
+          `failed at \\S+ while its sinks committed the savepoint of a stop: continue from it with -s ${escape(sp)} \\(`,
         ),
       );
       expect(again.processed).toBe(0);

@@ -20,7 +20,7 @@ function completedIds(dir: string): number[] {
   return ids.sort((a, b) => a - b);
 }
 
-/** Ids of the newest `n` checkpoints the job's current attempt completed, oldest first. */
+/** Ids of the newest `n` checkpoints the job completed (in any attempt), oldest first. */
 function lastCompleted(master: JobMaster, n: number): number[] {
   const ids = master
     .checkpoints()

@@ -146,7 +146,7 @@ describe('a request while an attempt ends', () => {
     expect(held).toBe(true);
     expect(master!.restoredCheckpointIds.length).toBe(1); // it failed over, and ran to its end
     expect(String(refusal)).toMatch(
-      /job 'ending' is not running: its tasks have ended and it is finishing, failing over or failing; try again if it runs on/,
+      /^JobControlError: job 'ending' is failing \(a task failed\); try again if it restarts$/,
     );
   });
 });

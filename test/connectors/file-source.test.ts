@@ -158,6 +158,15 @@ describe('FileSource', () => {
     expect(() => new FileSource(missing)).toThrow(
       `input path not found: ${missing}; give an existing file or directory`,
     );
+    // Below a file, or a link that points to itself: not found either.
+    const file = path.join(newDir(), 'file.txt');
+    fs.writeFileSync(file, 'a\n');
+    expect(() => new FileSource(path.join(file, 'x'))).toThrow(
+      `input path not found: ${path.join(file, 'x')};`,
+    );
+    const loop = path.join(newDir(), 'loop');
+    fs.symlinkSync(loop, loop);
+    expect(() => new FileSource(loop)).toThrow(InputPathError);
   });
 
   it('fails the job with a one-line error naming an input path gone before it runs', async () => {

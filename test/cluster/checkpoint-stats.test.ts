@@ -1,0 +1,48 @@
+// The checkpoint statistics a job shows (REST API, `weir checkpoints`, the closing line) span its
+// restarts, as Flink's do: a restart does not start the counts and the history again.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DiscardingSink, StreamExecutionEnvironment } from '../../src/index.js';
+import type { JobMaster } from '../../src/cluster/job-master.js';
+import { spin } from './hooked-count.js';
+
+describe('checkpoint statistics', () => {
+  it('count and list the checkpoints of every attempt', async () => {
+    const env = new StreamExecutionEnvironment({ parallelism: 1, execution: { batchSize: 64 } });
+    env.enableCheckpointing(15);
+    env.checkpointConfig.setCheckpointStorage(mkdtempSync(join(tmpdir(), 'weir-stats-')));
+    env.setRestartStrategy({ type: 'fixed-delay', attempts: 1, delayMs: 0 });
+    let master: JobMaster | undefined;
+    let failed = false;
+    let beforeRestart = 0;
+    env
+      .fromSequence(1, 20_000)
+      .uid('numbers')
+      .map((n: number) => {
+        spin(0.02);
+        if (!failed && master !== undefined && master.completedCheckpoints >= 3) {
+          failed = true;
+          beforeRestart = master.completedCheckpoints;
+          throw new Error('once');
+        }
+        return n;
+      })
+      .uid('map')
+      .keyBy((n: number) => n % 3)
+      .sum()
+      .uid('sum')
+      .sinkTo(new DiscardingSink())
+      .uid('sink');
+    await env.execute('stats', { onStart: (m) => void (master = m) });
+    const m = master!;
+    expect(m.status().restarts).toBe(1);
+    const completed = m.checkpoints().filter((c) => c.status === 'completed');
+    expect(m.completedCheckpoints).toBeGreaterThan(beforeRestart);
+    expect(m.status().counts.completed).toBe(m.completedCheckpoints);
+    expect(completed.length).toBe(m.completedCheckpoints);
+    // The attempt before the restart completed the checkpoint the next one restored.
+    expect(completed.map((c) => c.id)).toContain(m.restoredCheckpointIds[0]);
+  });
+});
