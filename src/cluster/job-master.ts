@@ -219,15 +219,18 @@ export class JobMaster implements JobStatusProvider {
         this.settle({ failure, next: 'the job failed (its restart strategy allows no more restarts)' });
         throw new JobFailedError(this.graph.jobName, failure);
       }
-      this.settle({ failure, next: 'the job fails over to its newest checkpoint' });
       this.restarts++;
-      this.state = 'restarting';
       const from =
         this.latest.completed !== undefined
           ? `checkpoint ${this.latest.completed.id}`
           : this.latest.restore !== undefined
             ? 'the restored snapshot'
             : 'the beginning';
+      this.settle({
+        failure,
+        next: `the job fails over: restart ${this.restarts} in ${decision.delayMs} ms from ${from}`,
+      });
+      this.state = 'restarting';
       this.log(
         `job '${this.graph.jobName}' failed (${failure instanceof Error ? failure.message : String(failure)}); ` +
           `restart ${this.restarts} in ${decision.delayMs} ms from ${from}`,

@@ -514,7 +514,7 @@ describe('--resume after a run lost its checkpoints', () => {
       expect(outcome.status).toBe('failed');
       expect(outcome.path).toBeNull();
       expect(outcome.failure).toMatch(
-        /^could not record in .* that job [0-9a-f-]+ commits output, so nothing was committed: injected: no space left; the job fails over to its newest checkpoint$/,
+        /^could not record in .* that job [0-9a-f-]+ commits output, so nothing was committed: injected: no space left; the job fails over: restart \d+ in \d+ ms from (checkpoint \d+|the restored snapshot|the beginning)$/,
       );
       expect(r.log).toContainEqual(
         expect.stringMatching(/^weir: stop-with-savepoint failed: could not record/),
@@ -553,7 +553,9 @@ describe('--resume after a run lost its checkpoints', () => {
         expect(outcome.failure).toMatch(/; the job failed \(its restart strategy allows no more restarts\)$/);
       } else {
         expect(r.error).toBeUndefined();
-        expect(outcome.failure).toMatch(/; the job fails over to its newest checkpoint$/);
+        expect(outcome.failure).toMatch(
+          /; the job fails over: restart \d+ in \d+ ms from (checkpoint \d+|the restored snapshot|the beginning)$/,
+        );
       }
     }
   });
@@ -635,7 +637,7 @@ describe('--resume after a run lost its checkpoints', () => {
     expect(named.every((n) => !n)).toBe(true);
     const outcome = r.master!.savepointRequest(req!.requestId)!;
     expect(outcome.failure).toMatch(
-      /^savepoint .* was written, but a task failed while the job stopped: .*injected task failure.*; the job fails over to its newest checkpoint$/,
+      /^savepoint .* was written, but a task failed while the job stopped: .*injected task failure.*; the job fails over: restart \d+ in \d+ ms from (checkpoint \d+|the restored snapshot|the beginning)$/,
     );
     const again = await run(dir, { resume: true });
     expect(again.log.join('\n')).toContain(`(${r.result!.jobId}) finished at `);
@@ -740,7 +742,7 @@ describe('--resume after a run lost its checkpoints', () => {
     expect(r.result!.savepointPath).toBeUndefined(); // it failed over and ran to its end
     const outcome = r.master!.savepointRequest(req!.requestId)!;
     expect(outcome.failure).toMatch(
-      /not written within 300 ms .*; the job fails over to its newest checkpoint$/,
+      /not written within 300 ms .*; the job fails over: restart \d+ in \d+ ms from (checkpoint \d+|the restored snapshot|the beginning)$/,
     );
     await late; // had it been left behind, it would land now
     expect(namesSavepoint(dir, r.master!.jobId)).toBe(false);
