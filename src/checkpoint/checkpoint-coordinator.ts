@@ -101,12 +101,17 @@ type MutableStats = { -readonly [K in keyof CheckpointStats]: CheckpointStats[K]
   tasks: Map<string, TaskSnapshotStats>;
 };
 
-/** Keeps the last `capacity` checkpoints' statistics and the totals since the coordinator started. */
+/**
+ * Keeps the last `capacity` snapshots' statistics and the totals since it was made: a job keeps
+ * one over all its attempts.
+ */
 export class CheckpointStatsTracker {
   private readonly entries: MutableStats[] = [];
   private readonly byId = new Map<number, MutableStats>();
   private completed = 0;
   private failed = 0;
+  /** Checkpoints (not savepoints) that failed for a reason that counts as a failure. */
+  private failedCheckpoints = 0;
 
   constructor(private readonly capacity = 100) {}
 
@@ -152,6 +157,7 @@ export class CheckpointStatsTracker {
     this.failed++;
     const e = this.byId.get(id);
     if (e === undefined) return;
+    if (e.kind === 'checkpoint' && countsAsFailure(failure.reason)) this.failedCheckpoints++;
     e.status = 'failed';
     e.durationMs = endTime - e.triggerTime;
     e.abortReason = failure.reason;
@@ -170,6 +176,11 @@ export class CheckpointStatsTracker {
 
   counts(inProgress: number): CheckpointCounts {
     return { completed: this.completed, failed: this.failed, inProgress };
+  }
+
+  /** Checkpoints that failed (expired, declined, `_metadata` not written); not the aborted ones. */
+  get checkpointFailures(): number {
+    return this.failedCheckpoints;
   }
 }
 
@@ -305,8 +316,9 @@ export class CheckpointCoordinator {
     }
   }
 
-  /** Stops triggering and aborts every snapshot in progress with reason 'job-stopping'. */
-  stop(reason: 'job-stopping' = 'job-stopping'): void {
+  /** Stops triggering and aborts every snapshot in progress with reason 'job-stopping' and `detail`. */
+  stop(detail: string = ABORT_REASONS['job-stopping'].description): void {
+    const reason = 'job-stopping';
     if (this.lifecycle === 'stopped') return;
     this.lifecycle = 'stopped';
     this.disablePeriodic();
@@ -314,7 +326,7 @@ export class CheckpointCoordinator {
     try {
       for (const id of [...this.inProgress.keys()].sort((a, b) => a - b)) {
         const r = this.inProgress.get(id);
-        if (r !== undefined) this.abort(r.pending, reason, ABORT_REASONS[reason].description);
+        if (r !== undefined) this.abort(r.pending, reason, detail);
       }
     } finally {
       this.settling--;

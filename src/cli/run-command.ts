@@ -261,7 +261,13 @@ function observeJob(
     },
     /** Closes the run of a job that reached its end with one line saying so. */
     finished() {
-      if (job !== undefined) io.err(finishLine(job.status(), job.checkpoints(), job.completedSavepoints));
+      if (job !== undefined)
+        io.err(
+          finishLine(job.status(), job.checkpoints(), {
+            savepoints: job.completedSavepoints,
+            failed: job.checkpointFailures,
+          }),
+        );
     },
     stop: () => stop(),
   };

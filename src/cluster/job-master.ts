@@ -111,6 +111,10 @@ export class JobMaster implements JobStatusProvider {
   completedSavepoints = 0;
   /** Checkpoint statistics over all attempts (the REST API's history and counts). */
   private readonly checkpointStats = new CheckpointStatsTracker();
+  /** Checkpoints that failed over all attempts, not counting those aborted (subsumed, stopping). */
+  get checkpointFailures(): number {
+    return this.checkpointStats.checkpointFailures;
+  }
   private nextCheckpointId: number;
   private cancelRequested = false;
   private finishedRecordsIn = 0;
@@ -669,16 +673,23 @@ export class JobMaster implements JobStatusProvider {
     // stop's record is rewritten before the next attempt restores).
     over = true;
     this.control = undefined;
+    // In the order runAttempts decides in: a stop whose sinks were told, a cancel, a failure.
     this.attemptEnding =
-      failure !== undefined
-        ? 'is failing (a task failed); try again if it restarts'
+      this.stoppedWith !== undefined
+        ? failure !== undefined
+          ? `is failing while its sinks commit its stop's savepoint (${errorMessage(failure)}); it will not restart`
+          : 'is stopping: it ended at its savepoint'
         : this.cancelRequested
           ? 'is being cancelled'
-          : this.stoppedWith !== undefined
-            ? 'is stopping: it ended at its savepoint'
+          : failure !== undefined
+            ? `is failing (${errorMessage(failure)}); try again if it restarts`
             : 'is finishing: its sources ended and its output is committed';
     await queued?.catch(() => undefined);
-    coordinator.stop('job-stopping');
+    coordinator.stop(
+      failure !== undefined && !this.cancelRequested
+        ? 'the attempt failed (the job fails over, or fails)'
+        : undefined,
+    );
     if (drain !== undefined && finalId === undefined)
       drain.reject(new Error('the job ended before its sources did'));
     // Files of aborted checkpoints are gone before the next attempt (or the process) starts.

@@ -109,12 +109,12 @@ export function progressLine(
  * The line a job that ran to its end closes with, e.g. `weir: job 'word-count' (id) finished in
  * 6.23 s: 15.0 M records passed between tasks; 18 checkpoints, last checkpoint 18 (69.6 kB in
  * 64 ms)`. `status` and `history` span every attempt; `savepoints` is how many of the completed
- * snapshots were savepoints.
+ * snapshots were savepoints, `failed` how many checkpoints failed (aborted ones not counted).
  */
 export function finishLine(
   status: JobStatusView,
   history: readonly CheckpointStatsView[],
-  savepoints: number,
+  { savepoints, failed }: { readonly savepoints: number; readonly failed: number },
 ): string {
   let text = `weir: job '${status.jobName}' (${status.jobId}) finished in ${formatMillis(status.durationMs)}: `;
   // Counted as the progress line counts them, between tasks (none in a job of one chain); after a
@@ -128,7 +128,7 @@ export function finishLine(
     const last = history.find((c) => c.status === 'completed' && c.kind === 'checkpoint');
     text += `${completed} checkpoint${completed === 1 ? '' : 's'}`;
     if (last !== undefined) text += `, last ${describeCompleted(last)}`;
-    if (status.counts.failed > 0) text += `, ${status.counts.failed} failed`;
+    if (failed > 0) text += `, ${failed} failed`;
   }
   if (savepoints > 0) text += `; ${savepoints} savepoint${savepoints === 1 ? '' : 's'}`;
   if (status.restarts > 0) text += `; restarts ${status.restarts}`;

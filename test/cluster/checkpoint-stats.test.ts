@@ -4,6 +4,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { CheckpointStatsTracker } from '../../src/checkpoint/checkpoint-coordinator.js';
+import { PendingCheckpoint } from '../../src/checkpoint/pending-checkpoint.js';
 import { DiscardingSink, StreamExecutionEnvironment } from '../../src/index.js';
 import type { JobMaster } from '../../src/cluster/job-master.js';
 import { spin } from './hooked-count.js';
@@ -44,5 +46,29 @@ describe('checkpoint statistics', () => {
     expect(completed.length).toBe(m.completedCheckpoints);
     // The attempt before the restart completed the checkpoint the next one restored.
     expect(completed.map((c) => c.id)).toContain(m.restoredCheckpointIds[0]);
+  });
+});
+
+describe('CheckpointStatsTracker', () => {
+  it('counts as checkpoint failures only checkpoints that failed, not aborted ones or savepoints', () => {
+    const t = new CheckpointStatsTracker();
+    const trigger = (id: number, kind: 'checkpoint' | 'savepoint'): void =>
+      t.onTriggered(new PendingCheckpoint({ id, kind, timestamp: id, tasks: ['0#0'] }));
+    trigger(1, 'checkpoint');
+    t.onFailed(1, { reason: 'expired', detail: 'late' }, 5);
+    trigger(2, 'checkpoint');
+    t.onFailed(2, { reason: 'subsumed', detail: 'newer' }, 5);
+    trigger(3, 'checkpoint');
+    t.onFailed(3, { reason: 'job-stopping', detail: 'the attempt failed' }, 5);
+    trigger(4, 'savepoint');
+    t.onFailed(4, { reason: 'declined', detail: 'no' }, 5);
+    expect(t.checkpointFailures).toBe(1);
+    expect(t.counts(0)).toEqual({ completed: 0, failed: 4, inProgress: 0 });
+    expect(t.history().map((h) => [h.id, h.status, h.failureReason])).toEqual([
+      [4, 'failed', 'declined: no'],
+      [3, 'failed', 'job-stopping: the attempt failed'],
+      [2, 'failed', 'subsumed: newer'],
+      [1, 'failed', 'expired: late'],
+    ]);
   });
 });

@@ -277,7 +277,7 @@ describe('finishLine', () => {
       finishLine(
         status({ lastCheckpoint: last, counts: { completed: 18, failed: 1, inProgress: 0 } }),
         [last, checkpoint(17, 'failed'), checkpoint(16, 'completed')],
-        0,
+        { savepoints: 0, failed: 1 },
       ),
     ).toBe(
       "weir: job 'word-count' (j1) finished in 6.23 s: 15.0 M records passed between tasks; 18 checkpoints, last checkpoint 18 (69.5 kB in 21 ms), 1 failed",
@@ -287,7 +287,7 @@ describe('finishLine', () => {
       finishLine(
         status({ recordsIn: 0, recordsOut: 0, counts: { completed: 1, failed: 0, inProgress: 0 } }),
         [only],
-        0,
+        { savepoints: 0, failed: 0 },
       ),
     ).toBe(
       "weir: job 'word-count' (j1) finished in 6.23 s: 1 checkpoint, last checkpoint 1 (512 B in 15 ms)",
@@ -301,7 +301,7 @@ describe('finishLine', () => {
       finishLine(
         status({ restarts: 2, lastCheckpoint: sp, counts: { completed: 7, failed: 0, inProgress: 0 } }),
         [sp, last],
-        1,
+        { savepoints: 1, failed: 0 },
       ),
     ).toBe(
       "weir: job 'word-count' (j1) finished in 6.23 s: 6 checkpoints, last checkpoint 6 (1.00 kB in 12 ms); 1 savepoint; restarts 2",
@@ -318,19 +318,20 @@ describe('finishLine', () => {
           counts: { completed: 1, failed: 0, inProgress: 0 },
         }),
         [commit],
-        0,
+        { savepoints: 0, failed: 0 },
       ),
     ).toBe(
       "weir: job 'word-count' (j1) finished in 6.23 s: 15.0 M records passed between tasks; checkpoints off",
     );
   });
 
-  it('says when no checkpoint completed', () => {
+  it('says when no checkpoint completed, counting failures but not aborts', () => {
     expect(
       finishLine(
-        status({ counts: { completed: 0, failed: 2, inProgress: 0 } }),
-        [checkpoint(2, 'failed')],
-        0,
+        // Three ended early: two failed, one was aborted when an attempt ended.
+        status({ counts: { completed: 0, failed: 3, inProgress: 0 } }),
+        [checkpoint(3, 'failed'), checkpoint(2, 'failed')],
+        { savepoints: 0, failed: 2 },
       ),
     ).toBe(
       "weir: job 'word-count' (j1) finished in 6.23 s: 15.0 M records passed between tasks; 0 checkpoints, 2 failed",

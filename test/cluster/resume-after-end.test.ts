@@ -747,7 +747,7 @@ describe('--resume after a run lost its checkpoints', () => {
     await late; // had it been left behind, it would land now
     expect(namesSavepoint(dir, r.master!.jobId)).toBe(false);
     const again = await run(dir, { resume: true });
-    expect(String(again.error ?? '')).not.toMatch(/was stopped with savepoint/);
+    expect(String(again.error ?? '')).not.toMatch(/was stopped with a savepoint/);
   });
 });
 
