@@ -112,6 +112,7 @@ export class CheckpointStatsTracker {
   private failed = 0;
   /** Checkpoints (not savepoints) that failed for a reason that counts as a failure. */
   private failedCheckpoints = 0;
+  private completedSavepoints = 0;
 
   constructor(private readonly capacity = 100) {}
 
@@ -145,6 +146,7 @@ export class CheckpointStatsTracker {
 
   onCompleted(c: CompletedCheckpoint): void {
     this.completed++;
+    if (c.kind === 'savepoint') this.completedSavepoints++;
     const e = this.byId.get(c.id);
     if (e === undefined) return;
     e.status = 'completed';
@@ -181,6 +183,11 @@ export class CheckpointStatsTracker {
   /** Checkpoints that failed (expired, declined, `_metadata` not written); not the aborted ones. */
   get checkpointFailures(): number {
     return this.failedCheckpoints;
+  }
+
+  /** Of the completed snapshots, the savepoints. */
+  get savepoints(): number {
+    return this.completedSavepoints;
   }
 }
 

@@ -264,8 +264,8 @@ function observeJob(
       if (job !== undefined)
         io.err(
           finishLine(job.status(), job.checkpoints(), {
-            savepoints: job.completedSavepoints,
-            failed: job.checkpointFailures,
+            savepoints: job.checkpointStats.savepoints,
+            failed: job.checkpointStats.checkpointFailures,
           }),
         );
     },

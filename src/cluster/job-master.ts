@@ -107,14 +107,11 @@ export class JobMaster implements JobStatusProvider {
   private stopRecorded: number | undefined;
   /** Checkpoints and savepoints completed over all attempts. */
   completedCheckpoints = 0;
-  /** Of those, savepoints. */
-  completedSavepoints = 0;
-  /** Checkpoint statistics over all attempts (the REST API's history and counts). */
-  private readonly checkpointStats = new CheckpointStatsTracker();
-  /** Checkpoints that failed over all attempts, not counting those aborted (subsumed, stopping). */
-  get checkpointFailures(): number {
-    return this.checkpointStats.checkpointFailures;
-  }
+  /**
+   * Checkpoint statistics over all attempts: the REST API's history and counts, and the totals
+   * of the line a finished run closes with.
+   */
+  readonly checkpointStats = new CheckpointStatsTracker();
   private nextCheckpointId: number;
   private cancelRequested = false;
   private finishedRecordsIn = 0;
@@ -230,14 +227,11 @@ export class JobMaster implements JobStatusProvider {
           : this.latest.restore !== undefined
             ? 'the restored snapshot'
             : 'the beginning';
-      this.settle({
-        failure,
-        next: `the job fails over: restart ${this.restarts} in ${decision.delayMs} ms from ${from}`,
-      });
+      const restart = `restart ${this.restarts} in ${decision.delayMs} ms from ${from}`;
+      this.settle({ failure, next: `the job fails over: ${restart}` });
       this.state = 'restarting';
       this.log(
-        `job '${this.graph.jobName}' failed (${failure instanceof Error ? failure.message : String(failure)}); ` +
-          `restart ${this.restarts} in ${decision.delayMs} ms from ${from}`,
+        `job '${this.graph.jobName}' failed (${failure instanceof Error ? failure.message : String(failure)}); ${restart}`,
       );
       await new Promise<void>((r) => this.clock.setTimeout(r, decision.delayMs));
       if (this.cancelRequested) {
@@ -494,7 +488,6 @@ export class JobMaster implements JobStatusProvider {
         if (completed.kind === 'checkpoint' && completed.location !== undefined)
           this.latest.completed = completed;
         this.completedCheckpoints++;
-        if (completed.kind === 'savepoint') this.completedSavepoints++;
         const stopping = id === stopId || id === finalId;
         // A savepoint taken while the job runs commits nothing (Flink ≥ 1.15): what the sinks
         // pre-committed for it is committed by the next checkpoint.

@@ -24,8 +24,9 @@ import type {
   SourceReaderContext,
 } from '../runtime/source.js';
 import {
+  checkInputKind,
   createSplits,
-  InputPathError,
+  inputPathError,
   isFileSplit,
   listInputFiles,
   resolveSplitPath,
@@ -87,16 +88,9 @@ export class FileSource implements Source<string> {
     try {
       st = statSync(this.root);
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      // A file where a folder should be (ENOTDIR) or a cycle of links (ELOOP) is no path either.
-      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP')
-        throw new InputPathError(`input path not found: ${this.root}; give an existing file or directory`, {
-          cause: e,
-        });
-      throw new InputPathError(`cannot read input path ${this.root}: ${(e as Error).message}`, { cause: e });
+      throw inputPathError(this.root, e);
     }
-    if (!st.isFile() && !st.isDirectory())
-      throw new InputPathError(`input path is neither a file nor a directory: ${this.root}`);
+    checkInputKind(st, this.root);
   }
 
   createReader(ctx: SourceReaderContext): SourceReader<string> {

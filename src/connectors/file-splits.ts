@@ -40,17 +40,33 @@ function isNotFound(e: unknown): boolean {
   return (e as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
 }
 
+/** What a failed stat of the input path `root` means for the user. */
+export function inputPathError(root: string, e: unknown): InputPathError {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  // A file where a folder should be (ENOTDIR) or a cycle of links (ELOOP) is no path either.
+  if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP')
+    return new InputPathError(`input path not found: ${root}; give an existing file or directory`, {
+      cause: e,
+    });
+  return new InputPathError(`cannot read input path ${root}: ${(e as Error).message}`, { cause: e });
+}
+
+/** The input path `root` is a file or a directory. */
+export function checkInputKind(st: { isFile(): boolean; isDirectory(): boolean }, root: string): void {
+  if (!st.isFile() && !st.isDirectory())
+    throw new InputPathError(`input path is neither a file nor a directory: ${root}`);
+}
+
 /** The regular files under `root` (or `root` itself), sorted by relative path. */
 export async function listInputFiles(root: string): Promise<InputFile[]> {
   let st;
   try {
     st = await stat(root);
   } catch (e) {
-    if (isNotFound(e)) throw new InputPathError(`input path not found: ${root}`);
-    throw e;
+    throw inputPathError(root, e);
   }
+  checkInputKind(st, root);
   if (st.isFile()) return [{ path: '', size: st.size }];
-  if (!st.isDirectory()) throw new InputPathError(`input path is neither a file nor a directory: ${root}`);
   const files: InputFile[] = [];
   // Symlinked directories are followed, so remember where we have been to survive a link cycle.
   const visited = new Set<string>([await realpath(root)]);

@@ -29,8 +29,8 @@ export function writeText(path: string, rng: Rng, words: number): Map<string, nu
   return counts;
 }
 
-/** Every word of `expected` has the counts 1..n in the visible files of `dir`, each once. */
-export function expectExactlyOnce(dir: string, expected: ReadonlyMap<string, number>): void {
+/** word → every count committed for it in the visible files of `dir`. */
+export function committedCounts(dir: string): Map<string, number[]> {
   const seen = new Map<string, number[]>();
   for (const f of readdirSync(dir)) {
     if (f.startsWith('.') || f.startsWith('_')) continue;
@@ -43,11 +43,24 @@ export function expectExactlyOnce(dir: string, expected: ReadonlyMap<string, num
       l.push(Number(line.slice(comma + 1)));
     }
   }
+  return seen;
+}
+
+/** Every word of `expected` has the counts 1..n in `seen`, each once. */
+export function expectCounts(
+  seen: ReadonlyMap<string, number[]>,
+  expected: ReadonlyMap<string, number>,
+): void {
   expect(seen.size).toBe(expected.size);
   for (const [word, n] of expected) {
-    const counts = (seen.get(word) ?? []).sort((a, b) => a - b);
+    const counts = [...(seen.get(word) ?? [])].sort((a, b) => a - b);
     expect(counts.length, word).toBe(n);
     for (let i = 0; i < n; i++)
       if (counts[i] !== i + 1) expect(counts.slice(i, i + 3), `${word} at ${i}`).toEqual([i + 1]);
   }
+}
+
+/** Every word of `expected` has the counts 1..n in the visible files of `dir`, each once. */
+export function expectExactlyOnce(dir: string, expected: ReadonlyMap<string, number>): void {
+  expectCounts(committedCounts(dir), expected);
 }

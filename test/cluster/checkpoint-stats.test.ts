@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CheckpointStatsTracker } from '../../src/checkpoint/checkpoint-coordinator.js';
+import type { CompletedCheckpoint } from '../../src/checkpoint/completed-checkpoint.js';
 import { PendingCheckpoint } from '../../src/checkpoint/pending-checkpoint.js';
 import { DiscardingSink, StreamExecutionEnvironment } from '../../src/index.js';
 import type { JobMaster } from '../../src/cluster/job-master.js';
@@ -50,7 +51,7 @@ describe('checkpoint statistics', () => {
 });
 
 describe('CheckpointStatsTracker', () => {
-  it('counts as checkpoint failures only checkpoints that failed, not aborted ones or savepoints', () => {
+  it('counts as checkpoint failures only checkpoints that failed, not aborted ones or savepoints; counts savepoints apart', () => {
     const t = new CheckpointStatsTracker();
     const trigger = (id: number, kind: 'checkpoint' | 'savepoint'): void =>
       t.onTriggered(new PendingCheckpoint({ id, kind, timestamp: id, tasks: ['0#0'] }));
@@ -63,8 +64,15 @@ describe('CheckpointStatsTracker', () => {
     trigger(4, 'savepoint');
     t.onFailed(4, { reason: 'declined', detail: 'no' }, 5);
     expect(t.checkpointFailures).toBe(1);
-    expect(t.counts(0)).toEqual({ completed: 0, failed: 4, inProgress: 0 });
+    trigger(5, 'savepoint');
+    t.onCompleted({ id: 5, kind: 'savepoint', durationMs: 3, sizeBytes: 10 } as CompletedCheckpoint);
+    trigger(6, 'checkpoint');
+    t.onCompleted({ id: 6, kind: 'checkpoint', durationMs: 3, sizeBytes: 10 } as CompletedCheckpoint);
+    expect(t.savepoints).toBe(1);
+    expect(t.counts(0)).toEqual({ completed: 2, failed: 4, inProgress: 0 });
     expect(t.history().map((h) => [h.id, h.status, h.failureReason])).toEqual([
+      [6, 'completed', null],
+      [5, 'completed', null],
       [4, 'failed', 'declined: no'],
       [3, 'failed', 'job-stopping: the attempt failed'],
       [2, 'failed', 'subsumed: newer'],

@@ -32,27 +32,29 @@ function checkpoint(
   };
 }
 
+/** A running job's status, with `change` applied. */
+function jobStatus(change: Partial<JobStatusView> = {}): JobStatusView {
+  return {
+    jobId: 'j1',
+    jobName: 'word-count',
+    state: 'running',
+    startTime: 0,
+    durationMs: 0,
+    parallelism: 1,
+    restarts: 0,
+    recordsIn: 0,
+    recordsOut: 0,
+    checkpointing: { intervalMs: 1000, dir: '/tmp/chk' },
+    vertices: [],
+    lastCheckpoint: null,
+    counts: { completed: 0, failed: 0, inProgress: 0 },
+    ...change,
+  };
+}
+
 /** A job whose status the test changes, a clock it moves, and the lines written. */
 function harness(initial: Partial<JobStatusView> = {}, history: CheckpointStatsView[] = []) {
-  const job = {
-    status: {
-      jobId: 'j1',
-      jobName: 'word-count',
-      state: 'running',
-      startTime: 0,
-      durationMs: 0,
-      parallelism: 1,
-      restarts: 0,
-      recordsIn: 0,
-      recordsOut: 0,
-      checkpointing: { intervalMs: 1000, dir: '/tmp/chk' },
-      vertices: [],
-      lastCheckpoint: null,
-      counts: { completed: 0, failed: 0, inProgress: 0 },
-      ...initial,
-    } as JobStatusView,
-    history,
-  };
+  const job = { status: jobStatus(initial), history };
   const provider: JobStatusProvider = { status: () => job.status, checkpoints: () => job.history };
   let clock = 1000;
   const lines: string[] = [];
@@ -254,22 +256,15 @@ describe('progress formats', () => {
 
 describe('finishLine', () => {
   const status = (s: Partial<JobStatusView>): JobStatusView =>
-    ({
-      jobId: 'j1',
-      jobName: 'word-count',
+    jobStatus({
       state: 'finished',
-      startTime: 0,
       durationMs: 6234,
       parallelism: 2,
-      restarts: 0,
       recordsIn: 15_000_000,
       recordsOut: 14_990_000,
       checkpointing: { intervalMs: 300, dir: '/tmp/chk' },
-      vertices: [],
-      lastCheckpoint: null,
-      counts: { completed: 0, failed: 0, inProgress: 0 },
       ...s,
-    }) as JobStatusView;
+    });
 
   it('says how long the job ran, the records between its tasks, its checkpoints and the last one', () => {
     const last = checkpoint(18, 'completed', { sizeBytes: 69_500, durationMs: 21 });
