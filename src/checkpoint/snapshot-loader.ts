@@ -1,12 +1,16 @@
 // Restore (ARCHITECTURE.md §6): reads a snapshot's `_metadata`, matches its operators to the
 // new job graph by operator id, and gives every new subtask its share of the state — keyed state
 // by key-group range (only the sections of the groups it owns are read), operator list state
-// redistributed by even split or union. Everything is read and verified before the job starts,
-// so a bad file is found while an older checkpoint can still be chosen instead.
+// redistributed by even split or union. Everything is read and checked against its checksums
+// before the job starts, so a bad file is found while an older checkpoint can still be chosen
+// instead. Keyed state stays encoded, key group by key group, until the job needs it (see
+// EncodedKeyGroup): a restored job runs once its bytes are read, not once millions of entries are
+// decoded.
 import type { JobGraph, JobVertex } from '../graph/job-graph.js';
 import type { OperatorSubtaskState } from '../runtime/stream-operator.js';
 import { KeyGroupRange } from '../state/key-group.js';
-import type { OperatorStateSnapshot } from '../state/snapshot.js';
+import type { StateKind } from '../state/descriptors.js';
+import type { EncodedKeyGroup, OperatorStateSnapshot } from '../state/snapshot.js';
 import type { CheckpointStorage, SnapshotLocation } from '../storage/checkpoint-storage.js';
 import type { SnapshotMetadata, StateHandle, SubtaskStateEntry } from '../storage/metadata.js';
 import { DEFAULT_FORMAT, type StoredFormat } from '../state/state-schema.js';
@@ -21,9 +25,8 @@ import type { RestoredTimers } from '../runtime/timer-service.js';
 import { redistributeOperatorState } from './redistribution.js';
 import { SnapshotMismatchError } from './snapshot-mismatch-error.js';
 import {
-  type DecodedKeyedState,
-  keyedSnapshotFrom,
-  readKeyedSection,
+  encodedKeyGroup,
+  isStateKind,
   readOperatorSection,
   StateFormatError,
 } from './state-serialization.js';
@@ -44,30 +47,32 @@ export interface RestoredJobState {
   reload(): Promise<RestoredJobState>;
 }
 
-type KeyedAccumulator = DecodedKeyedState;
-
 /** Old keyed state files read at once by a restore (each with a few pieces in flight: see StateFileReader). */
 const FILES_IN_FLIGHT = 2;
 
-/** The sections of one old file that one new subtask owns, and what they decode to. */
+/** The sections of one old file that one new subtask owns, and the key groups read from them. */
 interface KeyedRead {
   readonly subtask: number;
   readonly handle: StateHandle;
   readonly ids: number[];
   /** Names the snapshot, the operator and the file, for messages. */
   readonly where: string;
-  readonly acc: KeyedAccumulator;
+  readonly groups: EncodedKeyGroup[];
 }
 
-/** Appends `part`'s key groups to `into`, state by state. */
-function mergeKeyed(into: KeyedAccumulator, part: KeyedAccumulator, where: string): void {
-  for (const [name, st] of part) {
-    const have = into.get(name);
-    if (have === undefined) into.set(name, { kind: st.kind, keyGroups: st.keyGroups.slice() });
-    else if (have.kind !== st.kind)
-      throw new StateFormatError(`${where}: state '${name}' is both ${have.kind} and ${st.kind} state`);
-    else for (const kg of st.keyGroups) have.keyGroups.push(kg);
+/** The kind of each keyed state that `_metadata` lists for the operator, over all its subtasks. */
+function keyedKinds(states: readonly SubtaskStateEntry[], where: string): Map<string, StateKind> {
+  const kinds = new Map<string, StateKind>();
+  for (const st of states) {
+    if (st.scope !== 'keyed') continue;
+    const have = kinds.get(st.name);
+    if (!isStateKind(st.kind) || (have !== undefined && have !== st.kind))
+      throw new StateFormatError(
+        `${where}: _metadata lists keyed state '${st.name}' as ${have !== undefined ? `${have} and ` : ''}${st.kind} state`,
+      );
+    kinds.set(st.name, st.kind);
   }
+  return kinds;
 }
 
 /** Like Promise.all, but on failures rejects with the first in the order given, once all settled. */
@@ -186,6 +191,10 @@ export async function loadSnapshot(
       op.subtasks.flatMap((s) => s.states),
       'keyed',
     );
+    const kinds = keyedKinds(
+      op.subtasks.flatMap((s) => s.states),
+      where,
+    );
     // Operator state: every old subtask's lists, redistributed for the new parallelism.
     let operatorParts: OperatorStateSnapshot[] | undefined;
     if (op.subtasks.some((s) => s.operator !== null)) {
@@ -218,7 +227,7 @@ export async function loadSnapshot(
             handle: s.keyed,
             ids,
             where: `${where}, ${s.keyed.path}`,
-            acc: new Map(),
+            groups: [],
           });
         }
       }
@@ -229,7 +238,7 @@ export async function loadSnapshot(
     await eachConcurrently(reads, FILES_IN_FLIGHT, (job, k, stopped) =>
       prepared[k]!.forEach((id, payload) => {
         if (stopped()) throw new Stopped();
-        readKeyedSection(payload, id, job.acc, job.where, opened[k]!.version);
+        job.groups.push(encodedKeyGroup(payload, id, kinds, job.where, opened[k]!.version));
       }),
     );
     // Timers: small next to keyed state; each new subtask reads the sections of its key groups.
@@ -252,10 +261,17 @@ export async function loadSnapshot(
       if (operatorParts !== undefined) state.operator = operatorParts[i];
       if (timersFor[i]!.length > 0) state.timers = timersFor[i];
       if (hasKeyed) {
-        // In the order of the old subtasks, whatever order the reads finished in.
-        const acc: KeyedAccumulator = new Map();
-        for (const job of reads) if (job.subtask === i) mergeKeyed(acc, job.acc, job.where);
-        state.keyed = keyedSnapshotFrom(node.maxParallelism, acc, keyedFormats);
+        state.keyed = {
+          maxParallelism: node.maxParallelism,
+          states: [...kinds].map(([name, kind]) => ({
+            name,
+            kind,
+            format: keyedFormats.get(name) ?? DEFAULT_FORMAT,
+            keyGroups: [],
+          })),
+          // In the order of the old subtasks, whatever order the reads finished in.
+          encoded: reads.filter((job) => job.subtask === i).flatMap((job) => job.groups),
+        };
       }
       restored.set(`${op.operatorId}#${i}`, state);
     }

@@ -15,6 +15,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { KeyedStateCapture } from '../state/keyed-state-backend.js';
 import type { StateKind } from '../state/descriptors.js';
 import type {
+  EncodedKeyGroup,
   KeyedStateSnapshot,
   KeyGroupEntries,
   OperatorStateMode,
@@ -35,6 +36,10 @@ const ENTRIES_PER_TURN = 20_000;
 const ENCODER_BYTES = 64 << 10;
 
 const STATE_KINDS: ReadonlySet<string> = new Set(['value', 'list', 'map', 'reducing', 'aggregating']);
+
+export function isStateKind(kind: string): kind is StateKind {
+  return STATE_KINDS.has(kind);
+}
 
 export interface StateEntryCount {
   readonly name: string;
@@ -185,7 +190,7 @@ export async function writeKeyedState(
     let opened = false;
     for (let s = 0; s < capture.states.length; s++) {
       const st = capture.states[s]!;
-      const m = st.maps[i];
+      const m = st.maps[i] ?? st.encoded?.[i]?.mapOf(st.name);
       if (m === undefined || m.size === 0) {
         st.keyColumns?.drop(i);
         releaseCapturedGroup(st.maps, i);
@@ -357,6 +362,62 @@ function decodeKeyedSection(
         );
     }
     st.keyGroups.push({ keyGroup, entries });
+  }
+}
+
+/**
+ * Key group `keyGroup` of a keyed state file (the file's `version`), read and checked against its
+ * checksum but not decoded: see EncodedKeyGroup. `kinds`: the kind of each keyed state of the
+ * operator, from `_metadata`; a group holding another state, or one of another kind, is damage.
+ */
+export function encodedKeyGroup(
+  payload: Uint8Array,
+  keyGroup: number,
+  kinds: ReadonlyMap<string, StateKind>,
+  where: string,
+  version: number,
+): EncodedKeyGroup {
+  if (version !== 1 && version !== 2)
+    throw new StateFormatError(`${where}: keyed state file version ${version} is not one this weir reads`);
+  return new EncodedSection(payload, keyGroup, kinds, where, version);
+}
+
+class EncodedSection implements EncodedKeyGroup {
+  private payload: Uint8Array | undefined;
+  private maps: Map<string, Map<unknown, unknown>> | undefined;
+
+  constructor(
+    payload: Uint8Array,
+    readonly keyGroup: number,
+    private readonly kinds: ReadonlyMap<string, StateKind>,
+    private readonly where: string,
+    private readonly version: number,
+  ) {
+    this.payload = payload;
+  }
+
+  mapOf(name: string): Map<unknown, unknown> | undefined {
+    return (this.maps ?? this.decode()).get(name);
+  }
+
+  private decode(): Map<string, Map<unknown, unknown>> {
+    const decoded: DecodedKeyedState = new Map();
+    readKeyedSection(this.payload!, this.keyGroup, decoded, this.where, this.version);
+    const maps = new Map<string, Map<unknown, unknown>>();
+    for (const [name, st] of decoded) {
+      const kind = this.kinds.get(name);
+      if (kind !== st.kind)
+        throw new StateFormatError(
+          `${this.where}: key group ${this.keyGroup} holds ${st.kind} state '${name}', which _metadata ` +
+            (kind === undefined ? 'does not list' : `lists as ${kind} state`),
+        );
+      const [first, ...more] = st.keyGroups.map((g) => g.entries as Map<unknown, unknown>);
+      for (const m of more) m.forEach((v, k) => first!.set(k, v));
+      maps.set(name, first!);
+    }
+    this.maps = maps;
+    this.payload = undefined;
+    return maps;
   }
 }
 

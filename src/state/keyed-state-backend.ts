@@ -30,7 +30,7 @@ import {
   serializeUnit,
   type StoredFormat,
 } from './state-schema.js';
-import type { KeyedStateSnapshot } from './snapshot.js';
+import type { EncodedKeyGroup, KeyedStateSnapshot } from './snapshot.js';
 
 /** What an asynchronous snapshot reads: the frozen maps of every state, by key group index. */
 export interface KeyedStateCapture {
@@ -44,6 +44,11 @@ export interface KeyedStateCapture {
     readonly serialize: ((unit: unknown) => unknown) | undefined;
     /** Indexed by key group − range.start; keys are state keys (see state-key.ts). */
     readonly maps: ReadonlyArray<Map<unknown, unknown> | undefined>;
+    /**
+     * Restored key groups still encoded, by the same index: such a group's map is
+     * `encoded[i].mapOf(name)` (the group was not changed since the restore).
+     */
+    readonly encoded?: ReadonlyArray<EncodedKeyGroup | undefined>;
     /** The state's key columns as last written, which a writer may copy and must keep current. */
     readonly keyColumns?: KeyColumnCache;
     /** The table's `removals` when `maps` were captured (see StateTable.removals). */
@@ -87,6 +92,9 @@ export class HeapKeyedStateBackend implements KeyedStateStore {
   private readonly states = new Map<string, Registered>();
   /** Names the operator in messages (set by the runtime). */
   owner = 'this operator';
+  /** Indexes of key groups a restore left encoded, decoded one per `mergeStep` from `decodeCursor` on. */
+  private encodedGroups: number[] = [];
+  private decodeCursor = 0;
 
   constructor(
     readonly range: KeyGroupRange,
@@ -217,6 +225,7 @@ export class HeapKeyedStateBackend implements KeyedStateStore {
         format: s.format,
         serialize: s.serialize,
         maps: s.table.freeze(),
+        encoded: s.table.encodedGroups(),
         keyColumns: s.table.keyColumns,
         removals: s.table.removals.slice(),
       });
@@ -235,10 +244,24 @@ export class HeapKeyedStateBackend implements KeyedStateStore {
     };
   }
 
-  /** Folds copy-on-write overlays back in, about `budget` entries at a time; true when none is left. */
+  /**
+   * Background work between batches: folds copy-on-write overlays back in, about `budget`
+   * entries at a time, and decodes one key group a restore left encoded (so a restored job
+   * spreads the decoding over its first batches instead of pausing on a record that needs a
+   * group). True when nothing is left to do.
+   */
   mergeStep(budget = 4096): boolean {
     let done = true;
     for (const s of this.states.values()) if (!s.table.mergeStep(budget)) done = false;
+    if (this.decodeCursor < this.encodedGroups.length) {
+      const i = this.encodedGroups[this.decodeCursor++]!;
+      for (const s of this.states.values()) s.table.decodeGroup(i);
+      if (this.decodeCursor < this.encodedGroups.length) done = false;
+      else {
+        this.encodedGroups = [];
+        this.decodeCursor = 0;
+      }
+    }
     return done;
   }
 
@@ -305,7 +328,32 @@ export class HeapKeyedStateBackend implements KeyedStateStore {
           }
         }
       }
+      for (const g of snap.encoded ?? []) this.restoreEncoded(g, snap, options.copy === false);
     }
+  }
+
+  /**
+   * An encoded key group of a restore: left encoded in every state's table when it is adopted,
+   * else decoded now (copied, or merged into a group that already has entries).
+   */
+  private restoreEncoded(g: EncodedKeyGroup, snap: KeyedStateSnapshot, adopt: boolean): void {
+    if (!this.range.contains(g.keyGroup)) return;
+    const idx = g.keyGroup - this.range.start;
+    let deferred = false;
+    for (const st of snap.states) {
+      const table = this.states.get(st.name)!.table;
+      if (adopt && table.defer(idx, g, st.name)) {
+        deferred = true;
+        continue;
+      }
+      const decoded = g.mapOf(st.name);
+      if (decoded === undefined) continue;
+      const entries = adopt ? decoded : (cloneValue(decoded) as Map<unknown, unknown>);
+      if (table.adoptGroup(idx, entries)) continue;
+      const m = table.mapFor(idx);
+      entries.forEach((v, k) => m.set(k, v));
+    }
+    if (deferred) this.encodedGroups.push(idx);
   }
 }
 

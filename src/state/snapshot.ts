@@ -10,8 +10,30 @@ import type { StoredFormat } from './state-schema.js';
  */
 export type KeyGroupEntries = Array<[unknown, unknown]> | Map<unknown, unknown>;
 
+/**
+ * One key group of restored keyed state, still the bytes its snapshot file holds (checked against
+ * their checksum when read). A restore hands these over instead of decoded maps, so a job runs as
+ * soon as its state is read; the group is decoded when a record, a timer or a snapshot first
+ * needs it, or in the background (see HeapKeyedStateBackend.mergeStep).
+ */
+export interface EncodedKeyGroup {
+  readonly keyGroup: number;
+  /**
+   * The map of state `name` in this key group (undefined: no entries). The first call decodes the
+   * group, every state in it at once; later calls return the same maps. Throws when the bytes do
+   * not decode (the message names the file and the key group).
+   */
+  mapOf(name: string): Map<unknown, unknown> | undefined;
+}
+
 export interface KeyedStateSnapshot {
   maxParallelism: number;
+  /**
+   * Key groups not decoded yet, each holding entries of any of `states` (whose own `keyGroups`
+   * then hold none of those groups). Only a restore that adopts the snapshot (no copy) keeps
+   * them encoded.
+   */
+  encoded?: EncodedKeyGroup[];
   states: Array<{
     name: string;
     kind: StateKind;

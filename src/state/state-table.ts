@@ -13,7 +13,13 @@
 // once and writes go to the map again, so the copy-on-write window of a key group ends when the
 // group is written, not when the whole snapshot is. Captures may overlap (a savepoint while a
 // checkpoint is being written): a key group's map stays unchanged while any capture needs it.
+//
+// A restore may leave key groups encoded (`defer`, see EncodedKeyGroup): such a group is decoded
+// before anything reads or writes it, so every path below sees its map. A capture takes the
+// encoded groups along (`encodedGroups`): a group still encoded then was not changed since the
+// restore, so its bytes are what the snapshot must hold.
 import type { KeyGroupRange } from './key-group.js';
+import type { EncodedKeyGroup } from './snapshot.js';
 import { cloneValue } from './clone-value.js';
 import { KeyColumnCache } from './key-column-cache.js';
 
@@ -90,6 +96,10 @@ export class StateTable {
    * replaced by another (a merge, a restore) is told apart by its identity.
    */
   readonly removals: Uint32Array;
+  /** Per key group: restored entries still encoded (of state `encodedName`); undefined once none is. */
+  private encoded: Array<EncodedKeyGroup | undefined> | undefined;
+  private encodedLeft = 0;
+  private encodedName = '';
 
   constructor(readonly range: KeyGroupRange) {
     this.keyColumns = new KeyColumnCache(range.size);
@@ -110,9 +120,44 @@ export class StateTable {
    * hands `map` over: it must not use it afterwards.
    */
   adoptGroup(kgIndex: number, map: GroupMap): boolean {
+    this.decodeGroup(kgIndex);
     if (this.overlay !== undefined || this.maps[kgIndex] !== undefined) return false;
     this.maps[kgIndex] = map;
     return true;
+  }
+
+  /**
+   * Leaves key group `kgIndex`, empty so far, to be decoded from `group` (state `name`'s entries)
+   * when it is first needed; false, and nothing changed, when the group already has entries or a
+   * snapshot holds the table.
+   */
+  defer(kgIndex: number, group: EncodedKeyGroup, name: string): boolean {
+    if (this.overlay !== undefined || this.maps[kgIndex] !== undefined) return false;
+    if (this.encoded?.[kgIndex] !== undefined) return false;
+    this.encoded ??= new Array<EncodedKeyGroup | undefined>(this.maps.length).fill(undefined);
+    this.encodedName = name;
+    this.encoded[kgIndex] = group;
+    this.encodedLeft++;
+    return true;
+  }
+
+  /** The key groups still encoded, by index (for a capture: see the file comment); undefined when none is. */
+  encodedGroups(): ReadonlyArray<EncodedKeyGroup | undefined> | undefined {
+    return this.encoded?.slice();
+  }
+
+  /** Decodes key group `kgIndex` if it is still encoded. */
+  decodeGroup(kgIndex: number): void {
+    const e = this.encoded;
+    if (e === undefined) return;
+    const g = e[kgIndex];
+    if (g === undefined) return;
+    // Throws when the bytes do not decode; the group stays encoded, so every later use says so too.
+    const m = g.mapOf(this.encodedName);
+    e[kgIndex] = undefined;
+    if (--this.encodedLeft === 0) this.encoded = undefined;
+    // Nothing reached the group while it was encoded (every path decodes it first), so it has no map.
+    if (m !== undefined) this.maps[kgIndex] = m;
   }
 
   /** The map a write to this key group goes to, for a caller that may do anything with it. */
@@ -123,6 +168,7 @@ export class StateTable {
 
   /** The map a write to this key group goes to. */
   private target(kgIndex: number): GroupMap {
+    this.decodeGroup(kgIndex);
     const ov = this.overlay;
     if (ov !== undefined && (this.needs[kgIndex]! > 0 || ov[kgIndex] !== undefined)) {
       let m = ov[kgIndex];
@@ -142,6 +188,7 @@ export class StateTable {
 
   /** Reads through the overlay; a mutable value of a frozen map is copied so it can be changed. */
   get(kgIndex: number, stateKey: unknown): unknown {
+    if (this.encoded !== undefined) this.decodeGroup(kgIndex);
     const ov = this.overlay;
     if (ov === undefined) return this.maps[kgIndex]?.get(stateKey);
     const o = ov[kgIndex];
@@ -163,6 +210,7 @@ export class StateTable {
   }
 
   delete(kgIndex: number, stateKey: unknown): void {
+    this.decodeGroup(kgIndex);
     const ov = this.overlay;
     if (ov !== undefined && this.needs[kgIndex]! > 0) {
       if (this.maps[kgIndex]?.has(stateKey) === true) {
@@ -294,6 +342,7 @@ export class StateTable {
 
   /** Every live (key, value) of one key group, through the overlay. */
   *groupEntries(kgIndex: number): IterableIterator<[unknown, unknown]> {
+    this.decodeGroup(kgIndex);
     const o = this.overlay?.[kgIndex];
     const base = this.maps[kgIndex];
     if (base !== undefined) {
