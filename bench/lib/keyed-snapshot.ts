@@ -163,6 +163,14 @@ export async function restoreSnapshot(
   return { backends, metadata };
 }
 
+/**
+ * Decodes every key group a restore left encoded (see EncodedKeyGroup), as the restored job's
+ * background work does over its first batches.
+ */
+export function decodeAll(backends: readonly HeapKeyedStateBackend[]): void {
+  for (const b of backends) while (!b.mergeStep(1 << 16));
+}
+
 /** Every restored key is in its subtask's range, none is lost, and the values are the ones written. */
 export function checkRestored(backends: readonly HeapKeyedStateBackend[], shape: KeyedStateShape): void {
   let keys = 0;

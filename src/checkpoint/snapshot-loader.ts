@@ -238,7 +238,13 @@ export async function loadSnapshot(
     await eachConcurrently(reads, FILES_IN_FLIGHT, (job, k, stopped) =>
       prepared[k]!.forEach((id, payload) => {
         if (stopped()) throw new Stopped();
-        job.groups.push(encodedKeyGroup(payload, id, kinds, job.where, opened[k]!.version));
+        job.groups.push(
+          encodedKeyGroup(payload, id, kinds, {
+            snapshot: location.uri,
+            where: job.where,
+            version: opened[k]!.version,
+          }),
+        );
       }),
     );
     // Timers: small next to keyed state; each new subtask reads the sections of its key groups.

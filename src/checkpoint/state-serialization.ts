@@ -49,7 +49,26 @@ export interface StateEntryCount {
 }
 
 export class StateFormatError extends Error {
-  override readonly name = 'StateFormatError';
+  override readonly name: string = 'StateFormatError';
+}
+
+/**
+ * Restored keyed state that passed its checksums but does not decode, found when the job first
+ * needed it (see EncodedKeyGroup). Every attempt restoring `snapshot` would fail the same way, so
+ * the job master takes that snapshot as unusable, as a restore that found it damaged would.
+ */
+export class RestoredStateError extends StateFormatError {
+  override readonly name = 'RestoredStateError';
+  constructor(
+    /** The snapshot's location (its URI), as the restore was given it. */
+    readonly snapshot: string,
+    /** What does not decode, and where (file, key group). */
+    readonly detail: string,
+  ) {
+    super(
+      `${detail}; these bytes match their checksums, so the snapshot was written so: start from another checkpoint or savepoint`,
+    );
+  }
 }
 
 function toPortableValue(kind: StateKind, v: unknown): unknown {
@@ -374,12 +393,13 @@ export function encodedKeyGroup(
   payload: Uint8Array,
   keyGroup: number,
   kinds: ReadonlyMap<string, StateKind>,
-  where: string,
-  version: number,
+  file: { snapshot: string; where: string; version: number },
 ): EncodedKeyGroup {
-  if (version !== 1 && version !== 2)
-    throw new StateFormatError(`${where}: keyed state file version ${version} is not one this weir reads`);
-  return new EncodedSection(payload, keyGroup, kinds, where, version);
+  if (file.version !== 1 && file.version !== 2)
+    throw new StateFormatError(
+      `${file.where}: keyed state file version ${file.version} is not one this weir reads`,
+    );
+  return new EncodedSection(payload, keyGroup, kinds, file);
 }
 
 class EncodedSection implements EncodedKeyGroup {
@@ -390,25 +410,31 @@ class EncodedSection implements EncodedKeyGroup {
     payload: Uint8Array,
     readonly keyGroup: number,
     private readonly kinds: ReadonlyMap<string, StateKind>,
-    private readonly where: string,
-    private readonly version: number,
+    private readonly file: { snapshot: string; where: string; version: number },
   ) {
     this.payload = payload;
   }
 
   mapOf(name: string): Map<unknown, unknown> | undefined {
-    return (this.maps ?? this.decode()).get(name);
+    if (this.maps !== undefined) return this.maps.get(name);
+    try {
+      return this.decode().get(name);
+    } catch (e) {
+      if (e instanceof StateFormatError) throw new RestoredStateError(this.file.snapshot, e.message);
+      throw e;
+    }
   }
 
   private decode(): Map<string, Map<unknown, unknown>> {
+    const { where, version } = this.file;
     const decoded: DecodedKeyedState = new Map();
-    readKeyedSection(this.payload!, this.keyGroup, decoded, this.where, this.version);
+    readKeyedSection(this.payload!, this.keyGroup, decoded, where, version);
     const maps = new Map<string, Map<unknown, unknown>>();
     for (const [name, st] of decoded) {
       const kind = this.kinds.get(name);
       if (kind !== st.kind)
         throw new StateFormatError(
-          `${this.where}: key group ${this.keyGroup} holds ${st.kind} state '${name}', which _metadata ` +
+          `${where}: key group ${this.keyGroup} holds ${st.kind} state '${name}', which _metadata ` +
             (kind === undefined ? 'does not list' : `lists as ${kind} state`),
         );
       const [first, ...more] = st.keyGroups.map((g) => g.entries as Map<unknown, unknown>);

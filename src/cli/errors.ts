@@ -64,6 +64,7 @@ const SELF_EXPLAINING = new Set([
   'CorruptMetadataError',
   'CorruptStateFileError',
   'StateMigrationError',
+  'RestoredStateError',
   // esbuild's, when tsx cannot compile a job file: "Transform failed with 1 error: <file:line:col> …"
   'TransformError',
 ]);

@@ -315,6 +315,7 @@ function isRestoreProblem(e: unknown): boolean {
     'CorruptMetadataError',
     'CorruptStateFileError',
     'StateFormatError',
+    'RestoredStateError',
     'ValueCodecError',
     'StateMigrationError',
   ].includes(e.name);

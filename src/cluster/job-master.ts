@@ -12,6 +12,7 @@ import type { CompletedCheckpoint } from '../checkpoint/completed-checkpoint.js'
 import type { PendingCheckpoint } from '../checkpoint/pending-checkpoint.js';
 import { SystemClock, type Clock } from '../checkpoint/clock.js';
 import { loadSnapshot, type RestoredJobState } from '../checkpoint/snapshot-loader.js';
+import type { RestoredStateError } from '../checkpoint/state-serialization.js';
 import { writeTaskSnapshot, type OperatorSubtaskHandles } from '../checkpoint/task-snapshot-writer.js';
 import type { JobGraph } from '../graph/job-graph.js';
 import type { CheckpointBarrier } from '../runtime/record-batch.js';
@@ -115,6 +116,11 @@ export class JobMaster implements JobStatusProvider {
   private nextCheckpointId: number;
   private cancelRequested = false;
   private finishedRecordsIn = 0;
+  /**
+   * Checkpoints whose restored state turned out not to decode (RestoredStateError), by id, with
+   * why: restarts skip them as a restore skips a damaged checkpoint.
+   */
+  private readonly unusable = new Map<number, string>();
   /** Ids of the checkpoints restarts went back to, in order (for tests and the REST API). */
   readonly restoredCheckpointIds: number[] = [];
   private finishedRecordsOut = 0;
@@ -207,8 +213,9 @@ export class JobMaster implements JobStatusProvider {
           ...(this.stoppedWith !== undefined ? { savepointPath: this.stoppedWith.location?.uri } : {}),
         };
       }
-      // Restored state the job cannot read fails the same way on every restart: stop now.
-      const migration = causeNamed(failure, 'StateMigrationError');
+      // Restored state the job cannot read fails the same way on every restart: stop now, unless
+      // an older checkpoint can be restored instead.
+      const migration = causeNamed(failure, 'StateMigrationError') ?? this.undecodable(failure);
       if (migration !== undefined) {
         this.state = 'failed';
         this.settle({ failure, next: 'the job failed' });
@@ -222,11 +229,13 @@ export class JobMaster implements JobStatusProvider {
       }
       this.restarts++;
       const from =
-        this.latest.completed !== undefined
-          ? `checkpoint ${this.latest.completed.id}`
-          : this.latest.restore !== undefined
-            ? 'the restored snapshot'
-            : 'the beginning';
+        this.latest.completed !== undefined && this.unusable.has(this.latest.completed.id)
+          ? 'an older checkpoint'
+          : this.latest.completed !== undefined
+            ? `checkpoint ${this.latest.completed.id}`
+            : this.latest.restore !== undefined
+              ? 'the restored snapshot'
+              : 'the beginning';
       const restart = `restart ${this.restarts} in ${decision.delayMs} ms from ${from}`;
       this.settle({ failure, next: `the job fails over: ${restart}` });
       this.state = 'restarting';
@@ -343,8 +352,23 @@ export class JobMaster implements JobStatusProvider {
   private async reloadLatest(): Promise<void> {
     const newest = this.latest.completed!;
     const storage = this.options.storage!;
-    const older = (this.coordinator?.retained() ?? []).filter((c) => c.id < newest.id).reverse();
+    const older = (this.coordinator?.retained() ?? this.options.retained ?? [])
+      .filter((c) => c.id < newest.id && !this.unusable.has(c.id))
+      .sort((a, b) => b.id - a.id);
     const candidates = [newest, ...older];
+    const known = this.unusable.get(newest.id);
+    if (known !== undefined) {
+      candidates.shift();
+      this.log(
+        `weir: checkpoint ${newest.id} of job '${this.graph.jobName}' is unusable: ${known}` +
+          (candidates.length > 0 ? `; falling back to checkpoint ${candidates[0]!.id}` : ''),
+      );
+      if (candidates.length === 0)
+        throw new JobFailedError(
+          this.graph.jobName,
+          new Error(`no usable checkpoint to restart from: checkpoint ${newest.id} is unusable (${known})`),
+        );
+    }
     for (const [i, c] of candidates.entries()) {
       try {
         this.latest.restore = await loadSnapshot(storage, c.location!, c.metadata!, this.graph, {
@@ -368,6 +392,10 @@ export class JobMaster implements JobStatusProvider {
           );
       }
     }
+  }
+
+  private undecodable(failure: unknown): Error | undefined {
+    return undecodableIn(failure, this.latest, this.unusable);
   }
 
   /** One deployment of the graph; resolves with the failure that ended it, or undefined when it finished. */
@@ -866,6 +894,26 @@ function recordsOutOf(t: StreamTask): number {
   let n = 0;
   for (const w of t.setup.writers) n += w.recordsOut;
   return n;
+}
+
+/**
+ * For a failure caused by restored state that does not decode (RestoredStateError): the error to
+ * fail the job with when no older checkpoint can be restored instead (the snapshot is a savepoint,
+ * or the restore of one), after marking the newest checkpoint unusable when it is the snapshot.
+ */
+function undecodableIn(
+  failure: unknown,
+  latest: { restore: RestoredJobState | undefined; completed: CompletedCheckpoint | undefined },
+  unusable: Map<number, string>,
+): Error | undefined {
+  const damaged = causeNamed(failure, 'RestoredStateError') as RestoredStateError | undefined;
+  if (damaged === undefined) return undefined;
+  const c = latest.completed;
+  if (c !== undefined && c.location?.uri === damaged.snapshot) {
+    unusable.set(c.id, damaged.detail);
+    return undefined;
+  }
+  return damaged;
 }
 
 /** The first error named `name` in the cause chain of `e`. */

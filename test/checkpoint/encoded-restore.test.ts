@@ -89,7 +89,11 @@ function restore(
 ): { b: HeapKeyedStateBackend; decoded: Set<number> } {
   const decoded = new Set<number>();
   const encoded: EncodedKeyGroup[] = [...sections].map(([id, payload]) => {
-    const g = encodedKeyGroup(payload, id, kinds, 'chk-1/k.state', 2);
+    const g = encodedKeyGroup(payload, id, kinds, {
+      snapshot: 'file:///chk-1',
+      where: 'chk-1/k.state',
+      version: 2,
+    });
     return {
       keyGroup: id,
       mapOf: (name: string) => {

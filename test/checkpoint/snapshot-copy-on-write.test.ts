@@ -112,7 +112,7 @@ async function restoredBackend(rng: Rng): Promise<{ b: HeapKeyedStateBackend; mo
     ['gone', 'value'],
   ] as const);
   const encoded = [...(await reader.readAll())].map(([id, payload]) =>
-    encodedKeyGroup(payload, id, kinds, 'test', reader.version),
+    encodedKeyGroup(payload, id, kinds, { snapshot: 'test', where: 'test', version: reader.version }),
   );
   expect(encoded.length).toBeGreaterThan(4);
   const b = backend();
