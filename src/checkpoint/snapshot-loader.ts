@@ -60,9 +60,14 @@ interface KeyedRead {
   readonly groups: EncodedKeyGroup[];
 }
 
-/** The kind of each keyed state that `_metadata` lists for the operator, over all its subtasks. */
+/**
+ * The kind of each keyed state that `_metadata` lists for the operator with entries, over all its
+ * subtasks: the states a restore registers (a state without entries restores to nothing, and is
+ * left for the job to declare as it likes, as if it never had it).
+ */
 function keyedKinds(states: readonly SubtaskStateEntry[], where: string): Map<string, StateKind> {
   const kinds = new Map<string, StateKind>();
+  const entries = new Map<string, number>();
   for (const st of states) {
     if (st.scope !== 'keyed') continue;
     const have = kinds.get(st.name);
@@ -71,7 +76,9 @@ function keyedKinds(states: readonly SubtaskStateEntry[], where: string): Map<st
         `${where}: _metadata lists keyed state '${st.name}' as ${have !== undefined ? `${have} and ` : ''}${st.kind} state`,
       );
     kinds.set(st.name, st.kind);
+    entries.set(st.name, (entries.get(st.name) ?? 0) + st.entries);
   }
+  for (const [name, n] of entries) if (n === 0) kinds.delete(name);
   return kinds;
 }
 

@@ -22,7 +22,7 @@ import type {
   OperatorStateSnapshot,
 } from '../state/snapshot.js';
 import { fromStateKey, toStateKey } from '../state/state-key.js';
-import { ValueCodecError, ValueDecoder, ValueEncoder } from '../state/value-codec.js';
+import { TAG_MAP_ANY_KEYS, ValueCodecError, ValueDecoder, ValueEncoder } from '../state/value-codec.js';
 import { DEFAULT_FORMAT, mapUnits, type StoredFormat } from '../state/state-schema.js';
 import { releaseCapturedGroup } from '../state/state-table.js';
 import type { KeyColumn } from '../state/key-column-cache.js';
@@ -66,7 +66,7 @@ export class RestoredStateError extends StateFormatError {
     readonly detail: string,
   ) {
     super(
-      `${detail}; these bytes match their checksums, so the snapshot was written so: start from another checkpoint or savepoint`,
+      `${detail}; these bytes match their checksums, so the snapshot was written with them (a fault of the weir that wrote it): start from another checkpoint or savepoint`,
     );
   }
 }
@@ -386,8 +386,11 @@ function decodeKeyedSection(
 
 /**
  * Key group `keyGroup` of a keyed state file (the file's `version`), read and checked against its
- * checksum but not decoded: see EncodedKeyGroup. `kinds`: the kind of each keyed state of the
- * operator, from `_metadata`; a group holding another state, or one of another kind, is damage.
+ * checksum, left encoded: see EncodedKeyGroup. It is checked here, before the job starts, to
+ * decode (every item, without building any): a StateFormatError now rather than a failed job
+ * later, when the restore can no longer choose another checkpoint and sinks have already
+ * restored. `kinds`: the kind of each keyed state of the operator, from `_metadata`; a group
+ * holding another state, or one of another kind, is damage.
  */
 export function encodedKeyGroup(
   payload: Uint8Array,
@@ -399,7 +402,73 @@ export function encodedKeyGroup(
     throw new StateFormatError(
       `${file.where}: keyed state file version ${file.version} is not one this weir reads`,
     );
+  try {
+    checkKeyedSection(payload, keyGroup, kinds, file.where, file.version);
+  } catch (e) {
+    if (e instanceof ValueCodecError)
+      throw new StateFormatError(`${file.where}: key group ${keyGroup}: ${e.message}`);
+    throw e;
+  }
   return new EncodedSection(payload, keyGroup, kinds, file);
+}
+
+/** decodeKeyedSection's checks, and `kinds`', without building the entries. */
+function checkKeyedSection(
+  payload: Uint8Array,
+  keyGroup: number,
+  kinds: ReadonlyMap<string, StateKind>,
+  where: string,
+  version: number,
+): void {
+  const dec = new ValueDecoder(payload);
+  while (!dec.done) {
+    const name = dec.decode();
+    const kind = dec.decode();
+    const count = dec.decode();
+    if (typeof name !== 'string' || typeof kind !== 'string' || !STATE_KINDS.has(kind)) {
+      throw new StateFormatError(`${where}: key group ${keyGroup} has a malformed state header`);
+    }
+    if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) {
+      throw new StateFormatError(`${where}: key group ${keyGroup} has a bad entry count for state '${name}'`);
+    }
+    checkListed(name, kind as StateKind, kinds, keyGroup, where);
+    const value = (): void => {
+      if (dec.skip() !== TAG_MAP_ANY_KEYS && kind === 'map')
+        throw new StateFormatError(`${where}: a map-state value is not a map`);
+    };
+    if (version === 1) {
+      for (let e = 0; e < count; e++) {
+        dec.skip();
+        value();
+      }
+      continue;
+    }
+    if (count > payload.length)
+      throw new StateFormatError(`${where}: key group ${keyGroup} has a bad entry count for state '${name}'`);
+    for (let e = 0; e < count; e++) dec.skip();
+    const form = dec.decode();
+    if (form === VALUES_AS_FLOAT64 && NUMBER_COLUMN_KINDS.has(kind)) dec.skipFloat64Column(count);
+    else if (form === VALUES_AS_ITEMS) for (let e = 0; e < count; e++) value();
+    else
+      throw new StateFormatError(
+        `${where}: key group ${keyGroup} has a bad value layout for ${kind} state '${name}'`,
+      );
+  }
+}
+
+function checkListed(
+  name: string,
+  kind: StateKind,
+  kinds: ReadonlyMap<string, StateKind>,
+  keyGroup: number,
+  where: string,
+): void {
+  const listed = kinds.get(name);
+  if (listed !== kind)
+    throw new StateFormatError(
+      `${where}: key group ${keyGroup} holds ${kind} state '${name}', which _metadata ` +
+        (listed === undefined ? 'does not list' : `lists as ${listed} state`),
+    );
 }
 
 class EncodedSection implements EncodedKeyGroup {
@@ -431,12 +500,7 @@ class EncodedSection implements EncodedKeyGroup {
     readKeyedSection(this.payload!, this.keyGroup, decoded, where, version);
     const maps = new Map<string, Map<unknown, unknown>>();
     for (const [name, st] of decoded) {
-      const kind = this.kinds.get(name);
-      if (kind !== st.kind)
-        throw new StateFormatError(
-          `${where}: key group ${this.keyGroup} holds ${st.kind} state '${name}', which _metadata ` +
-            (kind === undefined ? 'does not list' : `lists as ${kind} state`),
-        );
+      checkListed(name, st.kind, this.kinds, this.keyGroup, where);
       const [first, ...more] = st.keyGroups.map((g) => g.entries as Map<unknown, unknown>);
       for (const m of more) m.forEach((v, k) => first!.set(k, v));
       maps.set(name, first!);

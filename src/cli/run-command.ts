@@ -307,7 +307,7 @@ function exitOnStrayError(jobName: string, io: CliIO): () => void {
 }
 
 /** Errors that say the snapshot to start from is unusable: configuration errors (exit 2), not job failures. */
-function isRestoreProblem(e: unknown): boolean {
+export function isRestoreProblem(e: unknown): boolean {
   if (!(e instanceof Error)) return false;
   return [
     'SnapshotMismatchError',

@@ -45,6 +45,14 @@ export interface ExecuteOptions {
   readonly onStart?: (master: JobMaster) => void | Promise<void>;
 }
 
+/** What a snapshot's files can be found to be when they are read: damaged, not unfit for the job. */
+const DAMAGE: ReadonlySet<string> = new Set([
+  'CorruptMetadataError',
+  'CorruptStateFileError',
+  'StateFormatError',
+  'ValueCodecError',
+]);
+
 /** Nothing usable to restore from, or a snapshot that does not fit: a configuration error (exit 2). */
 export class RestoreError extends Error {
   override readonly name = 'RestoreError';
@@ -191,7 +199,17 @@ export async function launchJob(
       throw new RestoreError(
         `${options.restoreFrom} is a savepoint, which always stays yours; --claim-mode claim takes over retained checkpoints only (drop the flag)`,
       );
-    restore = await loadSnapshot(storage, location, metadata, graph, { allowNonRestoredState });
+    restore = await loadSnapshot(storage, location, metadata, graph, { allowNonRestoredState }).catch(
+      (e: unknown) => {
+        // A damaged file: the restore read everything before the job started, so nothing ran.
+        if (e instanceof Error && DAMAGE.has(e.name))
+          throw new RestoreError(
+            `${e.message}; nothing was changed: start from another checkpoint or savepoint`,
+            { cause: e },
+          );
+        throw e;
+      },
+    );
     log(`weir: restoring job '${graph.jobName}' from ${metadata.kind} ${metadata.id} at ${location.uri}`);
     if (options.claimMode === 'claim') {
       if (!enabled)

@@ -228,14 +228,13 @@ export class JobMaster implements JobStatusProvider {
         throw new JobFailedError(this.graph.jobName, failure);
       }
       this.restarts++;
+      const newest = this.latest.completed;
       const from =
-        this.latest.completed !== undefined && this.unusable.has(this.latest.completed.id)
-          ? 'an older checkpoint'
-          : this.latest.completed !== undefined
-            ? `checkpoint ${this.latest.completed.id}`
-            : this.latest.restore !== undefined
-              ? 'the restored snapshot'
-              : 'the beginning';
+        newest !== undefined
+          ? `checkpoint ${this.unusable.has(newest.id) ? this.olderRetained(newest.id)[0]!.id : newest.id}`
+          : this.latest.restore !== undefined
+            ? 'the restored snapshot'
+            : 'the beginning';
       const restart = `restart ${this.restarts} in ${decision.delayMs} ms from ${from}`;
       this.settle({ failure, next: `the job fails over: ${restart}` });
       this.state = 'restarting';
@@ -352,10 +351,7 @@ export class JobMaster implements JobStatusProvider {
   private async reloadLatest(): Promise<void> {
     const newest = this.latest.completed!;
     const storage = this.options.storage!;
-    const older = (this.coordinator?.retained() ?? this.options.retained ?? [])
-      .filter((c) => c.id < newest.id && !this.unusable.has(c.id))
-      .sort((a, b) => b.id - a.id);
-    const candidates = [newest, ...older];
+    const candidates = [newest, ...this.olderRetained(newest.id)];
     const known = this.unusable.get(newest.id);
     if (known !== undefined) {
       candidates.shift();
@@ -394,8 +390,27 @@ export class JobMaster implements JobStatusProvider {
     }
   }
 
+  /**
+   * For a failure caused by restored state that does not decode (RestoredStateError; the
+   * restore's own checks should have refused it: see encodedKeyGroup): when that state is the
+   * newest checkpoint's and an older retained one is left, marks the newest unusable so that the
+   * restart falls back, as a restore that found it damaged would; otherwise the error to fail the
+   * job with for good (restarting would fail the same way).
+   */
   private undecodable(failure: unknown): Error | undefined {
-    return undecodableIn(failure, this.latest, this.unusable);
+    const damaged = causeNamed(failure, 'RestoredStateError') as RestoredStateError | undefined;
+    if (damaged === undefined) return undefined;
+    const c = this.latest.completed;
+    if (c === undefined || c.location?.uri !== damaged.snapshot) return damaged;
+    this.unusable.set(c.id, damaged.detail);
+    return this.olderRetained(c.id).length > 0 ? undefined : damaged;
+  }
+
+  /** The retained checkpoints older than `id` not known to be unusable, newest first. */
+  private olderRetained(id: number): CompletedCheckpoint[] {
+    return (this.coordinator?.retained() ?? this.options.retained ?? [])
+      .filter((c) => c.id < id && !this.unusable.has(c.id))
+      .sort((a, b) => b.id - a.id);
   }
 
   /** One deployment of the graph; resolves with the failure that ended it, or undefined when it finished. */
@@ -894,26 +909,6 @@ function recordsOutOf(t: StreamTask): number {
   let n = 0;
   for (const w of t.setup.writers) n += w.recordsOut;
   return n;
-}
-
-/**
- * For a failure caused by restored state that does not decode (RestoredStateError): the error to
- * fail the job with when no older checkpoint can be restored instead (the snapshot is a savepoint,
- * or the restore of one), after marking the newest checkpoint unusable when it is the snapshot.
- */
-function undecodableIn(
-  failure: unknown,
-  latest: { restore: RestoredJobState | undefined; completed: CompletedCheckpoint | undefined },
-  unusable: Map<number, string>,
-): Error | undefined {
-  const damaged = causeNamed(failure, 'RestoredStateError') as RestoredStateError | undefined;
-  if (damaged === undefined) return undefined;
-  const c = latest.completed;
-  if (c !== undefined && c.location?.uri === damaged.snapshot) {
-    unusable.set(c.id, damaged.detail);
-    return undefined;
-  }
-  return damaged;
 }
 
 /** The first error named `name` in the cause chain of `e`. */

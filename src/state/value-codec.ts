@@ -9,7 +9,7 @@
 // Hot paths (short ASCII strings, small integers) avoid allocation: one growing Buffer, no
 // closures or DataViews per value, and no path strings unless encoding fails.
 
-import { Buffer } from 'node:buffer';
+import { Buffer, isUtf8 } from 'node:buffer';
 
 /** A value that cannot be encoded (naming the type and where it is) or bytes that cannot be decoded (naming the offset). */
 export class ValueCodecError extends Error {
@@ -26,7 +26,7 @@ const TAG_DATE_EPOCH = 1;
 const TAG_POS_BIGNUM = 2;
 const TAG_NEG_BIGNUM = 3;
 const TAG_SET = 258;
-const TAG_MAP_ANY_KEYS = 259;
+export const TAG_MAP_ANY_KEYS = 259;
 /** RFC 8746: a typed array of IEEE 754 binary64, little-endian, as a byte string. */
 const TAG_FLOAT64_LE = 86;
 const LITTLE_ENDIAN = new Uint8Array(new Float64Array([1]).buffer)[7] === 0x3f;
@@ -583,6 +583,131 @@ export class ValueDecoder {
     else for (let i = 0; i < n; i++) out[i] = this.buf.readDoubleLE(p + 8 * i);
     this.pos = p + length;
     return out;
+  }
+
+  /**
+   * Checks the next value as decode() would and steps over it, building nothing: it refuses what
+   * decode() refuses (a restore checks every section so before the job starts, and decodes it
+   * later; see EncodedKeyGroup). Returns the value's tag (RFC 8949) when it has one, else -1.
+   */
+  skip(): number {
+    return this.check(0);
+  }
+
+  /** Checks `n` numbers written by `ValueEncoder.float64Column`, as decodeFloat64Column would. */
+  skipFloat64Column(n: number): void {
+    const start = this.pos;
+    this.need(2, start);
+    if (this.u8[start] !== 0xd8 || this.u8[start + 1] !== TAG_FLOAT64_LE)
+      this.fail(`expected a float64 column (tag ${TAG_FLOAT64_LE})`, start);
+    this.pos = start + 2;
+    const length = this.taggedHead(2, TAG_FLOAT64_LE, 'a byte string', start);
+    if (length !== 8 * n)
+      this.fail(`a float64 column of ${length} bytes where ${n} numbers (${8 * n} bytes) belong`, start);
+    this.need(length, start);
+    this.pos += length;
+  }
+
+  /** read() without building the value: the same checks, in the same order. */
+  private check(depth: number): number {
+    const start = this.pos;
+    if (start >= this.end) this.fail('truncated (no value left)', start);
+    const ib = this.u8[start]!;
+    this.pos = start + 1;
+    const info = ib & 31;
+    switch (ib >> 5) {
+      case 0:
+      case 1:
+        this.argument(info, start);
+        return -1;
+      case 2: {
+        const n = this.length(info, start, 1);
+        this.pos += n;
+        return -1;
+      }
+      case 3:
+        this.checkText(this.length(info, start, 1), start);
+        return -1;
+      case 4: {
+        if (depth >= MAX_DEPTH) this.fail(`containers nested deeper than ${MAX_DEPTH} levels`, start);
+        const n = this.length(info, start, 1);
+        for (let i = 0; i < n; i++) this.check(depth + 1);
+        return -1;
+      }
+      case 5: {
+        if (depth >= MAX_DEPTH) this.fail(`containers nested deeper than ${MAX_DEPTH} levels`, start);
+        const n = this.length(info, start, 2);
+        for (let i = 0; i < n; i++) {
+          const at = this.pos;
+          this.check(depth + 1);
+          if (this.u8[at]! >> 5 !== 3) this.fail('an object key that is not a text string', at);
+          this.check(depth + 1);
+        }
+        return -1;
+      }
+      case 6: {
+        const tag = this.argument(info, start);
+        this.checkTagged(tag, start, depth);
+        return tag;
+      }
+      default:
+        if (info === 27) this.float64(start);
+        else if (info < 20 || info > 23) this.simple(info, start);
+        return -1;
+    }
+  }
+
+  private checkText(n: number, start: number): void {
+    const b = this.u8;
+    const p = this.pos;
+    this.pos = p + n;
+    if (n <= 16) {
+      let or = 0;
+      for (let i = p; i < p + n; i++) or |= b[i]!;
+      if (or < 0x80) return;
+    }
+    if (!isUtf8(b.subarray(p, p + n))) this.fail('a text string that is not valid UTF-8', start);
+  }
+
+  private checkTagged(tag: number, start: number, depth: number): void {
+    switch (tag) {
+      case TAG_POS_BIGNUM:
+      case TAG_NEG_BIGNUM: {
+        const n = this.taggedHead(2, tag, 'a byte string', start);
+        if (n > this.end - this.pos) this.fail(`a bignum of ${n} bytes runs past the end of the data`, start);
+        // V8's largest bigint has 2^30 bits.
+        if (n > 1 << 27) this.fail(`a bignum of ${n} bytes is too large for a bigint`, start);
+        this.pos += n;
+        return;
+      }
+      case TAG_DATE_EPOCH: {
+        const at = this.pos;
+        this.need(1, start);
+        const ib = this.u8[at]!;
+        this.pos = at + 1;
+        if (ib >> 5 === 0 || ib >> 5 === 1) this.argument(ib & 31, at);
+        else if (ib === 0xfb) this.float64(at);
+        else this.fail('tag 1 (a date) not followed by an integer or a float64', at);
+        return;
+      }
+      case TAG_SET: {
+        if (depth >= MAX_DEPTH) this.fail(`containers nested deeper than ${MAX_DEPTH} levels`, start);
+        const n = this.taggedHead(4, tag, 'an array', start);
+        if (n > this.end - this.pos) this.fail(`a set of ${n} items runs past the end of the data`, start);
+        for (let i = 0; i < n; i++) this.check(depth + 1);
+        return;
+      }
+      case TAG_MAP_ANY_KEYS: {
+        if (depth >= MAX_DEPTH) this.fail(`containers nested deeper than ${MAX_DEPTH} levels`, start);
+        const n = this.taggedHead(5, tag, 'a map', start);
+        if (n * 2 > this.end - this.pos)
+          this.fail(`a map of ${n} entries runs past the end of the data`, start);
+        for (let i = 0; i < 2 * n; i++) this.check(depth + 1);
+        return;
+      }
+      default:
+        this.fail(`unsupported tag ${tag}`, start);
+    }
   }
 
   private fail(what: string, at: number): never {

@@ -1,23 +1,25 @@
 // A restore leaves keyed state encoded, key group by key group (EncodedKeyGroup), and decodes a
 // group when it is first needed. What that must not change: every entry reaches the live state
 // and the next snapshot, the background work decodes every group, and bytes that pass their
-// checksum but do not decode fail the first use, naming the file and the key group.
+// checksum but would not decode are refused by the restore itself, naming the file and the key
+// group (and should they still fail to decode later, every use fails, naming the snapshot).
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ListStateDescriptor, ValueStateDescriptor } from '../../src/index.js';
 import {
   encodedKeyGroup,
   readKeyedSection,
   StateFormatError,
   writeKeyedState,
+  type RestoredStateError,
 } from '../../src/checkpoint/state-serialization.js';
 import type { StateKind } from '../../src/state/descriptors.js';
 import { HeapKeyedStateBackend } from '../../src/state/keyed-state-backend.js';
 import { KeyGroupRange, keyGroupOf } from '../../src/state/key-group.js';
 import type { EncodedKeyGroup } from '../../src/state/snapshot.js';
-import { ValueEncoder } from '../../src/state/value-codec.js';
+import { ValueCodecError, ValueDecoder, ValueEncoder } from '../../src/state/value-codec.js';
 import { FsCheckpointStorage } from '../../src/storage/fs-checkpoint-storage.js';
 import { STATE_FILE_KEYED, StateFileReader } from '../../src/storage/state-file.js';
 
@@ -153,7 +155,7 @@ describe('a restore that leaves key groups encoded', () => {
     expect(liveContents(b)).toEqual(expected);
   });
 
-  it('fails the first use of a group whose bytes pass their checksum but do not decode, every time', async () => {
+  it('refuses, before the job starts, a group whose bytes pass their checksum but do not decode', async () => {
     const good = await written(source(200), 'k.state');
     const bad = keyGroupOf('victim', MAX);
     const enc = new ValueEncoder();
@@ -161,47 +163,76 @@ describe('a restore that leaves key groups encoded', () => {
     enc.encode('value');
     enc.encode(5); // five entries announced, none follows
     good.set(bad, enc.takeChunk());
-    const { b } = restore(good);
-    const count = b.getState(new ValueStateDescriptor<number>('count'));
-    b.setCurrentKeyComputingGroup('victim');
-    for (let attempt = 0; attempt < 2; attempt++) {
-      expect(() => count.value()).toThrow(StateFormatError);
-      expect(() => count.value()).toThrow(`chk-1/k.state: key group ${bad}:`);
-    }
-    // The other groups are intact.
-    const other = [...Array(200).keys()].find((i) => keyGroupOf(`key-${i}`, MAX) !== bad)!;
-    b.setCurrentKeyComputingGroup(`key-${other}`);
-    expect(count.value()).toBe(other);
+    const refusal = (() => {
+      try {
+        restore(good);
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(refusal).toBeInstanceOf(StateFormatError);
+    expect((refusal as Error).name).toBe('StateFormatError');
+    expect((refusal as Error).message).toMatch(`chk-1/k.state: key group ${bad}: malformed value at byte`);
+    // The map-state check too: a value that is not a map.
+    const m = new ValueEncoder();
+    for (const item of ['seen', 'map', 1, 'key-0', 0, ['x']]) m.encode(item);
+    const asMap = new Map([[keyGroupOf('key-0', MAX), m.takeChunk()]]);
+    expect(() => restore(asMap, new Map([['seen', 'map']]))).toThrow(
+      'chk-1/k.state: a map-state value is not a map',
+    );
   });
 
-  it('takes a state the group holds but _metadata does not list, or lists as another kind, as damage', async () => {
+  it('fails every use of a group that passed the checks yet does not decode, naming the snapshot', async () => {
+    // The checks and the decoder disagreeing would be a fault of weir's; the job must still fail
+    // with the snapshot named (the job master then takes it as unusable), not carry on.
+    const { b } = restore(await written(source(200), 'k.state'));
+    const decodeKey = vi.spyOn(ValueDecoder.prototype, 'decodeKey').mockImplementation(() => {
+      throw new ValueCodecError('malformed value at byte 3: injected');
+    });
+    try {
+      const count = b.getState(new ValueStateDescriptor<number>('count'));
+      b.setCurrentKeyComputingGroup('key-7');
+      const kg = keyGroupOf('key-7', MAX);
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const e = (() => {
+          try {
+            count.value();
+          } catch (x) {
+            return x as RestoredStateError;
+          }
+          return undefined;
+        })();
+        expect(e?.name).toBe('RestoredStateError');
+        expect(e?.snapshot).toBe('file:///chk-1');
+        expect(e?.message).toMatch(
+          `chk-1/k.state: key group ${kg}: malformed value at byte 3: injected; these bytes match their checksums`,
+        );
+      }
+      decodeKey.mockRestore();
+      expect(count.value()).toBe(7);
+    } finally {
+      decodeKey.mockRestore();
+    }
+  });
+
+  it('refuses a group holding a state _metadata does not list, or lists as another kind', async () => {
     const sections = await written(source(200), 'k.state');
     const kg = keyGroupOf('key-0', MAX);
-    // Each reads the state _metadata lists as it was: the group is decoded whole, so the other
-    // state's damage shows.
-    const readCount = (b: HeapKeyedStateBackend): unknown =>
-      b.getState(new ValueStateDescriptor<number>('count')).value();
-    const readSeen = (b: HeapKeyedStateBackend): unknown => [
-      ...b.getListState(new ListStateDescriptor<string>('seen')).get(),
-    ];
-    for (const [kinds, read, says] of [
-      [
-        new Map<string, StateKind>([['count', 'value']]),
-        readCount,
-        "holds list state 'seen', which _metadata does not list",
-      ],
-      [
+    const one = new Map([[kg, sections.get(kg)!]]);
+    expect(() => restore(one, new Map<string, StateKind>([['count', 'value']]))).toThrow(
+      `chk-1/k.state: key group ${kg} holds list state 'seen', which _metadata does not list`,
+    );
+    expect(() =>
+      restore(
+        one,
         new Map<string, StateKind>([
           ['count', 'reducing'],
           ['seen', 'list'],
         ]),
-        readSeen,
-        "holds value state 'count', which _metadata lists as reducing state",
-      ],
-    ] as const) {
-      const { b } = restore(new Map([[kg, sections.get(kg)!]]), kinds);
-      b.setCurrentKeyComputingGroup('key-0');
-      expect(() => read(b)).toThrow(`chk-1/k.state: key group ${kg} ${says}`);
-    }
+      ),
+    ).toThrow(
+      `chk-1/k.state: key group ${kg} holds value state 'count', which _metadata lists as reducing state`,
+    );
   });
 });

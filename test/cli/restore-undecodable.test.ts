@@ -1,7 +1,7 @@
 // `weir run -s` from a snapshot whose keyed state passes every checksum but does not decode. The
-// restore reads and checks the bytes but leaves them encoded until the job needs them, so the
-// job's first use finds the damage; weir must still exit with 2 and one line that names the file
-// and the key group and says what to do, as for a snapshot it could not read.
+// restore leaves keyed state encoded until the job needs it, but checks before the job starts
+// that it decodes: weir exits with 2 and one line that names the file and the key group and says
+// what to do, and the job never starts.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -66,9 +66,10 @@ describe('weir run -s from state that passes its checksums but does not decode',
     const last = r.stderr.trimEnd().split('\n').at(-1)!;
     expect(last).toMatch(
       new RegExp(
-        `^weir: ${folder} \\(uid 'sum' \\(Reduce\\)\\), op-\\w+-\\d+-keyed\\.state: key group ${kg}: .*; these bytes match their checksums, so the snapshot was written so: start from another checkpoint or savepoint$`,
+        `^weir: ${folder} \\(uid 'sum' \\(Reduce\\)\\), op-\\w+-\\d+-keyed\\.state: key group ${kg}: malformed value at byte 0: .*; nothing was changed: start from another checkpoint or savepoint$`,
       ),
     );
     expect(r.stderr).not.toMatch(/at .*\.ts:\d+/); // no stack trace
+    expect(r.rawStderr).not.toMatch(/running; REST API/); // the job never started
   });
 });

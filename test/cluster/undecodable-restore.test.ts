@@ -1,14 +1,19 @@
-// Keyed state stays encoded after a restore until the job needs it, so bytes that pass every
-// checksum but do not decode (written so by a faulty weir, say) show only once the job runs.
-// Such a checkpoint must still be treated as a damaged one: `--resume` falls back to the older
-// retained checkpoint, with exactly-once output; `-s` to it fails the job for good (exit 2 in the
-// CLI) instead of restarting into the same failure.
+// Keyed state stays encoded after a restore until the job needs it; the restore still checks,
+// before the job starts, that every byte matches its checksum and decodes. Bytes that match their
+// checksums but do not decode (written so by a faulty weir, say) must be found then, while sinks
+// have restored nothing: `--resume` falls back to the older retained checkpoint with exactly-once
+// output, and `-s` fails without touching the output. Should a group still fail to decode once
+// the job runs (the checks and the decoder disagreeing), a restart falls back to the older
+// checkpoint, and a job with none to fall back to fails for good rather than restarting into the
+// same failure.
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { FileSink, StreamExecutionEnvironment } from '../../src/index.js';
 import type { JobMaster } from '../../src/cluster/job-master.js';
+import { ValueCodecError, ValueDecoder } from '../../src/state/value-codec.js';
 import { makeUndecodable } from '../checkpoint/make-undecodable.js';
 import { HookedCount, spin } from './hooked-count.js';
 
@@ -21,6 +26,7 @@ interface RunOptions {
   readonly dieAfter?: number;
   readonly resume?: boolean;
   readonly restoreFrom?: string;
+  readonly claim?: boolean;
 }
 
 async function run(o: RunOptions): Promise<{ log: string[]; master: JobMaster }> {
@@ -57,6 +63,7 @@ async function run(o: RunOptions): Promise<{ log: string[]; master: JobMaster }>
     onStart: (m) => void (master = m),
     resume: o.resume,
     restoreFrom: o.restoreFrom,
+    claimMode: o.claim === true ? 'claim' : undefined,
   });
   return { log, master: master! };
 }
@@ -80,49 +87,126 @@ function completed(dir: string): string[] {
   return out.sort((a, b) => a[0] - b[0]).map(([, p]) => p);
 }
 
+/** Every file under `dir` with a hash of its bytes. */
+function fingerprint(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of readdirSync(dir, { recursive: true }) as string[]) {
+    const p = join(dir, f);
+    try {
+      out[f] = createHash('sha256').update(readFileSync(p)).digest('hex');
+    } catch {
+      out[f] = 'folder';
+    }
+  }
+  return out;
+}
+
+/** A straight run's output, and a run that died after `after` checkpoints, with its retained ones (oldest first). */
+async function died(
+  after: number,
+): Promise<{ straight: string; checkpoints: string; out: string; folders: string[] }> {
+  const straightOut = mkdtempSync(join(tmpdir(), 'weir-undecodable-straight-'));
+  await run({ checkpoints: mkdtempSync(join(tmpdir(), 'weir-undecodable-chk0-')), out: straightOut });
+  const checkpoints = mkdtempSync(join(tmpdir(), 'weir-undecodable-chk-'));
+  const out = mkdtempSync(join(tmpdir(), 'weir-undecodable-out-'));
+  await expect(run({ checkpoints, out, dieAfter: after })).rejects.toThrow(/injected failure/);
+  const folders = completed(checkpoints);
+  expect(folders.length).toBe(3);
+  return { straight: lines(straightOut), checkpoints, out, folders };
+}
+
+const idOf = (folder: string): number => Number(/chk-(\d+)$/.exec(folder)![1]);
+
+/** Makes the next decode of a key fail, as if the restore's checks had let bad bytes through. */
+function failNextDecode(): void {
+  vi.spyOn(ValueDecoder.prototype, 'decodeKey').mockImplementationOnce(() => {
+    throw new ValueCodecError('malformed value at byte 0: injected');
+  });
+}
+
+afterEach(() => vi.restoreAllMocks());
+
 describe('restored state that passes its checksums but does not decode', () => {
-  it('makes --resume fall back to the older retained checkpoint, exactly once', async () => {
-    const straight = mkdtempSync(join(tmpdir(), 'weir-undecodable-straight-'));
-    await run({ checkpoints: mkdtempSync(join(tmpdir(), 'weir-undecodable-chk0-')), out: straight });
-
-    const checkpoints = mkdtempSync(join(tmpdir(), 'weir-undecodable-chk-'));
-    const out = mkdtempSync(join(tmpdir(), 'weir-undecodable-out-'));
-    await expect(run({ checkpoints, out, dieAfter: 4 })).rejects.toThrow(/injected failure/);
-    const folders = completed(checkpoints);
-    expect(folders.length).toBe(3);
-    const newest = Number(/chk-(\d+)$/.exec(folders[2]!)![1]);
-    const older = Number(/chk-(\d+)$/.exec(folders[1]!)![1]);
+  it('makes --resume fall back to the older retained checkpoint before the job starts, exactly once', async () => {
+    const { straight, checkpoints, out, folders } = await died(4);
     const kg = makeUndecodable(folders[2]!);
-
     const { log, master } = await run({ checkpoints, out, resume: true });
-    // The restore itself found nothing wrong: every checksum holds.
-    expect(log).toContain(`weir: resuming job 'undecodable' (${master.jobId}) from checkpoint ${newest}`);
     expect(
       log.some(
         (l) =>
-          l.startsWith(`weir: checkpoint ${newest} of job 'undecodable' is unusable: `) &&
-          l.includes(`key group ${kg}:`) &&
-          l.endsWith(`; falling back to checkpoint ${older}`),
+          l.startsWith(`weir: checkpoint ${idOf(folders[2]!)} of job 'undecodable' is unusable: `) &&
+          l.includes(`key group ${kg}: malformed value`) &&
+          l.endsWith('; falling back to an older checkpoint'),
       ),
       log.join('\n'),
     ).toBe(true);
-    expect(master.restoredCheckpointIds).toEqual([older]);
-    expect(lines(out)).toBe(lines(straight));
+    expect(log).toContain(
+      `weir: resuming job 'undecodable' (${master.jobId}) from checkpoint ${idOf(folders[1]!)}`,
+    );
+    expect(master.restoredCheckpointIds).toEqual([]);
+    expect(lines(out)).toBe(straight);
   });
 
-  it('fails a job started from it with -s for good, naming the file and key group', async () => {
-    const checkpoints = mkdtempSync(join(tmpdir(), 'weir-undecodable-sp-'));
-    const out = mkdtempSync(join(tmpdir(), 'weir-undecodable-sp-out-'));
-    await expect(run({ checkpoints, out, dieAfter: 3 })).rejects.toThrow(/injected failure/);
-    const folder = completed(checkpoints).at(-1)!;
-    const kg = makeUndecodable(folder);
-    const err = await run({
+  it('fails -s from it before any task runs, leaving the output as it was', async () => {
+    const { straight, out, folders } = await died(4);
+    // The oldest: restoring it would roll the output back to it.
+    const kg = makeUndecodable(folders[0]!);
+    const before = fingerprint(out);
+    const refused = await run({
+      checkpoints: mkdtempSync(join(tmpdir(), 'weir-undecodable-sp-')),
+      out,
+      restoreFrom: folders[0],
+    }).catch((e: unknown) => e as Error);
+    expect(refused).toBeInstanceOf(Error);
+    expect((refused as Error).name).toBe('RestoreError');
+    expect((refused as Error).message).toMatch(
+      /; nothing was changed: start from another checkpoint or savepoint$/,
+    );
+    expect((refused as Error).message).toMatch(
+      new RegExp(`-keyed\\.state: key group ${kg}: malformed value`),
+    );
+    expect(fingerprint(out)).toEqual(before);
+    // The newest still continues the job, exactly once.
+    await run({
       checkpoints: mkdtempSync(join(tmpdir(), 'weir-undecodable-sp2-')),
       out,
-      restoreFrom: folder,
-    }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(Error);
-    expect((err as Error).name).toBe('RestoredStateError');
-    expect((err as Error).message).toMatch(new RegExp(`-keyed\\.state: key group ${kg}: `));
+      restoreFrom: folders[2],
+    });
+    expect(lines(out)).toBe(straight);
   });
+
+  it('when a group fails to decode once the job runs, falls back to the older retained checkpoint', async () => {
+    const { straight, checkpoints, out, folders } = await died(4);
+    failNextDecode();
+    const { log, master } = await run({ checkpoints, out, resume: true });
+    expect(
+      log.some(
+        (l) =>
+          l.startsWith(`weir: checkpoint ${idOf(folders[2]!)} of job 'undecodable' is unusable: `) &&
+          l.includes('malformed value at byte 0: injected') &&
+          l.endsWith(`; falling back to checkpoint ${idOf(folders[1]!)}`),
+      ),
+      log.join('\n'),
+    ).toBe(true);
+    expect(master.restoredCheckpointIds).toEqual([idOf(folders[1]!)]);
+    expect(lines(out)).toBe(straight);
+  });
+
+  it.each([false, true])(
+    'when a group fails to decode once a job started with -s runs, fails it for good (claim: %s)',
+    async (claim) => {
+      const { out, folders } = await died(3);
+      failNextDecode();
+      const err = await run({
+        checkpoints: mkdtempSync(join(tmpdir(), 'weir-undecodable-sp3-')),
+        out,
+        restoreFrom: folders[2],
+        claim,
+      }).catch((e: unknown) => e as Error);
+      expect((err as Error).name).toBe('RestoredStateError');
+      expect((err as Error).message).toMatch(
+        /-keyed\.state: key group \d+: malformed value at byte 0: injected; these bytes match their checksums/,
+      );
+    },
+  );
 });

@@ -671,6 +671,56 @@ describe('value codec rejections', () => {
     }
   });
 
+  it('skip refuses exactly what decode refuses, with the same message, and stops where decode stops', () => {
+    // What decode() accepts must be exactly what skip() accepts: a restore checks its sections
+    // with skip() and decodes them only later, when a failure can no longer choose another
+    // checkpoint. Corrupted random values, the rejection cases below, and every truncation.
+    const outcome = (f: (d: ValueDecoder) => unknown, b: Uint8Array): string => {
+      const d = new ValueDecoder(b);
+      try {
+        while (!d.done) f(d);
+        return `ok ${d.offset}`;
+      } catch (e) {
+        if (!(e instanceof ValueCodecError)) throw e;
+        return e.message;
+      }
+    };
+    const inputs: Uint8Array[] = [];
+    const rng = new Rng(11);
+    for (let i = 0; i < 3000; i++) {
+      const good = encodeValue(randomValue(rng, 3));
+      inputs.push(good, good.subarray(0, rng.int(0, good.length - 1)));
+      const bad = good.slice();
+      for (let flips = rng.int(1, 3); flips > 0; flips--) bad[rng.int(0, bad.length - 1)] = rng.int(0, 255);
+      inputs.push(bad);
+    }
+    for (const h of ['1c', 'ff', 'c0', 'c201', 'c160', 'd90102a0', 'd9010380', 'a10102', 'a1c10102'])
+      inputs.push(bytes(h));
+    inputs.push(bytes('62c328'), bytes('63eda080'), bytes('d9010381a0'), bytes('c2' + '5a08000001'));
+    let refused = 0;
+    for (const b of inputs) {
+      const decoded = outcome((d) => d.decode(), b);
+      expect(
+        outcome((d) => d.skip(), b),
+        Buffer.from(b).toString('hex'),
+      ).toBe(decoded);
+      if (!decoded.startsWith('ok')) refused++;
+    }
+    expect(refused).toBeGreaterThan(1000);
+    // The tag it reports: a map's, for map-state values.
+    expect(new ValueDecoder(encodeValue(new Map([[1, 2]]))).skip()).toBe(259);
+    expect(new ValueDecoder(encodeValue({ a: 1 })).skip()).toBe(-1);
+    // A float64 column: the same checks as decodeFloat64Column.
+    const enc = new ValueEncoder(64);
+    enc.float64Column(new Float64Array([1, 2, 3]), 3, true);
+    const col = enc.finish();
+    const skipped = new ValueDecoder(col);
+    skipped.skipFloat64Column(3);
+    expect(skipped.done).toBe(true);
+    expect(() => new ValueDecoder(col).skipFloat64Column(2)).toThrow('a float64 column of 24 bytes');
+    expect(() => new ValueDecoder(col.subarray(0, 10)).skipFloat64Column(3)).toThrow(/truncated/);
+  });
+
   it('refuses what weir never writes, naming the byte offset', () => {
     const cases: Array<[string, RegExp]> = [
       ['', /at byte 0: truncated/],
