@@ -64,9 +64,11 @@ export class RestoredStateError extends StateFormatError {
     readonly snapshot: string,
     /** What does not decode, and where (file, key group). */
     readonly detail: string,
+    options?: ErrorOptions,
   ) {
     super(
       `${detail}; these bytes match their checksums, so the snapshot was written with them (a fault of the weir that wrote it): start from another checkpoint or savepoint`,
+      options,
     );
   }
 }
@@ -489,8 +491,13 @@ class EncodedSection implements EncodedKeyGroup {
     try {
       return this.decode().get(name);
     } catch (e) {
-      if (e instanceof StateFormatError) throw new RestoredStateError(this.file.snapshot, e.message);
-      throw e;
+      // Whatever it is (also a RangeError of the runtime's limits on a key or a Map): every
+      // attempt restoring this snapshot would fail the same way.
+      const detail =
+        e instanceof StateFormatError
+          ? e.message
+          : `${this.file.where}: key group ${this.keyGroup}: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`;
+      throw new RestoredStateError(this.file.snapshot, detail, { cause: e });
     }
   }
 

@@ -53,6 +53,17 @@ const DAMAGE: ReadonlySet<string> = new Set([
   'ValueCodecError',
 ]);
 
+/**
+ * `e` as a RestoreError saying that nothing was changed, when it says a file of the snapshot to
+ * start from is damaged (the restore reads everything before the job starts, so nothing ran);
+ * else `e`. A file of a newer weir needs that weir, not another snapshot.
+ */
+function damaged(e: unknown): unknown {
+  if (!(e instanceof Error) || !DAMAGE.has(e.name)) return e;
+  const remedy = /newer weir/.test(e.message) ? '' : ': start from another checkpoint or savepoint';
+  return new RestoreError(`${e.message}; nothing was changed${remedy}`, { cause: e });
+}
+
 /** Nothing usable to restore from, or a snapshot that does not fit: a configuration error (exit 2). */
 export class RestoreError extends Error {
   override readonly name = 'RestoreError';
@@ -194,20 +205,19 @@ export async function launchJob(
       throw new RestoreError(
         `${options.restoreFrom}: no _metadata there; not a savepoint or completed checkpoint`,
       );
-    const metadata = decodeMetadata(bytes, `${location.uri}/_metadata`);
+    let metadata: SnapshotMetadata;
+    try {
+      metadata = decodeMetadata(bytes, `${location.uri}/_metadata`);
+    } catch (e) {
+      throw damaged(e);
+    }
     if (options.claimMode === 'claim' && metadata.kind === 'savepoint')
       throw new RestoreError(
         `${options.restoreFrom} is a savepoint, which always stays yours; --claim-mode claim takes over retained checkpoints only (drop the flag)`,
       );
     restore = await loadSnapshot(storage, location, metadata, graph, { allowNonRestoredState }).catch(
       (e: unknown) => {
-        // A damaged file: the restore read everything before the job started, so nothing ran.
-        if (e instanceof Error && DAMAGE.has(e.name))
-          throw new RestoreError(
-            `${e.message}; nothing was changed: start from another checkpoint or savepoint`,
-            { cause: e },
-          );
-        throw e;
+        throw damaged(e);
       },
     );
     log(`weir: restoring job '${graph.jobName}' from ${metadata.kind} ${metadata.id} at ${location.uri}`);

@@ -661,7 +661,8 @@ export class ValueDecoder {
     const b = this.u8;
     const p = this.pos;
     this.pos = p + n;
-    if (n <= 16) {
+    // ASCII is valid UTF-8: a loop is cheaper than a view and a call for the usual short strings.
+    if (n <= 64) {
       let or = 0;
       for (let i = p; i < p + n; i++) or |= b[i]!;
       if (or < 0x80) return;

@@ -7,7 +7,7 @@
 // checkpoint, and a job with none to fall back to fails for good rather than restarting into the
 // same failure.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -117,10 +117,15 @@ async function died(
 
 const idOf = (folder: string): number => Number(/chk-(\d+)$/.exec(folder)![1]);
 
-/** Makes the next decode of a key fail, as if the restore's checks had let bad bytes through. */
-function failNextDecode(): void {
+/**
+ * Makes the next decode of a key fail, as if the restore's checks had let bad bytes through: with
+ * what a malformed value throws, or with what the runtime throws for a key or Map past its limits.
+ */
+function failNextDecode(kind: 'malformed' | 'limit' = 'malformed'): void {
   vi.spyOn(ValueDecoder.prototype, 'decodeKey').mockImplementationOnce(() => {
-    throw new ValueCodecError('malformed value at byte 0: injected');
+    throw kind === 'malformed'
+      ? new ValueCodecError('malformed value at byte 0: injected')
+      : new RangeError('Invalid string length (injected)');
   });
 }
 
@@ -166,6 +171,23 @@ describe('restored state that passes its checksums but does not decode', () => {
       new RegExp(`-keyed\\.state: key group ${kg}: malformed value`),
     );
     expect(fingerprint(out)).toEqual(before);
+    // The same for a damaged `_metadata`.
+    const meta = join(folders[1]!, '_metadata');
+    const text = readFileSync(meta, 'utf8');
+    writeFileSync(
+      meta,
+      text.replace(/"id": (\d+)/, (_m, id: string) => `"id": ${Number(id) + 1}`),
+    );
+    const refusedMeta = await run({
+      checkpoints: mkdtempSync(join(tmpdir(), 'weir-undecodable-sp-')),
+      out,
+      restoreFrom: folders[1],
+    }).catch((e: unknown) => e as Error);
+    expect((refusedMeta as Error).name).toBe('RestoreError');
+    expect((refusedMeta as Error).message).toMatch(
+      /_metadata.*; nothing was changed: start from another checkpoint or savepoint$/,
+    );
+    expect(fingerprint(out)).toEqual(before);
     // The newest still continues the job, exactly once.
     await run({
       checkpoints: mkdtempSync(join(tmpdir(), 'weir-undecodable-sp2-')),
@@ -175,22 +197,25 @@ describe('restored state that passes its checksums but does not decode', () => {
     expect(lines(out)).toBe(straight);
   });
 
-  it('when a group fails to decode once the job runs, falls back to the older retained checkpoint', async () => {
-    const { straight, checkpoints, out, folders } = await died(4);
-    failNextDecode();
-    const { log, master } = await run({ checkpoints, out, resume: true });
-    expect(
-      log.some(
-        (l) =>
-          l.startsWith(`weir: checkpoint ${idOf(folders[2]!)} of job 'undecodable' is unusable: `) &&
-          l.includes('malformed value at byte 0: injected') &&
-          l.endsWith(`; falling back to checkpoint ${idOf(folders[1]!)}`),
-      ),
-      log.join('\n'),
-    ).toBe(true);
-    expect(master.restoredCheckpointIds).toEqual([idOf(folders[1]!)]);
-    expect(lines(out)).toBe(straight);
-  });
+  it.each(['malformed', 'limit'] as const)(
+    'when a group fails to decode once the job runs (%s), falls back to the older retained checkpoint',
+    async (kind) => {
+      const { straight, checkpoints, out, folders } = await died(4);
+      failNextDecode(kind);
+      const { log, master } = await run({ checkpoints, out, resume: true });
+      expect(
+        log.some(
+          (l) =>
+            l.startsWith(`weir: checkpoint ${idOf(folders[2]!)} of job 'undecodable' is unusable: `) &&
+            l.includes('injected') &&
+            l.endsWith(`; falling back to checkpoint ${idOf(folders[1]!)}`),
+        ),
+        log.join('\n'),
+      ).toBe(true);
+      expect(master.restoredCheckpointIds).toEqual([idOf(folders[1]!)]);
+      expect(lines(out)).toBe(straight);
+    },
+  );
 
   it.each([false, true])(
     'when a group fails to decode once a job started with -s runs, fails it for good (claim: %s)',
