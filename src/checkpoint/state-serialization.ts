@@ -16,14 +16,13 @@ import type { KeyedStateCapture } from '../state/keyed-state-backend.js';
 import type { StateKind } from '../state/descriptors.js';
 import type {
   EncodedKeyGroup,
-  KeyedStateSnapshot,
   KeyGroupEntries,
   OperatorStateMode,
   OperatorStateSnapshot,
 } from '../state/snapshot.js';
 import { fromStateKey, toStateKey } from '../state/state-key.js';
 import { TAG_MAP_ANY_KEYS, ValueCodecError, ValueDecoder, ValueEncoder } from '../state/value-codec.js';
-import { DEFAULT_FORMAT, mapUnits, type StoredFormat } from '../state/state-schema.js';
+import { mapUnits, type StoredFormat } from '../state/state-schema.js';
 import { releaseCapturedGroup } from '../state/state-table.js';
 import type { KeyColumn } from '../state/key-column-cache.js';
 import type { StateFileWriter } from '../storage/state-file.js';
@@ -326,6 +325,24 @@ export function readKeyedSection(
   }
 }
 
+/** The header of one state's entries in a keyed section: its name, kind and number of entries. */
+function stateHeader(
+  dec: ValueDecoder,
+  keyGroup: number,
+  where: string,
+): { name: string; kind: StateKind; count: number } {
+  const name = dec.decode();
+  const kind = dec.decode();
+  const count = dec.decode();
+  if (typeof name !== 'string' || typeof kind !== 'string' || !STATE_KINDS.has(kind)) {
+    throw new StateFormatError(`${where}: key group ${keyGroup} has a malformed state header`);
+  }
+  if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) {
+    throw new StateFormatError(`${where}: key group ${keyGroup} has a bad entry count for state '${name}'`);
+  }
+  return { name, kind: kind as StateKind, count };
+}
+
 function decodeKeyedSection(
   payload: Uint8Array,
   keyGroup: number,
@@ -335,18 +352,10 @@ function decodeKeyedSection(
 ): void {
   const dec = new ValueDecoder(payload);
   while (!dec.done) {
-    const name = dec.decode();
-    const kind = dec.decode();
-    const count = dec.decode();
-    if (typeof name !== 'string' || typeof kind !== 'string' || !STATE_KINDS.has(kind)) {
-      throw new StateFormatError(`${where}: key group ${keyGroup} has a malformed state header`);
-    }
-    if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) {
-      throw new StateFormatError(`${where}: key group ${keyGroup} has a bad entry count for state '${name}'`);
-    }
+    const { name, kind, count } = stateHeader(dec, keyGroup, where);
     let st = into.get(name);
     if (st === undefined) {
-      st = { kind: kind as StateKind, keyGroups: [] };
+      st = { kind, keyGroups: [] };
       into.set(name, st);
     } else if (st.kind !== kind) {
       throw new StateFormatError(`${where}: state '${name}' is both ${st.kind} and ${kind} state`);
@@ -424,16 +433,8 @@ function checkKeyedSection(
 ): void {
   const dec = new ValueDecoder(payload);
   while (!dec.done) {
-    const name = dec.decode();
-    const kind = dec.decode();
-    const count = dec.decode();
-    if (typeof name !== 'string' || typeof kind !== 'string' || !STATE_KINDS.has(kind)) {
-      throw new StateFormatError(`${where}: key group ${keyGroup} has a malformed state header`);
-    }
-    if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) {
-      throw new StateFormatError(`${where}: key group ${keyGroup} has a bad entry count for state '${name}'`);
-    }
-    checkListed(name, kind as StateKind, kinds, keyGroup, where);
+    const { name, kind, count } = stateHeader(dec, keyGroup, where);
+    checkListed(name, kind, kinds, keyGroup, where);
     const value = (): void => {
       if (dec.skip() !== TAG_MAP_ANY_KEYS && kind === 'map')
         throw new StateFormatError(`${where}: a map-state value is not a map`);
@@ -516,23 +517,6 @@ class EncodedSection implements EncodedKeyGroup {
     this.payload = undefined;
     return maps;
   }
-}
-
-/** `formats`: how each state was stored, from `_metadata` (absent: weir-cbor, version 1). */
-export function keyedSnapshotFrom(
-  maxParallelism: number,
-  byState: DecodedKeyedState,
-  formats: ReadonlyMap<string, StoredFormat> = new Map(),
-): KeyedStateSnapshot {
-  return {
-    maxParallelism,
-    states: [...byState].map(([name, s]) => ({
-      name,
-      kind: s.kind,
-      format: formats.get(name) ?? DEFAULT_FORMAT,
-      keyGroups: s.keyGroups,
-    })),
-  };
 }
 
 export async function writeOperatorState(

@@ -215,11 +215,11 @@ export class JobMaster implements JobStatusProvider {
       }
       // Restored state the job cannot read fails the same way on every restart: stop now, unless
       // an older checkpoint can be restored instead.
-      const migration = causeNamed(failure, 'StateMigrationError') ?? this.undecodable(failure);
-      if (migration !== undefined) {
+      const unreadable = causeNamed(failure, 'StateMigrationError') ?? this.undecodable(failure);
+      if (unreadable !== undefined) {
         this.state = 'failed';
         this.settle({ failure, next: 'the job failed' });
-        throw migration;
+        throw unreadable;
       }
       const decision = this.options.restartStrategy.onFailure(this.clock.now());
       if (!decision.restart) {

@@ -568,15 +568,7 @@ export class ValueDecoder {
 
   /** `n` numbers written by `ValueEncoder.float64Column`. */
   decodeFloat64Column(n: number): Float64Array {
-    const start = this.pos;
-    this.need(2, start);
-    if (this.u8[start] !== 0xd8 || this.u8[start + 1] !== TAG_FLOAT64_LE)
-      this.fail(`expected a float64 column (tag ${TAG_FLOAT64_LE})`, start);
-    this.pos = start + 2;
-    const length = this.taggedHead(2, TAG_FLOAT64_LE, 'a byte string', start);
-    if (length !== 8 * n)
-      this.fail(`a float64 column of ${length} bytes where ${n} numbers (${8 * n} bytes) belong`, start);
-    this.need(length, start);
+    const length = this.float64ColumnHead(n);
     const out = new Float64Array(n);
     const p = this.pos;
     if (LITTLE_ENDIAN) new Uint8Array(out.buffer).set(this.u8.subarray(p, p + length));
@@ -596,15 +588,7 @@ export class ValueDecoder {
 
   /** Checks `n` numbers written by `ValueEncoder.float64Column`, as decodeFloat64Column would. */
   skipFloat64Column(n: number): void {
-    const start = this.pos;
-    this.need(2, start);
-    if (this.u8[start] !== 0xd8 || this.u8[start + 1] !== TAG_FLOAT64_LE)
-      this.fail(`expected a float64 column (tag ${TAG_FLOAT64_LE})`, start);
-    this.pos = start + 2;
-    const length = this.taggedHead(2, TAG_FLOAT64_LE, 'a byte string', start);
-    if (length !== 8 * n)
-      this.fail(`a float64 column of ${length} bytes where ${n} numbers (${8 * n} bytes) belong`, start);
-    this.need(length, start);
+    const length = this.float64ColumnHead(n);
     this.pos += length;
   }
 
@@ -709,6 +693,20 @@ export class ValueDecoder {
       default:
         this.fail(`unsupported tag ${tag}`, start);
     }
+  }
+
+  /** The head of a column of `n` float64s, checked with its length against what is left; the column's bytes follow. */
+  private float64ColumnHead(n: number): number {
+    const start = this.pos;
+    this.need(2, start);
+    if (this.u8[start] !== 0xd8 || this.u8[start + 1] !== TAG_FLOAT64_LE)
+      this.fail(`expected a float64 column (tag ${TAG_FLOAT64_LE})`, start);
+    this.pos = start + 2;
+    const length = this.taggedHead(2, TAG_FLOAT64_LE, 'a byte string', start);
+    if (length !== 8 * n)
+      this.fail(`a float64 column of ${length} bytes where ${n} numbers (${8 * n} bytes) belong`, start);
+    this.need(length, start);
+    return length;
   }
 
   private fail(what: string, at: number): never {
