@@ -20,6 +20,13 @@ describe('bench harness', () => {
     for (const c of CASES) expect(runsFor(c, 3)).toBe(3);
   });
 
+  it('runs the checkpointed keyed-count cases over twice the events of keyed-count', () => {
+    const items = new Map(CASES.map((c) => [c.name, c.defaultItems]));
+    expect(items.get('keyed-count')).toBe(5_000_000);
+    expect(items.get('keyed-count-chk-1s')).toBe(10_000_000);
+    expect(items.get('keyed-count-chk-100ms')).toBe(10_000_000);
+  });
+
   it('runs the pairs back to back, alternating which side goes first', async () => {
     const order: string[] = [];
     const c: BenchCase = {
