@@ -140,6 +140,20 @@ export {
 
 export { GraphValidationError } from './graph/transformation.js';
 export { JobCancelledError, JobFailedError } from './cluster/job-failed-error.js';
+/**
+ * Thrown by `env.execute()` before a job that checkpoints starts, when its checkpoint directory
+ * cannot be written (a file, no permission, a read-only mount):
+ *
+ * ```ts
+ * try {
+ *   await env.execute();
+ * } catch (e) {
+ *   if (e instanceof CheckpointStorageUnusableError) console.error(e.message); // names the folder and why
+ *   else throw e;
+ * }
+ * ```
+ */
+export { CheckpointStorageUnusableError } from './storage/checkpoint-storage.js';
 export type { RestartStrategyConfig } from './cluster/restart-strategy.js';
 export type { JobExecutionResult } from './cluster/local-executor.js';
 export { OperatorFailure } from './runtime/operator-failure.js';

@@ -65,6 +65,8 @@ const SELF_EXPLAINING = new Set([
   'CorruptStateFileError',
   'StateMigrationError',
   'RestoredStateError',
+  // A checkpoint directory that cannot be written: the message names it and why.
+  'CheckpointStorageUnusableError',
   // esbuild's, when tsx cannot compile a job file: "Transform failed with 1 error: <file:line:col> …"
   'TransformError',
 ]);

@@ -15,6 +15,7 @@ import { integerIn, InvalidValue, parseArgs } from './options.js';
 import { resolve } from 'node:path';
 import { parseDuration } from '../api/duration.js';
 import { RestoreError, type ExecuteOptions } from '../cluster/job-launcher.js';
+import { CheckpointStorageUnusableError } from '../storage/checkpoint-storage.js';
 import type { JobMaster } from '../cluster/job-master.js';
 import { JobRegistry, weirHome } from '../cluster/job-registry.js';
 import { finishLine, progressIntervalMs, ProgressReporter } from '../cluster/progress-reporter.js';
@@ -43,7 +44,7 @@ const options = {
   },
   'checkpoint-dir': {
     value: 'DIR',
-    help: 'where checkpoints are written (default $WEIR_HOME/checkpoints, WEIR_HOME defaulting to ~/.weir)',
+    help: 'where checkpoints are written (default $WEIR_HOME/checkpoints, WEIR_HOME defaulting to ~/.weir); made if missing, and checked writable before the job starts (exit 2 if not)',
     parse: nonEmpty('a folder path'),
   },
   resume: {
@@ -203,7 +204,7 @@ async function execute(
     return result.savepointPath !== undefined;
   } catch (e) {
     if (e instanceof JobCancelledError) throw new JobRunError(e.message, { cause: e });
-    if (e instanceof RestoreError || isRestoreProblem(e))
+    if (e instanceof RestoreError || e instanceof CheckpointStorageUnusableError || isRestoreProblem(e))
       throw new UsageError(describeError(e), { cause: e });
     if (e instanceof JobFailedError) {
       throw new JobRunError(`job '${job.name}' failed: ${describeError(e.cause)}`, { cause: e.cause });

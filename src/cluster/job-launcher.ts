@@ -191,6 +191,9 @@ export async function launchJob(
   // Creating it touches nothing on disk: savepoints are possible whether or not checkpoints are on.
   const storage: CheckpointStorage = new FsCheckpointStorage(settings.dir ?? defaultCheckpointDir());
   const allowNonRestoredState = options.allowNonRestoredState === true;
+  // A folder that cannot be written would decline every checkpoint, and the restarts that follow
+  // would never end: found here, it is one error before the job starts.
+  if (enabled || options.resume === true) await storage.checkUsable();
 
   let restore: RestoredJobState | undefined;
   let jobId: string | undefined;

@@ -106,6 +106,17 @@ export interface CheckpointStorage {
    * (a moved or copied savepoint too). SnapshotNotFoundError when it holds no snapshot.
    */
   resolve(pathOrUri: string): Promise<SnapshotLocation>;
+  /**
+   * Before a job that checkpoints starts: makes the root where it is missing and checks that
+   * files can be written under it (a probe written and removed). CheckpointStorageUnusableError
+   * when they cannot: a setting to change, which restarting the job would only repeat.
+   */
+  checkUsable(): Promise<void>;
+}
+
+/** The checkpoint storage cannot be written (a path that is a file, no permission, a read-only mount). */
+export class CheckpointStorageUnusableError extends Error {
+  override readonly name = 'CheckpointStorageUnusableError';
 }
 
 /** `-s PATH` names nothing that holds a snapshot. A user mistake: the message says what to give. */

@@ -5,10 +5,11 @@
 // place, which fails when the name is taken). The writes run on the storage's I/O thread
 // (fs-io-worker.js), reads and listings here.
 import { randomBytes } from 'node:crypto';
-import { open, readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  CheckpointStorageUnusableError,
   METADATA_FILE,
   SnapshotNotFoundError,
   type CheckpointListing,
@@ -95,6 +96,47 @@ export class FsCheckpointStorage implements CheckpointStorage {
 
   get description(): string {
     return this.root;
+  }
+
+  async checkUsable(): Promise<void> {
+    const unusable = (what: string, e?: unknown): CheckpointStorageUnusableError => {
+      const why = e === undefined ? what : `${what} (${(e as Error).message})`;
+      return new CheckpointStorageUnusableError(
+        `checkpoint directory ${this.root} cannot be used: ${why}; choose another with --checkpoint-dir (or checkpointConfig.setCheckpointStorage) or make it writable`,
+        e === undefined ? undefined : { cause: e },
+      );
+    };
+    // The missing folders are made one at a time, not with { recursive: true }: Node's recursive
+    // mkdir never returns under /proc, where a folder cannot be made and ENOENT comes back.
+    const missing: string[] = [];
+    for (let p = this.root; ;) {
+      try {
+        if (!(await stat(p)).isDirectory()) throw unusable(`${p} is not a folder`);
+        break;
+      } catch (e) {
+        if (e instanceof CheckpointStorageUnusableError) throw e;
+        if (!isMissing(e)) throw unusable(`${p} cannot be read`, e);
+        missing.push(p);
+        const parent = dirname(p);
+        if (parent === p) throw unusable(`${p} does not exist`);
+        p = parent;
+      }
+    }
+    for (const dir of missing.reverse()) {
+      try {
+        await mkdir(dir);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw unusable(`${dir} cannot be made`, e);
+      }
+    }
+    // Permissions, a read-only mount or a full disk show only when a file is written.
+    const probe = join(this.root, tempName('probe'));
+    try {
+      await writeFile(probe, '', { flag: 'wx' });
+    } catch (e) {
+      throw unusable('a file cannot be written in it', e);
+    }
+    await unlink(probe);
   }
 
   checkpointLocation(jobId: string, checkpointId: number): SnapshotLocation {

@@ -76,6 +76,18 @@ export function checkpointStorageContract(name: string, make: () => Promise<Stor
         expect(await s.readMetadata(a)).toBeUndefined();
       }));
 
+    it('passes checkUsable on a fresh root, which leaves nothing behind and stays usable', () =>
+      withStorage(async ({ storage: s }) => {
+        await s.checkUsable();
+        await s.checkUsable();
+        expect(await s.listJobs()).toEqual([]);
+        const loc = s.checkpointLocation('job-a', 1);
+        const info = await writeFile(s, loc, 'op-1-operator.state', [[0, Buffer.from('state')]]);
+        await s.writeMetadata(loc, Buffer.from('meta'));
+        expect(await s.listJobs()).toEqual(['job-a']);
+        expect((await s.readRange(loc, info.path, 0, info.size)).length).toBe(info.size);
+      }));
+
     it('writes sections and reads each back by its own range, verified, with the whole-file checksum', () =>
       withStorage(async ({ storage: s }) => {
         const loc = s.checkpointLocation('job-a', 1);

@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { crc32 } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
+  CheckpointStorageUnusableError,
   SnapshotAlreadyCompleteError,
   SnapshotNotFoundError,
   type SnapshotLocation,
@@ -55,6 +56,29 @@ describe('filesystem checkpoint storage', () => {
     w.endSection();
     return w;
   };
+
+  it('checkUsable makes the missing folders of its root and leaves only them', async () => {
+    const deep = new FsCheckpointStorage(join(root, 'a', 'b', 'c'));
+    await deep.checkUsable();
+    expect(ls('a', 'b', 'c')).toEqual([]);
+  });
+
+  it('checkUsable refuses a root that is a file, or under one, naming it; nothing is made', async () => {
+    const file = join(root, 'file');
+    writeFileSync(file, 'x');
+    for (const [dir, why] of [
+      [file, `${file} is not a folder`],
+      [join(file, 'sub'), `${join(file, 'sub')} cannot be read (ENOTDIR`],
+    ] as const) {
+      const e = await new FsCheckpointStorage(dir).checkUsable().then(
+        () => undefined,
+        (x: unknown) => x,
+      );
+      expect(e).toBeInstanceOf(CheckpointStorageUnusableError);
+      expect((e as Error).message).toContain(`checkpoint directory ${dir} cannot be used: ${why}`);
+    }
+    expect(ls()).toEqual(['file']);
+  });
 
   it('writes a state file under a hidden temporary name and leaves only the final name', async () => {
     const loc = s.checkpointLocation('j', 1);
