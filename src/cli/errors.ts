@@ -65,6 +65,7 @@ const SELF_EXPLAINING = new Set([
   'CorruptStateFileError',
   'StateMigrationError',
   'RestoredStateError',
+  'PendingFileLostError',
   // A checkpoint directory that cannot be written: the message names it and why.
   'CheckpointStorageUnusableError',
   // esbuild's, when tsx cannot compile a job file: "Transform failed with 1 error: <file:line:col> …"

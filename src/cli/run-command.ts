@@ -319,5 +319,6 @@ export function isRestoreProblem(e: unknown): boolean {
     'RestoredStateError',
     'ValueCodecError',
     'StateMigrationError',
+    'PendingFileLostError',
   ].includes(e.name);
 }

@@ -215,7 +215,8 @@ export class JobMaster implements JobStatusProvider {
       }
       // Restored state the job cannot read fails the same way on every restart: stop now, unless
       // an older checkpoint can be restored instead.
-      const unreadable = causeNamed(failure, 'StateMigrationError') ?? this.undecodable(failure);
+      const unreadable =
+        causeNamed(failure, 'StateMigrationError') ?? this.undecodable(failure) ?? this.outputLost(failure);
       if (unreadable !== undefined) {
         this.state = 'failed';
         this.settle({ failure, next: 'the job failed' });
@@ -404,6 +405,24 @@ export class JobMaster implements JobStatusProvider {
     if (c === undefined || c.location?.uri !== damaged.snapshot) return damaged;
     this.unusable.set(c.id, damaged.detail);
     return this.olderRetained(c.id).length > 0 ? undefined : damaged;
+  }
+
+  /**
+   * For a failure because a sink cannot complete output the restored checkpoint left pending
+   * (PendingFileLostError: a part file removed from the output directory): restarting from that
+   * checkpoint would fail the same way, but an older retained one removes the newer output and
+   * writes it again. Marks the restored checkpoint unusable so that the restart falls back; with
+   * none older (or when the job restored a snapshot it was given), the error to fail with for good.
+   */
+  private outputLost(failure: unknown): Error | undefined {
+    const lost = causeNamed(failure, 'PendingFileLostError');
+    if (lost === undefined) return undefined;
+    // Sinks restore before any checkpoint of the attempt can complete: the one they restored is
+    // the newest completed, or, when none completed, the snapshot the job was started from.
+    const c = this.latest.completed;
+    if (c === undefined) return lost;
+    this.unusable.set(c.id, lost.message);
+    return this.olderRetained(c.id).length > 0 ? undefined : lost;
   }
 
   /** The retained checkpoints older than `id` not known to be unusable, newest first. */

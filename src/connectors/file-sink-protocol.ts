@@ -32,7 +32,17 @@
 
 /** A file sink error a user can act on; the message names the path. */
 export class FileSinkError extends Error {
-  override readonly name = 'FileSinkError';
+  override readonly name: string = 'FileSinkError';
+}
+
+/**
+ * A restore found a file that the restored checkpoint left pending neither pending nor committed
+ * (removed from the output directory): that checkpoint cannot give exactly-once output. The job
+ * treats the checkpoint as unusable and falls back to an older retained one, whose restore
+ * removes the newer output and writes it again; with none, it fails for good.
+ */
+export class PendingFileLostError extends FileSinkError {
+  override readonly name = 'PendingFileLostError';
 }
 
 /** The name of the sink's union list state. */

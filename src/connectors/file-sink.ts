@@ -19,6 +19,7 @@ import {
   decodeRestoredState,
   FileSinkError,
   inProgressName,
+  PendingFileLostError,
   pendingName,
   planStart,
   snapshotEntries,
@@ -31,7 +32,7 @@ import {
   type WriterHistory,
 } from './file-sink-protocol.js';
 
-export { FileSinkError } from './file-sink-protocol.js';
+export { FileSinkError, PendingFileLostError } from './file-sink-protocol.js';
 
 export interface FileSinkOptions<T = unknown> {
   /**
@@ -344,7 +345,7 @@ class FileSinkWriter<T> implements SinkWriter<T> {
       () => false,
     );
     if (!committed)
-      throw new FileSinkError(
+      throw new PendingFileLostError(
         `file sink: ${from}, pending for checkpoint ${p.checkpointId}, is missing and was not committed; ` +
           'its records cannot be restored (were files removed from the output directory?)',
       );
