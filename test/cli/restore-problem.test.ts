@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { RestoredStateError, StateFormatError } from '../../src/checkpoint/state-serialization.js';
 import { describeError } from '../../src/cli/errors.js';
 import { isRestoreProblem } from '../../src/cli/run-command.js';
+import { FileSinkError, PendingFileLostError } from '../../src/connectors/file-sink.js';
+import { CheckpointStorageUnusableError } from '../../src/storage/checkpoint-storage.js';
 
 describe('restore problems', () => {
   it('counts restored state that does not decode as one, and says it in one line without the class name', () => {
@@ -21,5 +23,17 @@ describe('restore problems', () => {
       true,
     );
     expect(isRestoreProblem(new Error('a user function threw'))).toBe(false);
+  });
+
+  it('counts output a restored checkpoint left pending and lost as one, in one line; other sink failures not', () => {
+    const e = new PendingFileLostError(
+      'file sink: /out/.part-x.pending, pending for checkpoint 3, is missing',
+    );
+    expect(isRestoreProblem(e)).toBe(true);
+    expect(describeError(e)).toBe('file sink: /out/.part-x.pending, pending for checkpoint 3, is missing');
+    expect(isRestoreProblem(new FileSinkError('file sink: cannot write /out/x'))).toBe(false);
+    expect(describeError(new CheckpointStorageUnusableError('checkpoint directory /x cannot be used'))).toBe(
+      'checkpoint directory /x cannot be used',
+    );
   });
 });
