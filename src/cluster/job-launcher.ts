@@ -397,9 +397,14 @@ async function jobEnds(storage: CheckpointStorage, jobName: string): Promise<Map
     if (record === undefined) {
       const name = recordJobName(bytes);
       if (name !== undefined && name !== jobName) continue;
-      // Not knowing how a job ended could start it over: stop rather than guess.
+      // Not knowing how a job ended could start it over: stop rather than guess. Removing the
+      // record only helps a run that kept checkpoints; a finished one removed its own.
+      const kept = (await storage.listCheckpoints(jobId)).some((c) => c.complete);
       throw new RestoreError(
-        `the end record of job ${jobId} in ${storage.description} (_ended) is damaged or from another version of weir; remove it if that job should be resumed, or run without --resume`,
+        `the end record of run ${jobId} in ${storage.description} (_ended) is damaged or from another version of weir; ` +
+          (kept
+            ? 'remove it if that run should be resumed, or run without --resume'
+            : 'that run kept no checkpoint to resume: run without --resume to start from the beginning'),
       );
     }
     if (record.jobName === jobName) out.set(jobId, record);

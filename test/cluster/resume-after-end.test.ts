@@ -204,8 +204,19 @@ describe('--resume after the job ended', () => {
     writeFileSync(join(dir, b.result!.jobId, '_ended'), '{"version":1,"jobName":');
     const damaged = await run(dir, { resume: true });
     expect(damaged.error).toBeInstanceOf(RestoreError);
-    expect(String(damaged.error)).toContain(`the end record of job ${b.result!.jobId} in `);
+    expect(String(damaged.error)).toContain(`the end record of run ${b.result!.jobId} in `);
+    // B removed its checkpoints when it finished: removing the record would not help.
+    expect(String(damaged.error)).toMatch(
+      /; that run kept no checkpoint to resume: run without --resume to start from the beginning$/,
+    );
     expect(damaged.processed).toBe(0);
+    // A kept its checkpoints: removing a damaged record of it lets them be resumed.
+    rmSync(join(dir, b.result!.jobId), { recursive: true });
+    writeFileSync(join(dir, a.master!.jobId, '_ended'), '{"version":1,"jobName":');
+    const kept = await run(dir, { resume: true });
+    expect(String(kept.error)).toContain(`the end record of run ${a.master!.jobId} in `);
+    expect(String(kept.error)).toMatch(/; remove it if that run should be resumed, or run without --resume$/);
+    expect(kept.processed).toBe(0);
   });
 
   it("sets aside a checkpoint whose _metadata cannot be read only when its folder is another job's", async () => {
