@@ -2,6 +2,7 @@
 // snapshot to start from (`-s PATH`, or `--resume`: the newest readable checkpoint of a job with
 // the same name), cleans up what a crash left behind, runs the job master, and applies the
 // retention policy to the job's checkpoints when it ends (ARCHITECTURE.md §6, §8, §11).
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { CheckpointSettings } from '../api/checkpoint-config.js';
 import { loadSnapshot, type RestoredJobState } from '../checkpoint/snapshot-loader.js';
@@ -13,7 +14,9 @@ import type { JobGraph } from '../graph/job-graph.js';
 import {
   JOB_COMMITTED_FILE,
   JOB_END_FILE,
+  JobRunningError,
   type CheckpointStorage,
+  type JobLock,
   type SnapshotLocation,
 } from '../storage/checkpoint-storage.js';
 import { FsCheckpointStorage } from '../storage/fs-checkpoint-storage.js';
@@ -179,6 +182,34 @@ async function resumeCandidates(
   return { candidates, damaged, lost };
 }
 
+/**
+ * The runs a launch marks as running (CheckpointStorage.lockJob), so that a second `--resume` of
+ * a run that still runs is refused; released when the launch ends, however it ends.
+ */
+class RunLocks {
+  private readonly locks = new Map<string, JobLock>();
+
+  constructor(
+    private readonly storage: CheckpointStorage,
+    private readonly jobName: string,
+  ) {}
+
+  async hold(jobId: string): Promise<void> {
+    if (this.locks.has(jobId)) return;
+    try {
+      this.locks.set(jobId, await this.storage.lockJob(jobId));
+    } catch (e) {
+      if (!(e instanceof JobRunningError)) throw e;
+      throw new RestoreError(`job '${this.jobName}' (run ${jobId}) is already ${e.message}`, { cause: e });
+    }
+  }
+
+  async releaseAll(): Promise<void> {
+    for (const lock of this.locks.values()) await lock.release().catch(() => undefined);
+    this.locks.clear();
+  }
+}
+
 export async function launchJob(
   graph: JobGraph,
   settings: CheckpointSettings & { readonly dir?: string | undefined },
@@ -186,10 +217,27 @@ export async function launchJob(
   restartStrategy: RestartStrategy | undefined,
   options: ExecuteOptions = {},
 ): Promise<JobExecutionResult> {
-  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const enabled = settings.intervalMs > 0;
   // Creating it touches nothing on disk: savepoints are possible whether or not checkpoints are on.
   const storage: CheckpointStorage = new FsCheckpointStorage(settings.dir ?? defaultCheckpointDir());
+  const locks = new RunLocks(storage, graph.jobName);
+  try {
+    return await launch(graph, settings, execution, restartStrategy, options, storage, locks);
+  } finally {
+    await locks.releaseAll();
+  }
+}
+
+async function launch(
+  graph: JobGraph,
+  settings: CheckpointSettings & { readonly dir?: string | undefined },
+  execution: ExecutionOptions,
+  restartStrategy: RestartStrategy | undefined,
+  options: ExecuteOptions,
+  storage: CheckpointStorage,
+  locks: RunLocks,
+): Promise<JobExecutionResult> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const enabled = settings.intervalMs > 0;
   const allowNonRestoredState = options.allowNonRestoredState === true;
   // A folder that cannot be written would decline every checkpoint, and the restarts that follow
   // would never end: found here, it is one error before the job starts.
@@ -277,6 +325,8 @@ export async function launchJob(
       );
     const unusable = new Set<Candidate>();
     for (const c of candidates) {
+      // Before its files are read: a run that still runs would be changing them.
+      await locks.hold(c.jobId);
       try {
         restore = await loadSnapshot(storage, c.location, c.metadata, graph, { allowNonRestoredState });
         jobId = c.jobId;
@@ -324,6 +374,10 @@ export async function launchJob(
   for (const d of restore?.dropped ?? [])
     log(`weir: warning: dropped the state of ${d} (--allow-non-restored-state)`);
 
+  if (enabled) {
+    jobId ??= randomUUID();
+    await locks.hold(jobId);
+  }
   let firstCheckpointId = 1;
   if (jobId !== undefined) {
     // Continue the resumed job's numbering; remove the folders of checkpoints that never completed.

@@ -15,6 +15,7 @@
 //   <root>/<job-id>/chk-<n>/<name>             its data files (names from the caller)
 //   <root>/<job-id>/_ended                     how the job ended, when it did
 //   <root>/<job-id>/_committed                 that it committed output (both: writeJobRecord)
+//   <root>/<job-id>/_running                   which process runs it now (lockJob)
 //   <dir>/savepoint-<job-id prefix>-<random>/  the same, in a folder the user owns
 // A snapshot folder holds only relative references, so a copy of it reads the same.
 import type { StateFileWriter } from './state-file.js';
@@ -112,6 +113,22 @@ export interface CheckpointStorage {
    * when they cannot: a setting to change, which restarting the job would only repeat.
    */
   checkUsable(): Promise<void>;
+  /**
+   * Marks run `jobId` as running in this process until the lock is released. JobRunningError
+   * when a live process holds it; a holder that died is taken over (see fs-job-lock.ts).
+   */
+  lockJob(jobId: string): Promise<JobLock>;
+}
+
+/** Another live process runs the run (or one on another host may): a mistake to act on, not a failure. */
+export class JobRunningError extends Error {
+  override readonly name = 'JobRunningError';
+}
+
+/** A run marked as running by this process (`lockJob`). */
+export interface JobLock {
+  /** Ends the mark (a no-op when another process took it over). */
+  release(): Promise<void>;
 }
 
 /** The checkpoint storage cannot be written (a path that is a file, no permission, a read-only mount). */

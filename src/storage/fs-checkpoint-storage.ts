@@ -14,11 +14,13 @@ import {
   SnapshotNotFoundError,
   type CheckpointListing,
   type CheckpointStorage,
+  type JobLock,
   type JobRecordName,
   type SnapshotLocation,
 } from './checkpoint-storage.js';
 import { isPortableRelativePath } from './metadata.js';
 import { fsIoThread, ThreadFileSink } from './fs-io-thread.js';
+import { lockJob } from './fs-job-lock.js';
 import { StateFileWriter } from './state-file.js';
 
 const CHECKPOINT_DIR = /^chk-(0|[1-9][0-9]*)$/;
@@ -215,6 +217,11 @@ export class FsCheckpointStorage implements CheckpointStorage {
     checkJobId(jobId);
     const dir = join(this.root, jobId);
     return fsIoThread().run({ op: 'whole', dir, name, temp: tempName(name), bytes });
+  }
+
+  lockJob(jobId: string): Promise<JobLock> {
+    checkJobId(jobId);
+    return lockJob(join(this.root, jobId));
   }
 
   readJobRecord(jobId: string, name: JobRecordName): Promise<Uint8Array | undefined> {

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import {
   JOB_COMMITTED_FILE,
   JOB_END_FILE,
+  JobRunningError,
   SnapshotAlreadyCompleteError,
   SnapshotNotFoundError,
   type CheckpointStorage,
@@ -86,6 +87,18 @@ export function checkpointStorageContract(name: string, make: () => Promise<Stor
         await s.writeMetadata(loc, Buffer.from('meta'));
         expect(await s.listJobs()).toEqual(['job-a']);
         expect((await s.readRange(loc, info.path, 0, info.size)).length).toBe(info.size);
+      }));
+
+    it('marks a run as running until released, refusing a second mark meanwhile', () =>
+      withStorage(async ({ storage: s }) => {
+        const lock = await s.lockJob('job-a');
+        await expect(s.lockJob('job-a')).rejects.toBeInstanceOf(JobRunningError);
+        const other = await s.lockJob('job-b');
+        await lock.release();
+        const again = await s.lockJob('job-a');
+        await again.release();
+        await other.release();
+        expect(await s.listCheckpoints('job-a')).toEqual([]);
       }));
 
     it('writes sections and reads each back by its own range, verified, with the whole-file checksum', () =>
