@@ -194,10 +194,25 @@ class RunLocks {
     private readonly jobName: string,
   ) {}
 
+  /** Marks run `jobId` as running in this process (taking over the mark of a process that died). */
   async hold(jobId: string): Promise<void> {
     if (this.locks.has(jobId)) return;
-    try {
+    await this.refusing(jobId, async () => {
       this.locks.set(jobId, await this.storage.lockJob(jobId));
+    });
+  }
+
+  /**
+   * Refuses run `jobId` while another live process runs it, changing nothing: a resume that then
+   * finds nothing usable must leave the folder as it was, even a dead process's mark.
+   */
+  check(jobId: string): Promise<void> {
+    return this.refusing(jobId, () => this.storage.checkNotRunning(jobId));
+  }
+
+  private async refusing(jobId: string, action: () => Promise<void>): Promise<void> {
+    try {
+      await action();
     } catch (e) {
       if (!(e instanceof JobRunningError)) throw e;
       throw new RestoreError(`job '${this.jobName}' (run ${jobId}) is already ${e.message}`, { cause: e });
@@ -325,8 +340,9 @@ async function launch(
       );
     const unusable = new Set<Candidate>();
     for (const c of candidates) {
-      // Before its files are read: a run that still runs would be changing them.
-      await locks.hold(c.jobId);
+      // Before its files are read: a run that still runs would be changing them. (Marked as
+      // this process's only once one is chosen, below.)
+      await locks.check(c.jobId);
       try {
         restore = await loadSnapshot(storage, c.location, c.metadata, graph, { allowNonRestoredState });
         jobId = c.jobId;

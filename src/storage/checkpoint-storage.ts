@@ -118,6 +118,8 @@ export interface CheckpointStorage {
    * when a live process holds it; a holder that died is taken over (see fs-job-lock.ts).
    */
   lockJob(jobId: string): Promise<JobLock>;
+  /** JobRunningError when a live process holds run `jobId`'s mark (see lockJob); changes nothing. */
+  checkNotRunning(jobId: string): Promise<void>;
 }
 
 /** Another live process runs the run (or one on another host may): a mistake to act on, not a failure. */

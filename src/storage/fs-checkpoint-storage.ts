@@ -20,7 +20,7 @@ import {
 } from './checkpoint-storage.js';
 import { isPortableRelativePath } from './metadata.js';
 import { fsIoThread, ThreadFileSink } from './fs-io-thread.js';
-import { lockJob } from './fs-job-lock.js';
+import { checkNotRunning, lockJob } from './fs-job-lock.js';
 import { StateFileWriter } from './state-file.js';
 
 const CHECKPOINT_DIR = /^chk-(0|[1-9][0-9]*)$/;
@@ -222,6 +222,11 @@ export class FsCheckpointStorage implements CheckpointStorage {
   lockJob(jobId: string): Promise<JobLock> {
     checkJobId(jobId);
     return lockJob(join(this.root, jobId));
+  }
+
+  checkNotRunning(jobId: string): Promise<void> {
+    checkJobId(jobId);
+    return checkNotRunning(join(this.root, jobId));
   }
 
   readJobRecord(jobId: string, name: JobRecordName): Promise<Uint8Array | undefined> {

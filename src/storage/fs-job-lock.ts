@@ -64,6 +64,13 @@ function running(path: string, h: Holder): JobRunningError {
   );
 }
 
+/** JobRunningError when a live process holds `<jobDir>/_running`; changes nothing either way. */
+export async function checkNotRunning(jobDir: string): Promise<void> {
+  const path = join(jobDir, JOB_RUNNING_FILE);
+  const holder = parse(await readText(path));
+  if (holder !== undefined && alive(holder, path)) throw running(path, holder);
+}
+
 /** Takes `<jobDir>/_running` for this process; JobRunningError when a live process holds it. */
 export async function lockJob(jobDir: string): Promise<JobLock> {
   await mkdir(jobDir, { recursive: true });

@@ -2,13 +2,16 @@
 // checkpoints and commit output twice. A running run is marked (`<job-id>/_running`), so a
 // `--resume` that finds it still running is refused before it reads or changes anything, and
 // the running job is left to finish.
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DiscardingSink, StreamExecutionEnvironment } from '../../src/index.js';
 import type { JobMaster } from '../../src/cluster/job-master.js';
 import { RestoreError } from '../../src/cluster/job-launcher.js';
+import { died, run as resumeFallback } from './fallback-job.js';
 
 function job(dir: string, spinUs: number): StreamExecutionEnvironment {
   const env = new StreamExecutionEnvironment({ parallelism: 1 });
@@ -58,5 +61,27 @@ describe('a --resume of a run that still runs', () => {
     // Now it can be resumed again: it finished, so there is nothing to resume.
     const third = await job(dir, 0).execute('twice', { resume: true, log: (l) => log.push(l) });
     expect(third.jobId).toBe(master!.jobId);
+  });
+
+  it('leaves the mark of a process that died as it was when it then finds nothing to resume', async () => {
+    const { checkpoints, out, folders } = await died(3);
+    for (const f of folders)
+      for (const name of readdirSync(f)) if (name.endsWith('.state')) rmSync(join(f, name));
+    const run = join(folders[0]!, '..');
+    const dead = Number(
+      spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' })
+        .stdout,
+    );
+    const mark = JSON.stringify({ pid: dead, host: hostname(), since: 1, token: 'dead' });
+    writeFileSync(join(run, '_running'), mark);
+    const before = readdirSync(run).sort();
+    const refused = await resumeFallback({ checkpoints, out, resume: true }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(refused).toBeInstanceOf(RestoreError);
+    expect((refused as Error).message).toMatch(/^no usable checkpoint of job 'undecodable'/);
+    expect(readdirSync(run).sort()).toEqual(before);
+    expect(readFileSync(join(run, '_running'), 'utf8')).toBe(mark);
   });
 });

@@ -91,10 +91,13 @@ export function checkpointStorageContract(name: string, make: () => Promise<Stor
 
     it('marks a run as running until released, refusing a second mark meanwhile', () =>
       withStorage(async ({ storage: s }) => {
+        await s.checkNotRunning('job-a');
         const lock = await s.lockJob('job-a');
         await expect(s.lockJob('job-a')).rejects.toBeInstanceOf(JobRunningError);
+        await expect(s.checkNotRunning('job-a')).rejects.toBeInstanceOf(JobRunningError);
         const other = await s.lockJob('job-b');
         await lock.release();
+        await s.checkNotRunning('job-a');
         const again = await s.lockJob('job-a');
         await again.release();
         await other.release();

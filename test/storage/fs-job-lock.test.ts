@@ -5,7 +5,12 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { JOB_RUNNING_FILE, JobRunningError, lockJob } from '../../src/storage/fs-job-lock.js';
+import {
+  checkNotRunning,
+  JOB_RUNNING_FILE,
+  JobRunningError,
+  lockJob,
+} from '../../src/storage/fs-job-lock.js';
 
 let dir: string;
 beforeEach(() => {
@@ -64,6 +69,18 @@ describe('job lock', () => {
       expect(readdirSync(dir)).toEqual([JOB_RUNNING_FILE]);
       await lock.release();
     }
+  });
+
+  it('checks without changing anything: refuses a live holder, leaves a dead one in place', async () => {
+    const lock = await lockJob(dir);
+    expect(await refusal(checkNotRunning(dir))).toBeInstanceOf(JobRunningError);
+    await lock.release();
+    await checkNotRunning(dir);
+    const left = JSON.stringify({ pid: deadPid(), host: hostname(), since: 1, token: 'dead' });
+    writeFileSync(join(dir, JOB_RUNNING_FILE), left);
+    await checkNotRunning(dir);
+    expect(readdirSync(dir)).toEqual([JOB_RUNNING_FILE]);
+    expect(readFileSync(join(dir, JOB_RUNNING_FILE), 'utf8')).toBe(left);
   });
 
   it('refuses a lock of another host, which it cannot tell is stale, naming the file', async () => {
