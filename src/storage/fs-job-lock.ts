@@ -8,7 +8,7 @@
 // leaves its file behind: on the same host a holder whose process no longer exists is taken
 // over; on another host nothing tells, so the run is refused and the message names the file.
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, rename, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { JobRunningError, type JobLock } from './checkpoint-storage.js';
@@ -92,7 +92,11 @@ export async function lockJob(jobDir: string): Promise<JobLock> {
         return {
           async release() {
             held.delete(path);
-            if ((await readText(path)) === text) await unlink(path).catch(() => undefined);
+            if ((await readText(path)) !== text) return;
+            await unlink(path).catch(() => undefined);
+            // A run that ended before its first checkpoint leaves no empty folder behind (a
+            // folder holding anything stays: rmdir refuses it).
+            await rmdir(jobDir).catch(() => undefined);
           },
         };
       } catch (e) {

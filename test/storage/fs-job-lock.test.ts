@@ -1,7 +1,15 @@
 // `<job-id>/_running`: a second lock of a run held by a live process is refused; one left by a
 // process that died, or unreadable, is taken over; one of another host is refused.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -48,12 +56,13 @@ describe('job lock', () => {
       ),
     );
     await first.release();
-    expect(readdirSync(dir)).toEqual([]);
+    expect(existsSync(dir)).toBe(false); // an empty run folder is not left behind
     const second = await lockJob(dir);
     await first.release(); // not its lock any more: leaves it
     expect(readdirSync(dir)).toEqual([JOB_RUNNING_FILE]);
+    writeFileSync(join(dir, '_ended'), '{}');
     await second.release();
-    expect(readdirSync(dir)).toEqual([]);
+    expect(readdirSync(dir)).toEqual(['_ended']);
   });
 
   it('takes over a lock left by a process that died, or one that cannot be read', async () => {
@@ -62,7 +71,7 @@ describe('job lock', () => {
       JSON.stringify({ pid: process.pid, host: hostname(), since: 1, token: 'earlier' }),
       '{"pid":',
     ]) {
-      await lockJob(dir).then((l) => l.release()); // makes the folder
+      mkdirSync(dir, { recursive: true });
       writeFileSync(join(dir, JOB_RUNNING_FILE), left);
       const lock = await lockJob(dir);
       expect(readFileSync(join(dir, JOB_RUNNING_FILE), 'utf8')).not.toBe(left);
@@ -76,6 +85,7 @@ describe('job lock', () => {
     expect(await refusal(checkNotRunning(dir))).toBeInstanceOf(JobRunningError);
     await lock.release();
     await checkNotRunning(dir);
+    mkdirSync(dir, { recursive: true });
     const left = JSON.stringify({ pid: deadPid(), host: hostname(), since: 1, token: 'dead' });
     writeFileSync(join(dir, JOB_RUNNING_FILE), left);
     await checkNotRunning(dir);
@@ -84,7 +94,7 @@ describe('job lock', () => {
   });
 
   it('refuses a lock of another host, which it cannot tell is stale, naming the file', async () => {
-    await lockJob(dir).then((l) => l.release());
+    mkdirSync(dir, { recursive: true });
     writeFileSync(
       join(dir, JOB_RUNNING_FILE),
       JSON.stringify({ pid: 1, host: `not-${hostname()}`, since: 0, token: 'x' }),
