@@ -264,8 +264,9 @@ describe('--resume after a run lost its checkpoints', () => {
     const seen: boolean[] = [];
     return { seen, onCommit: (m) => void seen.push(existsSync(committedFile(dir, m.jobId))) };
   };
+  // (A run that ended with nothing in its folder leaves none.)
   const completeCheckpoints = (dir: string, jobId: string): string[] =>
-    readdirSync(join(dir, jobId)).filter(
+    (existsSync(join(dir, jobId)) ? readdirSync(join(dir, jobId)) : []).filter(
       (n) => /^chk-\d+$/.test(n) && existsSync(join(dir, jobId, n, '_metadata')),
     );
 
