@@ -309,10 +309,20 @@ export class FsCheckpointStorage implements CheckpointStorage {
       return new FsLocation(dirname(path));
     }
     if (!s.isDirectory()) throw new SnapshotNotFoundError(`${pathOrUri}: not a snapshot folder`);
-    if (!(await exists(join(path, METADATA_FILE), true)))
+    if (!(await exists(join(path, METADATA_FILE), true))) {
+      // A job's folder (or a checkpoint root) given for one of its checkpoints: name them.
+      const inside = (await readdir(path).catch(() => [] as string[])).filter((n) => CHECKPOINT_DIR.test(n));
+      const completed: string[] = [];
+      for (const n of inside) if (await exists(join(path, n, METADATA_FILE), true)) completed.push(n);
+      completed.sort((a, b) => Number(b.slice(4)) - Number(a.slice(4)));
+      const hint =
+        completed.length > 0
+          ? `; it holds completed checkpoints (${completed.slice(0, 3).join(', ')}${completed.length > 3 ? ', …' : ''}): give one of them, e.g. ${join(pathOrUri, completed[0]!)}`
+          : '';
       throw new SnapshotNotFoundError(
-        `${pathOrUri}: no ${METADATA_FILE} in this folder; it is not a savepoint or a completed checkpoint`,
+        `${pathOrUri}: no ${METADATA_FILE} in this folder; it is not a savepoint or a completed checkpoint${hint}`,
       );
+    }
     return new FsLocation(path);
   }
 }

@@ -57,6 +57,16 @@ describe('filesystem checkpoint storage', () => {
     return w;
   };
 
+  it("resolve of a job's folder names its completed checkpoints, newest first", async () => {
+    for (const id of [1, 2]) await s.writeMetadata(s.checkpointLocation('job-a', id), Buffer.from('m'));
+    mkdirSync(join(root, 'job-a', 'chk-3'));
+    const jobDir = join(root, 'job-a');
+    await expect(s.resolve(jobDir)).rejects.toThrow(
+      `${jobDir}: no _metadata in this folder; it is not a savepoint or a completed checkpoint; it holds completed checkpoints (chk-2, chk-1): give one of them, e.g. ${join(jobDir, 'chk-2')}`,
+    );
+    await expect(s.resolve(join(jobDir, 'chk-3'))).rejects.toThrow(/a completed checkpoint$/);
+  });
+
   it('checkUsable makes the missing folders of its root and leaves only them', async () => {
     const deep = new FsCheckpointStorage(join(root, 'a', 'b', 'c'));
     await deep.checkUsable();
