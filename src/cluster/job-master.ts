@@ -403,8 +403,7 @@ export class JobMaster implements JobStatusProvider {
     if (damaged === undefined) return undefined;
     const c = this.latest.completed;
     if (c === undefined || c.location?.uri !== damaged.snapshot) return damaged;
-    this.unusable.set(c.id, damaged.detail);
-    return this.olderRetained(c.id).length > 0 ? undefined : damaged;
+    return this.fallBackFrom(c, damaged.detail, damaged);
   }
 
   /**
@@ -421,8 +420,16 @@ export class JobMaster implements JobStatusProvider {
     // the newest completed, or, when none completed, the snapshot the job was started from.
     const c = this.latest.completed;
     if (c === undefined) return lost;
-    this.unusable.set(c.id, lost.message);
-    return this.olderRetained(c.id).length > 0 ? undefined : lost;
+    return this.fallBackFrom(c, lost.message, lost);
+  }
+
+  /**
+   * Marks restored checkpoint `c` unusable (`why`), so that the restart falls back to the next
+   * older retained one; `error`, to fail the job with for good, when none is left.
+   */
+  private fallBackFrom(c: CompletedCheckpoint, why: string, error: Error): Error | undefined {
+    this.unusable.set(c.id, why);
+    return this.olderRetained(c.id).length > 0 ? undefined : error;
   }
 
   /** The retained checkpoints older than `id` not known to be unusable, newest first. */

@@ -112,17 +112,20 @@ export class FsCheckpointStorage implements CheckpointStorage {
     // mkdir never returns under /proc, where a folder cannot be made and ENOENT comes back.
     const missing: string[] = [];
     for (let p = this.root; ;) {
+      let found;
       try {
-        if (!(await stat(p)).isDirectory()) throw unusable(`${p} is not a folder`);
-        break;
+        found = await stat(p);
       } catch (e) {
-        if (e instanceof CheckpointStorageUnusableError) throw e;
         if (!isMissing(e)) throw unusable(`${p} cannot be read`, e);
-        missing.push(p);
-        const parent = dirname(p);
-        if (parent === p) throw unusable(`${p} does not exist`);
-        p = parent;
       }
+      if (found !== undefined) {
+        if (!found.isDirectory()) throw unusable(`${p} is not a folder`);
+        break;
+      }
+      missing.push(p);
+      const parent = dirname(p);
+      if (parent === p) throw unusable(`${p} does not exist`);
+      p = parent;
     }
     for (const dir of missing.reverse()) {
       try {

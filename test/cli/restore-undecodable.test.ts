@@ -2,11 +2,10 @@
 // restore leaves keyed state encoded until the job needs it, but checks before the job starts
 // that it decodes: weir exits with 2 and one line that names the file and the key group and says
 // what to do, and the job never starts.
-import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeUndecodable } from '../checkpoint/make-undecodable.js';
-import { JobFiles, weir } from './weir-process.js';
+import { filesUnder, JobFiles, weir } from './weir-process.js';
 
 const files = new JobFiles();
 afterAll(() => files.remove());
@@ -41,20 +40,13 @@ export default defineJob({
 });
 `;
 
-function walk(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const p = join(dir, name);
-    return statSync(p).isDirectory() ? walk(p) : [p];
-  });
-}
-
 describe('weir run -s from state that passes its checksums but does not decode', () => {
   it('exits with 2 and one line naming the file and key group', async () => {
     files.write('summed.ts', JOB);
     const checkpoints = join(files.dir, 'checkpoints');
     const first = await weir(['run', 'summed.ts', '--checkpoint-dir', checkpoints], { cwd: files.dir });
     expect(first.code, first.stderr).toBe(1);
-    const folder = walk(checkpoints)
+    const folder = filesUnder(checkpoints)
       .filter((p) => /chk-\d+\/_metadata$/.test(p))
       .map((p) => p.replace(/\/_metadata$/, ''))
       .at(-1)!;

@@ -1,10 +1,10 @@
 // `weir run --resume` when every retained checkpoint is damaged: exit 2, each bad file named, a
 // last line that says what to do, and the checkpoint folder exactly as it was.
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { JobFiles, weir } from './weir-process.js';
+import { filesUnder, JobFiles, weir } from './weir-process.js';
 
 const files = new JobFiles();
 afterAll(() => files.remove());
@@ -38,17 +38,10 @@ export default defineJob({
 });
 `;
 
-function walk(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const p = join(dir, name);
-    return statSync(p).isDirectory() ? walk(p) : [p];
-  });
-}
-
 /** Every file under `dir` with a hash of its bytes. */
 function fingerprint(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const p of walk(dir)) out[p] = createHash('sha256').update(readFileSync(p)).digest('hex');
+  for (const p of filesUnder(dir)) out[p] = createHash('sha256').update(readFileSync(p)).digest('hex');
   return out;
 }
 
@@ -58,7 +51,7 @@ async function failedRun(checkpoints: string): Promise<{ args: string[]; folders
   const args = ['run', 'flaky.ts', '--checkpoint-dir', checkpoints, '--resume'];
   const first = await weir(args, { cwd: files.dir });
   expect(first.code, first.stderr).toBe(1);
-  const folders = walk(checkpoints)
+  const folders = filesUnder(checkpoints)
     .filter((p) => /chk-\d+\/_metadata$/.test(p))
     .map((p) => p.replace(/\/_metadata$/, ''))
     .sort((a, b) => Number(/chk-(\d+)$/.exec(a)![1]) - Number(/chk-(\d+)$/.exec(b)![1]));
@@ -82,11 +75,11 @@ describe('weir run --resume with no usable checkpoint', () => {
     expect(first.stderr).toMatch(/gives up/);
 
     // The completed checkpoints (those with a _metadata): the two retained ones.
-    const folders = walk(checkpoints)
+    const folders = filesUnder(checkpoints)
       .filter((p) => /chk-\d+\/_metadata$/.test(p))
       .map((p) => p.replace(/\/_metadata$/, ''));
     expect(folders.length).toBe(2);
-    const states = walk(checkpoints).filter(
+    const states = filesUnder(checkpoints).filter(
       (p) => p.endsWith('.state') && folders.some((f) => p.startsWith(`${f}/`)),
     );
     expect(states.length).toBeGreaterThanOrEqual(2);
