@@ -110,7 +110,7 @@ export const runCommand: Command = {
     'a bounded job takes a last checkpoint when its sources end, so everything its sinks wrote is committed.',
     "'weir savepoint <job-id>' takes a savepoint while it runs; 'weir stop <job-id>' stops it with one (exit 0);",
     "'weir cancel <job-id>' cancels it (exit 1). -s PATH starts from a savepoint or retained checkpoint.",
-    'Exit codes: 0 the job finished or was stopped, 1 the job failed or was cancelled, 2 usage or configuration error, 130 interrupted (Ctrl-C).',
+    'Exit codes: 0 the job finished or was stopped, 1 the job failed or was cancelled, 2 usage or configuration error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).',
   ],
   options,
   run,
@@ -135,7 +135,7 @@ async function run(argv: readonly string[], io: CliIO): Promise<ExitCode> {
     );
   }
 
-  const stopOnInterrupt = exitOnInterrupt(io);
+  const stopOnInterrupt = exitOnSignal(io);
   try {
     const job = await loadJob(file);
     const stopOnStrayError = exitOnStrayError(job.name, io);
@@ -275,16 +275,28 @@ function observeJob(
 }
 
 /**
- * Ctrl-C ends the process with the shell's code for it. The tasks of a running job would keep
- * the event loop alive, and this version has no way to cancel them, so this exits directly.
+ * Ctrl-C, or SIGTERM from a process manager, ends the process with the shell's code for it and
+ * one line saying why. The tasks of a running job would keep the event loop alive, and this
+ * version has no way to cancel them, so this exits directly: the job stops where it is, as after
+ * a crash, and `--resume` continues it from its newest checkpoint (`weir stop` ends it with a
+ * savepoint instead). Exiting, rather than dying of the signal, lets the job's exit handlers
+ * remove its entry from `weir list`.
  */
-function exitOnInterrupt(io: CliIO): () => void {
+function exitOnSignal(io: CliIO): () => void {
   const onInterrupt = (): void => {
     io.err('weir: interrupted');
     process.exit(ExitCode.interrupted);
   };
+  const onTerminate = (): void => {
+    io.err('weir: terminated (SIGTERM)');
+    process.exit(ExitCode.terminated);
+  };
   process.once('SIGINT', onInterrupt);
-  return () => process.off('SIGINT', onInterrupt);
+  process.once('SIGTERM', onTerminate);
+  return () => {
+    process.off('SIGINT', onInterrupt);
+    process.off('SIGTERM', onTerminate);
+  };
 }
 
 /**

@@ -335,7 +335,7 @@ async function launch(
     }
     for (const d of damaged)
       log(
-        `weir: checkpoint ${d.id} of run ${d.jobId} is unusable: ${d.reason}` +
+        `weir: checkpoint ${d.id} of job '${graph.jobName}' (run ${d.jobId}) is unusable: ${d.reason}` +
           (candidates.length > 0 ? '; falling back to an older checkpoint' : ''),
       );
     const unusable = new Set<Candidate>();
@@ -357,7 +357,7 @@ async function launch(
         if (e instanceof Error && e.name === 'SnapshotMismatchError') throw new RestoreError(e.message);
         unusable.add(c);
         log(
-          `weir: checkpoint ${c.metadata.id} of job '${graph.jobName}' is unusable: ${e instanceof Error ? e.message : String(e)}` +
+          `weir: checkpoint ${c.metadata.id} of job '${graph.jobName}' (run ${c.jobId}) is unusable: ${e instanceof Error ? e.message : String(e)}` +
             (candidates.indexOf(c) < candidates.length - 1 ? '; falling back to an older checkpoint' : ''),
         );
       }

@@ -95,7 +95,7 @@ describe('weir run --resume with no usable checkpoint', () => {
     const lines = r.stderr.trimEnd().split('\n');
     expect(lines.every((l) => l.startsWith('weir: '))).toBe(true);
     const unusable = lines.filter((l) =>
-      /^weir: checkpoint \d+ of job 'flaky' is unusable: state file /.test(l),
+      /^weir: checkpoint \d+ of job 'flaky' \(run [0-9a-f-]+\) is unusable: state file /.test(l),
     );
     expect(unusable.length).toBe(2);
     expect(lines.at(-1)).toMatch(
@@ -155,7 +155,7 @@ describe('weir run --resume with no usable checkpoint', () => {
     const r = await weir(args, { cwd: files.dir });
     expect(r.stderr).toMatch(
       new RegExp(
-        `^weir: checkpoint \\d+ of run [0-9a-f-]+ is unusable: ${newest}/_metadata: .*; falling back to an older checkpoint$`,
+        `^weir: checkpoint \\d+ of job 'flaky' \\(run [0-9a-f-]+\\) is unusable: ${newest}/_metadata: .*; falling back to an older checkpoint$`,
         'm',
       ),
     );

@@ -176,4 +176,23 @@ describe.concurrent('weir run', () => {
     });
     expect(r).toEqual({ code: 130, signal: null, stdout: '', stderr: 'built\nweir: interrupted\n' });
   });
+
+  it('exits with 143 on SIGTERM, in one line, and leaves no entry in weir list', async () => {
+    let sent = false;
+    const r = await weir(['run', 'forever.ts'], {
+      cwd: files.dir,
+      onStderr: (chunk, child) => {
+        if (!sent && chunk.includes(' running; REST API at ')) sent = child.kill('SIGTERM');
+      },
+    });
+    expect(r).toEqual({
+      code: 143,
+      signal: null,
+      stdout: '',
+      stderr: 'built\nweir: terminated (SIGTERM)\n',
+    });
+    const list = await weir(['list', '--json']);
+    expect(list.code).toBe(0);
+    expect(JSON.stringify(JSON.parse(list.stdout))).not.toContain('forever');
+  });
 });

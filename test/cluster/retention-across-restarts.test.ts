@@ -116,7 +116,9 @@ describe('checkpoint retention', () => {
     writeFileSync(join(damaged, file), bytes);
 
     const { log, master } = await run({ checkpoints: dir, resume: true, slowUntil: 5 });
-    expect(log.some((l) => l.includes(`checkpoint ${before[2]} of job 'retention' is unusable`))).toBe(true);
+    expect(
+      log.some((l) => l.includes(`checkpoint ${before[2]} of job 'retention' (run ${job}) is unusable`)),
+    ).toBe(true);
     expect(log).toContain(`weir: resuming job 'retention' (${job}) from checkpoint ${before[1]}`);
     const last3 = lastCompleted(master, 3);
     expect(last3[0]).toBeGreaterThan(before[2]!);

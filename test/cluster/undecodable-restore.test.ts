@@ -36,7 +36,9 @@ describe('restored state that passes its checksums but does not decode', () => {
     expect(
       log.some(
         (l) =>
-          l.startsWith(`weir: checkpoint ${idOf(folders[2]!)} of job 'undecodable' is unusable: `) &&
+          l.startsWith(
+            `weir: checkpoint ${idOf(folders[2]!)} of job 'undecodable' (run ${master.jobId}) is unusable: `,
+          ) &&
           l.includes(`key group ${kg}: malformed value`) &&
           l.endsWith('; falling back to an older checkpoint'),
       ),
