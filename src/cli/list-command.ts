@@ -5,6 +5,8 @@ import {
   AmbiguousJobIdError,
   JobNotFoundError,
   JobRegistry,
+  JobRegistryUnusableError,
+  pickJob,
   weirHome,
   type RegisteredJob,
 } from '../cluster/job-registry.js';
@@ -33,7 +35,9 @@ export const listCommand: Command = {
     'Lists the jobs running on this machine: every `weir run` registers its job under',
     '$WEIR_HOME/jobs (WEIR_HOME defaulting to ~/.weir) and asks it for its state over REST.',
   ],
-  notes: ["A job whose REST API does not answer is listed with the state 'unreachable'."],
+  notes: [
+    "A job whose REST API does not answer is listed with the state 'unreachable'; one whose REST address answers without knowing the job (another process took its port) with 'unknown'.",
+  ],
   options,
   run,
 };
@@ -49,7 +53,7 @@ async function run(argv: readonly string[], io: CliIO): Promise<ExitCode> {
   if (extra !== undefined)
     throw new UsageError(`unexpected argument '${extra}' for '${COMMAND}'; it takes none`);
 
-  const entries = await registryOf(io).listRegisteredJobs();
+  const entries = await registered(io);
   const jobs: ListedJob[] = await Promise.all(entries.map(async (e) => ({ ...e, state: await stateOf(e) })));
   if (given.json === true) {
     io.out(JSON.stringify(jobs, null, 2) + '\n');
@@ -82,10 +86,20 @@ export function registryOf(io: CliIO): JobRegistry {
   return new JobRegistry(weirHome(io.env));
 }
 
+/** The registry's entries; a UsageError (exit 2) when it cannot be read. */
+async function registered(io: CliIO): Promise<RegisteredJob[]> {
+  try {
+    return await registryOf(io).listRegisteredJobs();
+  } catch (e) {
+    if (e instanceof JobRegistryUnusableError) throw new UsageError(e.message, { cause: e });
+    throw e;
+  }
+}
+
 /** The registered job `idOrPrefix` names; a UsageError (exit 2) when there is none or several. */
 export async function findRegisteredJob(io: CliIO, idOrPrefix: string): Promise<RegisteredJob> {
   try {
-    return await registryOf(io).findJob(idOrPrefix);
+    return pickJob(await registered(io), idOrPrefix);
   } catch (e) {
     if (e instanceof JobNotFoundError || e instanceof AmbiguousJobIdError)
       throw new UsageError(e.message, { cause: e });

@@ -17,9 +17,9 @@ import { parseDuration } from '../api/duration.js';
 import { RestoreError, type ExecuteOptions } from '../cluster/job-launcher.js';
 import { CheckpointStorageUnusableError } from '../storage/checkpoint-storage.js';
 import type { JobMaster } from '../cluster/job-master.js';
-import { JobRegistry, weirHome } from '../cluster/job-registry.js';
+import { JobRegistry, JobRegistryUnusableError, weirHome } from '../cluster/job-registry.js';
 import { finishLine, progressIntervalMs, ProgressReporter } from '../cluster/progress-reporter.js';
-import { RestPortInUseError, RestServer } from '../cluster/rest-server.js';
+import { RestPortInUseError, RestPortUnusableError, RestServer } from '../cluster/rest-server.js';
 
 const COMMAND = 'weir run';
 /** How long a stopped job keeps its REST API up for `weir stop` to learn the savepoint path. */
@@ -154,7 +154,14 @@ async function run(argv: readonly string[], io: CliIO): Promise<ExitCode> {
           '--claim-mode applies to -s PATH (the snapshot to start from); add -s or drop it',
         );
       }
-      const observe = observeJob(job.name, given['rest-port'] ?? 'auto', io);
+      const registry = new JobRegistry(weirHome(io.env));
+      try {
+        await registry.checkUsable();
+      } catch (e) {
+        if (e instanceof JobRegistryUnusableError) throw new UsageError(e.message, { cause: e });
+        throw e;
+      }
+      const observe = observeJob(job.name, given['rest-port'] ?? 'auto', registry, io);
       try {
         const stopped = await execute(job, env, {
           resume: given.resume === true,
@@ -220,6 +227,7 @@ async function execute(
 function observeJob(
   jobName: string,
   port: number | 'auto',
+  registry: JobRegistry,
   io: CliIO,
 ): { start(master: JobMaster): Promise<void>; finished(): void; stop(): Promise<void> } {
   let stop = async (): Promise<void> => undefined;
@@ -232,11 +240,11 @@ function observeJob(
       try {
         ({ url } = await rest.start());
       } catch (e) {
-        if (e instanceof RestPortInUseError) throw new UsageError(e.message, { cause: e });
+        if (e instanceof RestPortInUseError || e instanceof RestPortUnusableError)
+          throw new UsageError(e.message, { cause: e });
         throw e;
       }
-      io.err(`weir: job '${jobName}' (${master.jobId}) running; REST API at ${url}`);
-      const registry = new JobRegistry(weirHome(io.env));
+      // Findable (weir list) before it says it runs.
       await registry.register({
         jobId: master.jobId,
         jobName,
@@ -244,6 +252,7 @@ function observeJob(
         startTime: Date.now(),
         checkpointDir: master.status().checkpointing.dir,
       });
+      io.err(`weir: job '${jobName}' (${master.jobId}) running; REST API at ${url}`);
       const onExit = (): void => registry.unregisterSync(master.jobId);
       process.once('exit', onExit);
       const progress = new ProgressReporter(master, {

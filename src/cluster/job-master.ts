@@ -18,7 +18,12 @@ import type { JobGraph } from '../graph/job-graph.js';
 import type { CheckpointBarrier } from '../runtime/record-batch.js';
 import { SourceOperator } from '../runtime/operators/source-operator.js';
 import type { OperatorSnapshotParts } from '../runtime/stream-operator.js';
-import { TaskCancelledError, type StreamTask, type TaskCheckpointGateway } from '../runtime/stream-task.js';
+import {
+  TaskCancelledError,
+  type StreamTask,
+  type TaskCheckpointGateway,
+  type TaskRecordCounts,
+} from '../runtime/stream-task.js';
 import { KeyGroupRange } from '../state/key-group.js';
 import { CommitRecordError, encodeJobCommit } from '../checkpoint/job-commit-record.js';
 import {
@@ -115,7 +120,8 @@ export class JobMaster implements JobStatusProvider {
   readonly checkpointStats = new CheckpointStatsTracker();
   private nextCheckpointId: number;
   private cancelRequested = false;
-  private finishedRecordsIn = 0;
+  /** Per vertex, what the tasks of attempts that ended counted (the status adds the running ones'). */
+  private readonly finishedCounts: TaskRecordCounts[];
   /**
    * Checkpoints whose restored state turned out not to decode (RestoredStateError), by id, with
    * why: restarts skip them as a restore skips a damaged checkpoint.
@@ -123,7 +129,6 @@ export class JobMaster implements JobStatusProvider {
   private readonly unusable = new Map<number, string>();
   /** Ids of the checkpoints restarts went back to, in order (for tests and the REST API). */
   readonly restoredCheckpointIds: number[] = [];
-  private finishedRecordsOut = 0;
   private readonly savepoints = new SavepointRequests();
   private control: AttemptControl | undefined;
   /**
@@ -145,6 +150,7 @@ export class JobMaster implements JobStatusProvider {
     this.log = options.log ?? (() => undefined);
     this.latest = { restore: options.restore, completed: options.claimed };
     this.nextCheckpointId = options.firstCheckpointId ?? 1;
+    this.finishedCounts = graph.vertices.map(() => ({ read: 0, received: 0, sent: 0, written: 0 }));
     if (options.checkpointing.intervalMs > 0 && options.storage === undefined)
       throw new Error('internal: checkpointing is enabled without checkpoint storage');
   }
@@ -757,10 +763,7 @@ export class JobMaster implements JobStatusProvider {
     // Files of aborted checkpoints are gone before the next attempt (or the process) starts.
     while (this.discards.size > 0) await Promise.all([...this.discards]);
     // Counted once: the status adds the finished attempts' totals to the running tasks'.
-    for (const t of tasks) {
-      this.finishedRecordsIn += t.recordsIn;
-      this.finishedRecordsOut += recordsOutOf(t);
-    }
+    for (const t of tasks) addCounts(this.finishedCounts[t.setup.vertexIndex]!, t.recordCounts());
     this.tasks = [];
     return failure;
   }
@@ -882,11 +885,13 @@ export class JobMaster implements JobStatusProvider {
 
   status(): JobStatusView {
     const c = this.coordinator;
-    let recordsIn = this.finishedRecordsIn;
-    let recordsOut = this.finishedRecordsOut;
-    for (const t of this.tasks) {
-      recordsIn += t.recordsIn;
-      recordsOut += recordsOutOf(t);
+    const counts = this.finishedCounts.map((f) => ({ ...f }));
+    for (const t of this.tasks) addCounts(counts[t.setup.vertexIndex]!, t.recordCounts());
+    let recordsIn = 0;
+    let recordsOut = 0;
+    for (const v of counts) {
+      recordsIn += v.read;
+      recordsOut += v.written;
     }
     const history = this.checkpoints();
     const last = history.find((h) => h.status === 'completed') ?? null;
@@ -904,11 +909,11 @@ export class JobMaster implements JobStatusProvider {
         intervalMs: this.options.checkpointing.intervalMs,
         dir: this.options.storage?.description ?? null,
       },
-      vertices: this.graph.vertices.map((v) => ({
+      vertices: this.graph.vertices.map((v, i) => ({
         name: v.name,
         parallelism: v.parallelism,
-        recordsIn: 0,
-        recordsOut: 0,
+        recordsIn: counts[i]!.read + counts[i]!.received,
+        recordsOut: counts[i]!.sent + counts[i]!.written,
       })),
       lastCheckpoint: last,
       counts: c?.counts() ?? { completed: 0, failed: 0, inProgress: 0 },
@@ -930,11 +935,11 @@ export class JobMaster implements JobStatusProvider {
   }
 }
 
-/** Records a task sent on to other tasks (over channels), the "out" of the progress line. */
-function recordsOutOf(t: StreamTask): number {
-  let n = 0;
-  for (const w of t.setup.writers) n += w.recordsOut;
-  return n;
+function addCounts(to: TaskRecordCounts, from: TaskRecordCounts): void {
+  to.read += from.read;
+  to.received += from.received;
+  to.sent += from.sent;
+  to.written += from.written;
 }
 
 /** The first error named `name` in the cause chain of `e`. */

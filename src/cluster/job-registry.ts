@@ -11,6 +11,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { FolderUnusableError, makeWritableFolder } from '../storage/writable-folder.js';
 import { weirVersion } from '../version.js';
 
 /** What one running job registers. */
@@ -47,6 +48,20 @@ export class JobNotFoundError extends Error {
   }
 }
 
+/**
+ * `$WEIR_HOME/jobs` cannot be made, written or read: a configuration problem for the user (exit
+ * 2), found before a job starts (checkUsable) or when the registry is read.
+ */
+export class JobRegistryUnusableError extends Error {
+  override readonly name = 'JobRegistryUnusableError';
+  constructor(dir: string, why: string, options?: { cause?: unknown }) {
+    super(
+      `the job registry ${dir} ($WEIR_HOME/jobs) cannot be used: ${why}; set WEIR_HOME to a folder you can write (it defaults to ~/.weir)`,
+      options,
+    );
+  }
+}
+
 /** Several running jobs have ids starting with the prefix given (exit 2). */
 export class AmbiguousJobIdError extends Error {
   override readonly name = 'AmbiguousJobIdError';
@@ -76,6 +91,20 @@ export class JobRegistry {
   /** `home` is `$WEIR_HOME`; see weirHome(). */
   constructor(home: string = weirHome()) {
     this.dir = join(home, 'jobs');
+  }
+
+  /**
+   * Makes the registry's folder if it is missing and checks that an entry can be written there;
+   * throws JobRegistryUnusableError. `weir run` calls it before the job starts.
+   */
+  async checkUsable(): Promise<void> {
+    try {
+      // Starts with '.', so readers never take it for an entry.
+      await makeWritableFolder(this.dir, `.probe.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    } catch (e) {
+      if (!(e instanceof FolderUnusableError)) throw e;
+      throw new JobRegistryUnusableError(this.dir, e.why, { cause: e.cause ?? e });
+    }
   }
 
   private fileOf(jobId: string): string {
@@ -137,7 +166,9 @@ export class JobRegistry {
       names = await readdir(this.dir);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw e;
+      throw new JobRegistryUnusableError(this.dir, `it cannot be read (${(e as Error).message})`, {
+        cause: e,
+      });
     }
     const entries: RegisteredJob[] = [];
     for (const name of names) {

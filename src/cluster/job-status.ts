@@ -21,9 +21,15 @@ export interface JobStatusView {
   durationMs: number;
   parallelism: number;
   restarts: number;
+  /** Records the job's sources read, over every attempt (replays after a restart included). */
   recordsIn: number;
+  /** Records the job's sinks took, over every attempt. */
   recordsOut: number;
   checkpointing: { intervalMs: number; dir: string | null };
+  /**
+   * Per vertex (a chain of operators in one task per subtask): records in = taken from other
+   * tasks plus read by its sources; out = sent to other tasks plus taken by its sinks.
+   */
   vertices: Array<{ name: string; parallelism: number; recordsIn: number; recordsOut: number }>;
   lastCheckpoint: CheckpointStatsView | null;
   counts: { completed: number; failed: number; inProgress: number };

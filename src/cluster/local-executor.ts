@@ -192,6 +192,7 @@ export class LocalExecutor {
           new StreamTask({
             name: v.name,
             taskId: taskIdOf(v, i),
+            vertexIndex: v.index,
             restored: deployment.restoredState?.(v, i),
             checkpoints: deployment.checkpoints,
             signal: signals.get(v)![i]!,

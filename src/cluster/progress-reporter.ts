@@ -1,7 +1,8 @@
 // The progress line a running job prints every few seconds (stderr in the CLI):
 //   [word-count] 12.3s  in 1.84 M/s  out 1.84 M/s  checkpoint 7 (12.4 MB in 310 ms)
-// Rates are the records counted since the previous line over the time since it. The line is
-// built by a pure function over the job's status; the reporter only adds the timer.
+// "in" is records the job's sources read, "out" records its sinks took, each counted since the
+// previous line over the time since it. The line is built by a pure function over the job's
+// status; the reporter only adds the timer.
 import type { CheckpointStatsView, JobStatusProvider, JobStatusView } from './job-status.js';
 
 export const DEFAULT_PROGRESS_INTERVAL_MS = 5000;
@@ -107,7 +108,7 @@ export function progressLine(
 
 /**
  * The line a job that ran to its end closes with, e.g. `weir: job 'word-count' (id) finished in
- * 6.23 s: 15.0 M records passed between tasks; 18 checkpoints, last checkpoint 18 (69.6 kB in
+ * 6.23 s: 15.0 M records read, 1.20 M written; 18 checkpoints, last checkpoint 18 (69.6 kB in
  * 64 ms)`. `status` and `history` span every attempt; `savepoints` is how many of the completed
  * snapshots were savepoints, `failed` how many checkpoints failed (aborted ones not counted).
  */
@@ -117,10 +118,10 @@ export function finishLine(
   { savepoints, failed }: { readonly savepoints: number; readonly failed: number },
 ): string {
   let text = `weir: job '${status.jobName}' (${status.jobId}) finished in ${formatMillis(status.durationMs)}: `;
-  // Counted as the progress line counts them, between tasks (none in a job of one chain); after a
-  // restart they include what was replayed, so they are left out then.
-  if (status.recordsIn > 0 && status.restarts === 0)
-    text += `${formatCount(status.recordsIn)} records passed between tasks; `;
+  // Counted as the progress line counts them; after a restart they include what was replayed,
+  // so they are left out then.
+  if (status.restarts === 0)
+    text += `${formatCount(status.recordsIn)} record${status.recordsIn === 1 ? '' : 's'} read, ${formatCount(status.recordsOut)} written; `;
   // Without checkpointing, the commit when the sources end is no checkpoint the user asked for.
   if (status.checkpointing.intervalMs <= 0) text += 'checkpoints off';
   else {

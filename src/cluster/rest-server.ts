@@ -71,6 +71,21 @@ export class RestPortInUseError extends Error {
   }
 }
 
+/**
+ * The port asked for cannot be listened on for another reason than being taken (EACCES below
+ * 1024 without privileges, say): a configuration problem for the user.
+ */
+export class RestPortUnusableError extends Error {
+  override readonly name = 'RestPortUnusableError';
+  constructor(port: number, cause: Error) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    super(
+      `port ${port} for the REST API cannot be used (${cause.message})${code === 'EACCES' && port < 1024 ? '; ports below 1024 need privileges' : ''}; use --rest-port N for another port, or --rest-port 0 for any free one`,
+      { cause },
+    );
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Routing: pure, no I/O.
 
@@ -279,7 +294,9 @@ export class RestServer {
         listening = await this.listenOn(port);
       } catch (e) {
         this.phase = 'closed'; // EACCES and the like: no other port would fare better
-        throw e;
+        throw e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string'
+          ? new RestPortUnusableError(port, e)
+          : e;
       }
       if (listening) {
         this.server.unref();

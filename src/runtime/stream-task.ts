@@ -9,6 +9,7 @@ import { TaskTime } from './timer-service.js';
 import type { RecordWriter } from './record-writer.js';
 import type { Scheduler } from './scheduler.js';
 import type { Signal } from './signal.js';
+import { SinkOperator } from './operators/sink-operator.js';
 import { SourceOperator } from './operators/source-operator.js';
 import type { InputStatus } from './source.js';
 import type { OperatorSnapshotParts, OperatorSubtaskState, StreamOperator } from './stream-operator.js';
@@ -63,6 +64,8 @@ export interface TaskSetup {
   readonly restored?: ReadonlyArray<OperatorSubtaskState | undefined>;
   /** "<vertex id>#<subtask>": how the coordinator names the task. */
   readonly taskId: string;
+  /** The index of the task's vertex in the job graph (whose counts the task adds to). */
+  readonly vertexIndex: number;
   readonly checkpoints?: TaskCheckpointGateway;
   /** Shared with the task's operators and writers: record timestamps, processing time. */
   readonly time?: TaskTime;
@@ -75,9 +78,22 @@ interface Alignment {
   readonly startedAt: number;
 }
 
+/** What a task counted so far (see StreamTask.recordCounts). */
+export interface TaskRecordCounts {
+  /** Records its sources emitted: read into the job. */
+  read: number;
+  /** Records it took from other tasks. */
+  received: number;
+  /** Records it sent to other tasks. */
+  sent: number;
+  /** Records its sinks took: written out of the job. */
+  written: number;
+}
+
 export class StreamTask {
   readonly signal: Signal;
   state: TaskState = 'created';
+  /** Records taken from other tasks (over channels). */
   recordsIn = 0;
   private readonly mailbox: Array<() => void | Promise<void>> = [];
   private cancelled = false;
@@ -469,6 +485,17 @@ export class StreamTask {
     }
     for (const w of this.setup.writers) w.broadcastEvent(barrier);
     gateway.snapshotTaken(this, barrier, parts, { syncMs: performance.now() - started, alignmentMs });
+  }
+
+  /** Its counts so far; a source's and a sink's are counted per record and per batch. */
+  recordCounts(): TaskRecordCounts {
+    const counts = { read: 0, received: this.recordsIn, sent: 0, written: 0 };
+    for (const w of this.setup.writers) counts.sent += w.recordsOut;
+    for (const op of this.setup.operators) {
+      if (op instanceof SourceOperator) counts.read += op.emitted;
+      else if (op instanceof SinkOperator) counts.written += op.recordsIn;
+    }
+    return counts;
   }
 
   private processBatch(batch: RecordBatch): void {

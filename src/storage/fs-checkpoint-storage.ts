@@ -5,7 +5,7 @@
 // place, which fails when the name is taken). The writes run on the storage's I/O thread
 // (fs-io-worker.js), reads and listings here.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -22,6 +22,7 @@ import { isPortableRelativePath } from './metadata.js';
 import { fsIoThread, ThreadFileSink } from './fs-io-thread.js';
 import { checkNotRunning, lockJob } from './fs-job-lock.js';
 import { StateFileWriter } from './state-file.js';
+import { FolderUnusableError, makeWritableFolder } from './writable-folder.js';
 
 const CHECKPOINT_DIR = /^chk-(0|[1-9][0-9]*)$/;
 /** A data file name: one plain segment that is neither hidden (temporary) nor reserved (`_…`). */
@@ -101,47 +102,15 @@ export class FsCheckpointStorage implements CheckpointStorage {
   }
 
   async checkUsable(): Promise<void> {
-    const unusable = (what: string, e?: unknown): CheckpointStorageUnusableError => {
-      const why = e === undefined ? what : `${what} (${(e as Error).message})`;
-      return new CheckpointStorageUnusableError(
-        `checkpoint directory ${this.root} cannot be used: ${why}; choose another with --checkpoint-dir (or checkpointConfig.setCheckpointStorage) or make it writable`,
-        e === undefined ? undefined : { cause: e },
-      );
-    };
-    // The missing folders are made one at a time, not with { recursive: true }: Node's recursive
-    // mkdir never returns under /proc, where a folder cannot be made and ENOENT comes back.
-    const missing: string[] = [];
-    for (let p = this.root; ;) {
-      let found;
-      try {
-        found = await stat(p);
-      } catch (e) {
-        if (!isMissing(e)) throw unusable(`${p} cannot be read`, e);
-      }
-      if (found !== undefined) {
-        if (!found.isDirectory()) throw unusable(`${p} is not a folder`);
-        break;
-      }
-      missing.push(p);
-      const parent = dirname(p);
-      if (parent === p) throw unusable(`${p} does not exist`);
-      p = parent;
-    }
-    for (const dir of missing.reverse()) {
-      try {
-        await mkdir(dir);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw unusable(`${dir} cannot be made`, e);
-      }
-    }
-    // Permissions, a read-only mount or a full disk show only when a file is written.
-    const probe = join(this.root, tempName('probe'));
     try {
-      await writeFile(probe, '', { flag: 'wx' });
+      await makeWritableFolder(this.root, tempName('probe'));
     } catch (e) {
-      throw unusable('a file cannot be written in it', e);
+      if (!(e instanceof FolderUnusableError)) throw e;
+      throw new CheckpointStorageUnusableError(
+        `checkpoint directory ${this.root} cannot be used: ${e.why}; choose another with --checkpoint-dir (or checkpointConfig.setCheckpointStorage) or make it writable`,
+        { cause: e.cause ?? e },
+      );
     }
-    await unlink(probe);
   }
 
   checkpointLocation(jobId: string, checkpointId: number): SnapshotLocation {

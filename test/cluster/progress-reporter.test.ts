@@ -266,7 +266,7 @@ describe('finishLine', () => {
       ...s,
     });
 
-  it('says how long the job ran, the records between its tasks, its checkpoints and the last one', () => {
+  it('says how long the job ran, the records it read and wrote, its checkpoints and the last one', () => {
     const last = checkpoint(18, 'completed', { sizeBytes: 69_500, durationMs: 21 });
     expect(
       finishLine(
@@ -275,7 +275,7 @@ describe('finishLine', () => {
         { savepoints: 0, failed: 1 },
       ),
     ).toBe(
-      "weir: job 'word-count' (j1) finished in 6.23 s: 15.0 M records passed between tasks; 18 checkpoints, last checkpoint 18 (69.5 kB in 21 ms), 1 failed",
+      "weir: job 'word-count' (j1) finished in 6.23 s: 15.0 M records read, 15.0 M written; 18 checkpoints, last checkpoint 18 (69.5 kB in 21 ms), 1 failed",
     );
     const only = checkpoint(1, 'completed', { sizeBytes: 512, durationMs: 15 });
     expect(
@@ -285,7 +285,7 @@ describe('finishLine', () => {
         { savepoints: 0, failed: 0 },
       ),
     ).toBe(
-      "weir: job 'word-count' (j1) finished in 6.23 s: 1 checkpoint, last checkpoint 1 (512 B in 15 ms)",
+      "weir: job 'word-count' (j1) finished in 6.23 s: 0 records read, 0 written; 1 checkpoint, last checkpoint 1 (512 B in 15 ms)",
     );
   });
 
@@ -316,7 +316,7 @@ describe('finishLine', () => {
         { savepoints: 0, failed: 0 },
       ),
     ).toBe(
-      "weir: job 'word-count' (j1) finished in 6.23 s: 15.0 M records passed between tasks; checkpoints off",
+      "weir: job 'word-count' (j1) finished in 6.23 s: 15.0 M records read, 15.0 M written; checkpoints off",
     );
   });
 
@@ -329,7 +329,7 @@ describe('finishLine', () => {
         { savepoints: 0, failed: 2 },
       ),
     ).toBe(
-      "weir: job 'word-count' (j1) finished in 6.23 s: 15.0 M records passed between tasks; 0 checkpoints, 2 failed",
+      "weir: job 'word-count' (j1) finished in 6.23 s: 15.0 M records read, 15.0 M written; 0 checkpoints, 2 failed",
     );
   });
 

@@ -1,6 +1,6 @@
 // The REST server over real HTTP on 127.0.0.1, against a fake job.
 import { spawn } from 'node:child_process';
-import { request } from 'node:http';
+import { request, Server as HttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { CheckpointStatsView, JobStatusProvider, JobStatusView } from '../../src/cluster/job-status.js';
@@ -9,6 +9,7 @@ import {
   json,
   MAX_BODY_BYTES,
   RestPortInUseError,
+  RestPortUnusableError,
   RestServer,
   Router,
   type RestServerOptions,
@@ -367,6 +368,29 @@ describe('RestServer ports', () => {
       `port ${taken} for the REST API is taken by another process; use --rest-port N for another port, or --rest-port 0 for any free one`,
     );
     await server.close();
+  });
+
+  it('a port it may not listen on is an error naming the port, why and --rest-port', async () => {
+    // EACCES as on a port below 1024 without privileges (the tests may run as root, which has them).
+    const listen = vi.spyOn(HttpServer.prototype, 'listen').mockImplementationOnce(function (
+      this: HttpServer,
+    ) {
+      const e: NodeJS.ErrnoException = new Error('listen EACCES: permission denied 127.0.0.1:80');
+      e.code = 'EACCES';
+      queueMicrotask(() => this.emit('error', e));
+      return this;
+    });
+    try {
+      const server = new RestServer(fakeJob, { port: 80 });
+      const error = await server.start().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RestPortUnusableError);
+      expect((error as Error).message).toBe(
+        'port 80 for the REST API cannot be used (listen EACCES: permission denied 127.0.0.1:80); ports below 1024 need privileges; use --rest-port N for another port, or --rest-port 0 for any free one',
+      );
+      await server.close();
+    } finally {
+      listen.mockRestore();
+    }
   });
 
   it('binds an explicit free port exactly', async () => {

@@ -29,6 +29,8 @@ export class SourceOperator<T> extends StreamOperator<never, T> {
   sourceOutput!: SourceOutput<T>;
   /** Where the task sends idle / active changes (its writers). */
   statusOutput: (idle: boolean) => void = () => undefined;
+  /** Of records the reader emitted, counted in the output's closures. */
+  private readonly counter = { records: 0 };
   private generator: WatermarkGenerator<T> | undefined;
   private readonly generated = new GeneratorOutput();
   private lastEmit = Number.NEGATIVE_INFINITY;
@@ -58,14 +60,21 @@ export class SourceOperator<T> extends StreamOperator<never, T> {
     throw new Error('internal: a source operator has no input');
   }
 
+  /** Records the reader emitted: what the job read, for its status and progress line. */
+  get emitted(): number {
+    return this.counter.records;
+  }
+
   private createSourceOutput(): SourceOutput<T> {
     const output = this.output;
     const time = this.time;
     const strategy = this.strategy;
+    const counter = this.counter;
     if (strategy === undefined) {
       return {
         collect(record: T, timestamp?: number) {
           time.timestamp = timestamp;
+          counter.records++;
           output.collect(record);
         },
       };
@@ -83,6 +92,7 @@ export class SourceOperator<T> extends StreamOperator<never, T> {
           );
         time.timestamp = t;
         if (t !== undefined) generator?.onEvent(record, t, generated);
+        counter.records++;
         output.collect(record);
       },
     };

@@ -1,0 +1,66 @@
+// Before a job starts, the folders it will write into (its checkpoint directory, `$WEIR_HOME/jobs`)
+// are made and checked, so that a folder that cannot be used ends the run with one line instead
+// of failing the job later, or hanging it.
+import { mkdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+
+/** `folder` cannot be used; `why` says why, with the system's message when there is one. */
+export class FolderUnusableError extends Error {
+  override readonly name = 'FolderUnusableError';
+  /** E.g. "/a/b cannot be made (EACCES: permission denied, mkdir '/a/b')". */
+  readonly why: string;
+  constructor(
+    readonly folder: string,
+    problem: string,
+    options?: { cause?: unknown },
+  ) {
+    const why = options?.cause instanceof Error ? `${problem} (${options.cause.message})` : problem;
+    super(`${folder} cannot be used: ${why}`, options);
+    this.why = why;
+  }
+}
+
+/**
+ * Makes `folder` (and its missing parents) and writes and removes a file named `probe` in it;
+ * throws FolderUnusableError when any of it fails. The folders are made one level at a time, not
+ * with { recursive: true }: Node's recursive mkdir never returns under /proc, where a folder
+ * cannot be made and ENOENT comes back.
+ */
+export async function makeWritableFolder(folder: string, probe: string): Promise<void> {
+  const unusable = (problem: string, cause?: unknown): FolderUnusableError =>
+    new FolderUnusableError(folder, problem, cause === undefined ? undefined : { cause });
+  const missing: string[] = [];
+  for (let p = folder; ;) {
+    let found;
+    try {
+      found = await stat(p);
+    } catch (e) {
+      // ENOTDIR: a file on the way up, which the walk reaches and names.
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw unusable(`${p} cannot be read`, e);
+    }
+    if (found !== undefined) {
+      if (!found.isDirectory()) throw unusable(`${p} is not a folder`);
+      break;
+    }
+    missing.push(p);
+    const parent = dirname(p);
+    if (parent === p) throw unusable(`${p} does not exist`);
+    p = parent;
+  }
+  for (const dir of missing.reverse()) {
+    try {
+      await mkdir(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw unusable(`${dir} cannot be made`, e);
+    }
+  }
+  // Permissions, a read-only mount or a full disk show only when a file is written.
+  const file = join(folder, probe);
+  try {
+    await writeFile(file, '', { flag: 'wx' });
+  } catch (e) {
+    throw unusable('a file cannot be written in it', e);
+  }
+  await unlink(file);
+}
