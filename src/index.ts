@@ -155,6 +155,7 @@ export { JobCancelledError, JobFailedError } from './cluster/job-failed-error.js
  */
 export { CheckpointStorageUnusableError } from './storage/checkpoint-storage.js';
 export type { RestartStrategyConfig } from './cluster/restart-strategy.js';
+export { RestartStrategyConfigError } from './cluster/restart-strategy.js';
 export type { JobExecutionResult } from './cluster/local-executor.js';
 export { OperatorFailure } from './runtime/operator-failure.js';
 

@@ -1,5 +1,7 @@
 // Checkpointing settings of a job, validated as they are set, with Flink's defaults.
 // Checkpoints themselves are taken by the checkpoint coordinator (checkpoint/).
+import { fileURLToPath } from 'node:url';
+import { MAX_TIMER_MS, MAX_TIMER_TEXT } from './duration.js';
 
 export type CheckpointingMode = 'exactly-once' | 'at-least-once';
 export type ExternalizedCheckpointRetention = 'delete-on-cancellation' | 'retain-on-cancellation' | 'never';
@@ -29,6 +31,19 @@ export const DEFAULT_CHECKPOINT_SETTINGS: CheckpointSettings = {
   retention: 'delete-on-cancellation',
 };
 
+/** The keys configure() takes. */
+const SETTING_KEYS = [
+  'intervalMs',
+  'mode',
+  'timeoutMs',
+  'minPauseMs',
+  'maxConcurrent',
+  'tolerableFailures',
+  'numRetained',
+  'retention',
+  'dir',
+] as const satisfies ReadonlyArray<keyof CheckpointSettings>;
+
 export class CheckpointConfigError extends Error {
   override readonly name = 'CheckpointConfigError';
 }
@@ -45,7 +60,7 @@ export class CheckpointConfig {
   }
 
   setInterval(ms: number): this {
-    return this.set('intervalMs', nonNegative('checkpoint interval', ms));
+    return this.set('intervalMs', timer('checkpoint interval', nonNegative('checkpoint interval', ms)));
   }
   setMode(mode: CheckpointingMode): this {
     if (mode !== 'exactly-once' && mode !== 'at-least-once') {
@@ -56,10 +71,11 @@ export class CheckpointConfig {
     return this.set('mode', mode);
   }
   setTimeout(ms: number): this {
-    return this.set('timeoutMs', positive('checkpoint timeout', ms));
+    return this.set('timeoutMs', timer('checkpoint timeout', positive('checkpoint timeout', ms)));
   }
   setMinPauseBetweenCheckpoints(ms: number): this {
-    return this.set('minPauseMs', nonNegative('min pause between checkpoints', ms));
+    const what = 'min pause between checkpoints';
+    return this.set('minPauseMs', timer(what, nonNegative(what, ms)));
   }
   setMaxConcurrentCheckpoints(n: number): this {
     return this.set('maxConcurrent', positive('max concurrent checkpoints', n));
@@ -83,15 +99,27 @@ export class CheckpointConfig {
   setCheckpointStorage(dir: string): this {
     if (typeof dir !== 'string' || dir.length === 0)
       throw new CheckpointConfigError('the checkpoint directory must be a non-empty path');
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(dir) && !dir.startsWith('file://'))
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(dir) && !/^file:\/\//i.test(dir))
       throw new CheckpointConfigError(
         `checkpoint storage '${dir}' is not supported by this version of weir; use a local or mounted folder`,
       );
-    return this.set('dir', dir.startsWith('file://') ? new URL(dir).pathname : dir);
+    return this.set('dir', /^file:\/\//i.test(dir) ? localPathOf(dir) : dir);
   }
 
-  /** Applies several settings at once, e.g. from a config object. */
+  /**
+   * Applies several settings at once, e.g. from a config object, each checked as its setter
+   * checks it; a key that is not a setting is refused (a misspelt `interval` must not leave
+   * checkpoints off without a word).
+   */
   configure(settings: Partial<CheckpointSettings>): this {
+    const raw: unknown = settings;
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+      throw new CheckpointConfigError(`checkpoint settings must be an object, got ${String(raw)}`);
+    const unknown = Object.keys(raw).filter((k) => !(SETTING_KEYS as readonly string[]).includes(k));
+    if (unknown.length > 0)
+      throw new CheckpointConfigError(
+        `unknown checkpoint setting(s) ${unknown.join(', ')}; allowed: ${SETTING_KEYS.join(', ')}`,
+      );
     if (settings.intervalMs !== undefined) this.setInterval(settings.intervalMs);
     if (settings.mode !== undefined) this.setMode(settings.mode);
     if (settings.timeoutMs !== undefined) this.setTimeout(settings.timeoutMs);
@@ -121,4 +149,22 @@ function positive(what: string, n: number): number {
   if (!Number.isInteger(n) || n < 1)
     throw new CheckpointConfigError(`${what} must be a positive integer, got ${n}`);
   return n;
+}
+
+function timer(what: string, ms: number): number {
+  if (ms > MAX_TIMER_MS)
+    throw new CheckpointConfigError(`${what} must be at most ${MAX_TIMER_TEXT}, got ${ms}`);
+  return ms;
+}
+
+/** The path of a `file:` URL of this machine (percent-escapes decoded); one naming a host is refused. */
+function localPathOf(url: string): string {
+  try {
+    return fileURLToPath(url);
+  } catch (e) {
+    throw new CheckpointConfigError(
+      `checkpoint directory '${url}' is not a file URL of this machine (${(e as Error).message}); write file:///absolute/path, or a plain path`,
+      { cause: e },
+    );
+  }
 }

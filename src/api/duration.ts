@@ -8,3 +8,12 @@ export function parseDuration(text: string): number | undefined {
   const ms = Number(m[1]) * UNITS[m[2] ?? 'ms']!;
   return Number.isFinite(ms) ? Math.round(ms) : undefined;
 }
+
+/**
+ * The longest delay a Node.js timer keeps (2^31 - 1 ms, about 24.8 days): a longer one fires
+ * after 1 ms, with a warning. Settings that become timers are refused above it.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** What a setting over MAX_TIMER_MS is told. */
+export const MAX_TIMER_TEXT = `${MAX_TIMER_MS} ms (about 24.8 days, the longest a Node.js timer waits)`;

@@ -54,6 +54,7 @@ const SELF_EXPLAINING = new Set([
   'GraphValidationError',
   'JobArgumentError',
   'CheckpointConfigError',
+  'RestartStrategyConfigError',
   'InvalidKeyError',
   'StateAccessError',
   'InputPathError',

@@ -14,6 +14,7 @@ import { loadJob } from './job-loader.js';
 import { integerIn, InvalidValue, parseArgs } from './options.js';
 import { resolve } from 'node:path';
 import { parseDuration } from '../api/duration.js';
+import { CheckpointConfigError } from '../api/checkpoint-config.js';
 import { RestoreError, type ExecuteOptions } from '../cluster/job-launcher.js';
 import { CheckpointStorageUnusableError } from '../storage/checkpoint-storage.js';
 import type { JobMaster } from '../cluster/job-master.js';
@@ -142,10 +143,15 @@ async function run(argv: readonly string[], io: CliIO): Promise<ExitCode> {
     try {
       const env = new StreamExecutionEnvironment({ parallelism, maxParallelism, jobName: job.name });
       for (const warning of await build(job, env, rest)) io.err(`weir: warning: ${warning}`);
-      if (given['checkpoint-interval'] !== undefined)
-        env.checkpointConfig.setInterval(given['checkpoint-interval']);
-      if (given['checkpoint-dir'] !== undefined)
-        env.checkpointConfig.setCheckpointStorage(given['checkpoint-dir']);
+      try {
+        if (given['checkpoint-interval'] !== undefined)
+          env.checkpointConfig.setInterval(given['checkpoint-interval']);
+        if (given['checkpoint-dir'] !== undefined)
+          env.checkpointConfig.setCheckpointStorage(given['checkpoint-dir']);
+      } catch (e) {
+        if (e instanceof CheckpointConfigError) throw new UsageError(e.message, { cause: e });
+        throw e;
+      }
       if (given.resume === true && given['from-savepoint'] !== undefined) {
         throw new UsageError('give either --resume or -s PATH, not both');
       }

@@ -2,6 +2,7 @@
 // 1.19+): exponential delay when checkpointing is enabled, no restart when it is not.
 // A strategy is a small state machine over failure times; it never reads a clock itself, so
 // tests drive it with plain numbers, and jitter comes from an injectable random function.
+import { MAX_TIMER_MS, MAX_TIMER_TEXT } from '../api/duration.js';
 
 export type RestartStrategyType = 'none' | 'fixed-delay' | 'failure-rate' | 'exponential-delay';
 
@@ -220,6 +221,8 @@ interface NumberRule {
   readonly integer: boolean;
   /** Infinity is allowed (unlimited attempts). */
   readonly unlimited?: boolean;
+  /** A delay a timer waits: at most MAX_TIMER_MS. */
+  readonly timer?: boolean;
 }
 
 function setting(
@@ -239,6 +242,10 @@ function setting(
       : rule.unlimited === true && value > 0) &&
     (inclusive ? value >= rule.min : value > rule.min) &&
     (rule.max === undefined || value <= rule.max);
+  if (ok && rule.timer === true && value > MAX_TIMER_MS)
+    throw new RestartStrategyConfigError(
+      `restart strategy ${type}: ${key} must be at most ${MAX_TIMER_TEXT}, got ${describeValue(value)}`,
+    );
   if (ok) return value;
   const kind = rule.integer ? 'an integer' : 'a number';
   const bound =
@@ -292,7 +299,7 @@ export function parseRestartStrategy(
       const d = RESTART_STRATEGY_DEFAULTS['fixed-delay'];
       return new FixedDelay(
         get('attempts', d.attempts, { min: 0, integer: true }),
-        get('delayMs', d.delayMs, { min: 0, integer: true }),
+        get('delayMs', d.delayMs, { min: 0, integer: true, timer: true }),
       );
     }
     case 'failure-rate': {
@@ -300,13 +307,13 @@ export function parseRestartStrategy(
       return new FailureRate(
         get('maxFailuresPerInterval', d.maxFailuresPerInterval, { min: 1, integer: true }),
         get('failureRateIntervalMs', d.failureRateIntervalMs, { min: 1, integer: true }),
-        get('delayMs', d.delayMs, { min: 0, integer: true }),
+        get('delayMs', d.delayMs, { min: 0, integer: true, timer: true }),
       );
     }
     case 'exponential-delay': {
       const d = RESTART_STRATEGY_DEFAULTS['exponential-delay'];
-      const initial = get('initialBackoffMs', d.initialBackoffMs, { min: 1, integer: true });
-      const max = get('maxBackoffMs', d.maxBackoffMs, { min: 1, integer: true });
+      const initial = get('initialBackoffMs', d.initialBackoffMs, { min: 1, integer: true, timer: true });
+      const max = get('maxBackoffMs', d.maxBackoffMs, { min: 1, integer: true, timer: true });
       if (initial > max)
         throw new RestartStrategyConfigError(
           `restart strategy exponential-delay: initialBackoffMs (${initial}) must not be above maxBackoffMs (${max})`,

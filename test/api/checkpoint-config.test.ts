@@ -43,10 +43,38 @@ describe('checkpoint configuration', () => {
     expect(() => c.configure({ retention: 'forever' as never })).toThrow(/retain-on-cancellation/);
   });
 
+  it('refuses times longer than a Node.js timer waits (they would fire after 1 ms)', () => {
+    const c = new CheckpointConfig();
+    const over = 2 ** 31;
+    const longest = '2147483647 ms (about 24.8 days, the longest a Node.js timer waits)';
+    expect(() => c.setInterval(over)).toThrow(`checkpoint interval must be at most ${longest}, got ${over}`);
+    expect(() => c.setTimeout(over)).toThrow(`checkpoint timeout must be at most ${longest}, got ${over}`);
+    expect(() => c.setMinPauseBetweenCheckpoints(over)).toThrow(
+      /min pause between checkpoints must be at most/,
+    );
+    expect(c.setTimeout(over - 1).setInterval(over - 1).settings).toMatchObject({
+      timeoutMs: over - 1,
+      intervalMs: over - 1,
+    });
+  });
+
+  it('refuses a config object with a key that is no setting, naming the ones there are', () => {
+    const c = new CheckpointConfig();
+    expect(() => c.configure({ interval: 1000 } as never)).toThrow(
+      'unknown checkpoint setting(s) interval; allowed: intervalMs, mode, timeoutMs, minPauseMs, maxConcurrent, tolerableFailures, numRetained, retention, dir',
+    );
+    expect(() => c.configure(null as never)).toThrow(/must be an object/);
+    expect(c.settings).toEqual(DEFAULT_CHECKPOINT_SETTINGS); // nothing was applied
+  });
+
   it('takes a checkpoint directory, and refuses storage schemes it cannot write to', () => {
     const c = new CheckpointConfig();
     expect(c.setCheckpointStorage('/tmp/chk').settings.dir).toBe('/tmp/chk');
     expect(c.setCheckpointStorage('file:///tmp/other').settings.dir).toBe('/tmp/other');
+    expect(c.setCheckpointStorage('file:///tmp/a%20b').settings.dir).toBe('/tmp/a b');
+    expect(() => c.setCheckpointStorage('file://relative/x')).toThrow(
+      /'file:\/\/relative\/x' is not a file URL of this machine .*; write file:\/\/\/absolute\/path, or a plain path/,
+    );
     expect(() => c.setCheckpointStorage('s3://bucket/prefix')).toThrow(/not supported by this version/);
     expect(() => c.setCheckpointStorage('')).toThrow(/non-empty path/);
   });

@@ -116,6 +116,16 @@ const cases: ReadonlyArray<readonly [string, readonly string[], RegExp]> = [
     /^weir: cannot build job 'build-errors': checkpoint interval/,
   ],
   [
+    'checkpoint storage this version cannot write to',
+    ['run', 'ok.ts', '--checkpoint-interval', '1s', '--checkpoint-dir', 's3://bucket/x'],
+    /^weir: checkpoint storage 's3:\/\/bucket\/x' is not supported by this version of weir; use a local or mounted folder\n$/,
+  ],
+  [
+    'a checkpoint interval longer than a timer waits',
+    ['run', 'ok.ts', '--checkpoint-interval', '1000h'],
+    /^weir: checkpoint interval must be at most 2147483647 ms \(about 24\.8 days, the longest a Node\.js timer waits\), got 3600000000\n$/,
+  ],
+  [
     'a TypeError in build',
     ['run', 'build-errors.ts', '--', 'type-error'],
     /^weir: cannot build job 'build-errors': TypeError: Cannot read properties of undefined/,

@@ -218,6 +218,16 @@ describe('defaults and validation', () => {
     expect(configError({ type: 'exponential-delay', initialBackoffMs: '1s' })).toBe(
       "restart strategy exponential-delay: initialBackoffMs must be an integer ≥ 1, got '1s'",
     );
+    const longest = '2147483647 ms (about 24.8 days, the longest a Node.js timer waits)';
+    expect(configError({ type: 'fixed-delay', delayMs: 2 ** 31 })).toBe(
+      `restart strategy fixed-delay: delayMs must be at most ${longest}, got 2147483648`,
+    );
+    expect(configError({ type: 'failure-rate', delayMs: 3e9 })).toMatch(
+      /delayMs must be at most 2147483647 ms/,
+    );
+    expect(configError({ type: 'exponential-delay', maxBackoffMs: 3e9 })).toMatch(
+      /maxBackoffMs must be at most 2147483647 ms/,
+    );
     expect(configError({ type: 'exponential-delay', initialBackoffMs: 2000, maxBackoffMs: 1000 })).toBe(
       'restart strategy exponential-delay: initialBackoffMs (2000) must not be above maxBackoffMs (1000)',
     );
