@@ -220,7 +220,8 @@ async function execute(
     if (e instanceof RestoreError || e instanceof CheckpointStorageUnusableError || isRestoreProblem(e))
       throw new UsageError(describeError(e), { cause: e });
     if (e instanceof JobFailedError) {
-      throw new JobRunError(`job '${job.name}' failed: ${describeError(e.cause)}`, { cause: e.cause });
+      const why = e.notRestarted === undefined ? '' : `; not restarted: ${e.notRestarted}`;
+      throw new JobRunError(`job '${job.name}' failed: ${describeError(e.cause)}${why}`, { cause: e.cause });
     }
     throw e;
   }

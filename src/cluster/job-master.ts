@@ -232,7 +232,7 @@ export class JobMaster implements JobStatusProvider {
       if (!decision.restart) {
         this.state = 'failed';
         this.settle({ failure, next: 'the job failed (its restart strategy allows no more restarts)' });
-        throw new JobFailedError(this.graph.jobName, failure);
+        throw new JobFailedError(this.graph.jobName, failure, decision.reason);
       }
       this.restarts++;
       const newest = this.latest.completed;

@@ -139,7 +139,7 @@ describe.concurrent('weir run', () => {
     expectOneLineError(
       r,
       1,
-      /^weir: job 'fails' failed: operator 'explode', subtask 1\/1, failed in \w+: boom on 2\n$/,
+      /^weir: job 'fails' failed: operator 'explode', subtask 1\/1, failed in \w+: boom on 2; not restarted: the restart strategy is none\n$/,
     );
   });
 
@@ -147,7 +147,7 @@ describe.concurrent('weir run', () => {
     const r = await weir(['run', 'fails.ts'], { cwd: files.dir, env: { WEIR_DEBUG: '1' } });
     expect(r.code).toBe(1);
     const [first, ...rest] = r.stderr.split('\n');
-    expect(first).toMatch(/^weir: job 'fails' failed: operator 'explode'.*: boom on 2$/);
+    expect(first).toMatch(/^weir: job 'fails' failed: operator 'explode'.*: boom on 2; not restarted: /);
     expect(rest.join('\n')).toMatch(/caused by: Error: boom on 2\nsecond line\n\s+at .*fails\.ts:\d+:\d+/);
   });
 
