@@ -85,8 +85,10 @@ export interface CheckpointStats {
   /** `<reason>: <detail>` when it failed. */
   readonly failureReason: string | null;
   readonly abortReason: AbortReason | null;
-  /** Where the completed snapshot is. */
+  /** Where the completed snapshot is (or was, when `discarded`). */
   readonly path: string | null;
+  /** A completed checkpoint weir has since removed (retention, subsumption): its path is gone. */
+  readonly discarded: boolean;
   /** Per acknowledging task. */
   readonly tasks: ReadonlyMap<string, TaskSnapshotStats>;
 }
@@ -129,6 +131,7 @@ export class CheckpointStatsTracker {
       failureReason: null,
       abortReason: null,
       path: null,
+      discarded: false,
       tasks: new Map(),
     };
     this.entries.push(e);
@@ -153,6 +156,12 @@ export class CheckpointStatsTracker {
     e.durationMs = c.durationMs;
     e.sizeBytes = c.sizeBytes;
     e.path = c.location?.uri ?? null;
+  }
+
+  /** A completed checkpoint's folder was removed. */
+  onDiscarded(id: number): void {
+    const e = this.byId.get(id);
+    if (e !== undefined && e.status === 'completed') e.discarded = true;
   }
 
   onFailed(id: number, failure: CheckpointFailure, endTime: number): void {

@@ -22,7 +22,8 @@ export const checkpointsCommand: Command = {
   description: [
     "Shows how many of a running job's checkpoints completed, failed or are in progress, and its",
     'checkpoints and savepoints newest first: when each was triggered, how long it took, its size,',
-    "and its path (or why it failed). <job-id> may be the start of an id, as 'weir list' shows it.",
+    'and its path (or why it failed; "(removed)" after a path that retention has since deleted).',
+    "<job-id> may be the start of an id, as 'weir list' shows it.",
   ],
   notes: ['Exit codes: 0 shown, 1 the job did not answer, 2 no running job has that id.'],
   options,
@@ -57,7 +58,8 @@ async function run(argv: readonly string[], io: CliIO): Promise<ExitCode> {
     `job '${job.jobName}' (${job.jobId}): ${completed} completed, ${failed} failed, ${inProgress} in progress\n`,
   );
   if (body.history.length === 0) {
-    io.out('no checkpoints yet\n');
+    // An older job's answer has no interval: it says nothing of it then.
+    io.out(body.intervalMs === 0 ? 'checkpointing is off (no savepoints yet)\n' : 'no checkpoints yet\n');
     return ExitCode.ok;
   }
   io.out('\n' + historyTable(body.history, new Date()));
@@ -75,7 +77,7 @@ export function historyTable(history: readonly CheckpointStatsView[], now: Date)
       formatTriggerTime(c.triggerTime, now),
       c.durationMs === null ? '-' : formatMillis(c.durationMs),
       c.sizeBytes === null ? '-' : formatBytes(c.sizeBytes),
-      (c.status === 'failed' ? c.failureReason : c.path) ?? '-',
+      (c.status === 'failed' ? c.failureReason : c.discarded ? `${c.path} (removed)` : c.path) ?? '-',
     ]),
   );
 }

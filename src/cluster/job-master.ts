@@ -606,6 +606,7 @@ export class JobMaster implements JobStatusProvider {
         const writers = [...(inFlight.get(c.id) ?? [])];
         const done = Promise.allSettled(writers)
           .then(() => owner.discard(loc))
+          .then(() => this.checkpointStats.onDiscarded(c.id))
           .catch((e: unknown) => this.log(`weir: could not remove ${loc.uri}: ${String(e)}`))
           .finally(() => this.discards.delete(done));
         this.discards.add(done);
@@ -930,6 +931,7 @@ export class JobMaster implements JobStatusProvider {
       sizeBytes: h.sizeBytes,
       failureReason: h.failureReason,
       path: h.path,
+      discarded: h.discarded,
       subtasks: [...h.tasks].map(([task, st]) => ({ task, ...st })),
     }));
   }

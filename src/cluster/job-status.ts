@@ -9,7 +9,10 @@ export interface CheckpointStatsView {
   durationMs: number | null;
   sizeBytes: number | null;
   failureReason: string | null;
+  /** Where the completed snapshot is, or was when `discarded`. */
   path: string | null;
+  /** A completed checkpoint weir has since removed (retention keeps the newest `numRetained`). */
+  discarded: boolean;
   subtasks: Array<{ task: string; syncMs: number; asyncMs: number; alignmentMs: number; bytes: number }>;
 }
 

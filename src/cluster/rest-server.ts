@@ -203,6 +203,8 @@ export interface JobListView {
 }
 
 export interface CheckpointHistoryView {
+  /** 0 when periodic checkpoints are off (savepoints may still be taken). */
+  intervalMs: number;
   counts: JobStatusView['counts'];
   latest: { completed: CheckpointStatsView | null; failed: CheckpointStatsView | null };
   /** Newest first. */
@@ -211,8 +213,10 @@ export interface CheckpointHistoryView {
 
 export function checkpointHistoryView(job: JobStatusProvider): CheckpointHistoryView {
   const history = job.checkpoints();
+  const status = job.status();
   return {
-    counts: job.status().counts,
+    intervalMs: status.checkpointing.intervalMs,
+    counts: status.counts,
     latest: {
       completed: history.find((c) => c.status === 'completed') ?? null,
       failed: history.find((c) => c.status === 'failed') ?? null,

@@ -23,6 +23,7 @@ const HISTORY: CheckpointStatsView[] = [
     sizeBytes: null,
     failureReason: null,
     path: null,
+    discarded: false,
     subtasks: [],
   },
   {
@@ -34,6 +35,7 @@ const HISTORY: CheckpointStatsView[] = [
     sizeBytes: null,
     failureReason: 'expired: not acknowledged by 0#1 within 10000 ms',
     path: null,
+    discarded: false,
     subtasks: [],
   },
   {
@@ -45,6 +47,7 @@ const HISTORY: CheckpointStatsView[] = [
     sizeBytes: 12_400_000,
     failureReason: null,
     path: `/tmp/chk/${RUNNING_ID}/chk-1`,
+    discarded: true,
     subtasks: [{ task: '0#0', syncMs: 1, asyncMs: 300, alignmentMs: 9, bytes: 12_400_000 }],
   },
 ];
@@ -184,9 +187,43 @@ describe.concurrent('weir checkpoints', () => {
       ),
     );
     expect(lines[5]).toMatch(
-      new RegExp(`^1 {3}checkpoint {2}completed {4}${t}310 ms {4}12\\.4 MB {2}/tmp/chk/${RUNNING_ID}/chk-1$`),
+      // Retention removed it since: its path is marked.
+      new RegExp(
+        `^1 {3}checkpoint {2}completed {4}${t}310 ms {4}12\\.4 MB {2}/tmp/chk/${RUNNING_ID}/chk-1 \\(removed\\)$`,
+      ),
     );
     expect(lines.slice(6)).toEqual(['']);
+  });
+
+  it('says so when the job runs without periodic checkpoints', async () => {
+    const offHome = mkdtempSync(join(tmpdir(), 'weir-home-'));
+    const off: JobStatusProvider = {
+      status: () => ({
+        ...STATUS,
+        checkpointing: { intervalMs: 0, dir: null },
+        counts: { completed: 0, failed: 0, inProgress: 0 },
+      }),
+      checkpoints: () => [],
+    };
+    const offServer = new RestServer(off, { port: 0 });
+    try {
+      await new JobRegistry(offHome).register({
+        jobId: RUNNING_ID,
+        jobName: 'word-count',
+        pid: process.pid,
+        restUrl: (await offServer.start()).url,
+        startTime: now,
+        checkpointDir: null,
+      });
+      const r = await weir(['checkpoints', RUNNING_ID], { env: { WEIR_HOME: offHome } });
+      expect(r).toMatchObject({ code: 0, stderr: '' });
+      expect(r.stdout).toBe(
+        `job 'word-count' (${RUNNING_ID}): 0 completed, 0 failed, 0 in progress\ncheckpointing is off (no savepoints yet)\n`,
+      );
+    } finally {
+      await offServer.close();
+      rmSync(offHome, { recursive: true, force: true });
+    }
   });
 
   it('prints the REST answer as is with --json', async () => {

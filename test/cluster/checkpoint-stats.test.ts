@@ -47,6 +47,11 @@ describe('checkpoint statistics', () => {
     expect(completed.length).toBe(m.completedCheckpoints);
     // The attempt before the restart completed the checkpoint the next one restored.
     expect(completed.map((c) => c.id)).toContain(m.restoredCheckpointIds[0]);
+    // One retained (the default): every older completed checkpoint was removed, and says so.
+    const newest = completed[0]!.id;
+    expect(completed.length).toBeGreaterThan(1);
+    expect(completed.filter((c) => c.id < newest).every((c) => c.discarded)).toBe(true);
+    expect(m.checkpoints().some((c) => c.status !== 'completed' && c.discarded)).toBe(false);
   });
 });
 

@@ -27,6 +27,7 @@ function checkpoint(
     sizeBytes: status === 'completed' ? 12_400_000 : null,
     failureReason: status === 'failed' ? 'expired' : null,
     path: null,
+    discarded: false,
     subtasks: [],
     ...extra,
   };

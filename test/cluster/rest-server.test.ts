@@ -31,6 +31,7 @@ function checkpoint(
     sizeBytes: status === 'completed' ? 12_400_000 : null,
     failureReason: status === 'failed' ? 'expired after 10000 ms' : null,
     path: status === 'completed' ? `/tmp/chk/${JOB_ID}/chk-${id}` : null,
+    discarded: false,
     subtasks: [{ task: '0#0', syncMs: 1, asyncMs: 5, alignmentMs: 0, bytes: 100 }],
     ...extra,
   };
@@ -138,6 +139,7 @@ describe('RestServer routes', () => {
     const r = await fetch(`${url}/jobs/${JOB_ID}/checkpoints`);
     expect(r.status).toBe(200);
     expect(await r.json()).toEqual({
+      intervalMs: 1000,
       counts: { completed: 2, failed: 1, inProgress: 1 },
       latest: { completed: HISTORY[2], failed: HISTORY[1] },
       history: HISTORY,
@@ -147,9 +149,13 @@ describe('RestServer routes', () => {
   it('answers a job without checkpoints with empty latest entries', async () => {
     const { url } = await started(
       { port: 0 },
-      { status: () => ({ ...STATUS, lastCheckpoint: null }), checkpoints: () => [] },
+      {
+        status: () => ({ ...STATUS, lastCheckpoint: null, checkpointing: { intervalMs: 0, dir: null } }),
+        checkpoints: () => [],
+      },
     );
     expect(await (await fetch(`${url}/jobs/${JOB_ID}/checkpoints`)).json()).toEqual({
+      intervalMs: 0,
       counts: STATUS.counts,
       latest: { completed: null, failed: null },
       history: [],
