@@ -431,11 +431,16 @@ export class RestServer {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const segments = splitPath(url.pathname);
     if (segments === undefined) throw new HttpError(400, `malformed path '${url.pathname}'`);
-    const method = req.method ?? 'GET';
+    // HEAD is GET without the body (Node leaves it out of the response), as HTTP requires.
+    const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
     const match = this.router.match(method, segments);
     if (match.kind === 'not-found') throw new HttpError(404, `no such resource: ${url.pathname}`);
-    if (match.kind === 'method-not-allowed') throw new MethodNotAllowed(method, url.pathname, match.allowed);
-    const body = await readJsonBody(req);
+    if (match.kind === 'method-not-allowed') {
+      const allowed = match.allowed.includes('GET') ? [...match.allowed, 'HEAD'] : match.allowed;
+      throw new MethodNotAllowed(req.method ?? method, url.pathname, allowed);
+    }
+    // A GET's body means nothing (RFC 9110): it is read and dropped, whatever its type.
+    const body = method === 'GET' ? await drain(req) : await readJsonBody(req);
     return match.handler({
       method: method as HttpMethod,
       path: '/' + segments.join('/'),
@@ -494,7 +499,7 @@ class MethodNotAllowed extends HttpError {
   constructor(
     method: string,
     path: string,
-    readonly allowed: readonly HttpMethod[],
+    readonly allowed: readonly string[],
   ) {
     super(405, `method ${method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`);
   }
@@ -523,6 +528,12 @@ async function readJsonBody(req: IncomingMessage): Promise<unknown> {
       `the request body is not valid JSON: ${e instanceof Error ? e.message : String(e)}`,
     );
   }
+}
+
+/** Reads a request's body to its end and drops it, so the connection can take the next request. */
+async function drain(req: IncomingMessage): Promise<undefined> {
+  for await (const chunk of req as AsyncIterable<Buffer>) void chunk;
+  return undefined;
 }
 
 function tooLarge(): HttpError {

@@ -195,10 +195,28 @@ describe('RestServer routes', () => {
       expect({ method, status: r.status, allow: r.headers.get('allow') }).toEqual({
         method,
         status: 405,
-        allow: 'GET',
+        allow: 'GET, HEAD',
       });
       expect(await r.json()).toEqual({ error: expect.stringContaining(`method ${method} is not allowed`) });
     }
+  });
+
+  it('answers HEAD as GET without the body, and a GET whatever body it carries', async () => {
+    const { url } = await started();
+    const get = await fetch(`${url}/jobs/${JOB_ID}`);
+    const head = await fetch(`${url}/jobs/${JOB_ID}`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-length')).toBe(get.headers.get('content-length'));
+    expect(await head.text()).toBe('');
+    expect(
+      await rawRequest(`${url}/jobs`, {
+        headers: { 'content-type': 'text/plain', 'content-length': '5' },
+        body: 'hello',
+      }),
+    ).toEqual({
+      status: 200,
+      body: { jobs: [{ id: JOB_ID, name: 'word-count', state: 'running' }] },
+    });
   });
 
   it('answers 400 for a malformed path escape', async () => {
