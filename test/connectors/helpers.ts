@@ -50,6 +50,7 @@ export function fakeContext(
 ): SourceReaderContext {
   const ctx: RuntimeContext & { batchSize: number } = {
     jobName: 'test',
+    jobId: 'test-job-id',
     operatorName: 'test',
     uid: undefined,
     subtaskIndex,
