@@ -241,24 +241,20 @@ export interface StartPlan {
  *
  * Fresh start (nothing restored): delete in-progress files (of any lineage and version; no
  * checkpoint ever refers to one). Pending and visible files are left alone: a pending file may
- * belong to a retained checkpoint of another run, a visible one is output. Except pending files
- * of the lineages in `earlier`: those earlier attempts of this same run (in this process)
- * started, which no checkpoint of the run completed, or the restart would not start afresh.
+ * belong to a retained checkpoint of another run, a visible one is output.
  *
  * Restore from checkpoint r at epoch e, with lineages L:
  * - commit the pending files of r;
  * - delete in-progress files, and pending files of L, that r does not list;
  * - delete visible files of L whose (epoch, checkpoint) is after (e, r): their records come
  *   after r and will be written again (weir falls back to an older checkpoint when the newest is
- *   damaged). Visible files of other lineages are never touched;
- * - delete pending files of lineages in `earlier` but not in L: attempts of this run since r.
+ *   damaged). Visible files of other lineages are never touched.
  */
 export function planStart(
   subtask: number,
   parallelism: number,
   restored: RestoredSinkState | undefined,
   names: readonly string[],
-  earlier: ReadonlySet<string> = new Set(),
 ): StartPlan {
   const mine = (s: number): boolean => s % parallelism === subtask;
   const commit = restored?.pending.filter((p) => mine(p.subtask)) ?? [];
@@ -269,12 +265,8 @@ export function planStart(
     const f = parsePartName(name);
     if (f === undefined || !mine(f.subtask) || listed.has(name)) continue;
     if (f.kind === 'in-progress') remove.push(name);
-    else if (restored === undefined || !ours.has(f.lineage)) {
-      // Not the restored snapshot's: another job's, or, when `earlier` (attempts of this run in
-      // this process) started it, an attempt since that snapshot, whose pending files no
-      // checkpoint will commit.
-      if (f.kind === 'pending' && earlier.has(f.lineage)) remove.push(name);
-    } else if (f.kind === 'pending') remove.push(name);
+    else if (restored === undefined || !ours.has(f.lineage)) continue;
+    else if (f.kind === 'pending') remove.push(name);
     else if (
       f.epoch > restored.epoch ||
       (f.epoch === restored.epoch && f.checkpointId > restored.checkpointId)

@@ -31,7 +31,6 @@ import type { OutputTag } from './output-tag.js';
 
 export interface OperatorInfo extends OperatorIdentity {
   readonly jobName: string;
-  readonly jobId: string;
   readonly operatorId: string;
   readonly maxParallelism: number;
 }
@@ -275,7 +274,6 @@ function createRuntimeContext(
   type B = HeapKeyedStateBackend;
   return {
     jobName: info.jobName,
-    jobId: info.jobId,
     operatorName: info.name,
     uid: info.uid,
     subtaskIndex: info.subtaskIndex,

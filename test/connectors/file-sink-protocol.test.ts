@@ -209,23 +209,6 @@ describe('file sink start plan', () => {
     });
   });
 
-  it('deletes the pending files of lineages earlier attempts of the same run started, and no others', () => {
-    // A fresh start after a restart: OTHER's pending file was left by an attempt of this run.
-    expect(planStart(0, 1, undefined, dir, new Set([OTHER]))).toEqual({
-      commit: [],
-      remove: [dir[0], dir[1], dir[2], pendingName(owner(0, OTHER), 0, 6)],
-    });
-    // A restore: only pending files of such lineages that the restored checkpoint does not know.
-    const restored = planStart(0, 1, restoredAt(5, 1, { pending: [listed] }), dir, new Set([A, OTHER]));
-    expect(restored.remove).toContain(pendingName(owner(0, OTHER), 0, 6));
-    expect(restored.remove).not.toContain(listed.temp);
-    expect(restored.remove).not.toContain(visibleName(owner(0, OTHER, 7), 0, 99));
-    // Another subtask's files are its own to deal with.
-    expect(planStart(1, 2, undefined, dir, new Set([OTHER])).remove).not.toContain(
-      pendingName(owner(0, OTHER), 0, 6),
-    );
-  });
-
   it('commits the restored pending files and deletes what of its lineages came after', () => {
     const plan = planStart(0, 1, restoredAt(5, 1, { pending: [listed] }), dir);
     expect(plan.commit).toEqual([listed]);

@@ -48,20 +48,15 @@ interface Subtask {
   store: OperatorStateStore;
 }
 
-/**
- * createWriter + initializeState; `restored` undefined is a fresh start. A new FileSink each time
- * unless `sink` is given (the same sink object is what restarts of one run in one process share).
- */
+/** createWriter + initializeState; `restored` undefined is a fresh start. */
 async function start(
   dir: string,
   index: number,
   p: number,
   restored?: OperatorStateSnapshot,
   bufferSize = 64,
-  sink = new FileSink<string>(dir, { bufferSize }),
-  jobId = 'test-job-id',
 ): Promise<Subtask> {
-  const writer = await sink.createWriter({ ...fakeContext(index, p), jobId });
+  const writer = await new FileSink<string>(dir, { bufferSize }).createWriter(fakeContext(index, p));
   const store = new OperatorStateStore();
   if (restored !== undefined) store.restore(restored);
   await writer.initializeState!({
@@ -100,37 +95,6 @@ function crash(subtasks: readonly Subtask[]): void {
 }
 
 const lines = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, k) => `${prefix}-${k}`);
-
-describe('FileSink restarts of one run', () => {
-  it('remove the pending files of an earlier attempt when the run starts afresh, and no one else’s', async () => {
-    const dir = newDir();
-    // Another job's pending file, maybe of a checkpoint it retained: never touched.
-    const other = await start(dir, 0, 1);
-    await other.writer.write(lines('other', 10));
-    await snapshotSync(other, 1).done;
-    crash([other]);
-    const sink = new FileSink<string>(dir, { bufferSize: 64 });
-    const first = await start(dir, 0, 1, undefined, 64, sink);
-    await first.writer.write(lines('a', 10));
-    await snapshotSync(first, 1).done; // pending, never committed: the checkpoint did not complete
-    crash([first]);
-    expect(hidden(dir, '.pending')).toHaveLength(2);
-    const othersPending = hidden(dir, '.pending');
-    // The same sink object, another run (id): nothing of the first is its to remove.
-    crash([await start(dir, 0, 1, undefined, 64, sink, 'another-run')]);
-    expect(hidden(dir, '.pending')).toEqual(othersPending);
-    // The run restarts from the beginning: the attempt's pending file goes, the other job's stays.
-    const second = await start(dir, 0, 1, undefined, 64, sink);
-    const left = hidden(dir, '.pending');
-    expect(left).toHaveLength(1);
-    await second.writer.write(lines('b', 10));
-    await checkpoint([second], 1);
-    await complete([second], 1);
-    expect(visibleLines(dir)).toEqual(sorted(lines('b', 10)));
-    expect(hidden(dir, '.pending')).toEqual(left);
-    crash([second]);
-  });
-});
 
 describe('FileSink two-phase commit', () => {
   it('shows nothing before the first checkpoint completes, then exactly what came before its snapshot', async () => {

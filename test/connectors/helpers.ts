@@ -50,7 +50,6 @@ export function fakeContext(
 ): SourceReaderContext {
   const ctx: RuntimeContext & { batchSize: number } = {
     jobName: 'test',
-    jobId: 'test-job-id',
     operatorName: 'test',
     uid: undefined,
     subtaskIndex,
