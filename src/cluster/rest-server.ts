@@ -530,9 +530,17 @@ async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   }
 }
 
-/** Reads a request's body to its end and drops it, so the connection can take the next request. */
+/**
+ * Reads a request's body to its end and drops it, so the connection can take the next request;
+ * one larger than MAX_BODY_BYTES is refused (413) as any body is.
+ */
 async function drain(req: IncomingMessage): Promise<undefined> {
-  for await (const chunk of req as AsyncIterable<Buffer>) void chunk;
+  if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) throw tooLarge();
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw tooLarge();
+  }
   return undefined;
 }
 

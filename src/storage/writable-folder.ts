@@ -62,5 +62,9 @@ export async function makeWritableFolder(folder: string, probe: string): Promise
   } catch (e) {
     throw unusable('a file cannot be written in it', e);
   }
-  await unlink(file);
+  try {
+    await unlink(file);
+  } catch (e) {
+    throw unusable(`a file written in it (${probe}) cannot be removed`, e);
+  }
 }

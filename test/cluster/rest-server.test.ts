@@ -217,6 +217,12 @@ describe('RestServer routes', () => {
       status: 200,
       body: { jobs: [{ id: JOB_ID, name: 'word-count', state: 'running' }] },
     });
+    // Dropped, but not without limit: a GET declaring a huge body is refused at once.
+    const huge = { 'content-length': String(MAX_BODY_BYTES + 1) };
+    expect(await rawRequest(`${url}/jobs`, { headers: huge, body: 'x'.repeat(1000) })).toEqual({
+      status: 413,
+      body: { error: `the request body is larger than ${MAX_BODY_BYTES} bytes` },
+    });
   });
 
   it('answers 400 for a malformed path escape', async () => {
