@@ -120,16 +120,20 @@ export class CheckpointConfig {
       throw new CheckpointConfigError(
         `unknown checkpoint setting(s) ${unknown.join(', ')}; allowed: ${SETTING_KEYS.join(', ')}`,
       );
-    if (settings.intervalMs !== undefined) this.setInterval(settings.intervalMs);
-    if (settings.mode !== undefined) this.setMode(settings.mode);
-    if (settings.timeoutMs !== undefined) this.setTimeout(settings.timeoutMs);
-    if (settings.minPauseMs !== undefined) this.setMinPauseBetweenCheckpoints(settings.minPauseMs);
-    if (settings.maxConcurrent !== undefined) this.setMaxConcurrentCheckpoints(settings.maxConcurrent);
+    // Checked on a copy first: a bad value leaves every setting as it was.
+    const next = new CheckpointConfig();
+    next.s = this.s;
+    if (settings.intervalMs !== undefined) next.setInterval(settings.intervalMs);
+    if (settings.mode !== undefined) next.setMode(settings.mode);
+    if (settings.timeoutMs !== undefined) next.setTimeout(settings.timeoutMs);
+    if (settings.minPauseMs !== undefined) next.setMinPauseBetweenCheckpoints(settings.minPauseMs);
+    if (settings.maxConcurrent !== undefined) next.setMaxConcurrentCheckpoints(settings.maxConcurrent);
     if (settings.tolerableFailures !== undefined)
-      this.setTolerableCheckpointFailureNumber(settings.tolerableFailures);
-    if (settings.numRetained !== undefined) this.setNumRetainedCheckpoints(settings.numRetained);
-    if (settings.retention !== undefined) this.setExternalizedCheckpointRetention(settings.retention);
-    if (settings.dir !== undefined) this.setCheckpointStorage(settings.dir);
+      next.setTolerableCheckpointFailureNumber(settings.tolerableFailures);
+    if (settings.numRetained !== undefined) next.setNumRetainedCheckpoints(settings.numRetained);
+    if (settings.retention !== undefined) next.setExternalizedCheckpointRetention(settings.retention);
+    if (settings.dir !== undefined) next.setCheckpointStorage(settings.dir);
+    this.s = next.s;
     return this;
   }
 

@@ -64,6 +64,10 @@ describe('checkpoint configuration', () => {
       'unknown checkpoint setting(s) interval; allowed: intervalMs, mode, timeoutMs, minPauseMs, maxConcurrent, tolerableFailures, numRetained, retention, dir',
     );
     expect(() => c.configure(null as never)).toThrow(/must be an object/);
+    // A bad value anywhere applies none of the others.
+    expect(() => c.configure({ intervalMs: 500, timeoutMs: 0 })).toThrow(
+      /checkpoint timeout must be a positive/,
+    );
     expect(c.settings).toEqual(DEFAULT_CHECKPOINT_SETTINGS); // nothing was applied
   });
 
