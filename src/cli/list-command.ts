@@ -6,7 +6,6 @@ import {
   JobNotFoundError,
   JobRegistry,
   JobRegistryUnusableError,
-  pickJob,
   weirHome,
   type RegisteredJob,
 } from '../cluster/job-registry.js';
@@ -99,9 +98,13 @@ async function registered(io: CliIO): Promise<RegisteredJob[]> {
 /** The registered job `idOrPrefix` names; a UsageError (exit 2) when there is none or several. */
 export async function findRegisteredJob(io: CliIO, idOrPrefix: string): Promise<RegisteredJob> {
   try {
-    return pickJob(await registered(io), idOrPrefix);
+    return await registryOf(io).findJob(idOrPrefix);
   } catch (e) {
-    if (e instanceof JobNotFoundError || e instanceof AmbiguousJobIdError)
+    if (
+      e instanceof JobNotFoundError ||
+      e instanceof AmbiguousJobIdError ||
+      e instanceof JobRegistryUnusableError
+    )
       throw new UsageError(e.message, { cause: e });
     throw e;
   }

@@ -439,8 +439,9 @@ export class RestServer {
       const allowed = match.allowed.includes('GET') ? [...match.allowed, 'HEAD'] : match.allowed;
       throw new MethodNotAllowed(req.method ?? method, url.pathname, allowed);
     }
-    // A GET's body means nothing (RFC 9110): it is read and dropped, whatever its type.
-    const body = method === 'GET' ? await drain(req) : await readJsonBody(req);
+    // A GET's body means nothing (RFC 9110): it is read (so the connection can take the next
+    // request) and dropped, whatever its type.
+    const body = method === 'GET' ? void (await readBody(req)) : await readJsonBody(req);
     return match.handler({
       method: method as HttpMethod,
       path: '/' + segments.join('/'),
@@ -506,16 +507,8 @@ class MethodNotAllowed extends HttpError {
 }
 
 async function readJsonBody(req: IncomingMessage): Promise<unknown> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > MAX_BODY_BYTES) throw tooLarge();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw tooLarge();
-    chunks.push(chunk);
-  }
-  if (size === 0) return undefined;
+  const chunks = await readBody(req);
+  if (chunks.length === 0) return undefined;
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/json' && !type.endsWith('+json')) {
     throw new HttpError(415, `the request body must be JSON (content-type: application/json)`);
@@ -530,18 +523,17 @@ async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   }
 }
 
-/**
- * Reads a request's body to its end and drops it, so the connection can take the next request;
- * one larger than MAX_BODY_BYTES is refused (413) as any body is.
- */
-async function drain(req: IncomingMessage): Promise<undefined> {
+/** A request's body to its end, refused (413) when larger than MAX_BODY_BYTES. */
+async function readBody(req: IncomingMessage): Promise<Buffer[]> {
   if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) throw tooLarge();
+  const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > MAX_BODY_BYTES) throw tooLarge();
+    if (chunk.length > 0) chunks.push(chunk);
   }
-  return undefined;
+  return chunks;
 }
 
 function tooLarge(): HttpError {
