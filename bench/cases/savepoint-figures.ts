@@ -15,8 +15,8 @@ import { KeyGroupRange } from '../../src/state/key-group.js';
 import type { CheckpointStorage, SnapshotLocation } from '../../src/storage/checkpoint-storage.js';
 import { FsCheckpointStorage } from '../../src/storage/fs-checkpoint-storage.js';
 import type { SnapshotMetadata } from '../../src/storage/metadata.js';
-import { diskRead, diskWrite, dropCaches, figure, freshRead } from '../lib/disk.js';
-import { collectGarbage, median, settleHeap, type Figure, type Progress } from '../lib/harness.js';
+import { diskRead, diskWrite, dropCaches, figure, freshRead, pairedFigure } from '../lib/disk.js';
+import { collectGarbage, settleHeap, type Figure, type Progress } from '../lib/harness.js';
 import {
   buildBackends,
   checkRestored,
@@ -206,23 +206,12 @@ export async function savepointFigures(
       freshR.push(freshRead(sp.raw, sp.size));
       rmSync(sp.raw);
     }
-    const mib = (x: number): number => Math.round(x / (1 << 20));
     const gib = (size / (1 << 30)).toFixed(2);
     const figures = [
-      figure(`savepoint write p=${OLD_P}, ${gib} GiB`, mib(median(write)), 'MiB/s', mib(median(diskW))),
-      figure(`restore p=${OLD_P}→${NEW_P}, ${gib} GiB`, mib(median(read)), 'MiB/s', mib(median(diskR))),
-      figure(
-        `restore + decode p=${OLD_P}→${NEW_P}, ${gib} GiB`,
-        mib(median(decoded)),
-        'MiB/s',
-        mib(median(diskR)),
-      ),
-      figure(
-        `restore p=${OLD_P}→${NEW_P} vs read into new memory`,
-        mib(median(read)),
-        'MiB/s',
-        mib(median(freshR)),
-      ),
+      pairedFigure(`savepoint write p=${OLD_P}, ${gib} GiB`, write, diskW),
+      pairedFigure(`restore p=${OLD_P}→${NEW_P}, ${gib} GiB`, read, diskR),
+      pairedFigure(`restore + decode p=${OLD_P}→${NEW_P}, ${gib} GiB`, decoded, diskR),
+      pairedFigure(`restore p=${OLD_P}→${NEW_P} vs read into new memory`, read, freshR),
       figure(
         `restore p=${OLD_P}→${NEW_P}: bytes read / owned`,
         Math.round((worst.read / (1 << 20)) * 100) / 100,

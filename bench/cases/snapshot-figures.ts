@@ -14,7 +14,7 @@ import { ValueStateDescriptor } from '../../src/index.js';
 import { HeapKeyedStateBackend } from '../../src/state/keyed-state-backend.js';
 import { KeyGroupRange } from '../../src/state/key-group.js';
 import { FsCheckpointStorage } from '../../src/storage/fs-checkpoint-storage.js';
-import { diskRead, diskWrite, dropCaches, figure, freshRead } from '../lib/disk.js';
+import { diskRead, diskWrite, dropCaches, figure, freshRead, pairedFigure } from '../lib/disk.js';
 import { collectGarbage, median, settleHeap, type Figure, type Progress } from '../lib/harness.js';
 import {
   buildBackends,
@@ -152,13 +152,12 @@ async function writeAndRestore(runs: number, progress: Progress): Promise<Figure
       freshR.push(freshRead(raw, chk.size));
       rmSync(raw);
     }
-    const mib = (x: number): number => Math.round(x / (1 << 20));
     const gib = (size / (1 << 30)).toFixed(2);
     return [
-      figure(`checkpoint write ${gib} GiB`, mib(median(write)), 'MiB/s', mib(median(diskW))),
-      figure(`restore ${gib} GiB`, mib(median(read)), 'MiB/s', mib(median(diskR))),
-      figure(`restore + decode ${gib} GiB`, mib(median(decoded)), 'MiB/s', mib(median(diskR))),
-      figure(`restore ${gib} GiB vs read into new memory`, mib(median(read)), 'MiB/s', mib(median(freshR))),
+      pairedFigure(`checkpoint write ${gib} GiB`, write, diskW),
+      pairedFigure(`restore ${gib} GiB`, read, diskR),
+      pairedFigure(`restore + decode ${gib} GiB`, decoded, diskR),
+      pairedFigure(`restore ${gib} GiB vs read into new memory`, read, freshR),
     ];
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -2,7 +2,7 @@
 // (with fsync) and read of as many bytes as the engine wrote or read, measured in the same run.
 import { execSync } from 'node:child_process';
 import { closeSync, fsyncSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs';
-import type { Figure } from './harness.js';
+import { median, type Figure } from './harness.js';
 
 /** Best effort: empties the page cache so reads come from the disk (needs root); false if it could not. */
 export function dropCaches(): boolean {
@@ -55,6 +55,19 @@ export function freshRead(path: string, bytes: number): number {
   closeSync(fd);
   if (done !== bytes) throw new Error(`bench: read ${done} of ${bytes} bytes`);
   return bytes / ((performance.now() - t0) / 1000);
+}
+
+/**
+ * A figure of `runs` throughputs (bytes/s) each measured back to back with its baseline: value and
+ * baseline are the medians in MiB/s, the ratio the median of the runs' own ratios, as for the
+ * engine-against-loop cases, so a run and its baseline share the machine's phase (the disk's own
+ * read has swung 0.5–2.9 GiB/s between runs minutes apart).
+ */
+export function pairedFigure(name: string, values: readonly number[], baselines: readonly number[]): Figure {
+  if (values.length !== baselines.length) throw new Error('bench: a figure needs one baseline per run');
+  const mib = (x: number): number => Math.round(x / (1 << 20));
+  const ratios = values.map((v, i) => v / baselines[i]!);
+  return figure(name, mib(median(values)), 'MiB/s', mib(median(baselines)), median(ratios));
 }
 
 /** A figure with its ratio (value / baseline unless given), rounded to 4 decimals. */
