@@ -1,6 +1,6 @@
 // Checkpointing settings of a job, validated as they are set, with Flink's defaults.
 // Checkpoints themselves are taken by the checkpoint coordinator (checkpoint/).
-import { fileURLToPath } from 'node:url';
+import { pathOfFileUrl } from '../storage/file-url.js';
 import { MAX_TIMER_MS, MAX_TIMER_TEXT } from './duration.js';
 
 export type CheckpointingMode = 'exactly-once' | 'at-least-once';
@@ -161,14 +161,7 @@ function timer(what: string, ms: number): number {
   return ms;
 }
 
-/** The path of a `file:` URL of this machine (percent-escapes decoded); one naming a host is refused. */
+/** The path of a `file:` URL of this machine; one naming a host is refused. */
 function localPathOf(url: string): string {
-  try {
-    return fileURLToPath(url);
-  } catch (e) {
-    throw new CheckpointConfigError(
-      `checkpoint directory '${url}' is not a file URL of this machine (${(e as Error).message}); write file:///absolute/path, or a plain path`,
-      { cause: e },
-    );
-  }
+  return pathOfFileUrl(url, (m, cause) => new CheckpointConfigError(`checkpoint directory ${m}`, { cause }));
 }

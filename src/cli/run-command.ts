@@ -252,13 +252,20 @@ function observeJob(
         throw e;
       }
       // Findable (weir list) before it says it runs.
-      await registry.register({
-        jobId: master.jobId,
-        jobName,
-        restUrl: url,
-        startTime: Date.now(),
-        checkpointDir: master.status().checkpointing.dir,
-      });
+      try {
+        await registry.register({
+          jobId: master.jobId,
+          jobName,
+          restUrl: url,
+          startTime: Date.now(),
+          checkpointDir: master.status().checkpointing.dir,
+        });
+      } catch (e) {
+        // The registry was checked before the job started; it can still change under us.
+        await rest.close();
+        if (e instanceof JobRegistryUnusableError) throw new UsageError(e.message, { cause: e });
+        throw e;
+      }
       io.err(`weir: job '${jobName}' (${master.jobId}) running; REST API at ${url}`);
       const onExit = (): void => registry.unregisterSync(master.jobId);
       process.once('exit', onExit);

@@ -124,17 +124,23 @@ export class JobRegistry {
       weirVersion: registration.weirVersion ?? weirVersion(),
     };
     const file = this.fileOf(entry.jobId);
-    await mkdir(this.dir, { recursive: true });
     // Starts with '.', so readers never take it for an entry.
     const temp = join(this.dir, `.${entry.jobId}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
     try {
+      await mkdir(this.dir, { recursive: true });
       await writeFile(temp, JSON.stringify({ formatVersion: FORMAT_VERSION, ...entry }, null, 2) + '\n', {
         mode: 0o600,
       });
       await rename(temp, file);
     } catch (e) {
-      await rm(temp, { force: true });
-      throw e;
+      await rm(temp, { force: true }).catch(() => undefined);
+      throw new JobRegistryUnusableError(
+        this.dir,
+        `the job's entry cannot be written (${(e as Error).message})`,
+        {
+          cause: e,
+        },
+      );
     }
     return entry;
   }

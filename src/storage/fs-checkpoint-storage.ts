@@ -7,7 +7,6 @@
 import { randomBytes } from 'node:crypto';
 import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   CheckpointStorageUnusableError,
   METADATA_FILE,
@@ -19,6 +18,7 @@ import {
   type SnapshotLocation,
 } from './checkpoint-storage.js';
 import { isPortableRelativePath } from './metadata.js';
+import { pathOfFileUrl } from './file-url.js';
 import { fsIoThread, ThreadFileSink } from './fs-io-thread.js';
 import { checkNotRunning, lockJob } from './fs-job-lock.js';
 import { StateFileWriter } from './state-file.js';
@@ -262,7 +262,11 @@ export class FsCheckpointStorage implements CheckpointStorage {
       throw new SnapshotNotFoundError(
         `${pathOrUri}: not a filesystem path; this checkpoint storage (${this.root}) reads local or mounted folders`,
       );
-    const path = resolve(pathOrUri.startsWith('file://') ? fileURLToPath(pathOrUri) : pathOrUri);
+    const path = resolve(
+      pathOrUri.startsWith('file://')
+        ? pathOfFileUrl(pathOrUri, (m, cause) => new SnapshotNotFoundError(m, { cause }))
+        : pathOrUri,
+    );
     let s;
     try {
       s = await stat(path);

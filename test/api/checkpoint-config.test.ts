@@ -79,6 +79,9 @@ describe('checkpoint configuration', () => {
     expect(() => c.setCheckpointStorage('file://relative/x')).toThrow(
       /'file:\/\/relative\/x' is not a file URL of this machine .*; write file:\/\/\/absolute\/path, or a plain path/,
     );
+    expect(() => c.setCheckpointStorage('file:///a%2Fb')).toThrow(
+      /^checkpoint directory 'file:\/\/\/a%2Fb' is not a usable file URL \(File URL path must not include encoded \/ characters\); write file:\/\/\/absolute\/path, or a plain path$/,
+    );
     expect(() => c.setCheckpointStorage('s3://bucket/prefix')).toThrow(/not supported by this version/);
     expect(() => c.setCheckpointStorage('')).toThrow(/non-empty path/);
   });

@@ -255,6 +255,16 @@ describe('filesystem checkpoint storage', () => {
     await s.writeMetadata(loc, Buffer.from('{}'));
     expect((await s.resolve(pathToFileURL(loc.uri).href)).uri).toBe(loc.uri);
     await expect(s.resolve('s3://bucket/savepoints/x')).rejects.toThrow(/not a filesystem path/);
+    for (const [url, why] of [
+      [
+        'file://host/x',
+        'is not a file URL of this machine (File URL host must be "localhost" or empty on linux)',
+      ],
+      ['file:///a%2Fb', 'is not a usable file URL (File URL path must not include encoded / characters)'],
+    ])
+      await expect(s.resolve(url!), url).rejects.toThrow(
+        new SnapshotNotFoundError(`'${url}' ${why}; write file:///absolute/path, or a plain path`),
+      );
   });
 
   it('discards a folder with subfolders, _metadata first', async () => {

@@ -1,0 +1,72 @@
+// The job registry is checked before a job starts, but it can change before the job registers
+// (another process removes or replaces $WEIR_HOME/jobs). Then `weir run` ends with one line and
+// exit code 2, and the REST server it had started is closed (it used to stay open, and the run
+// ended in an internal error). In process: the change has to land between the check and the
+// registration, which only a spy can time.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { CliIO } from '../../src/cli/errors.js';
+import { main } from '../../src/cli/main.js';
+import { JobRegistry } from '../../src/cluster/job-registry.js';
+import { RestServer } from '../../src/cluster/rest-server.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  vi.restoreAllMocks();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function refused(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect(Number(port), hostname);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
+}
+
+describe('weir run when the job registry changes after its check', () => {
+  it('ends with exit code 2 and one line, and closes the REST server', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weir-register-'));
+    dirs.push(dir);
+    const index = pathToFileURL(join(import.meta.dirname, '../../src/index.ts')).href;
+    const job = join(dir, 'job.ts');
+    writeFileSync(
+      job,
+      `import { defineJob, DiscardingSink } from '${index}';
+export default defineJob({ name: 'unregistered', build(env) { env.fromSequence(1, 10).sinkTo(new DiscardingSink<number>()); } });
+`,
+    );
+    const home = join(dir, 'home');
+    const register = JobRegistry.prototype.register;
+    vi.spyOn(JobRegistry.prototype, 'register').mockImplementation(async function (this: JobRegistry, r) {
+      rmSync(join(home, 'jobs'), { recursive: true });
+      writeFileSync(join(home, 'jobs'), 'not a folder');
+      return await register.call(this, r);
+    });
+    const urls: string[] = [];
+    const start = RestServer.prototype.start;
+    vi.spyOn(RestServer.prototype, 'start').mockImplementation(async function (this: RestServer) {
+      const started = await start.call(this);
+      urls.push(started.url);
+      return started;
+    });
+    let stderr = '';
+    const io: CliIO = { out: () => undefined, err: (l) => (stderr += l + '\n'), env: { WEIR_HOME: home } };
+    const code = await main(['run', job, '--rest-port', '0'], io);
+    expect(code, stderr).toBe(2);
+    expect(stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(stderr).toMatch(
+      /^weir: the job registry .*\/home\/jobs \(\$WEIR_HOME\/jobs\) cannot be used: the job's entry cannot be written \((EEXIST|ENOTDIR): .*\); set WEIR_HOME/,
+    );
+    expect(urls).toHaveLength(1);
+    expect(await refused(urls[0]!)).toBe(true);
+  });
+});
