@@ -31,6 +31,7 @@ import type { OutputTag } from './output-tag.js';
 
 export interface OperatorInfo extends OperatorIdentity {
   readonly jobName: string;
+  readonly jobId: string;
   readonly operatorId: string;
   readonly maxParallelism: number;
 }
@@ -275,6 +276,8 @@ function createRuntimeContext(
   type B = HeapKeyedStateBackend;
   return {
     jobName: info.jobName,
+    jobId: info.jobId,
+    operatorId: info.operatorId,
     operatorName: info.name,
     uid: info.uid,
     subtaskIndex: info.subtaskIndex,

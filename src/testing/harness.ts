@@ -160,6 +160,7 @@ function compile(options: HarnessOptions, defaultName: string): CompiledOptions 
       parallelism,
       maxParallelism,
       jobName: options.jobName ?? 'test job',
+      jobId: 'test-job-id',
     },
   };
 }
