@@ -249,10 +249,7 @@ export interface StartPlan {
  *
  * Fresh start (nothing restored): delete in-progress files (of any lineage and version; no
  * checkpoint ever refers to one). Pending and visible files are left alone: a pending file may
- * belong to a retained checkpoint of another run, a visible one is output. Except the pending
- * files of `earlier`, the lineages earlier attempts of this same run started for this subtask of
- * this operator (the sink remembers them in its process): no checkpoint of the run completed, or
- * this attempt would restore it, so none will commit them. A savepoint's are kept even then.
+ * belong to a retained checkpoint of another run, a visible one is output.
  *
  * Restore from checkpoint r at epoch e, with lineages L:
  * - commit the pending files of r;
@@ -266,7 +263,6 @@ export function planStart(
   parallelism: number,
   restored: RestoredSinkState | undefined,
   names: readonly string[],
-  earlier: ReadonlySet<string> = new Set(),
 ): StartPlan {
   const mine = (s: number): boolean => s % parallelism === subtask;
   const commit = restored?.pending.filter((p) => mine(p.subtask)) ?? [];
@@ -277,9 +273,7 @@ export function planStart(
     const f = parsePartName(name);
     if (f === undefined || !mine(f.subtask) || listed.has(name)) continue;
     if (f.kind === 'in-progress') remove.push(name);
-    else if (restored === undefined) {
-      if (f.kind === 'pending' && f.savepoint !== true && earlier.has(f.lineage)) remove.push(name);
-    } else if (!ours.has(f.lineage)) continue;
+    else if (restored === undefined || !ours.has(f.lineage)) continue;
     else if (f.kind === 'pending') {
       // A savepoint's: never restored by a failover, but `-s` may start from it, and its
       // restore commits this file (removing what this run writes after it).

@@ -61,12 +61,6 @@ export class FileSink<T> implements Sink<T> {
   private readonly format: (record: T) => string;
   private readonly bufferSize: number;
   readonly stateful = true;
-  /**
-   * The lineages this sink's writers started, per run, operator and subtask: a restart that
-   * starts afresh removes the pending files of its run's earlier attempts, which no checkpoint
-   * will commit (planStart). Per operator, since one sink object may serve several.
-   */
-  private readonly startedLineages = new Map<string, Set<string>>();
 
   constructor(dir: string, options: FileSinkOptions<T> = {}) {
     if (typeof dir !== 'string' || dir.length === 0)
@@ -85,10 +79,7 @@ export class FileSink<T> implements Sink<T> {
     } catch (e) {
       throw ioError(`cannot create its directory ${this.dir}`, e);
     }
-    const key = `${ctx.jobId}/${ctx.operatorId}/${ctx.subtaskIndex}`;
-    let started = this.startedLineages.get(key);
-    if (started === undefined) this.startedLineages.set(key, (started = new Set()));
-    return new FileSinkWriter<T>(this.dir, ctx.subtaskIndex, this.format, this.bufferSize, started);
+    return new FileSinkWriter<T>(this.dir, ctx.subtaskIndex, this.format, this.bufferSize);
   }
 }
 
@@ -129,8 +120,6 @@ class FileSinkWriter<T> implements SinkWriter<T> {
     private readonly subtask: number,
     private readonly format: (record: T) => string,
     private readonly bufferSize: number,
-    /** Lineages earlier attempts of this run started for this subtask (see FileSink). */
-    private readonly earlier: Set<string>,
   ) {}
 
   async initializeState(ctx: FunctionInitializationContext): Promise<void> {
@@ -166,12 +155,11 @@ class FileSinkWriter<T> implements SinkWriter<T> {
     } catch (e) {
       throw ioError(`cannot read its directory ${this.dir}`, e);
     }
-    const plan = planStart(this.subtask, ctx.parallelism, restored, names, this.earlier);
+    const plan = planStart(this.subtask, ctx.parallelism, restored, names);
     for (const p of plan.commit) await this.commit(p);
     for (const name of plan.remove) await this.remove(name);
     if (plan.commit.length > 0 || plan.remove.length > 0) await syncDirectory(this.dir);
     this.history = startHistory(restored, randomBytes(4).toString('hex'));
-    this.earlier.add(this.history.lineage);
     this.state = state;
     state.update([]);
   }

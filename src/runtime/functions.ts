@@ -13,13 +13,6 @@ export interface Collector<T> {
 /** What a function can learn about where it runs, and (on a keyed stream) its keyed state. */
 export interface RuntimeContext extends KeyedStateStore {
   readonly jobName: string;
-  /**
-   * The id of the job's run (Flink's job id): the same across its restarts, and across
-   * `--resume`; a new one for a run started afresh or from a savepoint.
-   */
-  readonly jobId: string;
-  /** The operator's id in the job graph: its uid's hash, or derived from its place in the graph. */
-  readonly operatorId: string;
   readonly operatorName: string;
   readonly uid: string | undefined;
   readonly subtaskIndex: number;

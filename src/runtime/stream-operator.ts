@@ -31,7 +31,6 @@ import type { OutputTag } from './output-tag.js';
 
 export interface OperatorInfo extends OperatorIdentity {
   readonly jobName: string;
-  readonly jobId: string;
   readonly operatorId: string;
   readonly maxParallelism: number;
 }
@@ -276,8 +275,6 @@ function createRuntimeContext(
   type B = HeapKeyedStateBackend;
   return {
     jobName: info.jobName,
-    jobId: info.jobId,
-    operatorId: info.operatorId,
     operatorName: info.name,
     uid: info.uid,
     subtaskIndex: info.subtaskIndex,

@@ -160,7 +160,6 @@ function compile(options: HarnessOptions, defaultName: string): CompiledOptions 
       parallelism,
       maxParallelism,
       jobName: options.jobName ?? 'test job',
-      jobId: 'test-job-id',
     },
   };
 }

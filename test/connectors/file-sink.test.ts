@@ -258,53 +258,6 @@ describe('FileSink two-phase commit', () => {
     expect(hidden(dir)).toEqual([]);
   });
 
-  it('a restart that starts afresh removes the pending files earlier attempts of its run left, and only those', async () => {
-    const dir = newDir();
-    const sink = new FileSink<string>(dir, { bufferSize: 64 });
-    /** An attempt of run `run`, operator `op`, subtask 0 of 1, through the one sink object. */
-    const attempt = async (run: string, op: string): Promise<Subtask> => {
-      const writer = await sink.createWriter({ ...fakeContext(0, 1), jobId: run, operatorId: op });
-      const store = new OperatorStateStore();
-      await writer.initializeState!({
-        isRestored: false,
-        operatorStateStore: store,
-        subtaskIndex: 0,
-        parallelism: 1,
-      });
-      return { writer, store };
-    };
-    const pendingNow = (): string[] => hidden(dir, '.pending').sort();
-    // Attempt 1 of run r1: a checkpoint pre-committed, never completed, and a savepoint.
-    const a = await attempt('r1', 'sink');
-    await a.writer.write(['a1']);
-    await checkpoint([a], 1);
-    await a.writer.write(['a2']);
-    await checkpoint([a], 2, true);
-    crash([a]);
-    // Another operator of run r1 and another run, sharing the sink object and the folder.
-    const other = await attempt('r1', 'other-sink');
-    await other.writer.write(['o1']);
-    await checkpoint([other], 1);
-    crash([other]);
-    const r2 = await attempt('r2', 'sink');
-    await r2.writer.write(['b1']);
-    await checkpoint([r2], 1);
-    crash([r2]);
-    const before = pendingNow();
-    expect(before).toHaveLength(4);
-    // Attempt 2 of run r1 starts afresh: attempt 1's checkpoint file goes; the savepoint's, the
-    // other operator's and the other run's stay.
-    const a2 = await attempt('r1', 'sink');
-    const after = pendingNow();
-    expect(after).toHaveLength(3);
-    expect(after.filter((n) => n.endsWith('.savepoint.pending'))).toHaveLength(1);
-    const gone = before.filter((n) => !after.includes(n));
-    expect(gone).toHaveLength(1);
-    expect(gone[0]).toMatch(/-1-0-[0-9a-f]{8}-0\.pending$/); // checkpoint 1 of subtask 0, seq 0
-    await a2.writer.close!();
-    expect(visibleLines(dir)).toEqual([]);
-  });
-
   it("commits a savepoint's pre-committed files with the next checkpoint", async () => {
     const dir = newDir();
     const a = await startAll(dir, 1);
@@ -560,33 +513,6 @@ describe('FileSink two-phase commit', () => {
       .rebalance()
       .sinkTo(new FileSink<string>(out, { bufferSize: 4096 }));
     await env.execute('write');
-    expect(hidden(out)).toEqual([]);
-    expect(visibleLines(out)).toEqual(sorted(records));
-  });
-});
-
-describe('FileSink in a job that restarts from the beginning', () => {
-  it('leaves no pending files of the attempts whose checkpoints never completed', async () => {
-    const out = newDir();
-    const records = Array.from({ length: 50_000 }, (_, i) => `r${i}`);
-    let declines = 2; // over all attempts: the first two snapshots fail, so nothing completes before
-    const env = new StreamExecutionEnvironment({ parallelism: 1 });
-    env.enableCheckpointing(5);
-    env.checkpointConfig.setCheckpointStorage(newDir());
-    env.setRestartStrategy({ type: 'fixed-delay', attempts: 5, delayMs: 0 });
-    env
-      .fromCollection(records)
-      .process({
-        processElement(r: string, _ctx: unknown, o: { collect(x: string): void }) {
-          o.collect(r);
-        },
-        snapshotState(): Promise<void> | void {
-          if (declines-- > 0) return Promise.reject(new Error('injected: snapshot declined'));
-        },
-      })
-      .sinkTo(new FileSink<string>(out, { bufferSize: 4096 }));
-    await env.execute('restarts-afresh');
-    expect(declines).toBeLessThan(0);
     expect(hidden(out)).toEqual([]);
     expect(visibleLines(out)).toEqual(sorted(records));
   });

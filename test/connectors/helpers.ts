@@ -50,8 +50,6 @@ export function fakeContext(
 ): SourceReaderContext {
   const ctx: RuntimeContext & { batchSize: number } = {
     jobName: 'test',
-    jobId: 'test-job-id',
-    operatorId: 'test-operator',
     operatorName: 'test',
     uid: undefined,
     subtaskIndex,
