@@ -6,7 +6,6 @@
 //
 //   in-progress  .part-<lineage>-<epoch>-<subtask>-<writer>-<seq>.inprogress
 //   pending      .part-<lineage>-<epoch>-<checkpoint>-<subtask>-<writer>-<seq>.pending
-//                (….savepoint.pending when a savepoint's snapshot closed it)
 //   visible       part-<lineage>-<epoch>-<checkpoint>-<subtask>-<writer>-<seq>
 //
 // Lines are appended to the in-progress file. The snapshot of checkpoint n closes it: flushed,
@@ -26,8 +25,6 @@
 //   ids grow within one attempt but not across restores (a job started from a savepoint numbers
 //   its checkpoints from 1 again), so "newer than the restored checkpoint" is decided on the pair
 //   (epoch, checkpoint), which grows along the history.
-// - A savepoint's pending files are never deleted by a restore of another snapshot: a failover
-//   restores an older checkpoint, but `-s` may start from the savepoint later and needs them.
 //
 // Files of the first version of this sink (state entries without `version`) are still read:
 // `.part-<subtask>-<writer>-<seq>.inprogress` (in-progress and pending alike) and visible
@@ -58,8 +55,7 @@ export const LEGACY_LINEAGE = 'v1';
 const HEX8 = '[0-9a-f]{8}';
 const N = '(0|[1-9][0-9]*)';
 const IN_PROGRESS = new RegExp(`^\\.part-(${HEX8})-${N}-${N}-${HEX8}-${N}\\.inprogress$`);
-const SAVEPOINT_MARK = '.savepoint';
-const PENDING = new RegExp(`^\\.part-(${HEX8})-${N}-${N}-${N}-${HEX8}-${N}(?:\\.savepoint)?\\.pending$`);
+const PENDING = new RegExp(`^\\.part-(${HEX8})-${N}-${N}-${N}-${HEX8}-${N}\\.pending$`);
 const VISIBLE = new RegExp(`^part-(${HEX8})-${N}-${N}-${N}-${HEX8}-${N}$`);
 const V1_IN_PROGRESS = /^\.part-(\d+)-[0-9a-f]+-\d+\.inprogress$/;
 const V1_VISIBLE = /^part-(\d+)-(\d+)-[0-9a-f]+-\d+$/;
@@ -81,9 +77,8 @@ export function visibleName(o: PartOwner, seq: number, checkpointId: number): st
   return `part-${o.lineage}-${o.epoch}-${checkpointId}-${o.subtask}-${o.writer}-${seq}`;
 }
 
-/** A savepoint's pending files say so in their names: restores of checkpoints keep them (planStart). */
-export function pendingName(o: PartOwner, seq: number, checkpointId: number, savepoint = false): string {
-  return `.${visibleName(o, seq, checkpointId)}${savepoint ? SAVEPOINT_MARK : ''}.pending`;
+export function pendingName(o: PartOwner, seq: number, checkpointId: number): string {
+  return `.${visibleName(o, seq, checkpointId)}.pending`;
 }
 
 /** What a file name says, for the sink's own names; anything else is not the sink's. */
@@ -95,8 +90,6 @@ export type PartFile =
       readonly epoch: number;
       readonly checkpointId: number;
       readonly subtask: number;
-      /** A pending file pre-committed for a savepoint. */
-      readonly savepoint?: boolean;
     };
 
 export function parsePartName(name: string): PartFile | undefined {
@@ -112,7 +105,6 @@ export function parsePartName(name: string): PartFile | undefined {
       epoch: Number(m[2]),
       checkpointId: Number(m[3]),
       subtask: Number(m[4]),
-      ...(name.endsWith(`${SAVEPOINT_MARK}.pending`) ? { savepoint: true } : {}),
     };
   m = V1_VISIBLE.exec(name);
   if (m !== null)
@@ -274,11 +266,8 @@ export function planStart(
     if (f === undefined || !mine(f.subtask) || listed.has(name)) continue;
     if (f.kind === 'in-progress') remove.push(name);
     else if (restored === undefined || !ours.has(f.lineage)) continue;
-    else if (f.kind === 'pending') {
-      // A savepoint's: never restored by a failover, but `-s` may start from it, and its
-      // restore commits this file (removing what this run writes after it).
-      if (f.savepoint !== true) remove.push(name);
-    } else if (
+    else if (f.kind === 'pending') remove.push(name);
+    else if (
       f.epoch > restored.epoch ||
       (f.epoch === restored.epoch && f.checkpointId > restored.checkpointId)
     )

@@ -200,7 +200,7 @@ class FileSinkWriter<T> implements SinkWriter<T> {
       const seq = this.seq++;
       this.dirty = false;
       const inProgress = join(this.dir, inProgressName(owner, seq));
-      const temp = pendingName(owner, seq, id, ctx.isSavepoint === true);
+      const temp = pendingName(owner, seq, id);
       let part: OpenPart | undefined;
       // In the write chain only the hand-over; the next file is written while this one syncs.
       const detached = this.enqueue(async () => {

@@ -39,12 +39,6 @@ export interface FunctionInitializationContext {
 export interface FunctionSnapshotContext {
   readonly checkpointId: number;
   readonly timestamp: number;
-  /**
-   * True for a savepoint: the user's snapshot, which a failover never restores, so what a sink
-   * pre-commits for it must outlive a restore of an older checkpoint (`-s` may start from it
-   * later). Absent or false for a checkpoint.
-   */
-  readonly isSavepoint?: boolean;
 }
 
 /**

@@ -216,12 +216,11 @@ export abstract class StreamOperator<IN = unknown, OUT = unknown> {
     checkpointId: number,
     timestamp: number,
     withKeyedState = true,
-    isSavepoint = false,
   ): OperatorSnapshotParts {
     const fn = this.fnObject();
     let pending: Promise<void> | undefined;
     if (typeof fn?.snapshotState === 'function') {
-      const r: unknown = fn.snapshotState({ checkpointId, timestamp, isSavepoint });
+      const r: unknown = fn.snapshotState({ checkpointId, timestamp });
       if (r instanceof Promise) pending = r;
     }
     return {

@@ -49,15 +49,6 @@ describe('file sink names', () => {
       [visibleName(o, 7, 41), 'visible'],
     ] as const)
       expect(parsePartName(name)).toEqual({ kind, lineage: A, epoch: 2, checkpointId: 41, subtask: 3 });
-    expect(pendingName(o, 7, 41, true)).toBe(`.part-${A}-2-41-3-${W}-7.savepoint.pending`);
-    expect(parsePartName(pendingName(o, 7, 41, true))).toEqual({
-      kind: 'pending',
-      lineage: A,
-      epoch: 2,
-      checkpointId: 41,
-      subtask: 3,
-      savepoint: true,
-    });
     expect(inProgressName(o, 0).startsWith('.')).toBe(true);
     expect(pendingName(o, 0, 1).startsWith('.')).toBe(true);
     expect(visibleName(o, 0, 1)).toMatch(/^[^._]/);

@@ -74,22 +74,14 @@ function startAll(dir: string, p: number, restored?: readonly OperatorStateSnaps
 }
 
 /** The synchronous part of checkpoint `id` at one subtask: snapshotState, then the store's copy. */
-function snapshotSync(
-  s: Subtask,
-  id: number,
-  isSavepoint = false,
-): { state: OperatorStateSnapshot; done: Promise<void> } {
-  const done = Promise.resolve(s.writer.snapshotState!({ checkpointId: id, timestamp: id, isSavepoint }));
+function snapshotSync(s: Subtask, id: number): { state: OperatorStateSnapshot; done: Promise<void> } {
+  const done = Promise.resolve(s.writer.snapshotState!({ checkpointId: id, timestamp: id }));
   return { state: s.store.snapshot(), done };
 }
 
-/** Checkpoint (or savepoint) `id` at every subtask, acknowledged: the states a restore from it gets. */
-async function checkpoint(
-  subtasks: readonly Subtask[],
-  id: number,
-  isSavepoint = false,
-): Promise<OperatorStateSnapshot[]> {
-  const parts = subtasks.map((s) => snapshotSync(s, id, isSavepoint));
+/** Checkpoint `id` at every subtask, acknowledged: the states a restore from it gets. */
+async function checkpoint(subtasks: readonly Subtask[], id: number): Promise<OperatorStateSnapshot[]> {
+  const parts = subtasks.map((s) => snapshotSync(s, id));
   await Promise.all(parts.map((x) => x.done));
   return parts.map((x) => x.state);
 }
@@ -231,44 +223,6 @@ describe('FileSink two-phase commit', () => {
     crash(b);
     await startAll(dir, 2, b1); // the new job's checkpoint 1: drops b2, keeps a2..a5 (ids 2..5 of before)
     expect(visibleLines(dir)).toEqual(['a1', 'a2', 'a3', 'a4', 'a5', 'b1']);
-  });
-
-  it('keeps what a savepoint pre-committed through a failover to an older checkpoint, so -s can start from it', async () => {
-    const dir = newDir();
-    const a = await startAll(dir, 2);
-    await a[0]!.writer.write(['x']);
-    const state1 = await checkpoint(a, 1);
-    await complete(a, 1);
-    await a[0]!.writer.write(['y']);
-    await a[1]!.writer.write(['z']);
-    const savepoint = await checkpoint(a, 2, true); // a running job's savepoint commits nothing
-    expect(hidden(dir, '.savepoint.pending')).toHaveLength(2);
-    crash(a); // before checkpoint 3 could commit the savepoint's files
-    const b = await startAll(dir, 2, state1);
-    expect(visibleLines(dir)).toEqual(['x']);
-    expect(hidden(dir, '.savepoint.pending')).toHaveLength(2); // the savepoint still needs them
-    await b[1]!.writer.write(['y', 'z', 'w']); // written again after the failover, and more
-    await checkpoint(b, 3);
-    await complete(b, 3);
-    expect(visibleLines(dir)).toEqual(['w', 'x', 'y', 'z']);
-    crash(b);
-    // Started from the savepoint: its files are committed, what the failed-over run wrote after it removed.
-    await startAll(dir, 3, savepoint);
-    expect(visibleLines(dir)).toEqual(['x', 'y', 'z']);
-    expect(hidden(dir)).toEqual([]);
-  });
-
-  it("commits a savepoint's pre-committed files with the next checkpoint", async () => {
-    const dir = newDir();
-    const a = await startAll(dir, 1);
-    await a[0]!.writer.write(['x']);
-    await checkpoint(a, 1, true);
-    expect(visibleLines(dir)).toEqual([]);
-    await a[0]!.writer.write(['y']);
-    await checkpoint(a, 2);
-    await complete(a, 2);
-    expect(visibleLines(dir)).toEqual(['x', 'y']);
-    expect(hidden(dir)).toEqual([]);
   });
 
   for (const [from, to] of [
