@@ -262,7 +262,7 @@ function observeJob(
         });
       } catch (e) {
         // The registry was checked before the job started; it can still change under us.
-        await rest.close();
+        await rest.close().catch(() => undefined); // the registry's error is the one to report
         if (e instanceof JobRegistryUnusableError) throw new UsageError(e.message, { cause: e });
         throw e;
       }
@@ -279,8 +279,15 @@ function observeJob(
         // `weir stop` polls for the savepoint's path: let it read it before the API goes away.
         await master.savepointOutcomesRead(STOP_GRACE_MS);
         await rest.close();
-        await registry.unregister(master.jobId);
         process.off('exit', onExit);
+        try {
+          await registry.unregister(master.jobId);
+        } catch (e) {
+          // The job's own outcome stands; a stale entry only misleads `weir list`, so say so.
+          io.err(
+            `weir: warning: the job's entry ${registry.entryPath(master.jobId)} could not be removed (${describeError(e)}); \`weir list\` may show it until you delete it`,
+          );
+        }
       };
     },
     /** Closes the run of a job that reached its end with one line saying so. */

@@ -107,6 +107,11 @@ export class JobRegistry {
     }
   }
 
+  /** Where the job's entry is (or would be), for messages. */
+  entryPath(jobId: string): string {
+    return this.fileOf(jobId);
+  }
+
   private fileOf(jobId: string): string {
     checkJobId(jobId);
     return join(this.dir, `${jobId}.json`);

@@ -7,7 +7,11 @@ import { fileURLToPath } from 'node:url';
  */
 export function pathOfFileUrl(url: string, fail: (message: string, cause: unknown) => Error): string {
   try {
-    return fileURLToPath(url);
+    const path = fileURLToPath(url);
+    // No file has such a name; Node would refuse it later with an error that names no URL.
+    if (path.includes('\0'))
+      throw Object.assign(new Error('its path holds a NUL byte (%00)'), { code: 'NUL' });
+    return path;
   } catch (e) {
     // A host is the usual mistake (file://relative/x); anything else (an escaped '/') is the URL's own.
     const what =

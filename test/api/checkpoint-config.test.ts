@@ -82,6 +82,9 @@ describe('checkpoint configuration', () => {
     expect(() => c.setCheckpointStorage('file:///a%2Fb')).toThrow(
       /^checkpoint directory 'file:\/\/\/a%2Fb' is not a usable file URL \(File URL path must not include encoded \/ characters\); write file:\/\/\/absolute\/path, or a plain path$/,
     );
+    expect(() => c.setCheckpointStorage('file:///tmp/a%00b')).toThrow(
+      /^checkpoint directory 'file:\/\/\/tmp\/a%00b' is not a usable file URL \(its path holds a NUL byte \(%00\)\)/,
+    );
     expect(() => c.setCheckpointStorage('s3://bucket/prefix')).toThrow(/not supported by this version/);
     expect(() => c.setCheckpointStorage('')).toThrow(/non-empty path/);
   });

@@ -32,7 +32,40 @@ function refused(url: string): Promise<boolean> {
   });
 }
 
+function writeJob(dir: string): string {
+  const index = pathToFileURL(join(import.meta.dirname, '../../src/index.ts')).href;
+  const job = join(dir, 'job.ts');
+  writeFileSync(
+    job,
+    `import { defineJob, DiscardingSink } from '${index}';
+export default defineJob({ name: 'unregistered', build(env) { env.fromSequence(1, 10).sinkTo(new DiscardingSink<number>()); } });
+`,
+  );
+  return job;
+}
+
 describe('weir run when the job registry changes after its check', () => {
+  it("keeps the job's outcome when its entry cannot be removed at the end, and says so", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weir-unregister-'));
+    dirs.push(dir);
+    const job = writeJob(dir);
+    const home = join(dir, 'home');
+    const unregister = JobRegistry.prototype.unregister;
+    vi.spyOn(JobRegistry.prototype, 'unregister').mockImplementation(async function (this: JobRegistry, id) {
+      rmSync(join(home, 'jobs'), { recursive: true });
+      writeFileSync(join(home, 'jobs'), 'not a folder');
+      return await unregister.call(this, id);
+    });
+    let stderr = '';
+    const io: CliIO = { out: () => undefined, err: (l) => (stderr += l + '\n'), env: { WEIR_HOME: home } };
+    const code = await main(['run', job, '--rest-port', '0'], io);
+    expect(code, stderr).toBe(0);
+    expect(stderr).toMatch(
+      /\nweir: warning: the job's entry .*\/home\/jobs\/[0-9a-f-]+\.json could not be removed \(.*ENOTDIR.*\); `weir list` may show it until you delete it\n/,
+    );
+    expect(stderr).not.toMatch(/internal error/);
+  });
+
   it('ends with exit code 2 and one line, and closes the REST server', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'weir-register-'));
     dirs.push(dir);

@@ -261,6 +261,7 @@ describe('filesystem checkpoint storage', () => {
         'is not a file URL of this machine (File URL host must be "localhost" or empty on linux)',
       ],
       ['file:///a%2Fb', 'is not a usable file URL (File URL path must not include encoded / characters)'],
+      ['file:///tmp/a%00b', 'is not a usable file URL (its path holds a NUL byte (%00))'],
     ])
       await expect(s.resolve(url!), url).rejects.toThrow(
         new SnapshotNotFoundError(`'${url}' ${why}; write file:///absolute/path, or a plain path`),
