@@ -276,6 +276,25 @@ export function planStart(
   return { commit, remove };
 }
 
+/**
+ * True when `names` include a part file of the snapshot's lineages written at or before it (its
+ * (epoch, checkpoint) not after the snapshot's): output of the history the snapshot ends. Files of
+ * a later epoch are excluded: a job started from a savepoint into a new directory writes there
+ * under the savepoint's lineage, and its restarts restore the savepoint again.
+ */
+export function holdsHistoryOf(restored: RestoredSinkState, names: readonly string[]): boolean {
+  const lineages = new Set(restored.lineages);
+  return names.some((name) => {
+    const f = parsePartName(name);
+    return (
+      f !== undefined &&
+      f.kind !== 'in-progress' &&
+      lineages.has(f.lineage) &&
+      (f.epoch < restored.epoch || (f.epoch === restored.epoch && f.checkpointId <= restored.checkpointId))
+    );
+  });
+}
+
 /** The state entries of a snapshot: the files still pending and the marker. */
 export function snapshotEntries(
   pending: readonly Omit<PendingEntry, 'kind'>[],

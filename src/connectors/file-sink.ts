@@ -18,6 +18,7 @@ import { formatRecord } from './format-record.js';
 import {
   decodeRestoredState,
   FileSinkError,
+  holdsHistoryOf,
   inProgressName,
   PendingFileLostError,
   pendingName,
@@ -131,29 +132,27 @@ class FileSinkWriter<T> implements SinkWriter<T> {
       new ListStateDescriptor<SinkStateEntry>(STATE_NAME),
     );
     let restored = ctx.isRestored ? decodeRestoredState(state.get()) : undefined;
-    if (restored?.dir !== undefined && resolve(restored.dir) !== resolve(this.dir)) {
-      // Restored with another output directory (a fork of a savepoint, a moved job): the
-      // snapshot's pending files are output of its own directory. Complete them there when that
-      // directory is still here (as Flink commits where the file was written); this directory
-      // starts with none of them.
-      // A pending file found here means the output directory itself was moved: commit it here.
-      const here: PendingEntry[] = [];
-      const there: PendingEntry[] = [];
-      for (const p of restored.pending) {
-        const moved = (await exists(join(this.dir, p.temp))) || (await exists(join(this.dir, p.final)));
-        (moved ? here : there).push(p);
-      }
-      await commitElsewhere(
-        restored.dir,
-        there.filter((p) => p.subtask % ctx.parallelism === this.subtask),
-      );
-      restored = { ...restored, pending: here };
-    }
     let names: string[];
     try {
       names = await readdir(this.dir);
     } catch (e) {
       throw ioError(`cannot read its directory ${this.dir}`, e);
+    }
+    if (restored?.dir !== undefined && resolve(restored.dir) !== resolve(this.dir)) {
+      // Restored with another output directory. When it holds output of the snapshot's history
+      // up to the snapshot, it is that output moved or copied here: the snapshot's pending files
+      // must be here too, and one that is not makes the restore fail (planStart, commit) rather
+      // than delete this directory's newer files with nothing in their place. Otherwise (a fork
+      // of a savepoint into a new directory) they are output of their own directory: complete
+      // them there when it is still here (as Flink commits where the file was written); this
+      // directory starts with none of them.
+      if (!holdsHistoryOf(restored, names)) {
+        await commitElsewhere(
+          restored.dir,
+          restored.pending.filter((p) => p.subtask % ctx.parallelism === this.subtask),
+        );
+        restored = { ...restored, pending: [] };
+      }
     }
     const plan = planStart(this.subtask, ctx.parallelism, restored, names);
     for (const p of plan.commit) await this.commit(p);
@@ -378,13 +377,6 @@ async function commitElsewhere(dir: string, pending: readonly PendingEntry[]): P
     }
   }
   if (renamed) await syncDirectory(dir);
-}
-
-function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
 }
 
 function ioError(what: string, cause: unknown): FileSinkError {

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FileSink, StreamExecutionEnvironment, type SinkWriter } from '../../src/index.js';
+import { PendingFileLostError } from '../../src/connectors/file-sink.js';
 import { redistributeOperatorState } from '../../src/checkpoint/redistribution.js';
 import { OperatorStateStore } from '../../src/state/operator-state-store.js';
 import type { OperatorStateSnapshot } from '../../src/state/snapshot.js';
@@ -223,6 +224,55 @@ describe('FileSink two-phase commit', () => {
     crash(b);
     await startAll(dir, 2, b1); // the new job's checkpoint 1: drops b2, keeps a2..a5 (ids 2..5 of before)
     expect(visibleLines(dir)).toEqual(['a1', 'a2', 'a3', 'a4', 'a5', 'b1']);
+  });
+
+  it('refuses a snapshot whose output a copied directory no longer holds, instead of deleting newer output', async () => {
+    const dirA = newDir();
+    const a = await startAll(dirA, 1);
+    await a[0]!.writer.write(['x']);
+    const first = await checkpoint(a, 1);
+    await complete(a, 1);
+    await a[0]!.writer.write(['y']);
+    const second = await checkpoint(a, 2); // stop with a savepoint: committed
+    await complete(a, 2);
+    await a[0]!.writer.close!();
+    const dirB = newDir();
+    fs.cpSync(dirA, dirB, { recursive: true }); // output (and, in a user's copy, the snapshots)
+    // From the first snapshot into the copy: its newer output goes, and is written again.
+    const b = await startAll(dirB, 1, first);
+    expect(visibleLines(dirB)).toEqual(['x']);
+    await b[0]!.writer.write(['y again']);
+    await checkpoint(b, 3);
+    await complete(b, 3);
+    await b[0]!.writer.close!();
+    // The second snapshot's file is gone from the copy (the run above removed it): refused, and
+    // the copy keeps what it holds, instead of losing 'y again' with nothing in its place.
+    await expect(startAll(dirB, 1, second)).rejects.toThrow(PendingFileLostError);
+    expect(visibleLines(dirB)).toEqual(['x', 'y again']);
+    expect(visibleLines(dirA)).toEqual(['x', 'y']);
+  });
+
+  it('forks a savepoint into a new directory again after a restart, leaving the original directory as it was', async () => {
+    const dirA = newDir();
+    const a = await startAll(dirA, 1);
+    await a[0]!.writer.write(['x']);
+    await checkpoint(a, 1);
+    await complete(a, 1);
+    await a[0]!.writer.write(['y']);
+    const savepoint = await checkpoint(a, 2); // a running job's savepoint: y pending
+    await a[0]!.writer.close!();
+    const dirC = newDir();
+    const c = await startAll(dirC, 1, savepoint);
+    expect(visibleLines(dirA)).toEqual(['x', 'y']); // committed where it was written
+    await c[0]!.writer.write(['z']);
+    await checkpoint(c, 1); // never completes
+    crash(c);
+    const c2 = await startAll(dirC, 1, savepoint); // the fork's restart restores the savepoint again
+    await c2[0]!.writer.write(['z']);
+    await checkpoint(c2, 1);
+    await complete(c2, 1);
+    expect(visibleLines(dirC)).toEqual(['z']);
+    expect(visibleLines(dirA)).toEqual(['x', 'y']);
   });
 
   for (const [from, to] of [
