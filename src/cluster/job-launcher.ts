@@ -129,10 +129,11 @@ async function resumeCandidates(
     for (const c of await storage.listCheckpoints(jobId)) {
       if (!c.complete) continue;
       complete++;
-      const bytes = await storage.readMetadata(c.location);
-      if (bytes === undefined) continue;
       let metadata: SnapshotMetadata;
       try {
+        // One that cannot even be read (a symbolic link loop) is as unusable as a damaged one.
+        const bytes = await storage.readMetadata(c.location);
+        if (bytes === undefined) continue;
         metadata = decodeMetadata(bytes, `${c.location.uri}/_metadata`);
       } catch (e) {
         unreadable.push({

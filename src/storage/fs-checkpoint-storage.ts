@@ -62,14 +62,17 @@ function isMissing(e: unknown): boolean {
   return (e as NodeJS.ErrnoException).code === 'ENOENT';
 }
 
-/** Whether `path` exists, and is a file when `file` is asked for. */
+/**
+ * Whether `path` exists, and is a file when `file` is asked for. A name that cannot be followed
+ * (a symbolic link loop, no permission) counts as there: reading it says what is wrong with it.
+ */
 async function exists(path: string, file = false): Promise<boolean> {
   try {
     const s = await stat(path);
     return !file || s.isFile();
   } catch (e) {
     if (isMissing(e)) return false;
-    throw e;
+    return true;
   }
 }
 
@@ -81,12 +84,16 @@ function tempName(name: string): string {
   return `.${name}.${TEMP_TAG}${(++tempCount).toString(36)}.tmp`;
 }
 
+/** The file's bytes, or undefined when there is none; one that is there but cannot be read is named. */
 async function readIfPresent(path: string): Promise<Uint8Array | undefined> {
   try {
     return await readFile(path);
   } catch (e) {
     if (isMissing(e)) return undefined;
-    throw e;
+    throw new CheckpointStorageUnusableError(
+      `${path}: cannot be read (${(e as Error).message}); repair it or move it away`,
+      { cause: e },
+    );
   }
 }
 

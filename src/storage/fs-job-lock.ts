@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { link, mkdir, readFile, rename, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { JobRunningError, type JobLock } from './checkpoint-storage.js';
+import { CheckpointStorageUnusableError, JobRunningError, type JobLock } from './checkpoint-storage.js';
 
 export { JobRunningError } from './checkpoint-storage.js';
 
@@ -53,7 +53,10 @@ function alive(h: Holder, path: string): boolean {
 const readText = (path: string): Promise<string | undefined> =>
   readFile(path, 'utf8').catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'ENOENT') return undefined;
-    throw e;
+    throw new CheckpointStorageUnusableError(
+      `${path}: the run mark cannot be read (${e.message}); remove it if no process runs this job`,
+      { cause: e },
+    );
   });
 
 function running(path: string, h: Holder): JobRunningError {

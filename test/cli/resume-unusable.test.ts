@@ -1,7 +1,7 @@
 // `weir run --resume` when every retained checkpoint is damaged: exit 2, each bad file named, a
 // last line that says what to do, and the checkpoint folder exactly as it was.
 import { createHash } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { filesUnder, JobFiles, weir } from './weir-process.js';
@@ -146,22 +146,35 @@ describe('weir run --resume with no usable checkpoint', () => {
     expect(fingerprint(checkpoints)).toEqual(before);
   }, 60_000);
 
-  it('falls back past the newest checkpoint when its _metadata cannot be read', async () => {
-    const checkpoints = join(files.dir, 'newest-unreadable');
-    const { args, folders } = await failedRun(checkpoints);
-    const [older, newest] = folders as [string, string];
-    truncateToHalf(join(newest, '_metadata'));
+  it.each([
+    ['cut in half', (path: string) => truncateToHalf(path)],
+    [
+      'a symbolic link to itself (it used to be an internal error)',
+      (path: string) => {
+        rmSync(path);
+        symlinkSync('_metadata', path);
+      },
+    ],
+  ])(
+    'falls back past the newest checkpoint when its _metadata cannot be read: %s',
+    async (_how, spoil) => {
+      const checkpoints = join(files.dir, `newest-unreadable-${_how.length}`);
+      const { args, folders } = await failedRun(checkpoints);
+      const [older, newest] = folders as [string, string];
+      spoil(join(newest, '_metadata'));
 
-    const r = await weir(args, { cwd: files.dir });
-    expect(r.stderr).toMatch(
-      new RegExp(
-        `^weir: checkpoint \\d+ of job 'flaky' \\(run [0-9a-f-]+\\) is unusable: ${newest}/_metadata: .*; falling back to an older checkpoint$`,
-        'm',
-      ),
-    );
-    const olderId = /chk-(\d+)$/.exec(older)![1];
-    expect(r.stderr).toMatch(
-      new RegExp(`^weir: resuming job 'flaky' \\([0-9a-f-]+\\) from checkpoint ${olderId}$`, 'm'),
-    );
-  }, 60_000);
+      const r = await weir(args, { cwd: files.dir });
+      expect(r.stderr).toMatch(
+        new RegExp(
+          `^weir: checkpoint \\d+ of job 'flaky' \\(run [0-9a-f-]+\\) is unusable: ${newest}/_metadata: .*; falling back to an older checkpoint$`,
+          'm',
+        ),
+      );
+      const olderId = /chk-(\d+)$/.exec(older)![1];
+      expect(r.stderr).toMatch(
+        new RegExp(`^weir: resuming job 'flaky' \\([0-9a-f-]+\\) from checkpoint ${olderId}$`, 'm'),
+      );
+    },
+    60_000,
+  );
 });

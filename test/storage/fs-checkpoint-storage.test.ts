@@ -1,4 +1,13 @@
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -266,6 +275,30 @@ describe('filesystem checkpoint storage', () => {
       await expect(s.resolve(url!), url).rejects.toThrow(
         new SnapshotNotFoundError(`'${url}' ${why}; write file:///absolute/path, or a plain path`),
       );
+  });
+
+  it('names a record, run mark or _metadata that is there but cannot be read, instead of failing inside', async () => {
+    mkdirSync(join(root, 'j', 'chk-3'), { recursive: true });
+    mkdirSync(join(root, 'j', '_committed')); // a folder where the record should be
+    symlinkSync('_ended', join(root, 'j', '_ended')); // a link to itself
+    mkdirSync(join(root, 'j', '_running'));
+    symlinkSync('_metadata', join(root, 'j', 'chk-3', '_metadata'));
+    await expect(s.readJobRecord('j', '_committed')).rejects.toThrow(
+      new RegExp(
+        `^${join(root, 'j', '_committed')}: cannot be read \\(EISDIR: .*\\); repair it or move it away$`,
+      ),
+    );
+    await expect(s.readJobRecord('j', '_ended')).rejects.toThrow(CheckpointStorageUnusableError);
+    await expect(s.readJobRecord('j', '_ended')).rejects.toThrow(/ELOOP/);
+    await expect(s.checkNotRunning('j')).rejects.toThrow(
+      new RegExp(
+        `^${join(root, 'j', '_running')}: the run mark cannot be read \\(EISDIR: .*\\); remove it if no process runs this job$`,
+      ),
+    );
+    // Listed as complete (something named _metadata is there); reading it says what is wrong.
+    const [listed] = await s.listCheckpoints('j');
+    expect(listed).toMatchObject({ id: 3, complete: true });
+    await expect(s.readMetadata(listed!.location)).rejects.toThrow(CheckpointStorageUnusableError);
   });
 
   it('discards a folder with subfolders, _metadata first', async () => {
