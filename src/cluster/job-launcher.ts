@@ -12,6 +12,7 @@ import { recordJobName } from '../checkpoint/job-record-json.js';
 import { decodeJobEnd, encodeJobEnd, type JobEndRecord } from '../checkpoint/job-end-record.js';
 import type { JobGraph } from '../graph/job-graph.js';
 import {
+  CheckpointStorageUnusableError,
   JOB_COMMITTED_FILE,
   JOB_END_FILE,
   JobRunningError,
@@ -136,6 +137,9 @@ async function resumeCandidates(
         if (bytes === undefined) continue;
         metadata = decodeMetadata(bytes, `${c.location.uri}/_metadata`);
       } catch (e) {
+        // Only a name that can never be read (a folder, a link loop) is as bad as damage; a
+        // read that failed (EIO, EACCES) may work next time: stop rather than fall back.
+        if (e instanceof CheckpointStorageUnusableError && !neverReadable(e.cause)) throw e;
         unreadable.push({
           jobId,
           id: c.id,
@@ -566,4 +570,9 @@ function completedFrom(location: SnapshotLocation, metadata: SnapshotMetadata): 
     sizeBytes: 0,
     durationMs: 0,
   };
+}
+
+function neverReadable(cause: unknown): boolean {
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ELOOP' || code === 'EISDIR' || code === 'ENOTDIR';
 }

@@ -283,7 +283,8 @@ export function planStart(
  * under the savepoint's lineage, and its restarts restore the savepoint again.
  */
 export function holdsHistoryOf(restored: RestoredSinkState, names: readonly string[]): boolean {
-  const lineages = new Set(restored.lineages);
+  // Version 1 had no lineages: its files say nothing about whose output they are.
+  const lineages = new Set(restored.lineages.filter((l) => l !== LEGACY_LINEAGE));
   return names.some((name) => {
     const f = parsePartName(name);
     return (

@@ -154,6 +154,10 @@ class FileSinkWriter<T> implements SinkWriter<T> {
         restored = { ...restored, pending: [] };
       }
     }
+    // Every subtask sees every pending entry (union state): each checks them all before it
+    // commits or deletes anything, so a restore that must fail fails before any subtask has
+    // removed newer output.
+    if (restored !== undefined) for (const p of restored.pending) await this.checkPending(p, names);
     const plan = planStart(this.subtask, ctx.parallelism, restored, names);
     for (const p of plan.commit) await this.commit(p);
     for (const name of plan.remove) await this.remove(name);
@@ -330,6 +334,14 @@ class FileSinkWriter<T> implements SinkWriter<T> {
   }
 
   /** Renames a pending file to its visible name; one already renamed (by an earlier attempt) is fine. */
+  /** PendingFileLostError unless `p` is here, pending or committed (by another subtask meanwhile, too). */
+  private async checkPending(p: PendingEntry, names: readonly string[]): Promise<void> {
+    if (names.includes(p.temp) || names.includes(p.final)) return;
+    // A listing may miss a name being renamed: look again, the pending name first.
+    if ((await present(join(this.dir, p.temp))) || (await present(join(this.dir, p.final)))) return;
+    throw lost(join(this.dir, p.temp), p);
+  }
+
   private async commit(p: PendingEntry): Promise<void> {
     const from = join(this.dir, p.temp);
     const to = join(this.dir, p.final);
@@ -339,15 +351,7 @@ class FileSinkWriter<T> implements SinkWriter<T> {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(`cannot commit ${from}`, e);
     }
-    const committed = await stat(to).then(
-      () => true,
-      () => false,
-    );
-    if (!committed)
-      throw new PendingFileLostError(
-        `file sink: ${from}, pending for checkpoint ${p.checkpointId}, is missing and was not committed; ` +
-          'its records cannot be restored (were files removed from the output directory?)',
-      );
+    if (!(await present(to))) throw lost(from, p);
   }
 
   private async remove(name: string): Promise<void> {
@@ -377,6 +381,20 @@ async function commitElsewhere(dir: string, pending: readonly PendingEntry[]): P
     }
   }
   if (renamed) await syncDirectory(dir);
+}
+
+function present(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+function lost(path: string, p: PendingEntry): PendingFileLostError {
+  return new PendingFileLostError(
+    `file sink: ${path}, pending for checkpoint ${p.checkpointId}, is missing and was not committed; ` +
+      'its records cannot be restored (were files removed from the output directory?)',
+  );
 }
 
 function ioError(what: string, cause: unknown): FileSinkError {

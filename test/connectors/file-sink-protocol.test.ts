@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   decodeRestoredState,
   inProgressName,
+  holdsHistoryOf,
   LEGACY_LINEAGE,
   parsePartName,
   pendingName,
@@ -35,6 +36,21 @@ const restoredAt = (checkpointId: number, epoch: number, over: Partial<RestoredS
   lineages: [A, B],
   pending: [],
   ...over,
+});
+
+describe('holdsHistoryOf', () => {
+  it("takes a directory for the snapshot's output when it holds a file of its lineages up to it", () => {
+    const restored = { checkpointId: 5, epoch: 1, lineages: [A], pending: [] };
+    const at = (epoch: number, id: number): string => visibleName(owner(0, A, epoch), 0, id);
+    expect(holdsHistoryOf(restored, [at(1, 5)])).toBe(true);
+    expect(holdsHistoryOf(restored, [at(0, 9)])).toBe(true);
+    expect(holdsHistoryOf(restored, [at(1, 6), at(2, 1)])).toBe(false); // only newer output
+    expect(holdsHistoryOf(restored, [inProgressName(owner(0, A, 0), 0)])).toBe(false);
+    expect(holdsHistoryOf(restored, [visibleName(owner(0, 'abcdef01', 0), 0, 1)])).toBe(false);
+    // Every job of the first version shares the lineage 'v1': its files are no one's evidence.
+    const legacy = { ...restored, lineages: [A, LEGACY_LINEAGE] };
+    expect(holdsHistoryOf(legacy, ['part-1-0-deadbeef-0'])).toBe(false);
+  });
 });
 
 describe('file sink names', () => {

@@ -226,28 +226,31 @@ describe('FileSink two-phase commit', () => {
     expect(visibleLines(dir)).toEqual(['a1', 'a2', 'a3', 'a4', 'a5', 'b1']);
   });
 
-  it('refuses a snapshot whose output a copied directory no longer holds, instead of deleting newer output', async () => {
+  it('refuses a snapshot whose output a copied directory no longer holds, and deletes nothing first, at p=2', async () => {
     const dirA = newDir();
-    const a = await startAll(dirA, 1);
+    const a = await startAll(dirA, 2);
     await a[0]!.writer.write(['x']);
     const first = await checkpoint(a, 1);
     await complete(a, 1);
     await a[0]!.writer.write(['y']);
     const second = await checkpoint(a, 2); // stop with a savepoint: committed
     await complete(a, 2);
-    await a[0]!.writer.close!();
+    for (const s of a) await s.writer.close!();
     const dirB = newDir();
     fs.cpSync(dirA, dirB, { recursive: true }); // output (and, in a user's copy, the snapshots)
     // From the first snapshot into the copy: its newer output goes, and is written again.
-    const b = await startAll(dirB, 1, first);
+    const b = await startAll(dirB, 2, first);
     expect(visibleLines(dirB)).toEqual(['x']);
-    await b[0]!.writer.write(['y again']);
+    await b[1]!.writer.write(['y again']);
     await checkpoint(b, 3);
     await complete(b, 3);
-    await b[0]!.writer.close!();
-    // The second snapshot's file is gone from the copy (the run above removed it): refused, and
-    // the copy keeps what it holds, instead of losing 'y again' with nothing in its place.
-    await expect(startAll(dirB, 1, second)).rejects.toThrow(PendingFileLostError);
+    for (const s of b) await s.writer.close!();
+    // The second snapshot's file is gone from the copy (the run above removed it): refused by
+    // every subtask before any deletes its newer files, instead of losing 'y again' with nothing
+    // in its place (subtask 1, which has no file of the snapshot to commit, used to go ahead).
+    const before = fs.readdirSync(dirB).sort();
+    await expect(startAll(dirB, 2, second)).rejects.toThrow(PendingFileLostError);
+    expect(fs.readdirSync(dirB).sort()).toEqual(before);
     expect(visibleLines(dirB)).toEqual(['x', 'y again']);
     expect(visibleLines(dirA)).toEqual(['x', 'y']);
   });
