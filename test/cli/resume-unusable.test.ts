@@ -59,6 +59,14 @@ async function failedRun(checkpoints: string): Promise<{ args: string[]; folders
   return { args, folders };
 }
 
+/** fingerprint() of every file but `skip` (which cannot be read). */
+function fingerprintExcept(dir: string, skip: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of filesUnder(dir))
+    if (p !== skip) out[p] = createHash('sha256').update(readFileSync(p)).digest('hex');
+  return out;
+}
+
 /** Cuts a file to half its length: for _metadata, no longer JSON, so neither its job nor its time can be read. */
 function truncateToHalf(path: string): void {
   const bytes = readFileSync(path);
@@ -177,4 +185,22 @@ describe('weir run --resume with no usable checkpoint', () => {
     },
     60_000,
   );
+
+  it('stops, changing nothing, when the newest _metadata fails to read (EIO) rather than being damaged', async () => {
+    const checkpoints = join(files.dir, 'newest-eio');
+    const { args, folders } = await failedRun(checkpoints);
+    const newest = folders[1]!;
+    rmSync(join(newest, '_metadata'));
+    symlinkSync('/proc/self/mem', join(newest, '_metadata')); // a file whose every read fails with EIO
+    const before = fingerprintExcept(checkpoints, `${newest}/_metadata`);
+
+    const r = await weir(args, { cwd: files.dir });
+    expect(r.code, r.stderr).toBe(2);
+    const lines = r.stderr.trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toBe(
+      `weir: ${newest}/_metadata: cannot be read (EIO: i/o error, read); repair it or move it away`,
+    );
+    expect(fingerprintExcept(checkpoints, `${newest}/_metadata`)).toEqual(before);
+  }, 60_000);
 });
