@@ -574,5 +574,5 @@ function completedFrom(location: SnapshotLocation, metadata: SnapshotMetadata): 
 
 function neverReadable(cause: unknown): boolean {
   const code = (cause as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'ELOOP' || code === 'EISDIR' || code === 'ENOTDIR';
+  return code === 'ELOOP' || code === 'EISDIR' || code === 'ENOTDIR' || code === 'ERR_FS_FILE_TOO_LARGE';
 }

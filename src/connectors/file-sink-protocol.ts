@@ -283,8 +283,10 @@ export function planStart(
  * under the savepoint's lineage, and its restarts restore the savepoint again.
  */
 export function holdsHistoryOf(restored: RestoredSinkState, names: readonly string[]): boolean {
-  // Version 1 had no lineages: its files say nothing about whose output they are.
-  const lineages = new Set(restored.lineages.filter((l) => l !== LEGACY_LINEAGE));
+  // Version 1 had no lineages: all its jobs share 'v1', so another v1 job's files count too. That
+  // refuses some forks of a v1 history into a folder with v1 output (loudly), where ignoring them
+  // would let a copy that lost the snapshot's files lose newer output (silently).
+  const lineages = new Set(restored.lineages);
   return names.some((name) => {
     const f = parsePartName(name);
     return (

@@ -333,7 +333,6 @@ class FileSinkWriter<T> implements SinkWriter<T> {
     await syncDirectory(this.dir);
   }
 
-  /** Renames a pending file to its visible name; one already renamed (by an earlier attempt) is fine. */
   /** PendingFileLostError unless `p` is here, pending or committed (by another subtask meanwhile, too). */
   private async checkPending(p: PendingEntry, names: readonly string[]): Promise<void> {
     if (names.includes(p.temp) || names.includes(p.final)) return;
@@ -342,6 +341,7 @@ class FileSinkWriter<T> implements SinkWriter<T> {
     throw lost(join(this.dir, p.temp), p);
   }
 
+  /** Renames a pending file to its visible name; one already renamed (by an earlier attempt) is fine. */
   private async commit(p: PendingEntry): Promise<void> {
     const from = join(this.dir, p.temp);
     const to = join(this.dir, p.final);

@@ -255,6 +255,49 @@ describe('FileSink two-phase commit', () => {
     expect(visibleLines(dirA)).toEqual(['x', 'y']);
   });
 
+  it('refuses it too when the history began in the first version and the copy holds only v1 output', async () => {
+    const dirA = newDir();
+    const w = '0a1b2c3d';
+    fs.writeFileSync(path.join(dirA, `part-1-0-${w}-0`), 'v1 committed\n');
+    fs.writeFileSync(path.join(dirA, `.part-0-${w}-1.inprogress`), 'v1 pending\n');
+    const v1: OperatorStateSnapshot = {
+      states: [
+        {
+          name: 'file-sink-pending',
+          mode: 'union',
+          entries: [
+            {
+              kind: 'pending',
+              temp: `.part-0-${w}-1.inprogress`,
+              final: `part-2-0-${w}-1`,
+              checkpointId: 2,
+              subtask: 0,
+            },
+            { kind: 'checkpoint', id: 2 },
+          ],
+        },
+      ],
+    };
+    const a = await startAll(dirA, 1, [v1]); // upgraded: a lineage of its own from here on
+    const early = await checkpoint(a, 3); // nothing written since: no file of the new lineage
+    await complete(a, 3);
+    await a[0]!.writer.write(['y']);
+    const later = await checkpoint(a, 4);
+    await complete(a, 4);
+    await a[0]!.writer.close!();
+    const dirB = newDir();
+    fs.cpSync(dirA, dirB, { recursive: true });
+    const b = await startAll(dirB, 1, early);
+    await b[0]!.writer.write(['y again']);
+    await checkpoint(b, 5);
+    await complete(b, 5);
+    await b[0]!.writer.close!();
+    const before = fs.readdirSync(dirB).sort();
+    await expect(startAll(dirB, 1, later)).rejects.toThrow(PendingFileLostError);
+    expect(fs.readdirSync(dirB).sort()).toEqual(before);
+    expect(visibleLines(dirB)).toEqual(['v1 committed', 'v1 pending', 'y again']);
+  });
+
   it('forks a savepoint into a new directory again after a restart, leaving the original directory as it was', async () => {
     const dirA = newDir();
     const a = await startAll(dirA, 1);
