@@ -157,7 +157,10 @@ class FileSinkWriter<T> implements SinkWriter<T> {
     // Every subtask sees every pending entry (union state): each checks them all before it
     // commits or deletes anything, so a restore that must fail fails before any subtask has
     // removed newer output.
-    if (restored !== undefined) for (const p of restored.pending) await this.checkPending(p, names);
+    if (restored !== undefined) {
+      const listed = new Set(names);
+      for (const p of restored.pending) await this.checkPending(p, listed);
+    }
     const plan = planStart(this.subtask, ctx.parallelism, restored, names);
     for (const p of plan.commit) await this.commit(p);
     for (const name of plan.remove) await this.remove(name);
@@ -334,8 +337,8 @@ class FileSinkWriter<T> implements SinkWriter<T> {
   }
 
   /** PendingFileLostError unless `p` is here, pending or committed (by another subtask meanwhile, too). */
-  private async checkPending(p: PendingEntry, names: readonly string[]): Promise<void> {
-    if (names.includes(p.temp) || names.includes(p.final)) return;
+  private async checkPending(p: PendingEntry, listed: ReadonlySet<string>): Promise<void> {
+    if (listed.has(p.temp) || listed.has(p.final)) return;
     // A listing may miss a name being renamed: look again, the pending name first.
     if ((await present(join(this.dir, p.temp))) || (await present(join(this.dir, p.final)))) return;
     throw lost(join(this.dir, p.temp), p);

@@ -32,7 +32,10 @@ function refused(url: string): Promise<boolean> {
   });
 }
 
-function writeJob(dir: string): string {
+/** A folder with a small job file and a $WEIR_HOME under it (removed after the test). */
+function jobAndHome(): { job: string; home: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'weir-register-'));
+  dirs.push(dir);
   const index = pathToFileURL(join(import.meta.dirname, '../../src/index.ts')).href;
   const job = join(dir, 'job.ts');
   writeFileSync(
@@ -41,24 +44,31 @@ function writeJob(dir: string): string {
 export default defineJob({ name: 'unregistered', build(env) { env.fromSequence(1, 10).sinkTo(new DiscardingSink<number>()); } });
 `,
   );
-  return job;
+  return { job, home: join(dir, 'home') };
+}
+
+/** What another process might do: replace the registry's folder by a file. */
+function replaceJobsFolder(home: string): void {
+  rmSync(join(home, 'jobs'), { recursive: true });
+  writeFileSync(join(home, 'jobs'), 'not a folder');
+}
+
+async function weirRun(job: string, home: string): Promise<{ code: number; stderr: string }> {
+  let stderr = '';
+  const io: CliIO = { out: () => undefined, err: (l) => (stderr += l + '\n'), env: { WEIR_HOME: home } };
+  const code = await main(['run', job, '--rest-port', '0'], io);
+  return { code, stderr };
 }
 
 describe('weir run when the job registry changes after its check', () => {
   it("keeps the job's outcome when its entry cannot be removed at the end, and says so", async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'weir-unregister-'));
-    dirs.push(dir);
-    const job = writeJob(dir);
-    const home = join(dir, 'home');
+    const { job, home } = jobAndHome();
     const unregister = JobRegistry.prototype.unregister;
     vi.spyOn(JobRegistry.prototype, 'unregister').mockImplementation(async function (this: JobRegistry, id) {
-      rmSync(join(home, 'jobs'), { recursive: true });
-      writeFileSync(join(home, 'jobs'), 'not a folder');
+      replaceJobsFolder(home);
       return await unregister.call(this, id);
     });
-    let stderr = '';
-    const io: CliIO = { out: () => undefined, err: (l) => (stderr += l + '\n'), env: { WEIR_HOME: home } };
-    const code = await main(['run', job, '--rest-port', '0'], io);
+    const { code, stderr } = await weirRun(job, home);
     expect(code, stderr).toBe(0);
     expect(stderr).toMatch(
       /\nweir: warning: the job's entry .*\/home\/jobs\/[0-9a-f-]+\.json could not be removed \(.*ENOTDIR.*\); `weir list` may show it until you delete it\n/,
@@ -67,21 +77,10 @@ describe('weir run when the job registry changes after its check', () => {
   });
 
   it('ends with exit code 2 and one line, and closes the REST server', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'weir-register-'));
-    dirs.push(dir);
-    const index = pathToFileURL(join(import.meta.dirname, '../../src/index.ts')).href;
-    const job = join(dir, 'job.ts');
-    writeFileSync(
-      job,
-      `import { defineJob, DiscardingSink } from '${index}';
-export default defineJob({ name: 'unregistered', build(env) { env.fromSequence(1, 10).sinkTo(new DiscardingSink<number>()); } });
-`,
-    );
-    const home = join(dir, 'home');
+    const { job, home } = jobAndHome();
     const register = JobRegistry.prototype.register;
     vi.spyOn(JobRegistry.prototype, 'register').mockImplementation(async function (this: JobRegistry, r) {
-      rmSync(join(home, 'jobs'), { recursive: true });
-      writeFileSync(join(home, 'jobs'), 'not a folder');
+      replaceJobsFolder(home);
       return await register.call(this, r);
     });
     const urls: string[] = [];
@@ -91,9 +90,7 @@ export default defineJob({ name: 'unregistered', build(env) { env.fromSequence(1
       urls.push(started.url);
       return started;
     });
-    let stderr = '';
-    const io: CliIO = { out: () => undefined, err: (l) => (stderr += l + '\n'), env: { WEIR_HOME: home } };
-    const code = await main(['run', job, '--rest-port', '0'], io);
+    const { code, stderr } = await weirRun(job, home);
     expect(code, stderr).toBe(2);
     expect(stderr.trimEnd().split('\n')).toHaveLength(1);
     expect(stderr).toMatch(

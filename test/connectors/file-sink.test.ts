@@ -97,6 +97,28 @@ function crash(subtasks: readonly Subtask[]): void {
 
 const lines = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, k) => `${prefix}-${k}`);
 
+/** The writer id of the first-version files below. */
+const W1 = '0a1b2c3d';
+
+/**
+ * Output of the sink's first version in `dir` (one file committed by its checkpoint 1, one left
+ * pending by checkpoint 2, still named in-progress as v1 named it) and that checkpoint's state.
+ */
+function firstVersionOutput(dir: string): OperatorStateSnapshot {
+  fs.writeFileSync(path.join(dir, `part-1-0-${W1}-0`), 'v1 committed\n');
+  fs.writeFileSync(path.join(dir, `.part-0-${W1}-1.inprogress`), 'v1 pending\n');
+  const pending = {
+    kind: 'pending',
+    temp: `.part-0-${W1}-1.inprogress`,
+    final: `part-2-0-${W1}-1`,
+    checkpointId: 2,
+    subtask: 0,
+  };
+  return {
+    states: [{ name: 'file-sink-pending', mode: 'union', entries: [pending, { kind: 'checkpoint', id: 2 }] }],
+  };
+}
+
 describe('FileSink two-phase commit', () => {
   it('shows nothing before the first checkpoint completes, then exactly what came before its snapshot', async () => {
     const dir = newDir();
@@ -257,27 +279,7 @@ describe('FileSink two-phase commit', () => {
 
   it('refuses it too when the history began in the first version and the copy holds only v1 output', async () => {
     const dirA = newDir();
-    const w = '0a1b2c3d';
-    fs.writeFileSync(path.join(dirA, `part-1-0-${w}-0`), 'v1 committed\n');
-    fs.writeFileSync(path.join(dirA, `.part-0-${w}-1.inprogress`), 'v1 pending\n');
-    const v1: OperatorStateSnapshot = {
-      states: [
-        {
-          name: 'file-sink-pending',
-          mode: 'union',
-          entries: [
-            {
-              kind: 'pending',
-              temp: `.part-0-${w}-1.inprogress`,
-              final: `part-2-0-${w}-1`,
-              checkpointId: 2,
-              subtask: 0,
-            },
-            { kind: 'checkpoint', id: 2 },
-          ],
-        },
-      ],
-    };
+    const v1 = firstVersionOutput(dirA);
     const a = await startAll(dirA, 1, [v1]); // upgraded: a lineage of its own from here on
     const early = await checkpoint(a, 3); // nothing written since: no file of the new lineage
     await complete(a, 3);
@@ -451,29 +453,9 @@ describe('FileSink two-phase commit', () => {
 
   it('restores the state of the first version of the sink', async () => {
     const dir = newDir();
-    const w = '0a1b2c3d';
-    fs.writeFileSync(path.join(dir, `part-1-0-${w}-0`), 'v1 committed\n');
-    fs.writeFileSync(path.join(dir, `.part-0-${w}-1.inprogress`), 'v1 pending\n');
-    fs.writeFileSync(path.join(dir, `part-3-0-${w}-2`), 'v1 after the restored checkpoint\n');
-    fs.writeFileSync(path.join(dir, `.part-0-${w}-3.inprogress`), 'v1 in progress\n');
-    const v1: OperatorStateSnapshot = {
-      states: [
-        {
-          name: 'file-sink-pending',
-          mode: 'union',
-          entries: [
-            {
-              kind: 'pending',
-              temp: `.part-0-${w}-1.inprogress`,
-              final: `part-2-0-${w}-1`,
-              checkpointId: 2,
-              subtask: 0,
-            },
-            { kind: 'checkpoint', id: 2 },
-          ],
-        },
-      ],
-    };
+    const v1 = firstVersionOutput(dir);
+    fs.writeFileSync(path.join(dir, `part-3-0-${W1}-2`), 'v1 after the restored checkpoint\n');
+    fs.writeFileSync(path.join(dir, `.part-0-${W1}-3.inprogress`), 'v1 in progress\n');
     const [s] = await startAll(dir, 1, [v1]);
     expect(visibleLines(dir)).toEqual(['v1 committed', 'v1 pending']);
     expect(hidden(dir)).toEqual([]);
