@@ -689,6 +689,7 @@ export class JobMaster implements JobStatusProvider {
     };
 
     tasks = executor.deploy(this.graph, {
+      jobId: this.jobId,
       restoredState: restore === undefined ? undefined : (v, i) => restore.stateFor(v, i),
       checkpoints: gateway,
     });

@@ -46,6 +46,8 @@ export interface JobExecutionResult {
 
 /** What one deployment of a job starts from, and how its tasks take part in checkpoints. */
 export interface DeploymentOptions {
+  /** The run's id, which operators see (RuntimeContext.jobId); a new one when not given. */
+  readonly jobId?: string;
   /** State per operator of the chain (head first) for subtask `subtask` of `vertex`; undefined: start empty. */
   readonly restoredState?: (
     vertex: JobVertex,
@@ -64,7 +66,7 @@ export class LocalExecutor {
 
   async execute(graph: JobGraph, jobId: string = randomUUID()): Promise<JobExecutionResult> {
     const started = performance.now();
-    const tasks = this.deploy(graph);
+    const tasks = this.deploy(graph, { jobId });
     let failure: unknown;
     const runs = tasks.map((t) =>
       t.run().catch((e: unknown) => {
@@ -82,6 +84,8 @@ export class LocalExecutor {
   /** Creates every task of the graph, connected by channels; `run()` each to start them. */
   deploy(graph: JobGraph, deployment: DeploymentOptions = {}): StreamTask[] {
     const { batchSize, channelCapacity, flushIntervalMs } = this.options;
+    const jobId = deployment.jobId ?? randomUUID();
+    const attemptStartTime = Date.now();
     const scheduler = new Scheduler();
     const signals = new Map<JobVertex, Signal[]>();
     for (const v of graph.vertices)
@@ -179,6 +183,8 @@ export class LocalExecutor {
               parallelism: v.parallelism,
               maxParallelism: node.maxParallelism,
               jobName: graph.jobName,
+              jobId,
+              attemptStartTime,
             },
             combineOutputs(outputs.get(undefined)!),
             node === head ? backend : undefined,

@@ -12,6 +12,25 @@
 // fsynced, renamed to its pending name, directory fsynced. "n complete" (or a later one) renames
 // it to its visible name. Readers see only visible names (they begin with neither `.` nor `_`).
 //
+// A savepoint of a running job commits nothing, and a failover never restores it: the job may
+// fail over to an older checkpoint, whose restore deletes the files the savepoint left pending
+// as newer output, or restart from its beginning. So a savepoint holds its pending files under
+// names of its own, hard links made in its asynchronous part, and lists those:
+//
+//   held         .part-<lineage>-<epoch>-<checkpoint>-<subtask>-<writer>-<seq>.savepoint-<id>
+//   superseded   .part-<lineage>-<epoch>-<checkpoint>-<subtask>-<writer>-<seq>.savepoint-<id>.superseded
+//
+// and every subtask leaves an empty seal, `.savepoint-<lineage>-<epoch>-<id>-<subtask>-<writer>.seal`,
+// listed in its marker entry. A start from the savepoint commits the held files (from either
+// name) in the same directory. A failover's restore, of the newest completed checkpoint, keeps
+// the visible output up to it, so the savepoint's history is still whole: held files after it
+// are only marked superseded (their records are written again here, so a start from the
+// savepoint into another directory must not commit them here; one into this directory still
+// does, and deletes the newer output). A restore that deletes visible output (a fallback, a
+// start from an older point) may delete part of a later savepoint's history: it deletes that
+// savepoint's held files and seals, and a start from it then fails (PendingFileLostError)
+// instead of missing records.
+//
 // - <checkpoint> is the checkpoint whose snapshot closed the file, i.e. the state that holds its
 //   records. (Not the one that committed it: an aborted n is committed by n+1, and a restore from
 //   n must keep it.)
@@ -21,10 +40,15 @@
 //   names its files with the smallest lineage of the restored state, and the state carries the
 //   set of the history's lineages. A restore deletes only files of its own lineages, never those
 //   of another job or run writing to the same directory.
-// - <epoch> counts restores: 0 on a fresh start, restored epoch + 1 after a restore. Checkpoint
-//   ids grow within one attempt but not across restores (a job started from a savepoint numbers
-//   its checkpoints from 1 again), so "newer than the restored checkpoint" is decided on the pair
-//   (epoch, checkpoint), which grows along the history.
+// - <epoch> grows with restores: 0 on a fresh start; after a restore, the restored epoch + 1 or
+//   the attempt's start time in ms, whichever is larger. Checkpoint ids grow within one attempt
+//   but not across restores (a job started from a savepoint numbers its checkpoints from 1 again,
+//   and `--resume` may reuse the id of a savepoint the lost process took), so "newer than the
+//   restored checkpoint" is decided on the pair (epoch, checkpoint), which grows along the
+//   history. The start time makes two attempts that restore the same point (a failover and a
+//   later `--resume`, or two starts from one savepoint) write under different epochs, the later
+//   one larger: so a start from a savepoint of the earlier one removes the later one's output
+//   as newer, instead of taking files of the same epoch and lower ids for its own.
 //
 // Files of the first version of this sink (state entries without `version`) are still read:
 // `.part-<subtask>-<writer>-<seq>.inprogress` (in-progress and pending alike) and visible
@@ -47,8 +71,11 @@ export class PendingFileLostError extends FileSinkError {
 
 /** The name of the sink's union list state. */
 export const STATE_NAME = 'file-sink-pending';
-/** The version of the state entries this code writes; it reads this one and the ones before. */
-export const STATE_VERSION = 2;
+/**
+ * The version of the state entries this code writes; it reads this one and the ones before.
+ * Version 3 added held names (a savepoint's pending entries); 2 added lineages and epochs.
+ */
+export const STATE_VERSION = 3;
 /** The lineage of files written by version 1, whose names have none. */
 export const LEGACY_LINEAGE = 'v1';
 
@@ -57,6 +84,8 @@ const N = '(0|[1-9][0-9]*)';
 const IN_PROGRESS = new RegExp(`^\\.part-(${HEX8})-${N}-${N}-${HEX8}-${N}\\.inprogress$`);
 const PENDING = new RegExp(`^\\.part-(${HEX8})-${N}-${N}-${N}-${HEX8}-${N}\\.pending$`);
 const VISIBLE = new RegExp(`^part-(${HEX8})-${N}-${N}-${N}-${HEX8}-${N}$`);
+const HELD = new RegExp(`^\\.part-(${HEX8})-${N}-${N}-${N}-${HEX8}-${N}\\.savepoint-${N}(\\.superseded)?$`);
+const SEAL = new RegExp(`^\\.savepoint-(${HEX8})-${N}-${N}-${N}-${HEX8}\\.seal$`);
 const V1_IN_PROGRESS = /^\.part-(\d+)-[0-9a-f]+-\d+\.inprogress$/;
 const V1_VISIBLE = /^part-(\d+)-(\d+)-[0-9a-f]+-\d+$/;
 const LINEAGE = new RegExp(`^${HEX8}$`);
@@ -81,15 +110,45 @@ export function pendingName(o: PartOwner, seq: number, checkpointId: number): st
   return `.${visibleName(o, seq, checkpointId)}.pending`;
 }
 
+/** The name under which savepoint `savepointId` holds the file that becomes `final`. */
+export function heldName(final: string, savepointId: number): string {
+  return `.${final}.savepoint-${savepointId}`;
+}
+
+const SUPERSEDED = '.superseded';
+
+/** The seal subtask `o.subtask` leaves for savepoint `savepointId`. */
+export function sealName(o: PartOwner, savepointId: number): string {
+  return `.savepoint-${o.lineage}-${o.epoch}-${savepointId}-${o.subtask}-${o.writer}.seal`;
+}
+
+/** The name a held file gets when its records are written again (see above). */
+export function supersededName(held: string): string {
+  return held + SUPERSEDED;
+}
+
+/**
+ * The names a restored pending entry's file may have before it is committed: its pending (or
+ * held) name, and for a held one also its superseded name.
+ */
+export function uncommittedNames(p: PendingEntry): string[] {
+  const f = parsePartName(p.temp);
+  return f?.kind === 'held' && !f.superseded ? [p.temp, supersededName(p.temp)] : [p.temp];
+}
+
 /** What a file name says, for the sink's own names; anything else is not the sink's. */
 export type PartFile =
   | { readonly kind: 'in-progress'; readonly subtask: number }
   | {
-      readonly kind: 'pending' | 'visible';
+      readonly kind: 'pending' | 'visible' | 'held' | 'seal';
       readonly lineage: string;
       readonly epoch: number;
       readonly checkpointId: number;
       readonly subtask: number;
+      /** For a held file or a seal: the savepoint that holds it (at the file's epoch). */
+      readonly savepointId?: number;
+      /** For a held file: marked superseded. */
+      readonly superseded?: boolean;
     };
 
 export function parsePartName(name: string): PartFile | undefined {
@@ -97,6 +156,27 @@ export function parsePartName(name: string): PartFile | undefined {
   if (m !== null) return { kind: 'in-progress', subtask: Number(m[3]) };
   m = V1_IN_PROGRESS.exec(name);
   if (m !== null) return { kind: 'in-progress', subtask: Number(m[1]) };
+  m = HELD.exec(name);
+  if (m !== null)
+    return {
+      kind: 'held',
+      lineage: m[1]!,
+      epoch: Number(m[2]),
+      checkpointId: Number(m[3]),
+      subtask: Number(m[4]),
+      savepointId: Number(m[6]),
+      superseded: m[7] !== undefined,
+    };
+  m = SEAL.exec(name);
+  if (m !== null)
+    return {
+      kind: 'seal',
+      lineage: m[1]!,
+      epoch: Number(m[2]),
+      checkpointId: Number(m[3]),
+      subtask: Number(m[4]),
+      savepointId: Number(m[3]),
+    };
   m = PENDING.exec(name) ?? VISIBLE.exec(name);
   if (m !== null)
     return {
@@ -144,6 +224,8 @@ export interface MarkerEntry {
    * fork, a move) leaves the snapshot's pending files to that directory.
    */
   readonly dir?: string;
+  /** A savepoint's: the seal this subtask left in `dir` (version 3). */
+  readonly seal?: string;
 }
 
 export type SinkStateEntry = PendingEntry | MarkerEntry;
@@ -158,6 +240,8 @@ export interface RestoredSinkState {
   readonly pending: readonly PendingEntry[];
   /** Where the pending files are; undefined for state that did not record it. */
   readonly dir?: string | undefined;
+  /** A savepoint's seals: the directory holds its history only while they are there. */
+  readonly seals: readonly string[];
 }
 
 /**
@@ -170,6 +254,11 @@ export function decodeRestoredState(entries: readonly unknown[]): RestoredSinkSt
   let checkpointId = -1;
   let epoch = 0;
   let dir: string | undefined;
+  const seals = new Set<string>();
+  // Versions first: a newer weir's entries may not parse here, and that is the error to give.
+  for (const e of entries)
+    if (isRecord(e) && e.kind === 'checkpoint' && isCount(e.version) && e.version > STATE_VERSION)
+      throw newerState(e.version);
   for (const e of entries) {
     if (isPendingEntry(e)) {
       pending.push(e);
@@ -178,10 +267,6 @@ export function decodeRestoredState(entries: readonly unknown[]): RestoredSinkSt
     if (!isRecord(e) || e.kind !== 'checkpoint' || !isCount(e.id)) throw badState(e);
     const version = e.version ?? 1;
     if (!isCount(version) || version < 1) throw badState(e);
-    if (version > STATE_VERSION)
-      throw new FileSinkError(
-        `file sink state was written by a newer weir (format version ${version}; this one reads versions up to ${STATE_VERSION}); restore it with that version`,
-      );
     checkpointId = Math.max(checkpointId, e.id);
     if (version === 1) {
       lineages.add(LEGACY_LINEAGE);
@@ -194,6 +279,10 @@ export function decodeRestoredState(entries: readonly unknown[]): RestoredSinkSt
       if (typeof e.dir !== 'string' || e.dir.length === 0) throw badState(e);
       dir ??= e.dir;
     }
+    if (e.seal !== undefined) {
+      if (typeof e.seal !== 'string' || parsePartName(e.seal)?.kind !== 'seal') throw badState(e);
+      seals.add(e.seal);
+    }
   }
   if (checkpointId < 0) {
     if (pending.length > 0)
@@ -204,7 +293,14 @@ export function decodeRestoredState(entries: readonly unknown[]): RestoredSinkSt
   }
   // Each file is listed by the one subtask that closed it; a duplicate would do no harm either.
   const unique = new Map(pending.map((p) => [p.temp, p]));
-  return { checkpointId, epoch, lineages: [...lineages].sort(), pending: [...unique.values()], dir };
+  return {
+    checkpointId,
+    epoch,
+    lineages: [...lineages].sort(),
+    pending: [...unique.values()],
+    dir,
+    seals: [...seals],
+  };
 }
 
 /** The names and the state a writer uses from its start on. */
@@ -215,12 +311,24 @@ export interface WriterHistory {
   readonly lineages: readonly string[];
 }
 
-/** A fresh start begins a lineage (`fresh`, random); a restore continues the restored one. */
-export function startHistory(restored: RestoredSinkState | undefined, fresh: string): WriterHistory {
+/**
+ * A fresh start begins a lineage (`fresh`, random); a restore continues the restored one at the
+ * next epoch (see above; `attemptStartTime` is the same at every subtask of an attempt).
+ */
+export function startHistory(
+  restored: RestoredSinkState | undefined,
+  fresh: string,
+  attemptStartTime = 0,
+): WriterHistory {
   if (restored === undefined) return { lineage: fresh, epoch: 0, lineages: [fresh] };
   const own = restored.lineages.find((l) => l !== LEGACY_LINEAGE) ?? fresh;
   const lineages = restored.lineages.includes(own) ? restored.lineages : [...restored.lineages, own].sort();
-  return { lineage: own, epoch: restored.epoch + 1, lineages };
+  return { lineage: own, epoch: nextEpoch(restored.epoch, attemptStartTime), lineages };
+}
+
+/** The epoch of an attempt that continues a history at `epoch`. */
+export function nextEpoch(epoch: number, attemptStartTime = 0): number {
+  return Math.max(epoch + 1, Number.isSafeInteger(attemptStartTime) ? attemptStartTime : 0);
 }
 
 export interface StartPlan {
@@ -228,10 +336,13 @@ export interface StartPlan {
   readonly commit: readonly PendingEntry[];
   /** Names to delete. */
   readonly remove: readonly string[];
+  /** Held files to rename to their superseded names. */
+  readonly supersede: readonly string[];
 }
 
 /**
- * What subtask `subtask` of `parallelism` commits and deletes before it writes anything.
+ * What subtask `subtask` of `parallelism` commits, deletes and marks superseded before it writes
+ * anything.
  *
  * The rule that keeps concurrently starting subtasks from racing: every file name carries the
  * index of the subtask that wrote it, and new subtask i deals only with files (and restored
@@ -240,40 +351,98 @@ export interface StartPlan {
  * it creates any; no subtask can delete a file of another subtask of its own attempt.
  *
  * Fresh start (nothing restored): delete in-progress files (of any lineage and version; no
- * checkpoint ever refers to one). Pending and visible files are left alone: a pending file may
- * belong to a retained checkpoint of another run, a visible one is output.
+ * checkpoint ever refers to one). Pending, held and visible files are left alone: a pending or
+ * held file may belong to a retained checkpoint or a savepoint of another run, a visible one is
+ * output.
  *
  * Restore from checkpoint r at epoch e, with lineages L:
  * - commit the pending files of r;
  * - delete in-progress files, and pending files of L, that r does not list;
  * - delete visible files of L whose (epoch, checkpoint) is after (e, r): their records come
  *   after r and will be written again (weir falls back to an older checkpoint when the newest is
- *   damaged). Visible files of other lineages are never touched.
+ *   damaged). Visible files of other lineages are never touched;
+ * - held files and seals of L of savepoints after (e, r): a savepoint holds every file its
+ *   history has not committed, so while the directory keeps the visible output up to r, it still
+ *   holds that savepoint's whole history, and its held files are only marked superseded. A
+ *   restore of the newest completed checkpoint (a failover) deletes no visible file. One that
+ *   does (a fallback, a start from an older savepoint) may delete part of a later savepoint's
+ *   history: then the subtask that deletes one deletes the held files and seals of every later
+ *   savepoint too (of every subtask index: no attempt takes a savepoint before every subtask has
+ *   started), so that a start from it fails with PendingFileLostError instead of missing records.
+ *   So does one that commits a superseded file (a start from a savepoint after a failover to a
+ *   point before it): that file's records were written again by a later attempt, whose
+ *   savepoints would take it for their own history.
  */
 export function planStart(
   subtask: number,
   parallelism: number,
   restored: RestoredSinkState | undefined,
   names: readonly string[],
+  { keepPending = false }: { keepPending?: boolean } = {},
 ): StartPlan {
   const mine = (s: number): boolean => s % parallelism === subtask;
   const commit = restored?.pending.filter((p) => mine(p.subtask)) ?? [];
-  const listed = new Set(restored?.pending.map((p) => p.temp));
+  const listed = new Set([
+    ...(restored?.pending.flatMap(uncommittedNames) ?? []),
+    ...(restored?.seals ?? []),
+  ]);
   const ours = new Set(restored?.lineages);
+  const after = (epoch: number, id: number): boolean =>
+    restored !== undefined &&
+    (epoch > restored.epoch || (epoch === restored.epoch && id > restored.checkpointId));
   const remove: string[] = [];
+  const supersede: string[] = [];
+  /** Held files of L of savepoints after the restored point, of any subtask index. */
+  const later: string[] = [];
+  let deletesOutput = false;
   for (const name of names) {
     const f = parsePartName(name);
-    if (f === undefined || !mine(f.subtask) || listed.has(name)) continue;
+    if (f === undefined || listed.has(name)) continue;
+    if (f.kind === 'held' || f.kind === 'seal') {
+      if (!ours.has(f.lineage) || !after(f.epoch, f.savepointId!)) continue;
+      later.push(name);
+      if (f.kind === 'held' && mine(f.subtask) && f.superseded !== true) supersede.push(name);
+      continue;
+    }
+    if (!mine(f.subtask)) continue;
     if (f.kind === 'in-progress') remove.push(name);
     else if (restored === undefined || !ours.has(f.lineage)) continue;
-    else if (f.kind === 'pending') remove.push(name);
-    else if (
-      f.epoch > restored.epoch ||
-      (f.epoch === restored.epoch && f.checkpointId > restored.checkpointId)
-    )
+    else if (f.kind === 'pending') {
+      if (!keepPending) remove.push(name);
+    } else if (after(f.epoch, f.checkpointId)) {
       remove.push(name);
+      deletesOutput = true;
+    }
   }
-  return { commit, remove };
+  // Committing a superseded file makes output of a branch visible again after a later branch
+  // began before it: that branch's savepoints no longer fit this directory either.
+  const present = new Set(names);
+  const revives = commit.some(
+    (p) =>
+      !present.has(p.final) &&
+      uncommittedNames(p)
+        .slice(1)
+        .some((n) => present.has(n)),
+  );
+  if (!deletesOutput && !revives) return { commit, remove, supersede };
+  // Both names of a held file: another subtask may be marking it superseded meanwhile.
+  for (const name of later) {
+    remove.push(name);
+    if (parsePartName(name)?.kind === 'held' && !name.endsWith(SUPERSEDED)) remove.push(supersededName(name));
+  }
+  return { commit, remove, supersede: [] };
+}
+
+/**
+ * The point a restart with nothing to restore starts from when the run's earlier attempts began
+ * `earlier` (a run's attempts restart from the beginning only while none of its checkpoints has
+ * completed): before every file of its lineages. Planned as a restore of that point, with
+ * `keepPending` (a checkpoint completing while the job failed may still be restored after a
+ * crash, and list them), it supersedes the held files of the earlier attempts' savepoints, whose
+ * records the restart writes again; the restart continues the lineage at the next epoch.
+ */
+export function restartPoint(earlier: WriterHistory): RestoredSinkState {
+  return { checkpointId: 0, epoch: -1, lineages: earlier.lineages, pending: [], seals: [] };
 }
 
 /**
@@ -304,6 +473,7 @@ export function snapshotEntries(
   checkpointId: number,
   history: WriterHistory,
   dir?: string,
+  seal?: string,
 ): SinkStateEntry[] {
   const out: SinkStateEntry[] = pending.map((p) => ({
     kind: 'pending',
@@ -319,6 +489,7 @@ export function snapshotEntries(
     epoch: history.epoch,
     lineages: [...history.lineages],
     ...(dir === undefined ? {} : { dir }),
+    ...(seal === undefined ? {} : { seal }),
   });
   return out;
 }
@@ -345,7 +516,15 @@ function isPendingEntry(v: unknown): v is PendingEntry {
   const f = parsePartName(final);
   if (t === undefined || t.kind === 'visible' || f?.kind !== 'visible' || t.subtask !== subtask)
     throw badState(v);
+  if (t.kind === 'held' && (t.superseded === true || !temp.startsWith(`.${final}.savepoint-`)))
+    throw badState(v);
   return true;
+}
+
+function newerState(version: number): FileSinkError {
+  return new FileSinkError(
+    `file sink state was written by a newer weir (format version ${version}; this one reads versions up to ${STATE_VERSION}); restore it with that version`,
+  );
 }
 
 function badState(entry: unknown): FileSinkError {

@@ -4,7 +4,18 @@
 // part); "checkpoint complete" renames every pending file up to n to its visible name. The names,
 // the state and the restore rule are in file-sink-protocol.ts.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import {
+  copyFile,
+  link,
+  mkdir,
+  open,
+  readdir,
+  rename,
+  stat,
+  unlink,
+  type FileHandle,
+} from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ListStateDescriptor } from '../state/descriptors.js';
 import type { ListState } from '../state/state.js';
@@ -18,14 +29,20 @@ import { formatRecord } from './format-record.js';
 import {
   decodeRestoredState,
   FileSinkError,
+  heldName,
   holdsHistoryOf,
   inProgressName,
   PendingFileLostError,
   pendingName,
+  nextEpoch,
   planStart,
+  restartPoint,
+  sealName,
   snapshotEntries,
   startHistory,
   STATE_NAME,
+  supersededName,
+  uncommittedNames,
   visibleName,
   type PartOwner,
   type PendingEntry,
@@ -62,6 +79,13 @@ export class FileSink<T> implements Sink<T> {
   private readonly format: (record: T) => string;
   private readonly bufferSize: number;
   readonly stateful = true;
+  /**
+   * What the latest writer of each run, operator and subtask began (per operator: one sink
+   * object may serve several): a restart with no checkpoint to restore continues that history
+   * instead of beginning another, so that a start from a savepoint of an earlier attempt can
+   * tell the restart's output from its own (file-sink-protocol.ts, restartPoint).
+   */
+  private readonly attempts = new Map<string, { last?: WriterHistory }>();
 
   constructor(dir: string, options: FileSinkOptions<T> = {}) {
     if (typeof dir !== 'string' || dir.length === 0)
@@ -80,7 +104,10 @@ export class FileSink<T> implements Sink<T> {
     } catch (e) {
       throw ioError(`cannot create its directory ${this.dir}`, e);
     }
-    return new FileSinkWriter<T>(this.dir, ctx.subtaskIndex, this.format, this.bufferSize);
+    const key = `${ctx.jobId}/${ctx.operatorId}/${ctx.subtaskIndex}`;
+    let attempts = this.attempts.get(key);
+    if (attempts === undefined) this.attempts.set(key, (attempts = {}));
+    return new FileSinkWriter<T>(this.dir, ctx.subtaskIndex, this.format, this.bufferSize, attempts);
   }
 }
 
@@ -112,6 +139,12 @@ class FileSinkWriter<T> implements SinkWriter<T> {
   /** The last data write; writes are chained so that they never overlap. */
   private tail: Promise<void> = Promise.resolve();
   private pending: PendingPart[] = [];
+  /**
+   * Held names and seal per savepoint of this writer, and their links being made. The held names
+   * are removed once that savepoint is committed (a stop); with its seal, once it is aborted (no
+   * savepoint to start from).
+   */
+  private readonly held = new Map<number, { names: string[]; seal: string; linked: Promise<void> }>();
   /** The first I/O failure: the writer is broken, the task must fail and restore. */
   private failure: unknown;
   private closed = false;
@@ -121,6 +154,8 @@ class FileSinkWriter<T> implements SinkWriter<T> {
     private readonly subtask: number,
     private readonly format: (record: T) => string,
     private readonly bufferSize: number,
+    /** The history the run's previous writer of this subtask began (see FileSink.attempts). */
+    private readonly attempts: { last?: WriterHistory },
   ) {}
 
   async initializeState(ctx: FunctionInitializationContext): Promise<void> {
@@ -151,7 +186,7 @@ class FileSinkWriter<T> implements SinkWriter<T> {
           restored.dir,
           restored.pending.filter((p) => p.subtask % ctx.parallelism === this.subtask),
         );
-        restored = { ...restored, pending: [] };
+        restored = { ...restored, pending: [], seals: [] };
       }
     }
     // Every subtask sees every pending entry (union state): each checks them all before it
@@ -160,12 +195,22 @@ class FileSinkWriter<T> implements SinkWriter<T> {
     if (restored !== undefined) {
       const listed = new Set(names);
       for (const p of restored.pending) await this.checkPending(p, listed);
+      for (const seal of restored.seals) await this.checkSeal(seal, restored.checkpointId, listed);
     }
-    const plan = planStart(this.subtask, ctx.parallelism, restored, names);
+    const earlier = restored === undefined ? this.attempts.last : undefined;
+    const plan =
+      earlier === undefined
+        ? planStart(this.subtask, ctx.parallelism, restored, names)
+        : planStart(this.subtask, ctx.parallelism, restartPoint(earlier), names, { keepPending: true });
     for (const p of plan.commit) await this.commit(p);
     for (const name of plan.remove) await this.remove(name);
-    if (plan.commit.length > 0 || plan.remove.length > 0) await syncDirectory(this.dir);
-    this.history = startHistory(restored, randomBytes(4).toString('hex'));
+    for (const name of plan.supersede) await this.supersede(name);
+    if (plan.commit.length + plan.remove.length + plan.supersede.length > 0) await syncDirectory(this.dir);
+    this.history =
+      earlier === undefined
+        ? startHistory(restored, randomBytes(4).toString('hex'), ctx.attemptStartTime)
+        : { ...earlier, epoch: nextEpoch(earlier.epoch, ctx.attemptStartTime) };
+    this.attempts.last = this.history;
     this.state = state;
     state.update([]);
   }
@@ -189,7 +234,8 @@ class FileSinkWriter<T> implements SinkWriter<T> {
    * Pre-commit: the current file becomes pending for this checkpoint and later records go to a
    * new one. The state is updated before this returns; the promise (flush, fsync, rename, fsync
    * the directory) is the checkpoint's asynchronous part. It also waits for the pre-commits of
-   * earlier snapshots, since the state lists their files too.
+   * earlier snapshots, since the state lists their files too. A savepoint lists every pending
+   * file under a held name, linked in its asynchronous part (file-sink-protocol.ts).
    */
   snapshotState(ctx: FunctionSnapshotContext): Promise<void> {
     const history = this.history;
@@ -224,25 +270,55 @@ class FileSinkWriter<T> implements SinkWriter<T> {
         ready,
       });
     }
-    state.update(snapshotEntries(this.pending, id, history, resolve(this.dir)));
-    return Promise.all([flushed, ...this.pending.map((p) => p.ready)]).then(ignore);
+    const ready = Promise.all([flushed, ...this.pending.map((p) => p.ready)]).then(ignore);
+    if (ctx.isSavepoint !== true) {
+      state.update(snapshotEntries(this.pending, id, history, resolve(this.dir)));
+      return ready;
+    }
+    const held = this.pending.map((p) => ({ ...p, temp: heldName(p.final, id) }));
+    const seal = sealName(this.owner(), id);
+    state.update(snapshotEntries(held, id, history, resolve(this.dir), seal));
+    const files = [...this.pending];
+    const linked = ready.then(() => this.hold(files, id, seal));
+    this.held.set(id, { names: held.map((h) => h.temp), seal, linked: linked.catch(ignore) });
+    return linked;
   }
 
-  /** Commits every pending file of a checkpoint up to `checkpointId`. */
+  /**
+   * Commits every pending file of a checkpoint up to `checkpointId`. A savepoint told complete
+   * (stop with savepoint) is committed: no restore of an older checkpoint follows, so its held
+   * names are removed.
+   */
   async notifyCheckpointComplete(checkpointId: number): Promise<void> {
     const ready = this.pending.filter((p) => p.checkpointId <= checkpointId);
-    if (ready.length === 0) return;
+    const held = this.held.get(checkpointId);
+    this.held.delete(checkpointId);
+    if (ready.length === 0 && held === undefined) return;
     for (const p of ready) {
       // Resolved already in a job (the checkpoint was acknowledged after it), unless it failed.
       await p.ready;
       await this.commit(p);
     }
+    if (held !== undefined) await this.release(held.linked, held.names);
     await syncDirectory(this.dir);
     this.pending = this.pending.filter((p) => !ready.includes(p));
   }
 
-  /** Aborted checkpoints' files stay pending; a later complete checkpoint commits them. */
-  notifyCheckpointAborted(): void {}
+  /**
+   * Aborted checkpoints' files stay pending; a later complete checkpoint commits them. An aborted
+   * savepoint's folder is removed, so nothing can start from it: its held names go.
+   */
+  async notifyCheckpointAborted(checkpointId: number): Promise<void> {
+    const held = this.held.get(checkpointId);
+    if (held === undefined) return;
+    this.held.delete(checkpointId);
+    await this.release(held.linked, [...held.names, held.seal]);
+  }
+
+  private async release(linked: Promise<void>, names: readonly string[]): Promise<void> {
+    await linked;
+    for (const name of names) await this.remove(name);
+  }
 
   async finish(): Promise<void> {
     if (this.failure !== undefined) throw this.failure;
@@ -336,25 +412,83 @@ class FileSinkWriter<T> implements SinkWriter<T> {
     await syncDirectory(this.dir);
   }
 
+  /**
+   * Links the files a savepoint lists to its held names and leaves its seal. A file may be
+   * committed meanwhile (by an earlier checkpoint's completion); where hard links are not
+   * supported, it is copied.
+   */
+  private async hold(files: readonly PendingEntry[], savepointId: number, seal: string): Promise<void> {
+    try {
+      await (await open(join(this.dir, seal), 'w')).close();
+    } catch (e) {
+      throw ioError(`cannot create ${join(this.dir, seal)}`, e);
+    }
+    for (const p of files) {
+      const to = join(this.dir, heldName(p.final, savepointId));
+      let from = join(this.dir, p.temp);
+      try {
+        try {
+          await link(from, to);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+          from = join(this.dir, p.final);
+          await link(from, to);
+        }
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EMLINK' && code !== 'EXDEV')
+          throw ioError(`cannot hold ${from} for savepoint ${savepointId}`, e);
+        await copyDurably(from, to).catch((c: unknown) => {
+          throw ioError(`cannot hold ${from} for savepoint ${savepointId}`, c);
+        });
+      }
+    }
+    await syncDirectory(this.dir);
+  }
+
   /** PendingFileLostError unless `p` is here, pending or committed (by another subtask meanwhile, too). */
   private async checkPending(p: PendingEntry, listed: ReadonlySet<string>): Promise<void> {
-    if (listed.has(p.temp) || listed.has(p.final)) return;
-    // A listing may miss a name being renamed: look again, the pending name first.
-    if ((await present(join(this.dir, p.temp))) || (await present(join(this.dir, p.final)))) return;
+    const names = uncommittedNames(p);
+    if (names.some((n) => listed.has(n)) || listed.has(p.final)) return;
+    // A listing may miss a name being renamed: look again, the uncommitted names first.
+    for (const n of [...names, p.final]) if (await present(join(this.dir, n))) return;
     throw lost(join(this.dir, p.temp), p);
+  }
+
+  /** PendingFileLostError unless the seal of the restored savepoint is here (see file-sink-protocol.ts). */
+  private async checkSeal(seal: string, savepointId: number, listed: ReadonlySet<string>): Promise<void> {
+    if (listed.has(seal) || (await present(join(this.dir, seal)))) return;
+    throw new PendingFileLostError(
+      `file sink: ${this.dir} no longer holds all the output savepoint ${savepointId} builds on ` +
+        `(its mark ${seal} was removed when a start from an earlier point deleted newer output); ` +
+        'start from a later savepoint or checkpoint, or into another directory',
+    );
   }
 
   /** Renames a pending file to its visible name; one already renamed (by an earlier attempt) is fine. */
   private async commit(p: PendingEntry): Promise<void> {
-    const from = join(this.dir, p.temp);
-    const to = join(this.dir, p.final);
-    try {
-      await rename(from, to);
-      return;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(`cannot commit ${from}`, e);
+    const names = uncommittedNames(p);
+    for (const name of names) {
+      const from = join(this.dir, name);
+      try {
+        await rename(from, join(this.dir, p.final));
+        // A held name and a committed file are links to one file, which rename leaves as they are.
+        if (names.length > 1) await this.remove(name);
+        return;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(`cannot commit ${from}`, e);
+      }
     }
-    if (!(await present(to))) throw lost(from, p);
+    if (!(await present(join(this.dir, p.final)))) throw lost(join(this.dir, p.temp), p);
+  }
+
+  private async supersede(name: string): Promise<void> {
+    const from = join(this.dir, name);
+    try {
+      await rename(from, join(this.dir, supersededName(name)));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(`cannot mark ${from} superseded`, e);
+    }
   }
 
   private async remove(name: string): Promise<void> {
@@ -384,6 +518,17 @@ async function commitElsewhere(dir: string, pending: readonly PendingEntry[]): P
     }
   }
   if (renamed) await syncDirectory(dir);
+}
+
+/** Copies `from` to the new file `to` and syncs it. */
+async function copyDurably(from: string, to: string): Promise<void> {
+  await copyFile(from, to, constants.COPYFILE_EXCL);
+  const handle = await open(to, 'r+');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
 
 function present(path: string): Promise<boolean> {

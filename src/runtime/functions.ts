@@ -13,6 +13,13 @@ export interface Collector<T> {
 /** What a function can learn about where it runs, and (on a keyed stream) its keyed state. */
 export interface RuntimeContext extends KeyedStateStore {
   readonly jobName: string;
+  /**
+   * The id of the job's run (Flink's job id): the same across its restarts, and across
+   * `--resume`; a new one for a run started afresh or from a savepoint.
+   */
+  readonly jobId: string;
+  /** The operator's id in the job graph: its uid's hash, or derived from its place in the graph. */
+  readonly operatorId: string;
   readonly operatorName: string;
   readonly uid: string | undefined;
   readonly subtaskIndex: number;
@@ -34,11 +41,23 @@ export interface FunctionInitializationContext {
   readonly operatorStateStore: OperatorStateStore;
   readonly subtaskIndex: number;
   readonly parallelism: number;
+  /**
+   * When this attempt of the job (a start, a restart, a resume) was deployed, in ms since the
+   * epoch: the same for every subtask of the attempt, and later for a later attempt while the
+   * clock does not go back. Absent where no job deploys the function (a test calling it).
+   */
+  readonly attemptStartTime?: number;
 }
 
 export interface FunctionSnapshotContext {
   readonly checkpointId: number;
   readonly timestamp: number;
+  /**
+   * True for a savepoint: the user's snapshot, which a failover never restores, so what a sink
+   * pre-commits for it must outlive a restore of an older checkpoint (`-s` may start from it
+   * later). Absent or false for a checkpoint.
+   */
+  readonly isSavepoint?: boolean;
 }
 
 /**

@@ -31,8 +31,11 @@ import type { OutputTag } from './output-tag.js';
 
 export interface OperatorInfo extends OperatorIdentity {
   readonly jobName: string;
+  readonly jobId: string;
   readonly operatorId: string;
   readonly maxParallelism: number;
+  /** When this attempt of the job was deployed (ms since the epoch), the same for all its tasks. */
+  readonly attemptStartTime?: number;
 }
 
 /** The state one operator subtask hands to a snapshot and gets back on restore. */
@@ -131,6 +134,7 @@ export abstract class StreamOperator<IN = unknown, OUT = unknown> {
         operatorStateStore: this.operatorState,
         subtaskIndex: this.info.subtaskIndex,
         parallelism: this.info.parallelism,
+        ...(this.info.attemptStartTime === undefined ? {} : { attemptStartTime: this.info.attemptStartTime }),
       });
     }
   }
@@ -216,11 +220,12 @@ export abstract class StreamOperator<IN = unknown, OUT = unknown> {
     checkpointId: number,
     timestamp: number,
     withKeyedState = true,
+    isSavepoint = false,
   ): OperatorSnapshotParts {
     const fn = this.fnObject();
     let pending: Promise<void> | undefined;
     if (typeof fn?.snapshotState === 'function') {
-      const r: unknown = fn.snapshotState({ checkpointId, timestamp });
+      const r: unknown = fn.snapshotState({ checkpointId, timestamp, isSavepoint });
       if (r instanceof Promise) pending = r;
     }
     return {
@@ -274,6 +279,8 @@ function createRuntimeContext(
   type B = HeapKeyedStateBackend;
   return {
     jobName: info.jobName,
+    jobId: info.jobId,
+    operatorId: info.operatorId,
     operatorName: info.name,
     uid: info.uid,
     subtaskIndex: info.subtaskIndex,

@@ -477,7 +477,9 @@ export class StreamTask {
     const persist = gateway.persistState || barrier.type === 'savepoint';
     for (const op of this.setup.operators) {
       try {
-        parts.push(op.snapshotForCheckpoint(barrier.id, barrier.timestamp, persist));
+        parts.push(
+          op.snapshotForCheckpoint(barrier.id, barrier.timestamp, persist, barrier.type === 'savepoint'),
+        );
       } catch (e) {
         for (const p of parts) p.keyed?.release();
         throw attribute(e, op.info, 'snapshotState');

@@ -2,6 +2,7 @@
 // records in, output and state out, snapshot and restore, and no job, task or channel around it.
 // The harness does what a task does around an operator (key scoping, error attribution, the
 // per-subtask copy of the function) so that what passes here behaves the same in a job.
+import { randomUUID } from 'node:crypto';
 import { generatedOperatorId, operatorIdFromUid } from '../graph/operator-id.js';
 import type {
   Collector,
@@ -160,6 +161,7 @@ function compile(options: HarnessOptions, defaultName: string): CompiledOptions 
       parallelism,
       maxParallelism,
       jobName: options.jobName ?? 'test job',
+      jobId: randomUUID(), // each harness a run of its own
     },
   };
 }

@@ -82,6 +82,18 @@ class DeclineFirstSnapshot implements ProcessFunction<string, string> {
   }
 }
 
+/** Passes records on; throws once when `armed` is set (and disarms it): a failover. */
+class FailWhenArmed implements ProcessFunction<string, string> {
+  constructor(private readonly trigger: { armed: boolean }) {}
+  processElement(line: string, _ctx: unknown, out: Collector<string>): void {
+    if (this.trigger.armed) {
+      this.trigger.armed = false;
+      throw new Error('task failure (injected)');
+    }
+    out.collect(line);
+  }
+}
+
 interface JobOptions {
   parallelism: number;
   out: string;
@@ -90,6 +102,8 @@ interface JobOptions {
   restoreFrom?: string;
   onStart?: (master: JobMaster) => void;
   declineFirst?: boolean;
+  /** Adds a FailWhenArmed before the sink and a restart strategy that restarts at once. */
+  failure?: { armed: boolean };
 }
 
 function buildJob(o: JobOptions): StreamExecutionEnvironment {
@@ -98,7 +112,9 @@ function buildJob(o: JobOptions): StreamExecutionEnvironment {
     env.enableCheckpointing(o.checkpointMs);
     env.checkpointConfig.setCheckpointStorage(tmp('chk'));
   }
-  env.setRestartStrategy({ type: 'none' });
+  env.setRestartStrategy(
+    o.failure === undefined ? { type: 'none' } : { type: 'fixed-delay', attempts: 1, delayMs: 0 },
+  );
   let counted = env
     .fromSequence(1, RECORDS)
     .setParallelism(1) // one order per key in every run, so outputs compare line for line
@@ -108,6 +124,7 @@ function buildJob(o: JobOptions): StreamExecutionEnvironment {
     .uid('count');
   if (o.hold === true) counted = counted.process(new HoldUntilEnd()).uid('hold');
   if (o.declineFirst === true) counted = counted.process(new DeclineFirstSnapshot()).uid('decline');
+  if (o.failure !== undefined) counted = counted.process(new FailWhenArmed(o.failure)).uid('fail');
   counted.sinkTo(new FileSink<string>(o.out)).uid('sink');
   return env;
 }
@@ -279,6 +296,37 @@ describe('savepoint of a running job', () => {
       counts.sort((a, b) => a - b);
       counts.forEach((c, i) => expect(c).toBe(counts[0]! + i));
     }
+  });
+
+  it.each([
+    ['checkpoints off: the restart starts from the beginning', undefined],
+    ['checkpoints every 20 ms: the restart restores the newest checkpoint', 20],
+  ])('stays a start point for its output folder after the job fails over (%s)', async (_, checkpointMs) => {
+    const out = tmp('out');
+    const failure = { armed: false };
+    let master!: JobMaster;
+    let view: SavepointRequestView | undefined;
+    await runJob({
+      parallelism: 2,
+      out,
+      failure,
+      ...(checkpointMs === undefined ? {} : { checkpointMs }),
+      onStart: (m) => {
+        master = m;
+        whenRecordsIn(RECORDS / 3, (mm) => {
+          view = mm.triggerSavepoint();
+          void settled(mm, view).then(() => (failure.armed = true));
+        })(m);
+      },
+    });
+    expect(master.status().restarts).toBe(1);
+    const final = await settled(master, view!);
+    expect(final.status).toBe('completed');
+    expect(visibleLines(out).join('\n')).toBe((await straightRun()).join('\n'));
+    // Started from the savepoint in the same folder, the job commits what the savepoint holds
+    // and replaces everything the first run wrote after it: the straight run again.
+    await runJob({ parallelism: 3, out, restoreFrom: final.path! });
+    expect(visibleLines(out).join('\n')).toBe((await straightRun()).join('\n'));
   });
 
   it('that fails leaves the job running and says why', async () => {

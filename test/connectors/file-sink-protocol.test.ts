@@ -3,15 +3,19 @@
 import { describe, expect, it } from 'vitest';
 import {
   decodeRestoredState,
+  heldName,
   inProgressName,
   holdsHistoryOf,
   LEGACY_LINEAGE,
   parsePartName,
   pendingName,
   planStart,
+  sealName,
   snapshotEntries,
   startHistory,
   STATE_VERSION,
+  supersededName,
+  uncommittedNames,
   visibleName,
   type PartOwner,
   type RestoredSinkState,
@@ -35,12 +39,13 @@ const restoredAt = (checkpointId: number, epoch: number, over: Partial<RestoredS
   epoch,
   lineages: [A, B],
   pending: [],
+  seals: [],
   ...over,
 });
 
 describe('holdsHistoryOf', () => {
   it("takes a directory for the snapshot's output when it holds a file of its lineages up to it", () => {
-    const restored = { checkpointId: 5, epoch: 1, lineages: [A], pending: [] };
+    const restored = { checkpointId: 5, epoch: 1, lineages: [A], pending: [], seals: [] };
     const at = (epoch: number, id: number): string => visibleName(owner(0, A, epoch), 0, id);
     expect(holdsHistoryOf(restored, [at(1, 5)])).toBe(true);
     expect(holdsHistoryOf(restored, [at(0, 9)])).toBe(true);
@@ -66,9 +71,35 @@ describe('file sink names', () => {
       [visibleName(o, 7, 41), 'visible'],
     ] as const)
       expect(parsePartName(name)).toEqual({ kind, lineage: A, epoch: 2, checkpointId: 41, subtask: 3 });
+    const held = heldName(visibleName(o, 7, 41), 44);
+    expect(held).toBe(`.part-${A}-2-41-3-${W}-7.savepoint-44`);
+    expect(supersededName(held)).toBe(`${held}.superseded`);
+    const fields = { lineage: A, epoch: 2, checkpointId: 41, subtask: 3 };
+    expect(parsePartName(held)).toEqual({ kind: 'held', ...fields, savepointId: 44, superseded: false });
+    expect(parsePartName(supersededName(held))).toEqual({
+      kind: 'held',
+      ...fields,
+      savepointId: 44,
+      superseded: true,
+    });
     expect(inProgressName(o, 0).startsWith('.')).toBe(true);
     expect(pendingName(o, 0, 1).startsWith('.')).toBe(true);
+    expect(held.startsWith('.')).toBe(true);
     expect(visibleName(o, 0, 1)).toMatch(/^[^._]/);
+  });
+
+  it("names a held file's uncommitted forms: held and superseded; a pending one only itself", () => {
+    const final = visibleName(owner(0), 0, 3);
+    const pending = {
+      kind: 'pending' as const,
+      temp: pendingName(owner(0), 0, 3),
+      final,
+      checkpointId: 3,
+      subtask: 0,
+    };
+    expect(uncommittedNames(pending)).toEqual([pending.temp]);
+    const held = { ...pending, temp: heldName(final, 5) };
+    expect(uncommittedNames(held)).toEqual([held.temp, supersededName(held.temp)]);
   });
 
   it('reads the names of the first version of the sink', () => {
@@ -94,6 +125,8 @@ describe('file sink names', () => {
       `part-${A}-01-1-0-${W}-0`,
       `part-${A.toUpperCase()}-0-1-0-${W}-0`,
       `.part-${A}-0-1-0-${W}-0.pending.tmp`,
+      `.part-${A}-0-1-0-${W}-0.savepoint-`,
+      `.part-${A}-0-1-0-${W}-0.savepoint-7.superseded.superseded`,
     ])
       expect(parsePartName(name), name).toBeUndefined();
   });
@@ -118,6 +151,7 @@ describe('file sink state', () => {
       epoch: 3,
       lineages: [A, B],
       pending: [{ kind: 'pending', ...p, checkpointId: 9, subtask: 1 }],
+      seals: [],
     });
   });
 
@@ -134,6 +168,7 @@ describe('file sink state', () => {
       epoch: 0,
       lineages: [LEGACY_LINEAGE],
       pending: [pending],
+      seals: [],
     });
   });
 
@@ -142,7 +177,14 @@ describe('file sink state', () => {
       decodeRestoredState([
         { kind: 'checkpoint', version: STATE_VERSION + 1, id: 1, epoch: 0, lineages: [] },
       ]),
-    ).toThrow(/newer weir \(format version 3; this one reads versions up to 2\)/);
+    ).toThrow(/newer weir \(format version 4; this one reads versions up to 3\)/);
+    // Checked before the entries: a newer weir's entries need not parse here.
+    expect(() =>
+      decodeRestoredState([
+        { kind: 'pending', temp: '.part-new-scheme', final: 'part-new', checkpointId: 1, subtask: 0 },
+        { kind: 'checkpoint', version: STATE_VERSION + 1, id: 1, epoch: 0, lineages: [] },
+      ]),
+    ).toThrow(/newer weir/);
     const marker = { kind: 'checkpoint', version: 2, id: 1, epoch: 0, lineages: [A] };
     for (const bad of [
       null,
@@ -152,6 +194,21 @@ describe('file sink state', () => {
       { ...marker, lineages: ['../../etc'] },
       // Pending entries may only name the sink's own files: state never renames anything else.
       { kind: 'pending', temp: '../../x', final: visibleName(owner(0), 0, 1), checkpointId: 1, subtask: 0 },
+      // A held name must be that of its own file, and never the superseded one.
+      {
+        kind: 'pending',
+        temp: heldName(visibleName(owner(0), 1, 1), 2),
+        final: visibleName(owner(0), 0, 1),
+        checkpointId: 1,
+        subtask: 0,
+      },
+      {
+        kind: 'pending',
+        temp: supersededName(heldName(visibleName(owner(0), 0, 1), 2)),
+        final: visibleName(owner(0), 0, 1),
+        checkpointId: 1,
+        subtask: 0,
+      },
       {
         kind: 'pending',
         temp: pendingName(owner(0), 0, 1),
@@ -186,6 +243,12 @@ describe('file sink history', () => {
   it('starts a lineage at epoch 0 on a fresh start and continues the restored one after', () => {
     expect(startHistory(undefined, OTHER)).toEqual({ lineage: OTHER, epoch: 0, lineages: [OTHER] });
     expect(startHistory(restoredAt(5, 2), OTHER)).toEqual({ lineage: A, epoch: 3, lineages: [A, B] });
+    // The attempt's start time when it is larger: a later attempt restoring the same point gets a
+    // larger epoch; along a history the epoch still grows when the clock went back.
+    expect(startHistory(restoredAt(5, 2), OTHER, 1_700_000_000_000).epoch).toBe(1_700_000_000_000);
+    expect(startHistory(restoredAt(5, 1_700_000_000_000), OTHER, 1_600_000_000_000).epoch).toBe(
+      1_700_000_000_001,
+    );
     expect(startHistory(restoredAt(5, 0, { lineages: [LEGACY_LINEAGE] }), OTHER)).toEqual({
       lineage: OTHER,
       epoch: 1,
@@ -211,6 +274,14 @@ describe('file sink start plan', () => {
     '_SUCCESS',
     '.hidden',
   ];
+  const held = [
+    heldName(visibleName(owner(0, A, 1), 0, 4), 5), // of a savepoint at (1, 5): before, kept as is
+    heldName(visibleName(owner(0, A, 1), 1, 6), 7), // after (1, 5): superseded
+    heldName(visibleName(owner(0, OTHER, 3), 0, 9), 9), // another run's savepoint
+    heldName(visibleName(owner(0, B, 2), 0, 1), 2), // a later epoch: superseded
+    supersededName(heldName(visibleName(owner(0, A, 2), 0, 2), 3)), // superseded already
+    heldName(visibleName(owner(0, A, 1), 2, 4), 7), // (1, 4), but held by savepoint (1, 7)
+  ];
   const listed = {
     kind: 'pending' as const,
     temp: pendingName(owner(0, A, 1), 0, 4),
@@ -220,10 +291,49 @@ describe('file sink start plan', () => {
   };
 
   it('deletes only in-progress files on a fresh start', () => {
-    expect(planStart(0, 1, undefined, dir)).toEqual({
+    expect(planStart(0, 1, undefined, [...dir, ...held])).toEqual({
       commit: [],
       remove: [dir[0], dir[1], dir[2]],
+      supersede: [],
     });
+  });
+
+  it('marks the held files of later savepoints superseded when no output is deleted (a failover)', () => {
+    const newer = [visibleName(owner(0, B, 1), 0, 6), visibleName(owner(0, A, 2), 0, 1)];
+    const failover = dir.filter((n) => !newer.includes(n)); // no output after (1, 5)
+    const plan = planStart(0, 1, restoredAt(5, 1), [...failover, ...held]);
+    // By the savepoint's point, not the file's: (1, 4) held by savepoint 7 is after (1, 5) too.
+    expect(plan.supersede).toEqual([held[1], held[3], held[5]]);
+    for (const h of held) expect(plan.remove).not.toContain(h);
+    // Another subtask's held files are its own to mark.
+    expect(planStart(1, 2, restoredAt(5, 1), [...failover, ...held]).supersede).toEqual([]);
+  });
+
+  it('deletes the held files of later savepoints, of every subtask, when it deletes output (a fallback)', () => {
+    // Subtask 1 of 2 deletes its output after (1, 5); the held files are subtask 0's.
+    const newer = visibleName(owner(1, B, 1), 0, 6);
+    const plan = planStart(1, 2, restoredAt(5, 1), [newer, ...held]);
+    expect(plan.supersede).toEqual([]);
+    const laterHeld = [held[1]!, held[3]!, held[5]!];
+    for (const h of laterHeld) expect(plan.remove).toEqual(expect.arrayContaining([h, supersededName(h)]));
+    for (const h of [held[0], held[2]]) expect(plan.remove).not.toContain(h);
+    // Seals too: a later savepoint's (0, 7) goes, the restored point's own and an earlier one stay.
+    const seals = [sealName(owner(0, A, 1), 7), sealName(owner(0, A, 1), 5), sealName(owner(0, A, 1), 2)];
+    const withSeals = planStart(1, 2, restoredAt(5, 1, { seals: [seals[1]!] }), [newer, ...seals]);
+    expect(withSeals.remove).toEqual([newer, seals[0]]);
+    expect(planStart(1, 2, restoredAt(5, 1), [...held, ...seals]).remove).toEqual([]);
+  });
+
+  it('commits the held files a restored savepoint lists, from either name, and supersedes none of them', () => {
+    const spEntry = { ...listed, temp: heldName(listed.final, 5) };
+    for (const names of [[spEntry.temp], [supersededName(spEntry.temp)]]) {
+      const plan = planStart(0, 1, restoredAt(5, 1, { pending: [spEntry] }), [...dir, ...names]);
+      expect(plan.commit).toEqual([spEntry]);
+      expect(plan.supersede).toEqual([]);
+      expect(plan.remove).not.toContain(names[0]);
+      // The file's pending name (a link to the same file), not listed by the savepoint, goes.
+      expect(plan.remove).toContain(listed.temp);
+    }
   });
 
   it('commits the restored pending files and deletes what of its lineages came after', () => {
@@ -251,10 +361,21 @@ describe('file sink start plan', () => {
       for (let k = 0; k < 40; k++) {
         const o = owner(rng.int(0, 9), rng.pick([A, OTHER]), rng.int(0, 3), rng.pick([W, '87654321']));
         const ckpt = rng.int(1, 12);
-        const kind = rng.int(0, 3);
+        const kind = rng.int(0, 4);
         if (kind === 0) names.push(inProgressName(o, k));
         else if (kind === 1) names.push(visibleName(o, k, ckpt));
-        else {
+        else if (kind === 4) {
+          const name = heldName(visibleName(o, k, ckpt), ckpt + rng.int(0, 2));
+          names.push(rng.bool(0.3) ? supersededName(name) : name);
+          if (restored !== undefined && rng.bool(0.5))
+            pending.push({
+              kind: 'pending',
+              temp: name,
+              final: visibleName(o, k, ckpt),
+              checkpointId: ckpt,
+              subtask: o.subtask,
+            });
+        } else {
           names.push(pendingName(o, k, ckpt));
           if (kind === 3 && restored !== undefined)
             pending.push({
@@ -270,14 +391,30 @@ describe('file sink start plan', () => {
       const touchedBy = new Map<string, number>();
       for (let i = 0; i < p; i++) {
         const plan = planStart(i, p, r, names);
-        for (const name of [...plan.remove, ...plan.commit.flatMap((c) => [c.temp, c.final])]) {
+        // Held files of later savepoints are deleted by every subtask that deletes output; names
+        // are deleted idempotently (checked below).
+        const own = plan.remove.filter((n) => parsePartName(n)?.kind !== 'held');
+        for (const name of [...own, ...plan.supersede, ...plan.commit.flatMap((c) => [c.temp, c.final])]) {
           expect(touchedBy.get(name), `${name} touched by ${touchedBy.get(name)} and ${i}`).toBeUndefined();
           touchedBy.set(name, i);
           const f = parsePartName(name)!;
           expect(f.subtask % p).toBe(i);
         }
-        // Nothing listed as pending by the restored state is deleted by anyone.
-        for (const c of pending) expect(plan.remove).not.toContain(c.temp);
+        // Nothing listed as pending by the restored state is deleted or superseded by anyone, and
+        // no held file is deleted.
+        for (const c of pending)
+          for (const n of uncommittedNames(c)) expect([...plan.remove, ...plan.supersede]).not.toContain(n);
+        const deletesOutput = plan.remove.some((n) => parsePartName(n)?.kind === 'visible');
+        const revives = plan.commit.some(
+          (c) => !names.includes(c.final) && names.includes(supersededName(c.temp)),
+        );
+        for (const name of plan.remove) {
+          const f = parsePartName(name)!;
+          if (f.kind !== 'held') continue;
+          expect(deletesOutput || revives).toBe(true);
+          expect(f.savepointId! > r!.checkpointId || f.epoch > r!.epoch).toBe(true);
+        }
+        if (deletesOutput || revives) expect(plan.supersede).toEqual([]);
       }
       // Every restored pending file is committed by exactly one subtask.
       const committed = Array.from({ length: p }, (_, i) => planStart(i, p, r, names).commit).flat();

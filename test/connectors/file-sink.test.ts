@@ -56,8 +56,10 @@ async function start(
   p: number,
   restored?: OperatorStateSnapshot,
   bufferSize = 64,
+  sink = new FileSink<string>(dir, { bufferSize }),
+  attemptStartTime?: number,
 ): Promise<Subtask> {
-  const writer = await new FileSink<string>(dir, { bufferSize }).createWriter(fakeContext(index, p));
+  const writer = await sink.createWriter(fakeContext(index, p));
   const store = new OperatorStateStore();
   if (restored !== undefined) store.restore(restored);
   await writer.initializeState!({
@@ -65,13 +67,26 @@ async function start(
     operatorStateStore: store,
     subtaskIndex: index,
     parallelism: p,
+    ...(attemptStartTime === undefined ? {} : { attemptStartTime }),
   });
   return { writer, store };
 }
 
-function startAll(dir: string, p: number, restored?: readonly OperatorStateSnapshot[]): Promise<Subtask[]> {
+/**
+ * Every subtask of an attempt. The attempts of one run share its sink object (`sink`; a new one
+ * by default: a new run), as a job's restarts in one process do.
+ */
+function startAll(
+  dir: string,
+  p: number,
+  restored?: readonly OperatorStateSnapshot[],
+  sink?: FileSink<string>,
+  attemptStartTime?: number,
+): Promise<Subtask[]> {
   const states = restored === undefined ? undefined : redistributeOperatorState(restored, p);
-  return Promise.all(Array.from({ length: p }, (_, i) => start(dir, i, p, states?.[i])));
+  return Promise.all(
+    Array.from({ length: p }, (_, i) => start(dir, i, p, states?.[i], 64, sink, attemptStartTime)),
+  );
 }
 
 /** The synchronous part of checkpoint `id` at one subtask: snapshotState, then the store's copy. */
@@ -83,6 +98,18 @@ function snapshotSync(s: Subtask, id: number): { state: OperatorStateSnapshot; d
 /** Checkpoint `id` at every subtask, acknowledged: the states a restore from it gets. */
 async function checkpoint(subtasks: readonly Subtask[], id: number): Promise<OperatorStateSnapshot[]> {
   const parts = subtasks.map((s) => snapshotSync(s, id));
+  await Promise.all(parts.map((x) => x.done));
+  return parts.map((x) => x.state);
+}
+
+/** Savepoint `id` of a running job at every subtask: snapshots told it is a savepoint. */
+async function savepoint(subtasks: readonly Subtask[], id: number): Promise<OperatorStateSnapshot[]> {
+  const parts = subtasks.map((s) => {
+    const done = Promise.resolve(
+      s.writer.snapshotState!({ checkpointId: id, timestamp: id, isSavepoint: true }),
+    );
+    return { state: s.store.snapshot(), done };
+  });
   await Promise.all(parts.map((x) => x.done));
   return parts.map((x) => x.state);
 }
@@ -307,20 +334,134 @@ describe('FileSink two-phase commit', () => {
     await checkpoint(a, 1);
     await complete(a, 1);
     await a[0]!.writer.write(['y']);
-    const savepoint = await checkpoint(a, 2); // a running job's savepoint: y pending
+    const sp = await savepoint(a, 2); // a running job's savepoint: y pending
     await a[0]!.writer.close!();
     const dirC = newDir();
-    const c = await startAll(dirC, 1, savepoint);
+    const c = await startAll(dirC, 1, sp);
     expect(visibleLines(dirA)).toEqual(['x', 'y']); // committed where it was written
     await c[0]!.writer.write(['z']);
     await checkpoint(c, 1); // never completes
     crash(c);
-    const c2 = await startAll(dirC, 1, savepoint); // the fork's restart restores the savepoint again
+    const c2 = await startAll(dirC, 1, sp); // the fork's restart restores the savepoint again
     await c2[0]!.writer.write(['z']);
     await checkpoint(c2, 1);
     await complete(c2, 1);
     expect(visibleLines(dirC)).toEqual(['z']);
     expect(visibleLines(dirA)).toEqual(['x', 'y']);
+  });
+
+  /**
+   * A running job's savepoint 3 (y pending, and w of the aborted checkpoint 2), then a failover
+   * to checkpoint 1 whose attempt writes w and y again, then z, and commits them.
+   */
+  async function savepointThenFailover(p: number): Promise<{ dir: string; sp: OperatorStateSnapshot[] }> {
+    const dir = newDir();
+    const a = await startAll(dir, p);
+    await a[0]!.writer.write(['x']);
+    const first = await checkpoint(a, 1);
+    await complete(a, 1);
+    await a[p - 1]!.writer.write(['w']);
+    await checkpoint(a, 2);
+    await a[p - 1]!.writer.notifyCheckpointAborted!(2);
+    await a[0]!.writer.write(['y']);
+    const sp = await savepoint(a, 3);
+    await a[0]!.writer.write(['z']);
+    crash(a);
+    const b = await startAll(dir, p, first);
+    expect(visibleLines(dir)).toEqual(['x']);
+    await b[0]!.writer.write(['w', 'y', 'z']);
+    await checkpoint(b, 4);
+    await complete(b, 4);
+    for (const s of b) await s.writer.close!();
+    expect(visibleLines(dir)).toEqual(['w', 'x', 'y', 'z']);
+    return { dir, sp };
+  }
+
+  it("keeps a running job's savepoint startable in its directory after a failover to an older checkpoint", async () => {
+    const { dir, sp } = await savepointThenFailover(2);
+    // The savepoint's files outlived the restore of checkpoint 1, marked superseded.
+    expect(hidden(dir, '.superseded')).toHaveLength(2);
+    const c = await startAll(dir, 2, sp);
+    expect(visibleLines(dir)).toEqual(['w', 'x', 'y']); // the failed-over attempt's output is newer
+    await c[1]!.writer.write(['z']);
+    await checkpoint(c, 1);
+    await complete(c, 1);
+    expect(visibleLines(dir)).toEqual(['w', 'x', 'y', 'z']);
+    // Again, at another parallelism: the savepoint still holds its files.
+    for (const s of c) await s.writer.close!();
+    await startAll(dir, 3, sp);
+    expect(visibleLines(dir)).toEqual(['w', 'x', 'y']);
+  });
+
+  it('does not commit a superseded savepoint file in its directory when the savepoint is forked elsewhere', async () => {
+    const { dir, sp } = await savepointThenFailover(1);
+    const fork = newDir();
+    const c = await startAll(fork, 1, sp);
+    // w and y were written again in `dir` after the failover: committing the savepoint's copies
+    // there would show them twice.
+    expect(visibleLines(dir)).toEqual(['w', 'x', 'y', 'z']);
+    await c[0]!.writer.write(['z']);
+    await checkpoint(c, 1);
+    await complete(c, 1);
+    expect(visibleLines(fork)).toEqual(['z']);
+  });
+
+  it('refuses a savepoint whose history a fallback to an older checkpoint deleted, instead of missing records', async () => {
+    const dir = newDir();
+    const a = await startAll(dir, 2);
+    await a[0]!.writer.write(['x']);
+    const first = await checkpoint(a, 1);
+    await complete(a, 1);
+    await a[0]!.writer.write(['y']);
+    await checkpoint(a, 2);
+    await complete(a, 2);
+    await a[1]!.writer.write(['z']);
+    const sp = await savepoint(a, 3); // holds z (subtask 1); y is committed output before it
+    crash(a);
+    const b = await startAll(dir, 2, first); // checkpoint 2 turned out damaged: y is deleted
+    expect(visibleLines(dir)).toEqual(['x']);
+    for (const s of b) await s.writer.close!();
+    await expect(startAll(dir, 2, sp)).rejects.toThrow(PendingFileLostError);
+    expect(visibleLines(dir)).toEqual(['x']);
+  });
+
+  it('removes the held names of a savepoint once it is committed (a stop) or aborted', async () => {
+    const dir = newDir();
+    const [s] = await startAll(dir, 1);
+    await s!.writer.write(['x']);
+    const sp1 = await savepoint([s!], 1);
+    expect(hidden(dir, '.savepoint-1')).toHaveLength(1);
+    await s!.writer.notifyCheckpointAborted!(1);
+    expect(hidden(dir, '.savepoint-1')).toEqual([]);
+    await s!.writer.write(['y']);
+    const sp2 = await savepoint([s!], 2);
+    await complete([s!], 2);
+    expect(visibleLines(dir)).toEqual(['x', 'y']);
+    expect(hidden(dir)).toEqual([expect.stringMatching(/^\.savepoint-.*-2-0-.*\.seal$/)]); // it is still a start point
+    await s!.writer.close!();
+    // A start from the committed savepoint finds its files committed; from the aborted one (its
+    // folder would have been removed) it cannot.
+    await startAll(dir, 1, sp2);
+    expect(visibleLines(dir)).toEqual(['x', 'y']);
+    await expect(startAll(newDir(), 1, sp1)).resolves.toHaveLength(1); // a fork: nothing to commit
+  });
+
+  it('holds a file that an earlier checkpoint commits while the savepoint is being taken', async () => {
+    const dir = newDir();
+    const [s] = await startAll(dir, 1);
+    await s!.writer.write(['x']);
+    await checkpoint([s!], 1);
+    const sp = savepoint([s!], 2);
+    await complete([s!], 1); // renames the file the savepoint is linking
+    const state = await sp;
+    expect(visibleLines(dir)).toEqual(['x']);
+    expect(hidden(dir, '.savepoint-2')).toHaveLength(1);
+    await s!.writer.write(['y']);
+    await checkpoint([s!], 3);
+    await complete([s!], 3);
+    await s!.writer.close!();
+    await startAll(dir, 1, state);
+    expect(visibleLines(dir)).toEqual(['x']);
   });
 
   for (const [from, to] of [
@@ -619,7 +760,11 @@ async function randomHistory(seed: number): Promise<void> {
   const dir = newDir();
   const where = (step: number, what: string): string => `seed ${seed} step ${step} (${what})`;
   let p = rng.int(1, 4);
-  let subtasks = await startAll(dir, p);
+  /** The run's sink object: its restarts in this process share it; `-s` and `--resume` do not. */
+  let run = new FileSink<string>(dir, { bufferSize: 64 });
+  /** The attempts' start times: later for a later attempt, as the job's clock gives them. */
+  let clock = 1_000;
+  let subtasks = await startAll(dir, p, undefined, run, clock++);
   let nextId = 1;
   /** Lines the current history has written: restored lines and this attempt's. */
   let written: string[] = [];
@@ -628,6 +773,16 @@ async function randomHistory(seed: number): Promise<void> {
   /** Completed checkpoints a restore may use, oldest first (a restore drops those after it). */
   let completed: Array<{ states: OperatorStateSnapshot[]; lines: string[] }> = [];
   let visible: string[] = [];
+  /**
+   * Savepoints of running attempts. A start from one into this directory gives exactly its lines
+   * while it is pristine: while every restore since it was taken was of the newest completed
+   * checkpoint or, with none, of the beginning (failovers, also by `--resume`). After a fallback
+   * to an older checkpoint or a start from another savepoint it may be refused
+   * (PendingFileLostError) instead, but gives no other lines. A restart from the beginning in a
+   * new process (another lineage) ends that promise (docs/savepoints.md): those are dropped.
+   */
+  let savepoints: Array<{ id: number; states: OperatorStateSnapshot[]; lines: string[]; pristine: boolean }> =
+    [];
   let n = 0;
   const newLines = (): string[] => Array.from({ length: rng.int(1, 12) }, () => `${seed}:${n++}`);
 
@@ -674,24 +829,65 @@ async function randomHistory(seed: number): Promise<void> {
       what = `abort ${id}`;
       outstanding.delete(id);
       for (const s of subtasks) await s.writer.notifyCheckpointAborted!(id);
+    } else if (r < 90) {
+      const id = nextId++;
+      what = `savepoint ${id}`;
+      const taken = [...written];
+      const states = await savepoint(subtasks, id);
+      savepoints.push({ id, states, lines: taken, pristine: true });
+    } else if (r < 94 && savepoints.length > 0) {
+      const sp = rng.pick(savepoints);
+      crash(subtasks);
+      p = rng.int(1, 4);
+      run = new FileSink<string>(dir, { bufferSize: 64 });
+      what = `start from savepoint ${sp.id} at p=${p}${sp.pristine ? '' : ' (not pristine)'}`;
+      let started: Subtask[] | undefined;
+      try {
+        started = await startAll(dir, p, sp.states, run, clock++);
+      } catch (e) {
+        if (sp.pristine || !(e instanceof PendingFileLostError)) throw e;
+      }
+      if (started === undefined) {
+        // Refused before anything changed: the lost run is resumed instead.
+        what += ', refused, --resume';
+        savepoints = savepoints.filter((x) => x !== sp);
+        subtasks = await startAll(dir, p, completed.at(-1)?.states, run, clock++);
+        written = completed.length === 0 ? [] : [...completed.at(-1)!.lines];
+        if (completed.length === 0) savepoints = []; // a new lineage (see above)
+      } else {
+        for (const other of savepoints) if (other !== sp) other.pristine = false;
+        subtasks = started;
+        written = [...sp.lines];
+        completed = [{ states: sp.states, lines: sp.lines }]; // the new job restores it on failure
+      }
+      visible = [...written];
+      outstanding = new Map();
+      nextId = 1; // a new job numbers its checkpoints from 1
     } else {
       mustCrash = true;
       what = 'crash';
     }
     if (mustCrash) {
       crash(subtasks);
-      p = rng.int(1, 4);
+      // A restart in this process keeps the parallelism; --resume in a new one may change it.
+      const resume = rng.bool(0.3);
+      if (resume) {
+        run = new FileSink<string>(dir, { bufferSize: 64 });
+        p = rng.int(1, 4);
+      }
       outstanding = new Map();
       if (completed.length === 0) {
-        what += ', fresh start';
-        subtasks = await startAll(dir, p);
+        what += resume ? ', --resume from the beginning' : ', restart from the beginning';
+        if (resume) savepoints = [];
+        subtasks = await startAll(dir, p, undefined, run, clock++);
         written = [];
       } else {
         const k = rng.bool(0.7) ? completed.length - 1 : rng.int(0, completed.length - 1);
         const from = completed[k]!;
+        if (k < completed.length - 1) for (const sp of savepoints) sp.pristine = false;
         completed = completed.slice(0, k + 1);
-        what += `, restore from completed #${k} at p=${p}`;
-        subtasks = await startAll(dir, p, from.states);
+        what += `, ${resume ? '--resume' : 'restart'} from completed #${k} at p=${p}`;
+        subtasks = await startAll(dir, p, from.states, run, clock++);
         written = [...from.lines];
       }
       visible = [...written];

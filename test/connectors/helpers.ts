@@ -50,6 +50,8 @@ export function fakeContext(
 ): SourceReaderContext {
   const ctx: RuntimeContext & { batchSize: number } = {
     jobName: 'test',
+    jobId: 'test-job-id',
+    operatorId: 'test-operator',
     operatorName: 'test',
     uid: undefined,
     subtaskIndex,

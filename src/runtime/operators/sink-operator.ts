@@ -34,10 +34,11 @@ export class SinkOperator<T> extends StreamOperator<T, never> {
     checkpointId: number,
     timestamp: number,
     withKeyedState = true,
+    isSavepoint = false,
   ): OperatorSnapshotParts {
     const written = this.endBatch();
     written?.catch(() => undefined); // awaited through the parts
-    const parts = super.snapshotForCheckpoint(checkpointId, timestamp, withKeyedState);
+    const parts = super.snapshotForCheckpoint(checkpointId, timestamp, withKeyedState, isSavepoint);
     if (written === undefined) return parts;
     const pending =
       parts.pending === undefined ? written : Promise.all([written, parts.pending]).then(() => undefined);

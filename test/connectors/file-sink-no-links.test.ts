@@ -1,0 +1,65 @@
+// FileSink on a filesystem without hard links (EPERM from link(2), as on FAT or some FUSE and
+// network mounts): a savepoint holds copies of its pending files instead, and stays a start point.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { FileSink } from '../../src/index.js';
+import { OperatorStateStore } from '../../src/state/operator-state-store.js';
+import type { OperatorStateSnapshot } from '../../src/state/snapshot.js';
+import { committedLines, fakeContext, tempDir } from './helpers.js';
+
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:fs/promises')>();
+  const link = (): Promise<never> =>
+    Promise.reject(Object.assign(new Error('EPERM: operation not permitted, link'), { code: 'EPERM' }));
+  return { ...actual, link, default: { ...actual, link } };
+});
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+async function start(dir: string, restored?: OperatorStateSnapshot) {
+  const writer = await new FileSink<string>(dir).createWriter(fakeContext(0, 1));
+  const store = new OperatorStateStore();
+  if (restored !== undefined) store.restore(restored);
+  await writer.initializeState!({
+    isRestored: restored !== undefined,
+    operatorStateStore: store,
+    subtaskIndex: 0,
+    parallelism: 1,
+  });
+  return { writer, store };
+}
+
+describe('FileSink without hard links', () => {
+  it('holds copies of the files a savepoint lists, and a start from it after a failover commits them', async () => {
+    const dir = tempDir('file-sink-no-links');
+    dirs.push(dir);
+    const a = await start(dir);
+    await a.writer.write(['x']);
+    await a.writer.snapshotState!({ checkpointId: 1, timestamp: 1 });
+    const first = a.store.snapshot();
+    await a.writer.notifyCheckpointComplete!(1);
+    await a.writer.write(['y']);
+    const sp = a.writer.snapshotState!({ checkpointId: 2, timestamp: 2, isSavepoint: true });
+    const savepoint = a.store.snapshot();
+    await sp;
+    const held = fs.readdirSync(dir).filter((n) => n.endsWith('.savepoint-2'));
+    expect(held).toHaveLength(1);
+    const pending = fs.readdirSync(dir).filter((n) => n.endsWith('.pending'));
+    expect(fs.statSync(path.join(dir, held[0]!)).ino).not.toBe(fs.statSync(path.join(dir, pending[0]!)).ino);
+    expect(fs.readFileSync(path.join(dir, held[0]!), 'utf8')).toBe('y\n');
+    await a.writer.close!();
+    // A failover to checkpoint 1 writes y again; the savepoint still holds its copy.
+    const b = await start(dir, first);
+    await b.writer.write(['y', 'z']);
+    await b.writer.snapshotState!({ checkpointId: 3, timestamp: 3 });
+    await b.writer.notifyCheckpointComplete!(3);
+    await b.writer.close!();
+    expect(committedLines(dir)).toEqual(['x', 'y', 'z']);
+    await start(dir, savepoint);
+    expect(committedLines(dir)).toEqual(['x', 'y']);
+  });
+});
