@@ -16,7 +16,7 @@ import { SourceOperator } from '../runtime/operators/source-operator.js';
 import { WatermarkStrategy } from './watermark-strategy.js';
 import type { Source } from '../runtime/source.js';
 import { checkParallelism, DEFAULT_MAX_PARALLELISM } from '../state/key-group.js';
-import { CheckpointConfig } from './checkpoint-config.js';
+import { CheckpointConfig, CheckpointConfigError } from './checkpoint-config.js';
 import { DataStream } from './data-stream.js';
 import { StreamGraphBuilder } from './stream-graph-builder.js';
 
@@ -91,8 +91,14 @@ export class StreamExecutionEnvironment {
     return this;
   }
 
-  /** Takes a checkpoint every `intervalMs`; see checkpointConfig for the other settings. */
+  /** Takes a checkpoint every `intervalMs` (above 0); see checkpointConfig for the other settings. */
   enableCheckpointing(intervalMs: number, mode?: 'exactly-once' | 'at-least-once'): this {
+    // An interval of 0 means "off" in the config; asking to enable checkpointing with it is a
+    // mistake to name, not a silent off.
+    if (intervalMs === 0)
+      throw new CheckpointConfigError(
+        'enableCheckpointing needs an interval above 0 ms, got 0; to run without checkpoints, leave the call out',
+      );
     this.checkpointConfig.setInterval(intervalMs);
     if (mode !== undefined) this.checkpointConfig.setMode(mode);
     return this;

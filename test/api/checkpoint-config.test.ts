@@ -37,6 +37,12 @@ describe('checkpoint configuration', () => {
   it('rejects bad values with a message naming the setting', () => {
     const c = new StreamExecutionEnvironment().checkpointConfig;
     expect(() => c.setInterval(-1)).toThrow(CheckpointConfigError);
+    // 0 turns checkpointing off in the config; enableCheckpointing(0) is refused, not silently off.
+    const env = new StreamExecutionEnvironment();
+    expect(() => env.enableCheckpointing(0)).toThrow(
+      'enableCheckpointing needs an interval above 0 ms, got 0; to run without checkpoints, leave the call out',
+    );
+    expect(env.checkpointConfig.setInterval(0).enabled).toBe(false);
     expect(() => c.setTimeout(0)).toThrow(/checkpoint timeout must be a positive integer, got 0/);
     expect(() => c.setMaxConcurrentCheckpoints(1.5)).toThrow(/max concurrent checkpoints/);
     expect(() => c.setMode('sometimes' as never)).toThrow(/exactly-once/);
