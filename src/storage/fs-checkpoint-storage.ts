@@ -265,14 +265,14 @@ export class FsCheckpointStorage implements CheckpointStorage {
   }
 
   async resolve(pathOrUri: string): Promise<SnapshotLocation> {
-    if (/^[a-zA-Z][a-zA-Z0-9+.-]+:\/\//.test(pathOrUri) && !pathOrUri.startsWith('file://'))
+    // URL schemes ignore case (RFC 3986), as the checkpoint dir's does.
+    const fileUrl = /^file:\/\//i.test(pathOrUri);
+    if (/^[a-zA-Z][a-zA-Z0-9+.-]+:\/\//.test(pathOrUri) && !fileUrl)
       throw new SnapshotNotFoundError(
         `${pathOrUri}: not a filesystem path; this checkpoint storage (${this.root}) reads local or mounted folders`,
       );
     const path = resolve(
-      pathOrUri.startsWith('file://')
-        ? pathOfFileUrl(pathOrUri, (m, cause) => new SnapshotNotFoundError(m, { cause }))
-        : pathOrUri,
+      fileUrl ? pathOfFileUrl(pathOrUri, (m, cause) => new SnapshotNotFoundError(m, { cause })) : pathOrUri,
     );
     let s;
     try {

@@ -263,6 +263,7 @@ describe('filesystem checkpoint storage', () => {
     await s.createStateFile(loc, 'a.state', STATE_FILE_OPERATOR).close();
     await s.writeMetadata(loc, Buffer.from('{}'));
     expect((await s.resolve(pathToFileURL(loc.uri).href)).uri).toBe(loc.uri);
+    expect((await s.resolve(pathToFileURL(loc.uri).href.replace('file:', 'FILE:'))).uri).toBe(loc.uri);
     await expect(s.resolve('s3://bucket/savepoints/x')).rejects.toThrow(/not a filesystem path/);
     for (const [url, why] of [
       [
