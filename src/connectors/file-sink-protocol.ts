@@ -338,6 +338,12 @@ export interface StartPlan {
   readonly remove: readonly string[];
   /** Held files to rename to their superseded names. */
   readonly supersede: readonly string[];
+  /**
+   * Held files and seals of savepoints whose history this start deletes or changes: to delete
+   * first, before anything else changes (a crash in between would hide from a retried start
+   * why they must go).
+   */
+  readonly discard: readonly string[];
 }
 
 /**
@@ -366,12 +372,13 @@ export interface StartPlan {
  *   holds that savepoint's whole history, and its held files are only marked superseded. A
  *   restore of the newest completed checkpoint (a failover) deletes no visible file. One that
  *   does (a fallback, a start from an older savepoint) may delete part of a later savepoint's
- *   history: then the subtask that deletes one deletes the held files and seals of every later
- *   savepoint too (of every subtask index: no attempt takes a savepoint before every subtask has
- *   started), so that a start from it fails with PendingFileLostError instead of missing records.
- *   So does one that commits a superseded file (a start from a savepoint after a failover to a
- *   point before it): that file's records were written again by a later attempt, whose
- *   savepoints would take it for their own history.
+ *   history: then the subtask that deletes one discards the held files and seals of every later
+ *   savepoint at or after the earliest file it deletes (of every subtask index: no attempt takes
+ *   a savepoint before every subtask has started), so that a start from it fails with
+ *   PendingFileLostError instead of missing records; a savepoint before every deleted file keeps
+ *   its whole history. One that commits a superseded file (a start from a savepoint after a
+ *   failover to a point before it) discards every later savepoint's: that file's records were
+ *   written again by a later attempt, whose savepoints would take it for their own history.
  */
 export function planStart(
   subtask: number,
@@ -391,17 +398,16 @@ export function planStart(
     restored !== undefined &&
     (epoch > restored.epoch || (epoch === restored.epoch && id > restored.checkpointId));
   const remove: string[] = [];
-  const supersede: string[] = [];
-  /** Held files of L of savepoints after the restored point, of any subtask index. */
-  const later: string[] = [];
-  let deletesOutput = false;
+  /** Held files and seals of L of savepoints after the restored point, of any subtask index. */
+  const later: { name: string; f: PartFile & { kind: 'held' | 'seal' } }[] = [];
+  /** The earliest visible file this subtask deletes, as [epoch, checkpoint]. */
+  let earliest: [number, number] | undefined;
   for (const name of names) {
     const f = parsePartName(name);
     if (f === undefined || listed.has(name)) continue;
     if (f.kind === 'held' || f.kind === 'seal') {
-      if (!ours.has(f.lineage) || !after(f.epoch, f.savepointId!)) continue;
-      later.push(name);
-      if (f.kind === 'held' && mine(f.subtask) && f.superseded !== true) supersede.push(name);
+      if (ours.has(f.lineage) && after(f.epoch, f.savepointId!))
+        later.push({ name, f: { ...f, kind: f.kind } });
       continue;
     }
     if (!mine(f.subtask)) continue;
@@ -411,7 +417,8 @@ export function planStart(
       if (!keepPending) remove.push(name);
     } else if (after(f.epoch, f.checkpointId)) {
       remove.push(name);
-      deletesOutput = true;
+      if (earliest === undefined || before(f.epoch, f.checkpointId, earliest))
+        earliest = [f.epoch, f.checkpointId];
     }
   }
   // Committing a superseded file makes output of a branch visible again after a later branch
@@ -424,13 +431,25 @@ export function planStart(
         .slice(1)
         .some((n) => present.has(n)),
   );
-  if (!deletesOutput && !revives) return { commit, remove, supersede };
-  // Both names of a held file: another subtask may be marking it superseded meanwhile.
-  for (const name of later) {
-    remove.push(name);
-    if (parsePartName(name)?.kind === 'held' && !name.endsWith(SUPERSEDED)) remove.push(supersededName(name));
+  const supersede: string[] = [];
+  const discard: string[] = [];
+  for (const { name, f } of later) {
+    // A savepoint's history holds every file up to its point.
+    const broken = revives || (earliest !== undefined && !before(f.epoch, f.savepointId!, earliest));
+    if (!broken) {
+      if (f.kind === 'held' && mine(f.subtask) && f.superseded !== true) supersede.push(name);
+      continue;
+    }
+    // Both names of a held file: another subtask may be marking it superseded meanwhile.
+    discard.push(name);
+    if (f.kind === 'held' && f.superseded !== true) discard.push(supersededName(name));
   }
-  return { commit, remove, supersede: [] };
+  return { commit, remove, supersede, discard };
+}
+
+/** True when (epoch, id) comes before `point` in a history. */
+function before(epoch: number, id: number, [e, c]: readonly [number, number]): boolean {
+  return epoch < e || (epoch === e && id < c);
 }
 
 /**

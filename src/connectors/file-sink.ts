@@ -202,6 +202,10 @@ class FileSinkWriter<T> implements SinkWriter<T> {
       earlier === undefined
         ? planStart(this.subtask, ctx.parallelism, restored, names)
         : planStart(this.subtask, ctx.parallelism, restartPoint(earlier), names, { keepPending: true });
+    // Savepoints this start takes history from go first, durably: after a crash further on, the
+    // retried start would no longer see why (the output it deletes is gone already).
+    for (const name of plan.discard) await this.remove(name);
+    if (plan.discard.length > 0) await syncDirectory(this.dir);
     for (const p of plan.commit) await this.commit(p);
     for (const name of plan.remove) await this.remove(name);
     for (const name of plan.supersede) await this.supersede(name);
@@ -425,22 +429,16 @@ class FileSinkWriter<T> implements SinkWriter<T> {
     }
     for (const p of files) {
       const to = join(this.dir, heldName(p.final, savepointId));
-      let from = join(this.dir, p.temp);
+      const temp = join(this.dir, p.temp);
+      const final = join(this.dir, p.final);
       try {
-        try {
-          await link(from, to);
-        } catch (e) {
+        // From the pending name, or the visible one once committed meanwhile.
+        await linkOrCopy(temp, to).catch((e: unknown) => {
           if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-          from = join(this.dir, p.final);
-          await link(from, to);
-        }
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EMLINK' && code !== 'EXDEV')
-          throw ioError(`cannot hold ${from} for savepoint ${savepointId}`, e);
-        await copyDurably(from, to).catch((c: unknown) => {
-          throw ioError(`cannot hold ${from} for savepoint ${savepointId}`, c);
+          return linkOrCopy(final, to);
         });
+      } catch (e) {
+        throw ioError(`cannot hold ${temp} for savepoint ${savepointId}`, e);
       }
     }
     await syncDirectory(this.dir);
@@ -460,8 +458,9 @@ class FileSinkWriter<T> implements SinkWriter<T> {
     if (listed.has(seal) || (await present(join(this.dir, seal)))) return;
     throw new PendingFileLostError(
       `file sink: ${this.dir} no longer holds all the output savepoint ${savepointId} builds on ` +
-        `(its mark ${seal} was removed when a start from an earlier point deleted newer output); ` +
-        'start from a later savepoint or checkpoint, or into another directory',
+        `(its mark ${seal} is missing: a start from an earlier point deleted output it needs, or the ` +
+        'directory was copied without its hidden files); start from a later savepoint or checkpoint, ' +
+        'or into another directory',
     );
   }
 
@@ -518,6 +517,20 @@ async function commitElsewhere(dir: string, pending: readonly PendingEntry[]): P
     }
   }
   if (renamed) await syncDirectory(dir);
+}
+
+/**
+ * A hard link `to` of `from`; where the filesystem has none (EPERM, ENOTSUP, ENOSYS, EMLINK: FAT,
+ * some FUSE and network mounts), a copy. ENOENT (no `from`) is the caller's.
+ */
+async function linkOrCopy(from: string, to: string): Promise<void> {
+  try {
+    await link(from, to);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EEXIST') throw e;
+    await copyDurably(from, to);
+  }
 }
 
 /** Copies `from` to the new file `to` and syncs it. */

@@ -1,5 +1,6 @@
-// FileSink on a filesystem without hard links (EPERM from link(2), as on FAT or some FUSE and
-// network mounts): a savepoint holds copies of its pending files instead, and stays a start point.
+// FileSink on a filesystem without hard links (link(2) fails with EPERM on FAT, ENOSYS on FUSE
+// mounts that do not implement it): a savepoint holds copies of its pending files instead, and
+// stays a start point.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
@@ -8,10 +9,11 @@ import { OperatorStateStore } from '../../src/state/operator-state-store.js';
 import type { OperatorStateSnapshot } from '../../src/state/snapshot.js';
 import { committedLines, fakeContext, tempDir } from './helpers.js';
 
+const linkFails = vi.hoisted(() => ({ code: 'EPERM' }));
 vi.mock('node:fs/promises', async (importOriginal) => {
   const actual = await importOriginal<typeof import('node:fs/promises')>();
   const link = (): Promise<never> =>
-    Promise.reject(Object.assign(new Error('EPERM: operation not permitted, link'), { code: 'EPERM' }));
+    Promise.reject(Object.assign(new Error(`${linkFails.code}: link`), { code: linkFails.code }));
   return { ...actual, link, default: { ...actual, link } };
 });
 
@@ -34,6 +36,35 @@ async function start(dir: string, restored?: OperatorStateSnapshot) {
 }
 
 describe('FileSink without hard links', () => {
+  it.each(['ENOSYS', 'ENOTSUP', 'EMLINK'])('copies when link says %s', async (code) => {
+    linkFails.code = code;
+    try {
+      const dir = tempDir('file-sink-no-links');
+      dirs.push(dir);
+      const a = await start(dir);
+      await a.writer.write(['x']);
+      await a.writer.snapshotState!({ checkpointId: 1, timestamp: 1, isSavepoint: true });
+      const held = fs.readdirSync(dir).filter((n) => n.endsWith('.savepoint-1'));
+      expect(held.map((n) => fs.readFileSync(path.join(dir, n), 'utf8'))).toEqual(['x\n']);
+      await a.writer.close!();
+    } finally {
+      linkFails.code = 'EPERM';
+    }
+  });
+
+  it('copies a file that an earlier checkpoint commits while the savepoint is being taken', async () => {
+    const dir = tempDir('file-sink-no-links');
+    dirs.push(dir);
+    const s = await start(dir);
+    await s.writer.write(['x']);
+    await s.writer.snapshotState!({ checkpointId: 1, timestamp: 1 });
+    const sp = Promise.resolve(s.writer.snapshotState!({ checkpointId: 2, timestamp: 2, isSavepoint: true }));
+    await s.writer.notifyCheckpointComplete!(1); // renames the file the savepoint is copying
+    await sp;
+    expect(fs.readdirSync(dir).filter((n) => n.endsWith('.savepoint-2'))).toHaveLength(1);
+    await s.writer.close!();
+  });
+
   it('holds copies of the files a savepoint lists, and a start from it after a failover commits them', async () => {
     const dir = tempDir('file-sink-no-links');
     dirs.push(dir);

@@ -17,6 +17,7 @@ import {
   supersededName,
   uncommittedNames,
   visibleName,
+  type PartFile,
   type PartOwner,
   type RestoredSinkState,
 } from '../../src/connectors/file-sink-protocol.js';
@@ -295,6 +296,7 @@ describe('file sink start plan', () => {
       commit: [],
       remove: [dir[0], dir[1], dir[2]],
       supersede: [],
+      discard: [],
     });
   });
 
@@ -309,19 +311,36 @@ describe('file sink start plan', () => {
     expect(planStart(1, 2, restoredAt(5, 1), [...failover, ...held]).supersede).toEqual([]);
   });
 
-  it('deletes the held files of later savepoints, of every subtask, when it deletes output (a fallback)', () => {
-    // Subtask 1 of 2 deletes its output after (1, 5); the held files are subtask 0's.
+  it('discards the held files of savepoints whose history it deletes, of every subtask (a fallback)', () => {
+    // Subtask 1 of 2 deletes its output (1, 6); the held files are subtask 0's.
     const newer = visibleName(owner(1, B, 1), 0, 6);
     const plan = planStart(1, 2, restoredAt(5, 1), [newer, ...held]);
+    expect(plan.remove).toEqual([newer]);
     expect(plan.supersede).toEqual([]);
-    const laterHeld = [held[1]!, held[3]!, held[5]!];
-    for (const h of laterHeld) expect(plan.remove).toEqual(expect.arrayContaining([h, supersededName(h)]));
-    for (const h of [held[0], held[2]]) expect(plan.remove).not.toContain(h);
-    // Seals too: a later savepoint's (0, 7) goes, the restored point's own and an earlier one stay.
+    // Savepoints (1, 7) and (2, 2), (2, 3) come at or after (1, 6): both names of each held file.
+    expect(plan.discard).toEqual([
+      held[1],
+      supersededName(held[1]!),
+      held[3],
+      supersededName(held[3]!),
+      held[4],
+      held[5],
+      supersededName(held[5]!),
+    ]);
+    // Seals too: a later savepoint's (1, 7) goes, the restored point's own and an earlier one stay.
     const seals = [sealName(owner(0, A, 1), 7), sealName(owner(0, A, 1), 5), sealName(owner(0, A, 1), 2)];
     const withSeals = planStart(1, 2, restoredAt(5, 1, { seals: [seals[1]!] }), [newer, ...seals]);
-    expect(withSeals.remove).toEqual([newer, seals[0]]);
-    expect(planStart(1, 2, restoredAt(5, 1), [...held, ...seals]).remove).toEqual([]);
+    expect(withSeals.discard).toEqual([seals[0]]);
+    expect(planStart(1, 2, restoredAt(5, 1), [...held, ...seals]).discard).toEqual([]);
+  });
+
+  it('keeps a later savepoint whose history ends before every file it deletes, marking its files superseded', () => {
+    // Output (1, 8) goes; savepoint (1, 7) never held it: its history is whole.
+    const newer = visibleName(owner(0, A, 1), 3, 8);
+    const plan = planStart(0, 1, restoredAt(5, 1), [newer, held[1]!, sealName(owner(0, A, 1), 7)]);
+    expect(plan.remove).toEqual([newer]);
+    expect(plan.discard).toEqual([]);
+    expect(plan.supersede).toEqual([held[1]]);
   });
 
   it('commits the held files a restored savepoint lists, from either name, and supersedes none of them', () => {
@@ -404,17 +423,29 @@ describe('file sink start plan', () => {
         // no held file is deleted.
         for (const c of pending)
           for (const n of uncommittedNames(c)) expect([...plan.remove, ...plan.supersede]).not.toContain(n);
-        const deletesOutput = plan.remove.some((n) => parsePartName(n)?.kind === 'visible');
+        // A savepoint's held files and seal are discarded only by a start that deletes output at
+        // or before its point, or commits a superseded file; only they are discarded.
+        const deleted = plan.remove.map((n) => parsePartName(n)!).filter((f) => f.kind === 'visible');
         const revives = plan.commit.some(
           (c) => !names.includes(c.final) && names.includes(supersededName(c.temp)),
         );
-        for (const name of plan.remove) {
-          const f = parsePartName(name)!;
-          if (f.kind !== 'held') continue;
-          expect(deletesOutput || revives).toBe(true);
+        const historyLost = (f: PartFile | undefined): boolean =>
+          f !== undefined &&
+          f.kind !== 'in-progress' &&
+          (revives ||
+            deleted.some(
+              (d) =>
+                d.kind !== 'in-progress' &&
+                (d.epoch < f.epoch || (d.epoch === f.epoch && d.checkpointId <= f.savepointId!)),
+            ));
+        for (const name of plan.remove) expect(parsePartName(name)!.kind).not.toBe('held');
+        for (const name of plan.discard) {
+          const f = parsePartName(name);
+          if (f?.kind !== 'held' && f?.kind !== 'seal') throw new Error(`discards ${name}`);
           expect(f.savepointId! > r!.checkpointId || f.epoch > r!.epoch).toBe(true);
+          expect(historyLost(f)).toBe(true);
         }
-        if (deletesOutput || revives) expect(plan.supersede).toEqual([]);
+        for (const name of plan.supersede) expect(historyLost(parsePartName(name)!)).toBe(false);
       }
       // Every restored pending file is committed by exactly one subtask.
       const committed = Array.from({ length: p }, (_, i) => planStart(i, p, r, names).commit).flat();

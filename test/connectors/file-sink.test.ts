@@ -425,6 +425,31 @@ describe('FileSink two-phase commit', () => {
     expect(visibleLines(dir)).toEqual(['x']);
   });
 
+  it('keeps a later savepoint startable when a start from an earlier one deletes only output after it', async () => {
+    const dir = newDir();
+    const a = await startAll(dir, 1);
+    await a[0]!.writer.write(['x']);
+    await checkpoint(a, 1);
+    await complete(a, 1);
+    await a[0]!.writer.write(['y']);
+    const sp2 = await savepoint(a, 2); // x; holds y
+    await checkpoint(a, 3);
+    await complete(a, 3); // y visible
+    const sp4 = await savepoint(a, 4); // x, y; holds nothing
+    await a[0]!.writer.write(['w']);
+    await checkpoint(a, 5);
+    await complete(a, 5); // w: after sp4
+    for (const s of a) await s.writer.close!();
+    const b = await startAll(dir, 1, sp2); // deletes w only
+    expect(visibleLines(dir)).toEqual(['x', 'y']);
+    await b[0]!.writer.write(['v']);
+    await checkpoint(b, 1);
+    await complete(b, 1);
+    for (const s of b) await s.writer.close!();
+    await startAll(dir, 1, sp4); // its history x, y is whole: v (newer) goes
+    expect(visibleLines(dir)).toEqual(['x', 'y']);
+  });
+
   it('removes the held names of a savepoint once it is committed (a stop) or aborted', async () => {
     const dir = newDir();
     const [s] = await startAll(dir, 1);
