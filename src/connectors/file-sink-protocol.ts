@@ -406,8 +406,9 @@ export function planStart(
     const f = parsePartName(name);
     if (f === undefined || listed.has(name)) continue;
     if (f.kind === 'held' || f.kind === 'seal') {
-      if (ours.has(f.lineage) && after(f.epoch, f.savepointId!))
-        later.push({ name, f: { ...f, kind: f.kind } });
+      // Version 1 files carry no lineage: a savepoint of any lineage may hold them in its history.
+      const related = ours.has(f.lineage) || ours.has(LEGACY_LINEAGE);
+      if (related && after(f.epoch, f.savepointId!)) later.push({ name, f: { ...f, kind: f.kind } });
       continue;
     }
     if (!mine(f.subtask)) continue;
@@ -437,7 +438,8 @@ export function planStart(
     // A savepoint's history holds every file up to its point.
     const broken = revives || (earliest !== undefined && !before(f.epoch, f.savepointId!, earliest));
     if (!broken) {
-      if (f.kind === 'held' && mine(f.subtask) && f.superseded !== true) supersede.push(name);
+      if (f.kind === 'held' && ours.has(f.lineage) && mine(f.subtask) && f.superseded !== true)
+        supersede.push(name);
       continue;
     }
     // Both names of a held file: another subtask may be marking it superseded meanwhile.

@@ -35,6 +35,7 @@ import {
   PendingFileLostError,
   pendingName,
   nextEpoch,
+  parsePartName,
   planStart,
   restartPoint,
   sealName,
@@ -552,6 +553,14 @@ function present(path: string): Promise<boolean> {
 }
 
 function lost(path: string, p: PendingEntry): PendingFileLostError {
+  const f = parsePartName(p.temp);
+  if (f?.kind === 'held')
+    return new PendingFileLostError(
+      `file sink: ${path}, held for savepoint ${f.savepointId}, is missing and was not committed; ` +
+        'its records cannot be restored (a start from an earlier point deleted output this savepoint ' +
+        'builds on, or files were removed from the output directory); start from a later savepoint ' +
+        'or checkpoint, or into another directory',
+    );
   return new PendingFileLostError(
     `file sink: ${path}, pending for checkpoint ${p.checkpointId}, is missing and was not committed; ` +
       'its records cannot be restored (were files removed from the output directory?)',

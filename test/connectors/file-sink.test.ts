@@ -422,6 +422,9 @@ describe('FileSink two-phase commit', () => {
     expect(visibleLines(dir)).toEqual(['x']);
     for (const s of b) await s.writer.close!();
     await expect(startAll(dir, 2, sp)).rejects.toThrow(PendingFileLostError);
+    await expect(startAll(dir, 2, sp)).rejects.toThrow(
+      /, held for savepoint 3, is missing and was not committed; .*a start from an earlier point deleted output/,
+    );
     expect(visibleLines(dir)).toEqual(['x']);
   });
 
@@ -448,6 +451,22 @@ describe('FileSink two-phase commit', () => {
     for (const s of b) await s.writer.close!();
     await startAll(dir, 1, sp4); // its history x, y is whole: v (newer) goes
     expect(visibleLines(dir)).toEqual(['x', 'y']);
+  });
+
+  it('refuses a savepoint of a history begun in version 1 after a start from an older v1 state deleted v1 output it holds', async () => {
+    const dir = newDir();
+    const v1State = (id: number): OperatorStateSnapshot[] => [
+      { states: [{ name: 'file-sink-pending', mode: 'union', entries: [{ kind: 'checkpoint', id }] }] },
+    ];
+    for (let c = 1; c <= 4; c++) fs.writeFileSync(path.join(dir, `part-${c}-0-${W1}-${c}`), `v1-${c}\n`);
+    const a = await startAll(dir, 1, v1State(4));
+    await a[0]!.writer.write(['new']);
+    const sp = await savepoint(a, 5); // history v1-1..v1-4; holds 'new'
+    await a[0]!.writer.close!();
+    const b = await startAll(dir, 1, v1State(2)); // deletes v1-3, v1-4
+    await b[0]!.writer.close!();
+    expect(visibleLines(dir)).toEqual(['v1-1', 'v1-2']);
+    await expect(startAll(dir, 1, sp)).rejects.toThrow(PendingFileLostError);
   });
 
   it('removes the held names of a savepoint once it is committed (a stop) or aborted', async () => {
