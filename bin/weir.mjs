@@ -25,5 +25,12 @@ const load = Module._load;
 Module._load = function (request, ...rest) {
   return request === 'weir' ? weir : load.call(this, request, ...rest);
 };
+// A reader that went away (`weir list | head`) ends the output, not the command; any other
+// failure to write it is one line, not a stack trace.
+process.stdout.on('error', (e) => {
+  if (e.code === 'EPIPE') return;
+  process.stderr.write(`weir: cannot write to standard output: ${e.message}\n`);
+  process.exit(1);
+});
 const { main } = await import('../src/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));

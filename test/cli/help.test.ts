@@ -1,7 +1,8 @@
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { mainHelp } from '../../src/cli/help.js';
-import { weir } from './weir-process.js';
+import { weir, WEIR_BIN } from './weir-process.js';
 
 describe.concurrent('weir help', () => {
   it('lists every command, the savepoint subcommands among them, and no heading for later versions', async () => {
@@ -39,6 +40,15 @@ describe.concurrent('weir help', () => {
     );
     expect(r.stdout).toMatch(/^ {6}--max-parallelism M +key groups: .*\(default 128, max 32768\)$/m);
     expect(r.stdout).toMatch(/^ {2}-h, --help +show this help$/m);
+  });
+
+  it('ends quietly when the reader of its output went away (weir --help | head -0)', async () => {
+    const child = spawn(WEIR_BIN, ['--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((r) => child.on('close', r));
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' }); // was: exit 1, "Error: write EPIPE" and a stack
   });
 
   it('prints the version', async () => {
