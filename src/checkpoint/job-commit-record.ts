@@ -12,6 +12,12 @@
 // `at` is when it was written: every checkpoint the process completes later is newer, so a run of
 // the same job with a checkpoint or end record newer than `at` supersedes this one.
 //
+// A run started from a savepoint (or another run's checkpoint) writes it before its sinks restore
+// (they commit what the snapshot left pending), naming the snapshot in `from`: if it dies before
+// its first checkpoint completes, `--resume` finds output committed and no checkpoint, and refuses
+// (naming the snapshot to continue from) instead of starting from the beginning and committing
+// that output again.
+//
 // A stop-with-savepoint rewrites it, naming the savepoint, before its sinks commit: the `_ended`
 // that names the savepoint comes only after the tasks have stopped, and a crash between the two
 // must still send `--resume` to the savepoint rather than to an older checkpoint whose output
@@ -26,6 +32,8 @@ export interface JobCommitRecord {
   readonly at: number;
   /** The savepoint a stop-with-savepoint commits (then `checkpoint` is its id). */
   readonly savepoint?: string;
+  /** The snapshot the run was started from (`-s`), when it restored no checkpoint of its own. */
+  readonly from?: string;
 }
 
 /** `_committed` could not be written, so nothing was committed; the job fails over. */
@@ -45,10 +53,12 @@ export function decodeJobCommit(bytes: Uint8Array): JobCommitRecord | undefined 
   if (o === undefined || !Number.isSafeInteger(o.checkpoint)) return undefined;
   if (typeof o.at !== 'number' || !Number.isFinite(o.at)) return undefined;
   if (o.savepoint !== undefined && typeof o.savepoint !== 'string') return undefined;
+  if (o.from !== undefined && typeof o.from !== 'string') return undefined;
   return {
     jobName: o.jobName,
     checkpoint: o.checkpoint as number,
     at: o.at,
     ...(o.savepoint !== undefined ? { savepoint: o.savepoint } : {}),
+    ...(o.from !== undefined ? { from: o.from } : {}),
   };
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { CheckpointSettings } from '../api/checkpoint-config.js';
 import { loadSnapshot, type RestoredJobState } from '../checkpoint/snapshot-loader.js';
 import type { CompletedCheckpoint } from '../checkpoint/completed-checkpoint.js';
-import { decodeJobCommit } from '../checkpoint/job-commit-record.js';
+import { decodeJobCommit, encodeJobCommit } from '../checkpoint/job-commit-record.js';
 import { recordJobName } from '../checkpoint/job-record-json.js';
 import { decodeJobEnd, encodeJobEnd, type JobEndRecord } from '../checkpoint/job-end-record.js';
 import type { JobGraph } from '../graph/job-graph.js';
@@ -108,6 +108,8 @@ interface LostRun {
   readonly what: string;
   /** The first way out, before the ones every lost run shares. */
   readonly remedy: string;
+  /** The whole message instead, when the run names its one way out. */
+  readonly message?: string;
 }
 
 /**
@@ -175,12 +177,20 @@ async function resumeCandidates(
             what: `run ${jobId} has no complete checkpoint, and ${file}, its record of having committed output, cannot be read (damaged, or from another version of weir)`,
             remedy: `if that run never committed output, delete ${file}`,
           }
-        : {
-            jobId,
-            at: commit.at,
-            what: `run ${jobId} committed output from checkpoint ${commit.checkpoint} on (${file}, written ${new Date(commit.at).toISOString()}), but none of its checkpoints is complete any more (a _metadata file or chk-<n> folder in ${storage.description}/${jobId} was deleted or lost)`,
-            remedy: `put its newest chk-<n> folder back (n ≥ ${commit.checkpoint})`,
-          },
+        : commit.from !== undefined
+          ? {
+              jobId,
+              at: commit.at,
+              what: `run ${jobId} was started from ${commit.from}`,
+              remedy: `continue from it with -s ${commit.from}`,
+              message: `job '${jobName}' (run ${jobId}) was started from ${commit.from} at ${new Date(commit.at).toISOString()}, committing the output it held, and completed no checkpoint (${file}): continue from it with -s ${commit.from} (or run without --resume to start from the beginning, which commits all of the output again); nothing was changed`,
+            }
+          : {
+              jobId,
+              at: commit.at,
+              what: `run ${jobId} committed output from checkpoint ${commit.checkpoint} on (${file}, written ${new Date(commit.at).toISOString()}), but none of its checkpoints is complete any more (a _metadata file or chk-<n> folder in ${storage.description}/${jobId} was deleted or lost)`,
+              remedy: `put its newest chk-<n> folder back (n ≥ ${commit.checkpoint})`,
+            },
     );
   }
   candidates.sort((a, b) => b.metadata.timestamp - a.metadata.timestamp || b.metadata.id - a.metadata.id);
@@ -286,6 +296,23 @@ async function launch(
       throw new RestoreError(
         `${options.restoreFrom} is a savepoint, which always stays yours; --claim-mode claim takes over retained checkpoints only (drop the flag)`,
       );
+    if (enabled && options.claimMode !== 'claim') {
+      // Before the snapshot is read: a run that dies from here on, before its first checkpoint,
+      // has (or may have) committed what the snapshot holds, and `--resume` must send the user
+      // back to the snapshot instead of starting from the beginning (job-commit-record.ts).
+      jobId = randomUUID();
+      await locks.hold(jobId);
+      await storage.writeJobRecord(
+        jobId,
+        JOB_COMMITTED_FILE,
+        encodeJobCommit({
+          jobName: graph.jobName,
+          checkpoint: metadata.id,
+          at: Date.now(),
+          from: location.uri,
+        }),
+      );
+    }
     restore = await loadSnapshot(storage, location, metadata, graph, { allowNonRestoredState }).catch(
       (e: unknown) => {
         throw damaged(e);
@@ -320,6 +347,7 @@ async function launch(
       // One line for the newest (an unreadable record first: it may be newest); any others before it.
       const [first, ...others] = [...lost].sort((a, b) => (b.at ?? Infinity) - (a.at ?? Infinity));
       for (const l of others) log(`weir: also: ${l.what}`);
+      if (first!.message !== undefined) throw new RestoreError(first!.message);
       throw new RestoreError(
         `job '${graph.jobName}' cannot be resumed without committing output a second time: ${first!.what}; nothing was changed. To go on, ${first!.remedy}, continue from a savepoint with -s PATH, or run without --resume to start from the beginning, which commits all of the output again`,
       );
