@@ -296,10 +296,17 @@ async function launch(
       throw new RestoreError(
         `${options.restoreFrom} is a savepoint, which always stays yours; --claim-mode claim takes over retained checkpoints only (drop the flag)`,
       );
+    restore = await loadSnapshot(storage, location, metadata, graph, { allowNonRestoredState }).catch(
+      (e: unknown) => {
+        throw damaged(e);
+      },
+    );
     if (enabled && options.claimMode !== 'claim') {
-      // Before the snapshot is read: a run that dies from here on, before its first checkpoint,
-      // has (or may have) committed what the snapshot holds, and `--resume` must send the user
-      // back to the snapshot instead of starting from the beginning (job-commit-record.ts).
+      // Before anything runs: the sinks commit what the snapshot holds when they restore, so a
+      // run that dies before its first checkpoint completes has committed it, and `--resume` must
+      // send the user back to the snapshot instead of starting from the beginning
+      // (job-commit-record.ts). After the snapshot was read, so that a snapshot that cannot be
+      // restored leaves nothing behind.
       jobId = randomUUID();
       await locks.hold(jobId);
       await storage.writeJobRecord(
@@ -313,11 +320,6 @@ async function launch(
         }),
       );
     }
-    restore = await loadSnapshot(storage, location, metadata, graph, { allowNonRestoredState }).catch(
-      (e: unknown) => {
-        throw damaged(e);
-      },
-    );
     log(`weir: restoring job '${graph.jobName}' from ${metadata.kind} ${metadata.id} at ${location.uri}`);
     if (options.claimMode === 'claim') {
       if (!enabled)
