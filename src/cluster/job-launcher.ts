@@ -110,6 +110,8 @@ interface LostRun {
   readonly remedy: string;
   /** The whole message instead, when the run names its one way out. */
   readonly message?: string;
+  /** The snapshot the run was started from (`-s`), when its record names one. */
+  readonly from?: string;
 }
 
 /**
@@ -183,6 +185,7 @@ async function resumeCandidates(
               at: commit.at,
               what: `run ${jobId} was started from ${commit.from}`,
               remedy: `continue from it with -s ${commit.from}`,
+              from: commit.from,
               message: `job '${jobName}' (run ${jobId}) was started from ${commit.from} at ${new Date(commit.at).toISOString()}, committing the output it held, and completed no checkpoint (${file}): continue from it with -s ${commit.from} (or run without --resume to start from the beginning, which commits all of the output again); nothing was changed`,
             }
           : {
@@ -336,9 +339,12 @@ async function launch(
     const found = await resumeCandidates(storage, graph.jobName);
     // A lost run stops the resume unless another run of the job checkpointed or ended after it
     // recorded committing output (it started over, say, without --resume).
+    // Nor does a run started from a checkpoint of the job that is still here to resume: that
+    // checkpoint is what it restored (and committed).
     const lost = found.lost.filter(
       (l) =>
         !ends.has(l.jobId) &&
+        !(l.from !== undefined && found.candidates.some((c) => c.location.uri === l.from)) &&
         (l.at === undefined ||
           !(
             found.candidates.some((c) => c.jobId !== l.jobId && c.metadata.timestamp > l.at!) ||
@@ -349,6 +355,8 @@ async function launch(
       // One line for the newest (an unreadable record first: it may be newest); any others before it.
       const [first, ...others] = [...lost].sort((a, b) => (b.at ?? Infinity) - (a.at ?? Infinity));
       for (const l of others) log(`weir: also: ${l.what}`);
+      // A run that still runs has lost nothing: that is the answer, not its record.
+      await locks.check(first!.jobId);
       if (first!.message !== undefined) throw new RestoreError(first!.message);
       throw new RestoreError(
         `job '${graph.jobName}' cannot be resumed without committing output a second time: ${first!.what}; nothing was changed. To go on, ${first!.remedy}, continue from a savepoint with -s PATH, or run without --resume to start from the beginning, which commits all of the output again`,
