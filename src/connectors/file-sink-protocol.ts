@@ -158,34 +158,11 @@ export function parsePartName(name: string): PartFile | undefined {
   if (m !== null) return { kind: 'in-progress', subtask: Number(m[1]) };
   m = HELD.exec(name);
   if (m !== null)
-    return {
-      kind: 'held',
-      lineage: m[1]!,
-      epoch: Number(m[2]),
-      checkpointId: Number(m[3]),
-      subtask: Number(m[4]),
-      savepointId: Number(m[6]),
-      superseded: m[7] !== undefined,
-    };
+    return { kind: 'held', ...placeOf(m), savepointId: Number(m[6]), superseded: m[7] !== undefined };
   m = SEAL.exec(name);
-  if (m !== null)
-    return {
-      kind: 'seal',
-      lineage: m[1]!,
-      epoch: Number(m[2]),
-      checkpointId: Number(m[3]),
-      subtask: Number(m[4]),
-      savepointId: Number(m[3]),
-    };
+  if (m !== null) return { kind: 'seal', ...placeOf(m), savepointId: Number(m[3]) };
   m = PENDING.exec(name) ?? VISIBLE.exec(name);
-  if (m !== null)
-    return {
-      kind: name.startsWith('.') ? 'pending' : 'visible',
-      lineage: m[1]!,
-      epoch: Number(m[2]),
-      checkpointId: Number(m[3]),
-      subtask: Number(m[4]),
-    };
+  if (m !== null) return { kind: name.startsWith('.') ? 'pending' : 'visible', ...placeOf(m) };
   m = V1_VISIBLE.exec(name);
   if (m !== null)
     return {
@@ -196,6 +173,16 @@ export function parsePartName(name: string): PartFile | undefined {
       subtask: Number(m[2]),
     };
   return undefined;
+}
+
+/** Lineage, epoch, checkpoint and subtask: the first four groups of each of the sink's own names. */
+function placeOf(m: RegExpExecArray): {
+  lineage: string;
+  epoch: number;
+  checkpointId: number;
+  subtask: number;
+} {
+  return { lineage: m[1]!, epoch: Number(m[2]), checkpointId: Number(m[3]), subtask: Number(m[4]) };
 }
 
 /** A file closed by a snapshot and not yet committed: rename `temp` to `final`. */
@@ -399,7 +386,7 @@ export function planStart(
     (epoch > restored.epoch || (epoch === restored.epoch && id > restored.checkpointId));
   const remove: string[] = [];
   /** Held files and seals of L of savepoints after the restored point, of any subtask index. */
-  const later: { name: string; f: PartFile & { kind: 'held' | 'seal' } }[] = [];
+  const later: { name: string; f: Exclude<PartFile, { kind: 'in-progress' }> }[] = [];
   /** The earliest visible file this subtask deletes, as [epoch, checkpoint]. */
   let earliest: [number, number] | undefined;
   for (const name of names) {
@@ -408,7 +395,7 @@ export function planStart(
     if (f.kind === 'held' || f.kind === 'seal') {
       // Version 1 files carry no lineage: a savepoint of any lineage may hold them in its history.
       const related = ours.has(f.lineage) || ours.has(LEGACY_LINEAGE);
-      if (related && after(f.epoch, f.savepointId!)) later.push({ name, f: { ...f, kind: f.kind } });
+      if (related && after(f.epoch, f.savepointId!)) later.push({ name, f });
       continue;
     }
     if (!mine(f.subtask)) continue;

@@ -3,11 +3,9 @@
 // the retried start no longer sees the output it deleted.
 import * as fs from 'node:fs';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { FileSink, type SinkWriter } from '../../src/index.js';
 import { PendingFileLostError } from '../../src/connectors/file-sink.js';
-import { OperatorStateStore } from '../../src/state/operator-state-store.js';
 import type { OperatorStateSnapshot } from '../../src/state/snapshot.js';
-import { committedLines, fakeContext, tempDir } from './helpers.js';
+import { committedLines, sinkWriter as start, tempDir } from './helpers.js';
 
 /**
  * The next unlink of a path `failOn` accepts fails (once), before or (`done`) after it removed
@@ -35,26 +33,11 @@ afterAll(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
-interface Subtask {
-  writer: SinkWriter<string>;
-  store: OperatorStateStore;
-}
-
-async function start(dir: string, restored: OperatorStateSnapshot | undefined, attemptStartTime: number) {
-  const writer = await new FileSink<string>(dir).createWriter(fakeContext(0, 1));
-  const store = new OperatorStateStore();
-  if (restored !== undefined) store.restore(restored);
-  await writer.initializeState!({
-    isRestored: restored !== undefined,
-    operatorStateStore: store,
-    subtaskIndex: 0,
-    parallelism: 1,
-    attemptStartTime,
-  });
-  return { writer, store };
-}
-
-async function snapshot(s: Subtask, id: number, isSavepoint = false): Promise<OperatorStateSnapshot> {
+async function snapshot(
+  s: Awaited<ReturnType<typeof start>>,
+  id: number,
+  isSavepoint = false,
+): Promise<OperatorStateSnapshot> {
   const done = s.writer.snapshotState!({ checkpointId: id, timestamp: id, isSavepoint });
   const state = s.store.snapshot();
   await done;
@@ -72,19 +55,28 @@ async function startFrom(dir: string, sp: OperatorStateSnapshot, at: number): Pr
   return committedLines(dir);
 }
 
+/** Checkpoints 1 (x) and 2 (y) committed, then savepoint 3 (history x, y; holds z). */
+async function committedThenSavepoint(): Promise<{
+  dir: string;
+  first: OperatorStateSnapshot;
+  sp: OperatorStateSnapshot;
+}> {
+  const dir = tempDir('file-sink-crash');
+  dirs.push(dir);
+  const a = await start(dir, undefined, 1000);
+  await a.writer.write(['x']);
+  const first = await snapshot(a, 1);
+  await a.writer.notifyCheckpointComplete!(1);
+  await a.writer.write(['y']);
+  await snapshot(a, 2);
+  await a.writer.notifyCheckpointComplete!(2);
+  await a.writer.write(['z']);
+  return { dir, first, sp: await snapshot(a, 3, true) };
+}
+
 describe('FileSink start that stops half-way', () => {
   it('a fallback that deleted output, then died: a savepoint after that output stays refused', async () => {
-    const dir = tempDir('file-sink-crash');
-    dirs.push(dir);
-    const a = await start(dir, undefined, 1000);
-    await a.writer.write(['x']);
-    const first = await snapshot(a, 1);
-    await a.writer.notifyCheckpointComplete!(1);
-    await a.writer.write(['y']);
-    await snapshot(a, 2);
-    await a.writer.notifyCheckpointComplete!(2);
-    await a.writer.write(['z']);
-    const sp = await snapshot(a, 3, true); // history x, y; holds z
+    const { dir, first, sp } = await committedThenSavepoint();
     // The fallback to checkpoint 1 dies right after it deleted y's file.
     const yFile = fs
       .readdirSync(dir)
@@ -100,17 +92,7 @@ describe('FileSink start that stops half-way', () => {
   });
 
   it('a fallback that died before it could discard the savepoint deletes nothing, and a retry discards it', async () => {
-    const dir = tempDir('file-sink-crash');
-    dirs.push(dir);
-    const a = await start(dir, undefined, 1000);
-    await a.writer.write(['x']);
-    const first = await snapshot(a, 1);
-    await a.writer.notifyCheckpointComplete!(1);
-    await a.writer.write(['y']);
-    await snapshot(a, 2);
-    await a.writer.notifyCheckpointComplete!(2);
-    await a.writer.write(['z']);
-    const sp = await snapshot(a, 3, true);
+    const { dir, first, sp } = await committedThenSavepoint();
     inject.failOn = (p) => p.endsWith('.seal');
     await expect(start(dir, first, 2000)).rejects.toThrow(/injected/);
     expect(committedLines(dir)).toEqual(['x', 'y']);

@@ -4,10 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { FileSink } from '../../src/index.js';
-import { OperatorStateStore } from '../../src/state/operator-state-store.js';
-import type { OperatorStateSnapshot } from '../../src/state/snapshot.js';
-import { committedLines, fakeContext, tempDir } from './helpers.js';
+import { committedLines, sinkWriter as start, tempDir } from './helpers.js';
 
 const linkFails = vi.hoisted(() => ({ code: 'EPERM' }));
 vi.mock('node:fs/promises', async (importOriginal) => {
@@ -21,19 +18,6 @@ const dirs: string[] = [];
 afterAll(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
-
-async function start(dir: string, restored?: OperatorStateSnapshot) {
-  const writer = await new FileSink<string>(dir).createWriter(fakeContext(0, 1));
-  const store = new OperatorStateStore();
-  if (restored !== undefined) store.restore(restored);
-  await writer.initializeState!({
-    isRestored: restored !== undefined,
-    operatorStateStore: store,
-    subtaskIndex: 0,
-    parallelism: 1,
-  });
-  return { writer, store };
-}
 
 describe('FileSink without hard links', () => {
   it.each(['ENOSYS', 'ENOTSUP', 'EMLINK'])('copies when link says %s', async (code) => {

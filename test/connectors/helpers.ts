@@ -4,7 +4,16 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { RuntimeContext, SourceOutput, SourceReader, SourceReaderContext } from '../../src/index.js';
+import {
+  FileSink,
+  type RuntimeContext,
+  type SinkWriter,
+  type SourceOutput,
+  type SourceReader,
+  type SourceReaderContext,
+} from '../../src/index.js';
+import { OperatorStateStore } from '../../src/state/operator-state-store.js';
+import type { OperatorStateSnapshot } from '../../src/state/snapshot.js';
 
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `weir-${prefix}-`));
@@ -85,4 +94,26 @@ export async function drain<T>(reader: SourceReader<T>, into: T[], limit = Infin
 /** Open file descriptors of this process (Linux only). */
 export function openFdCount(): number {
   return fs.readdirSync('/proc/self/fd').length;
+}
+
+/**
+ * A FileSink writer of `dir` as subtask 0 of 1, initialized the way a task does it: restored from
+ * `restored`, or fresh; with the store its state goes to.
+ */
+export async function sinkWriter(
+  dir: string,
+  restored?: OperatorStateSnapshot,
+  attemptStartTime?: number,
+): Promise<{ writer: SinkWriter<string>; store: OperatorStateStore }> {
+  const writer = await new FileSink<string>(dir).createWriter(fakeContext(0, 1));
+  const store = new OperatorStateStore();
+  if (restored !== undefined) store.restore(restored);
+  await writer.initializeState!({
+    isRestored: restored !== undefined,
+    operatorStateStore: store,
+    subtaskIndex: 0,
+    parallelism: 1,
+    ...(attemptStartTime === undefined ? {} : { attemptStartTime }),
+  });
+  return { writer, store };
 }
