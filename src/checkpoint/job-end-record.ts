@@ -16,6 +16,12 @@ export interface JobEndRecord {
    * whose sinks were committing it when the job failed (it continues from there).
    */
   readonly savepoint?: string;
+  /**
+   * The snapshot the run was started from (`-s`, not claimed). Its sinks committed what that
+   * snapshot held, so after a cancel or failure whose checkpoints retention removed, `--resume`
+   * sends the user back to it rather than to the beginning (which would commit that output again).
+   */
+  readonly from?: string;
 }
 
 const VERSION = 1;
@@ -30,10 +36,12 @@ export function decodeJobEnd(bytes: Uint8Array): JobEndRecord | undefined {
   if (o === undefined || typeof o.endedAt !== 'number') return undefined;
   if (!['finished', 'stopped', 'cancelled', 'failed'].includes(o.outcome as string)) return undefined;
   if (o.savepoint !== undefined && typeof o.savepoint !== 'string') return undefined;
+  if (o.from !== undefined && typeof o.from !== 'string') return undefined;
   return {
     jobName: o.jobName,
     outcome: o.outcome as JobEndOutcome,
     endedAt: o.endedAt,
     ...(typeof o.savepoint === 'string' ? { savepoint: o.savepoint } : {}),
+    ...(typeof o.from === 'string' ? { from: o.from } : {}),
   };
 }

@@ -14,7 +14,7 @@ import { loadJob } from './job-loader.js';
 import { integerIn, InvalidValue, parseArgs } from './options.js';
 import { resolve } from 'node:path';
 import { parseDuration } from '../api/duration.js';
-import { CheckpointConfigError } from '../api/checkpoint-config.js';
+import { CheckpointConfigError, type ExternalizedCheckpointRetention } from '../api/checkpoint-config.js';
 import { RestoreError, type ExecuteOptions } from '../cluster/job-launcher.js';
 import { CheckpointStorageUnusableError } from '../storage/checkpoint-storage.js';
 import type { JobMaster } from '../cluster/job-master.js';
@@ -47,6 +47,16 @@ const options = {
     value: 'DIR',
     help: 'where checkpoints are written (default $WEIR_HOME/checkpoints, WEIR_HOME defaulting to ~/.weir); made if missing, and checked writable before the job starts (exit 2 if not)',
     parse: nonEmpty('a folder path'),
+  },
+  'checkpoints-retained': {
+    value: 'N',
+    help: 'completed checkpoints kept while the job runs, newest first; a restore that finds the newest damaged falls back to the next (default: as the job sets, else 1)',
+    parse: integerIn(1, 1_000_000),
+  },
+  'checkpoint-retention': {
+    value: 'MODE',
+    help: "what becomes of the checkpoints when the job ends: 'delete-on-cancellation' (default: kept only when it fails), 'retain-on-cancellation' (kept when it is cancelled or fails), 'never' (always deleted)",
+    parse: retentionArg,
   },
   resume: {
     help: 'continue from the newest completed checkpoint of a job with the same name, or start fresh if there is none; when the newest run ended and removed its checkpoints, it says so instead of starting over: finished (exit 0; run without --resume to run it again), stopped, cancelled or failed (exit 2)',
@@ -82,6 +92,12 @@ function durationArg(raw: string): number {
   const ms = parseDuration(raw);
   if (ms === undefined) throw new InvalidValue('a duration such as 500ms, 10s or 2min');
   return ms;
+}
+
+function retentionArg(raw: string): ExternalizedCheckpointRetention {
+  if (raw !== 'delete-on-cancellation' && raw !== 'retain-on-cancellation' && raw !== 'never')
+    throw new InvalidValue("'delete-on-cancellation', 'retain-on-cancellation' or 'never'");
+  return raw;
 }
 
 function claimMode(raw: string): 'no-claim' | 'claim' {
@@ -148,10 +164,22 @@ async function run(argv: readonly string[], io: CliIO): Promise<ExitCode> {
           env.checkpointConfig.setInterval(given['checkpoint-interval']);
         if (given['checkpoint-dir'] !== undefined)
           env.checkpointConfig.setCheckpointStorage(given['checkpoint-dir']);
+        if (given['checkpoints-retained'] !== undefined)
+          env.checkpointConfig.setNumRetainedCheckpoints(given['checkpoints-retained']);
+        if (given['checkpoint-retention'] !== undefined)
+          env.checkpointConfig.setExternalizedCheckpointRetention(given['checkpoint-retention']);
       } catch (e) {
         if (e instanceof CheckpointConfigError) throw new UsageError(e.message, { cause: e });
         throw e;
       }
+      // Given for checkpoints that will not be taken, they would be silently ignored.
+      const needsCheckpoints = (['checkpoints-retained', 'checkpoint-retention'] as const).find(
+        (k) => given[k] !== undefined,
+      );
+      if (needsCheckpoints !== undefined && !env.checkpointConfig.enabled)
+        throw new UsageError(
+          `--${needsCheckpoints} applies to checkpoints, and job '${job.name}' takes none: add --checkpoint-interval DURATION (or drop --${needsCheckpoints})`,
+        );
       if (given.resume === true && given['from-savepoint'] !== undefined) {
         throw new UsageError('give either --resume or -s PATH, not both');
       }

@@ -282,6 +282,8 @@ async function launch(
   let claimed: CompletedCheckpoint | undefined;
   /** The resumed job's older completed checkpoints, which it owns as well. */
   let retained: CompletedCheckpoint[] = [];
+  /** The snapshot this run starts from, when it stays the user's (not claimed). */
+  let startedFrom: string | undefined;
   if (options.restoreFrom !== undefined) {
     const location = await storage.resolve(options.restoreFrom);
     const bytes = await storage.readMetadata(location);
@@ -324,6 +326,7 @@ async function launch(
       );
     }
     log(`weir: restoring job '${graph.jobName}' from ${metadata.kind} ${metadata.id} at ${location.uri}`);
+    if (options.claimMode !== 'claim') startedFrom = location.uri;
     if (options.claimMode === 'claim') {
       if (!enabled)
         throw new RestoreError(
@@ -487,6 +490,7 @@ async function launch(
           outcome: stoppedAt !== undefined ? 'stopped' : outcome,
           endedAt: Date.now(),
           ...(savepoint !== undefined ? { savepoint } : {}),
+          ...(startedFrom !== undefined ? { from: startedFrom } : {}),
         },
         log,
       );
@@ -576,6 +580,12 @@ function resumeEndedJob(jobId: string, r: JobEndRecord, log: (line: string) => v
       if (r.outcome === 'failed' && r.savepoint !== undefined)
         throw new RestoreError(
           `${job} failed at ${at} while its sinks committed the savepoint of a stop: continue from it with -s ${r.savepoint} (or run without --resume to start from the beginning)`,
+        );
+      // Its sinks committed the output of the snapshot it started from (and maybe of checkpoints
+      // after it): from the beginning, that output would be committed again.
+      if (r.from !== undefined)
+        throw new RestoreError(
+          `${job} ${r.outcome === 'failed' ? 'failed' : 'was cancelled'} at ${at} and its checkpoints were removed (retention); it was started from ${r.from}: continue from there with -s ${r.from} (or run without --resume to start from the beginning, which commits all of the output again)`,
         );
       throw new RestoreError(
         `${job} ${r.outcome === 'failed' ? 'failed' : 'was cancelled'} at ${at} and its checkpoints were removed (retention); run without --resume to start from the beginning, or with -s PATH from a savepoint`,

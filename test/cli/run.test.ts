@@ -1,5 +1,7 @@
 // `weir run` end to end: job modules of every flavour, flags and job arguments reaching the job,
 // warnings, a failing job, and Ctrl-C.
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectOneLineError, JobFiles, weir } from './weir-process.js';
 
@@ -60,6 +62,22 @@ export default defineJob({
 `,
   );
   files.write(
+    'slow.ts',
+    `import { defineJob } from 'weir';
+export default defineJob({
+  name: 'slow',
+  build(env) {
+    // ~0.8 s, spread over every batch: barriers get between them.
+    let i = 0;
+    env.fromSequence(1, 800_000).map((n: number) => {
+      if (++i % 1000 === 0) { const t = Date.now(); while (Date.now() - t < 1); }
+      return n;
+    }).filter(() => false).print();
+  },
+});
+`,
+  );
+  files.write(
     'forever.ts',
     `import { defineJob } from 'weir';
 export default defineJob({
@@ -103,6 +121,56 @@ describe.concurrent('weir run', () => {
     const off = await weir(['run', 'job.ts'], { cwd: files.dir });
     expect(off.rawStderr).toMatch(
       /^weir: job 'commonjs-scope' \(.*\) finished in [^;]*: 2 records read, 2 written; checkpoints off$/m,
+    );
+  });
+
+  it('keeps as many checkpoints as --checkpoints-retained says, and keeps them at the end with --checkpoint-retention', async () => {
+    const kept = async (...flags: string[]): Promise<string[]> => {
+      const dir = `chk-${flags.join('')}`;
+      const r = await weir(
+        ['run', 'slow.ts', '--checkpoint-interval', '10ms', '--checkpoint-dir', dir, ...flags],
+        {
+          cwd: files.dir,
+        },
+      );
+      expect(r, r.stderr).toMatchObject({ code: 0, stderr: '' });
+      const [jobId] = readdirSync(join(files.dir, dir));
+      return readdirSync(join(files.dir, dir, jobId!)).filter((n) => n.startsWith('chk-'));
+    };
+    const ids = (names: string[]): number[] => names.map((n) => Number(n.slice(4))).sort((a, b) => a - b);
+    // A finished job's checkpoints go, as by default …
+    expect(await kept('--checkpoints-retained', '3')).toEqual([]);
+    // … unless retained; then the newest N (the last one is the final checkpoint), at least 5 taken.
+    const three = ids(
+      await kept('--checkpoints-retained', '3', '--checkpoint-retention', 'retain-on-cancellation'),
+    );
+    expect(three).toHaveLength(3);
+    expect(three[0]).toBeGreaterThanOrEqual(3);
+    expect(three[2]! - three[0]!).toBe(2);
+    expect(await kept('--checkpoint-retention=retain-on-cancellation')).toHaveLength(1);
+  });
+
+  it('refuses checkpoint retention flags for a job that takes no checkpoints, and bad values', async () => {
+    const off = await weir(['run', 'job.ts', '--checkpoints-retained', '2'], { cwd: files.dir });
+    expectOneLineError(
+      off,
+      2,
+      /^weir: --checkpoints-retained applies to checkpoints, and job 'commonjs-scope' takes none: add --checkpoint-interval DURATION \(or drop --checkpoints-retained\)\n$/,
+    );
+    const zero = await weir(['run', 'job.ts', '--checkpoint-interval', '1s', '--checkpoints-retained', '0'], {
+      cwd: files.dir,
+    });
+    expectOneLineError(zero, 2, /--checkpoints-retained.*an integer from 1 to 1000000/);
+    const mode = await weir(
+      ['run', 'job.ts', '--checkpoint-interval', '1s', '--checkpoint-retention', 'sometimes'],
+      {
+        cwd: files.dir,
+      },
+    );
+    expectOneLineError(
+      mode,
+      2,
+      /--checkpoint-retention.*'delete-on-cancellation', 'retain-on-cancellation' or 'never'/,
     );
   });
 

@@ -176,6 +176,34 @@ describe('--resume after the job ended', () => {
     expect(r.processed).toBe(0);
   });
 
+  it('names the snapshot a cancelled run started from, whose output its sinks committed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weir-ended-'));
+    const savepoints = mkdtempSync(join(tmpdir(), 'weir-ended-sp-'));
+    const stopped = await run(dir, { during: (m) => void m.stop({ targetDir: savepoints }) });
+    const sp = stopped.result!.savepointPath!;
+    const forked = await run(dir, { restoreFrom: sp, during: (m) => m.cancel() });
+    expect(forked.error).toBeDefined();
+    const r = await run(dir, { resume: true });
+    expect(r.error).toBeInstanceOf(RestoreError);
+    expect(String(r.error)).toMatch(
+      /job 'ends' \([0-9a-f-]+\) was cancelled at .* and its checkpoints were removed \(retention\); it was started from /,
+    );
+    expect(String(r.error)).toContain(`: continue from there with -s ${sp} (or run without --resume`);
+    expect(r.processed).toBe(0);
+    // Claimed, the snapshot became the run's own and went with its checkpoints: nothing to name.
+    const claimed = await run(dir, { during: (m) => m.cancel(), retention: 'retain-on-cancellation' });
+    const chk = readdirSync(join(dir, claimed.master!.jobId)).find((n) => n.startsWith('chk-'))!;
+    await run(dir, {
+      restoreFrom: join(dir, claimed.master!.jobId, chk),
+      claimMode: 'claim',
+      during: (m) => m.cancel(),
+    });
+    const after = await run(dir, { resume: true });
+    expect(String(after.error)).toMatch(
+      /was cancelled at .*; run without --resume to start from the beginning/,
+    );
+  });
+
   it('refuses after a failed job whose checkpoints were removed (retention never)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'weir-ended-'));
     const failed = await run(dir, { failAfterCheckpoints: true, retention: 'never' });
