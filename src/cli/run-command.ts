@@ -50,7 +50,7 @@ const options = {
   },
   'checkpoints-retained': {
     value: 'N',
-    help: 'completed checkpoints kept while the job runs, newest first; a restore that finds the newest damaged falls back to the next (default: as the job sets, else 1)',
+    help: 'how many completed checkpoints to keep, the newest; a restore that finds the newest damaged falls back to an older one (default: as the job sets, else 1)',
     parse: integerIn(1, 1_000_000),
   },
   'checkpoint-retention': {
