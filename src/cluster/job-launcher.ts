@@ -521,7 +521,7 @@ async function jobEnds(storage: CheckpointStorage, jobName: string): Promise<Map
         `the end record of run ${jobId} in ${storage.description} (_ended) is damaged or from another version of weir; ` +
           (kept
             ? 'remove it if that run should be resumed, or run without --resume'
-            : 'that run kept no checkpoint to resume: run without --resume to start from the beginning'),
+            : 'that run kept no checkpoint to resume: if it finished, its output is complete and there is nothing to do; else run without --resume to start from the beginning, which writes its output again'),
       );
     }
     if (record.jobName === jobName) out.set(jobId, record);

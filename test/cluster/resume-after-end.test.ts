@@ -235,7 +235,7 @@ describe('--resume after the job ended', () => {
     expect(String(damaged.error)).toContain(`the end record of run ${b.result!.jobId} in `);
     // B removed its checkpoints when it finished: removing the record would not help.
     expect(String(damaged.error)).toMatch(
-      /; that run kept no checkpoint to resume: run without --resume to start from the beginning$/,
+      /; that run kept no checkpoint to resume: if it finished, its output is complete and there is nothing to do; else run without --resume to start from the beginning, which writes its output again$/,
     );
     expect(damaged.processed).toBe(0);
     // A kept its checkpoints: removing a damaged record of it lets them be resumed.
@@ -245,6 +245,22 @@ describe('--resume after the job ended', () => {
     expect(String(kept.error)).toContain(`the end record of run ${a.master!.jobId} in `);
     expect(String(kept.error)).toMatch(/; remove it if that run should be resumed, or run without --resume$/);
     expect(kept.processed).toBe(0);
+  });
+
+  it('does not start a finished job over when a flipped bit renames the job in its _ended', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weir-ended-'));
+    const done = await run(dir);
+    expect(done.error).toBeUndefined();
+    const path = join(dir, done.result!.jobId, '_ended');
+    const bytes = readFileSync(path);
+    const at = bytes.indexOf('"ends"') + 1; // 'ends' → 'fnds'
+    bytes[at] ^= 0x03;
+    expect(bytes.toString()).toContain('"jobName":"fnds"');
+    writeFileSync(path, bytes);
+    const r = await run(dir, { resume: true });
+    expect(r.error).toBeInstanceOf(RestoreError);
+    expect(String(r.error)).toContain(`the end record of run ${done.result!.jobId} in `);
+    expect(r.processed).toBe(0);
   });
 
   it("sets aside a checkpoint whose _metadata cannot be read only when its folder is another job's", async () => {
