@@ -254,7 +254,7 @@ describe('--resume after the job ended', () => {
     const path = join(dir, done.result!.jobId, '_ended');
     const bytes = readFileSync(path);
     const at = bytes.indexOf('"ends"') + 1; // 'ends' → 'fnds'
-    bytes[at] ^= 0x03;
+    bytes[at]! ^= 0x03;
     expect(bytes.toString()).toContain('"jobName":"fnds"');
     writeFileSync(path, bytes);
     const r = await run(dir, { resume: true });
