@@ -514,6 +514,11 @@ async function jobEnds(storage: CheckpointStorage, jobName: string): Promise<Map
     if (record === undefined) {
       const name = recordJobName(bytes);
       if (name !== undefined && name !== jobName) continue;
+      // A damaged record names no job; the run's other record may (one that ended after
+      // committing output has both), and a damaged record of another job is none of this one's.
+      const commit = await storage.readJobRecord(jobId, JOB_COMMITTED_FILE);
+      const commitName = commit === undefined ? undefined : recordJobName(commit);
+      if (name === undefined && commitName !== undefined && commitName !== jobName) continue;
       // Not knowing how a job ended could start it over: stop rather than guess. Removing the
       // record only helps a run that kept checkpoints; a finished one removed its own.
       const kept = (await storage.listCheckpoints(jobId)).some((c) => c.complete);

@@ -18,6 +18,7 @@ import type { JobMaster } from '../../src/cluster/job-master.js';
 import type { SavepointRequestView } from '../../src/cluster/savepoint-request.js';
 import { HookedCount, spin } from './hooked-count.js';
 import { RestoreError } from '../../src/cluster/job-launcher.js';
+import { encodeJobCommit } from '../../src/checkpoint/job-commit-record.js';
 import { FsCheckpointStorage } from '../../src/storage/fs-checkpoint-storage.js';
 import { fingerprint } from '../tree-fingerprint.js';
 import { routeRecordWrites, writeAfter } from './record-writes.js';
@@ -261,6 +262,15 @@ describe('--resume after the job ended', () => {
     expect(r.error).toBeInstanceOf(RestoreError);
     expect(String(r.error)).toContain(`the end record of run ${done.result!.jobId} in `);
     expect(r.processed).toBe(0);
+    // The run's _committed still names its job: a damaged _ended of another job is not this one's.
+    const other = join(dir, 'other-run');
+    mkdirSync(other);
+    writeFileSync(join(other, '_ended'), bytes);
+    writeFileSync(join(other, '_committed'), encodeJobCommit({ jobName: 'other', checkpoint: 1, at: 1 }));
+    rmSync(join(dir, done.result!.jobId), { recursive: true });
+    const fresh = await run(dir, { resume: true });
+    expect(fresh.error).toBeUndefined();
+    expect(fresh.log.join('\n')).toMatch(/no checkpoint of job 'ends' .*; starting from the beginning/);
   });
 
   it("sets aside a checkpoint whose _metadata cannot be read only when its folder is another job's", async () => {
