@@ -55,7 +55,7 @@ const options = {
   },
   'checkpoint-retention': {
     value: 'MODE',
-    help: "what becomes of the checkpoints when the job ends: 'delete-on-cancellation' (default: kept only when it fails), 'retain-on-cancellation' (kept when it is cancelled or fails), 'never' (always deleted)",
+    help: "what becomes of the checkpoints when the job ends: 'delete-on-cancellation' (default: kept only when it fails), 'retain-on-cancellation' (always kept), 'never' (always deleted)",
     parse: retentionArg,
   },
   resume: {
@@ -178,7 +178,9 @@ async function run(argv: readonly string[], io: CliIO): Promise<ExitCode> {
       );
       if (needsCheckpoints !== undefined && !env.checkpointConfig.enabled)
         throw new UsageError(
-          `--${needsCheckpoints} applies to checkpoints, and job '${job.name}' takes none: add --checkpoint-interval DURATION (or drop --${needsCheckpoints})`,
+          given['checkpoint-interval'] === 0
+            ? `--${needsCheckpoints} applies to checkpoints, and --checkpoint-interval 0 turns them off: drop one of the two`
+            : `--${needsCheckpoints} applies to checkpoints, and job '${job.name}' takes none: add --checkpoint-interval DURATION (or drop --${needsCheckpoints})`,
         );
       if (given.resume === true && given['from-savepoint'] !== undefined) {
         throw new UsageError('give either --resume or -s PATH, not both');

@@ -8,7 +8,7 @@ import type { CheckpointSettings } from '../api/checkpoint-config.js';
 import { loadSnapshot, type RestoredJobState } from '../checkpoint/snapshot-loader.js';
 import type { CompletedCheckpoint } from '../checkpoint/completed-checkpoint.js';
 import { decodeJobCommit, encodeJobCommit } from '../checkpoint/job-commit-record.js';
-import { recordJobName } from '../checkpoint/job-record-json.js';
+import { mayBelongTo, recordJobName } from '../checkpoint/job-record-json.js';
 import { decodeJobEnd, encodeJobEnd, type JobEndRecord } from '../checkpoint/job-end-record.js';
 import type { JobGraph } from '../graph/job-graph.js';
 import {
@@ -157,12 +157,12 @@ async function resumeCandidates(
     if (complete > 0 && unreadable.length === 0) continue;
     // A record this weir cannot read still names its job, most of the time.
     const end = await storage.readJobRecord(jobId, JOB_END_FILE);
-    const endName = end === undefined ? undefined : (decodeJobEnd(end)?.jobName ?? recordJobName(end));
+    const endName = end === undefined ? undefined : (decodeJobEnd(end)?.jobName ?? nameIn(end, jobName));
     if (endName !== undefined) names.add(endName);
     const commitBytes = await storage.readJobRecord(jobId, JOB_COMMITTED_FILE);
     const commit = commitBytes === undefined ? undefined : decodeJobCommit(commitBytes);
     const commitName =
-      commit?.jobName ?? (commitBytes === undefined ? undefined : recordJobName(commitBytes));
+      commit?.jobName ?? (commitBytes === undefined ? undefined : nameIn(commitBytes, jobName));
     if (commitName !== undefined) names.add(commitName);
     if (names.size > 0 && !names.has(jobName)) continue;
     if (complete > 0) {
@@ -177,7 +177,7 @@ async function resumeCandidates(
             jobId,
             at: undefined,
             what: `run ${jobId} has no complete checkpoint, and ${file}, its record of having committed output, cannot be read (damaged, or from another version of weir)`,
-            remedy: `if that run never committed output, delete ${file}`,
+            remedy: `if that run is another job's or never committed output, move ${file} aside`,
           }
         : commit.from !== undefined
           ? {
@@ -500,6 +500,16 @@ async function launch(
   }
 }
 
+/**
+ * The job a record names, or undefined when it could be `jobName`'s: a damaged record names no
+ * job for sure, but one that cannot be this job's (job-record-json.ts, mayBelongTo) is another's.
+ */
+function nameIn(bytes: Uint8Array, jobName: string): string | undefined {
+  const name = recordJobName(bytes);
+  if (name !== undefined) return name;
+  return mayBelongTo(bytes, jobName) ? undefined : '(another job)';
+}
+
 /** How each job named `jobName` ended, by job id, for those that recorded it. */
 async function jobEnds(storage: CheckpointStorage, jobName: string): Promise<Map<string, JobEndRecord>> {
   const out = new Map<string, JobEndRecord>();
@@ -512,7 +522,7 @@ async function jobEnds(storage: CheckpointStorage, jobName: string): Promise<Map
     }
     const record = decodeJobEnd(bytes);
     if (record === undefined) {
-      const name = recordJobName(bytes);
+      const name = nameIn(bytes, jobName);
       if (name !== undefined && name !== jobName) continue;
       // A damaged record names no job; the run's other record may (one that ended after
       // committing output has both), and a damaged record of another job is none of this one's.
@@ -522,11 +532,12 @@ async function jobEnds(storage: CheckpointStorage, jobName: string): Promise<Map
       // Not knowing how a job ended could start it over: stop rather than guess. Removing the
       // record only helps a run that kept checkpoints; a finished one removed its own.
       const kept = (await storage.listCheckpoints(jobId)).some((c) => c.complete);
+      const file = `${storage.description}/${jobId}/${JOB_END_FILE}`;
       throw new RestoreError(
-        `the end record of run ${jobId} in ${storage.description} (_ended) is damaged or from another version of weir; ` +
+        `the end record of run ${jobId} in ${storage.description} (_ended) is damaged or from another version of weir; nothing was changed: ` +
           (kept
             ? 'remove it if that run should be resumed, or run without --resume'
-            : 'that run kept no checkpoint to resume: if it finished, its output is complete and there is nothing to do; else run without --resume to start from the beginning, which writes its output again'),
+            : `that run kept no checkpoint. If it is another job's, move ${file} aside and resume again; if it is this job's and finished, its output is complete; else run without --resume to start from the beginning, which writes its output again`),
       );
     }
     if (record.jobName === jobName) out.set(jobId, record);

@@ -19,6 +19,7 @@ import type { SavepointRequestView } from '../../src/cluster/savepoint-request.j
 import { HookedCount, spin } from './hooked-count.js';
 import { RestoreError } from '../../src/cluster/job-launcher.js';
 import { encodeJobCommit } from '../../src/checkpoint/job-commit-record.js';
+import { encodeJobEnd } from '../../src/checkpoint/job-end-record.js';
 import { FsCheckpointStorage } from '../../src/storage/fs-checkpoint-storage.js';
 import { fingerprint } from '../tree-fingerprint.js';
 import { routeRecordWrites, writeAfter } from './record-writes.js';
@@ -236,7 +237,7 @@ describe('--resume after the job ended', () => {
     expect(String(damaged.error)).toContain(`the end record of run ${b.result!.jobId} in `);
     // B removed its checkpoints when it finished: removing the record would not help.
     expect(String(damaged.error)).toMatch(
-      /; that run kept no checkpoint to resume: if it finished, its output is complete and there is nothing to do; else run without --resume to start from the beginning, which writes its output again$/,
+      /; nothing was changed: that run kept no checkpoint\. If it is another job's, move .*_ended aside and resume again; if it is this job's and finished, its output is complete; else run without --resume to start from the beginning, which writes its output again$/,
     );
     expect(damaged.processed).toBe(0);
     // A kept its checkpoints: removing a damaged record of it lets them be resumed.
@@ -244,7 +245,9 @@ describe('--resume after the job ended', () => {
     writeFileSync(join(dir, a.master!.jobId, '_ended'), '{"version":1,"jobName":');
     const kept = await run(dir, { resume: true });
     expect(String(kept.error)).toContain(`the end record of run ${a.master!.jobId} in `);
-    expect(String(kept.error)).toMatch(/; remove it if that run should be resumed, or run without --resume$/);
+    expect(String(kept.error)).toMatch(
+      /; nothing was changed: remove it if that run should be resumed, or run without --resume$/,
+    );
     expect(kept.processed).toBe(0);
   });
 
@@ -268,6 +271,12 @@ describe('--resume after the job ended', () => {
     writeFileSync(join(other, '_ended'), bytes);
     writeFileSync(join(other, '_committed'), encodeJobCommit({ jobName: 'other', checkpoint: 1, at: 1 }));
     rmSync(join(dir, done.result!.jobId), { recursive: true });
+    // Nor is a damaged _ended (no _committed: cancelled before committing) that begins as another
+    // job's record: one damaged byte cannot turn 'ends' into 'other'.
+    const cancelled = Uint8Array.from(encodeJobEnd({ jobName: 'other', outcome: 'cancelled', endedAt: 1 }));
+    cancelled[cancelled.length - 20]! ^= 0x01;
+    mkdirSync(join(dir, 'other-run-2'));
+    writeFileSync(join(dir, 'other-run-2', '_ended'), cancelled);
     const fresh = await run(dir, { resume: true });
     expect(fresh.error).toBeUndefined();
     expect(fresh.log.join('\n')).toMatch(/no checkpoint of job 'ends' .*; starting from the beginning/);
@@ -382,7 +391,7 @@ describe('--resume after a run lost its checkpoints', () => {
     const damaged = await run(dir, { resume: true });
     expect(damaged.error).toBeInstanceOf(RestoreError);
     expect(String(damaged.error)).toContain(
-      `${committedFile(dir, jobId)}, its record of having committed output, cannot be read (damaged, or from another version of weir); nothing was changed. To go on, if that run never committed output, delete ${committedFile(dir, jobId)}, `,
+      `${committedFile(dir, jobId)}, its record of having committed output, cannot be read (damaged, or from another version of weir); nothing was changed. To go on, if that run is another job's or never committed output, move ${committedFile(dir, jobId)} aside, `,
     );
     writeFileSync(committedFile(dir, jobId), JSON.stringify(record));
 
