@@ -34,6 +34,12 @@ export interface JobCommitRecord {
   readonly savepoint?: string;
   /** The snapshot the run was started from (`-s`), when it restored no checkpoint of its own. */
   readonly from?: string;
+  /**
+   * The snapshot the run's first process was started from (`-s`, not claimed), kept by every
+   * later write of the record (`from` is not, once a checkpoint completed): a `--resume` of the
+   * run passes it on to the run's `_ended`.
+   */
+  readonly origin?: string;
 }
 
 /** `_committed` could not be written, so nothing was committed; the job fails over. */
@@ -54,11 +60,13 @@ export function decodeJobCommit(bytes: Uint8Array): JobCommitRecord | undefined 
   if (typeof o.at !== 'number' || !Number.isFinite(o.at)) return undefined;
   if (o.savepoint !== undefined && typeof o.savepoint !== 'string') return undefined;
   if (o.from !== undefined && typeof o.from !== 'string') return undefined;
+  if (o.origin !== undefined && typeof o.origin !== 'string') return undefined;
   return {
     jobName: o.jobName,
     checkpoint: o.checkpoint as number,
     at: o.at,
     ...(o.savepoint !== undefined ? { savepoint: o.savepoint } : {}),
     ...(o.from !== undefined ? { from: o.from } : {}),
+    ...(o.origin !== undefined ? { origin: o.origin } : {}),
   };
 }

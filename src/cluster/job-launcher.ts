@@ -282,7 +282,7 @@ async function launch(
   let claimed: CompletedCheckpoint | undefined;
   /** The resumed job's older completed checkpoints, which it owns as well. */
   let retained: CompletedCheckpoint[] = [];
-  /** The snapshot this run starts from, when it stays the user's (not claimed). */
+  /** The snapshot this run (or the run it resumes) started from, when it stays the user's (not claimed). */
   let startedFrom: string | undefined;
   if (options.restoreFrom !== undefined) {
     const location = await storage.resolve(options.restoreFrom);
@@ -419,6 +419,10 @@ async function launch(
         `weir: no checkpoint of job '${graph.jobName}' in ${storage.description}; starting from the beginning`,
       );
     else {
+      // A run first started from a snapshot stays so when resumed (for its `_ended`).
+      const commitBytes = await storage.readJobRecord(jobId!, JOB_COMMITTED_FILE);
+      const commit = commitBytes === undefined ? undefined : decodeJobCommit(commitBytes);
+      startedFrom = commit?.origin ?? commit?.from;
       // A newer folder without `_metadata` never completed (the process died while writing it),
       // or lost its `_metadata`: either way it is unusable, and removed below; say so.
       const newer = (await storage.listCheckpoints(jobId!))
@@ -458,6 +462,7 @@ async function launch(
     claimed: enabled ? claimed : undefined,
     retained: enabled ? retained : undefined,
     firstCheckpointId,
+    origin: startedFrom,
     execution,
     log,
   });

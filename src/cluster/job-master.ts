@@ -69,6 +69,8 @@ export interface JobMasterOptions {
   readonly retained?: readonly CompletedCheckpoint[] | undefined;
   /** The first checkpoint id to use; ids continue after those already in the job's folder. */
   readonly firstCheckpointId?: number;
+  /** The snapshot the run was first started from (`-s`, not claimed): kept in `_committed`. */
+  readonly origin?: string | undefined;
   readonly execution: ExecutionOptions;
   readonly clock?: Clock;
   /** Warnings and restart notices, one line each (stderr for the CLI). */
@@ -782,7 +784,13 @@ export class JobMaster implements JobStatusProvider {
     again = savepoint !== undefined,
   ): Promise<void> {
     if (!again && this.commitRecord !== undefined) return this.commitRecord;
-    const r = { jobName: this.graph.jobName, checkpoint, ...(savepoint ? { savepoint } : {}) };
+    const origin = this.options.origin;
+    const r = {
+      jobName: this.graph.jobName,
+      checkpoint,
+      ...(savepoint ? { savepoint } : {}),
+      ...(origin !== undefined ? { origin } : {}),
+    };
     // One write at a time, each after the one before settled on disk, a timed-out one too: a
     // write that lands late must not overwrite a newer record.
     const write = this.recordWrites.then(() =>

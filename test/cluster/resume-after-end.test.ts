@@ -192,6 +192,14 @@ describe('--resume after the job ended', () => {
     );
     expect(String(r.error)).toContain(`: continue from there with -s ${sp} (or run without --resume`);
     expect(r.processed).toBe(0);
+    // The same when the run started with -s died after checkpoints, and its --resume was cancelled.
+    const died = await run(dir, { restoreFrom: sp, failAfterCheckpoints: true });
+    expect(String(died.error)).toMatch(/dies/);
+    const resumed = await run(dir, { resume: true, during: (m) => m.cancel() });
+    expect(resumed.master!.jobId).toBe(died.master!.jobId);
+    const again = await run(dir, { resume: true });
+    expect(String(again.error)).toContain(`(${died.master!.jobId}) was cancelled at `);
+    expect(String(again.error)).toContain(`: continue from there with -s ${sp} (or run without --resume`);
     // Claimed, the snapshot became the run's own and went with its checkpoints: nothing to name.
     const claimed = await run(dir, { during: (m) => m.cancel(), retention: 'retain-on-cancellation' });
     const chk = readdirSync(join(dir, claimed.master!.jobId)).find((n) => n.startsWith('chk-'))!;
