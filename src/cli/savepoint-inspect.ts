@@ -108,6 +108,11 @@ export interface OpenedSnapshot {
  * this fails is a CliError with exit code 2 and a message naming the path or file.
  */
 export async function openSnapshot(path: string): Promise<OpenedSnapshot> {
+  // "" would be the current folder: an unset shell variable must not dispose of where you stand.
+  if (path.trim().length === 0)
+    throw new UsageError(
+      "the savepoint path is empty (an unset variable?); give the savepoint's folder or its _metadata file",
+    );
   const storage = new FsCheckpointStorage('.');
   let location: SnapshotLocation;
   try {

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { CliIO } from '../../src/cli/errors.js';
 import { main } from '../../src/cli/main.js';
+import { expectOneLineError, weir } from './weir-process.js';
 import type { SnapshotSummary } from '../../src/cli/savepoint-inspect.js';
 import type { JobMaster } from '../../src/cluster/job-master.js';
 import {
@@ -278,6 +279,25 @@ describe('weir savepoint dispose', () => {
       stdout: '',
       stderr: `weir: ${missing}: no such savepoint or checkpoint (the path does not exist)\n`,
     });
+  });
+
+  it('refuses an empty path (an unset variable) instead of taking the current folder', async () => {
+    const copy = join(tmp('empty'), 'copy');
+    cpSync(savepoint, copy, { recursive: true });
+    const before = readdirSync(copy).sort();
+    for (const args of [
+      ['dispose', ''],
+      ['dispose', ' '],
+      ['inspect', ''],
+    ]) {
+      const r = await weir(['savepoint', ...args], { cwd: copy });
+      expectOneLineError(
+        r,
+        2,
+        /^weir: the savepoint path is empty \(an unset variable\?\); give the savepoint's folder or its _metadata file\n$/,
+      );
+    }
+    expect(readdirSync(copy).sort()).toEqual(before);
   });
 
   it('deletes nothing in a folder that is not a snapshot', async () => {
