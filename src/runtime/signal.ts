@@ -1,5 +1,11 @@
 // A wake-up flag a task waits on. Anything that may let a waiting task continue (a batch
 // arriving, credit returning, a mail) notifies it; a notification before the wait is not lost.
+//
+// A notification resolves the wait in progress, if there is one, or is kept for the next wait.
+// So a wait must not be left behind: a notification that resolved a wait nobody awaits any more
+// would be spent, and the task's next wait would sleep through the mail it brought. A task that
+// waits for the signal or something else uses `waitOr`, which withdraws its wait when the other
+// thing comes first.
 
 export class Signal {
   private notified = false;
@@ -24,5 +30,21 @@ export class Signal {
     }
     this.pending ??= new Promise<void>((r) => (this.resolve = r));
     return this.pending;
+  }
+
+  /**
+   * Waits for a notification or for `other`, whichever comes first. When `other` does, the wait
+   * is withdrawn: a later notification is kept for the next wait.
+   */
+  async waitOr(other: Promise<unknown>): Promise<void> {
+    const mine = this.wait();
+    try {
+      await Promise.race([mine, other]);
+    } finally {
+      if (this.pending === mine) {
+        this.pending = undefined;
+        this.resolve = undefined;
+      }
+    }
   }
 }

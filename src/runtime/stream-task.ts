@@ -324,7 +324,7 @@ export class StreamTask {
         this.flushOutputs();
         if (reader.isAvailable !== undefined) {
           const available = reader.isAvailable();
-          await Promise.race([available, this.signal.wait()]);
+          await this.signal.waitOr(available);
         } else {
           await this.setup.scheduler.yield();
         }
