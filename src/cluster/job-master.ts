@@ -122,6 +122,8 @@ export class JobMaster implements JobStatusProvider {
   readonly checkpointStats = new CheckpointStatsTracker();
   private nextCheckpointId: number;
   private cancelRequested = false;
+  /** Ends the wait before a restart (while the job is 'restarting'). */
+  private endRestartWait: (() => void) | undefined;
   /** Per vertex, what the tasks of attempts that ended counted (the status adds the running ones'). */
   private readonly finishedCounts: TaskRecordCounts[];
   /**
@@ -250,7 +252,18 @@ export class JobMaster implements JobStatusProvider {
       this.log(
         `job '${this.graph.jobName}' failed (${failure instanceof Error ? failure.message : String(failure)}); ${restart}`,
       );
-      await new Promise<void>((r) => this.clock.setTimeout(r, decision.delayMs));
+      // A cancel ends the wait: the back-off can be minutes.
+      await new Promise<void>((r) => {
+        const timer = this.clock.setTimeout(() => {
+          this.endRestartWait = undefined;
+          r();
+        }, decision.delayMs);
+        this.endRestartWait = () => {
+          this.clock.clearTimeout(timer);
+          this.endRestartWait = undefined;
+          r();
+        };
+      });
       if (this.cancelRequested) {
         this.state = 'cancelled';
         throw new JobCancelledError(this.graph.jobName);
@@ -281,6 +294,7 @@ export class JobMaster implements JobStatusProvider {
   cancel(): void {
     this.cancelRequested = true;
     for (const t of this.tasks) t.cancel();
+    this.endRestartWait?.();
   }
 
   /**

@@ -1,7 +1,7 @@
 // A job whose restart strategy allows no more restarts fails with the strategy's reason beside the
 // failure's, as Flink's "recovery is suppressed by …" says which strategy stopped it.
 import { describe, expect, it } from 'vitest';
-import { JobFailedError } from '../../src/cluster/job-failed-error.js';
+import { JobCancelledError, JobFailedError } from '../../src/cluster/job-failed-error.js';
 import { DiscardingSink, StreamExecutionEnvironment, type RestartStrategyConfig } from '../../src/index.js';
 
 async function failure(strategy: RestartStrategyConfig | undefined): Promise<JobFailedError> {
@@ -37,5 +37,36 @@ describe('a job its restart strategy gives up on', () => {
     });
     expect(rate.notRestarted).toBe('2 failures within 60000 ms, more than the 1 allowed (failure-rate)');
     expect((await failure(undefined)).notRestarted).toBe('the restart strategy is none');
+  });
+});
+
+describe('a job waiting to restart', () => {
+  it('ends at once when cancelled, not when the back-off is over', async () => {
+    const env = new StreamExecutionEnvironment({ parallelism: 1 });
+    env.setRestartStrategy({ type: 'fixed-delay', attempts: 5, delayMs: 60_000 });
+    env
+      .fromSequence(1, 100)
+      .map((n) => {
+        if (n === 50) throw new Error('always at 50');
+        return n;
+      })
+      .sinkTo(new DiscardingSink());
+    const started = performance.now();
+    const e = await env
+      .execute('cancelled-while-waiting', {
+        onStart: (master) => {
+          const poll = setInterval(() => {
+            if (master.status().state !== 'restarting') return;
+            clearInterval(poll);
+            master.cancel();
+          }, 5);
+        },
+      })
+      .then(
+        () => undefined,
+        (x: unknown) => x,
+      );
+    expect(e).toBeInstanceOf(JobCancelledError);
+    expect(performance.now() - started).toBeLessThan(10_000);
   });
 });
