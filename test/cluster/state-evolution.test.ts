@@ -52,6 +52,8 @@ interface Version {
   migrate?: boolean;
   /** Whether 'last' (map state) and 'lines' (operator state) name their serializer. */
   serializer?: boolean;
+  /** 'count' declared as map state (a change of kind). */
+  countAsMap?: boolean;
 }
 
 class Counter implements KeyedProcessFunction<number, number, string> {
@@ -59,6 +61,7 @@ class Counter implements KeyedProcessFunction<number, number, string> {
   private last!: MapState<string, { n: number }>;
   constructor(private readonly v: Version) {}
   open(ctx: RuntimeContext): void {
+    if (this.v.countAsMap === true) ctx.getMapState(new MapStateDescriptor<string, number>('count'));
     this.count = ctx.getState(
       new ValueStateDescriptor<unknown>('count', {
         version: this.v.countVersion,
@@ -203,6 +206,11 @@ describe('state schema evolution across a savepoint', () => {
       'a descriptor that lost its serializer',
       { countVersion: 1, serializer: false } as Version,
       /state '(last|lines)' of operator '\w+' \(uid '(count|lines)'\) was written by serializer 'json-v1', but its descriptor names none/,
+    ],
+    [
+      'a state that changed kind',
+      { countVersion: 1, countAsMap: true } as Version,
+      /state 'count' of operator 'KeyedProcess' \(uid 'count'\) is value state in the snapshot, but the job declares it as map state; a state cannot change kind across a restore: give the map state another name/,
     ],
   ])('%s fails the start at once with StateMigrationError, without restarts', async (_what, v, message) => {
     const sp = await v1Savepoint();
