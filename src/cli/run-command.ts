@@ -68,7 +68,7 @@ const options = {
     parse: nonEmpty('a path'),
   },
   'allow-non-restored-state': {
-    help: 'drop state of operators the job no longer has instead of refusing to start',
+    help: 'with -s or --resume: drop state of operators the job no longer has instead of refusing to start',
   },
   'claim-mode': {
     value: 'MODE',
@@ -184,6 +184,15 @@ async function run(argv: readonly string[], io: CliIO): Promise<ExitCode> {
         );
       if (given.resume === true && given['from-savepoint'] !== undefined) {
         throw new UsageError('give either --resume or -s PATH, not both');
+      }
+      if (
+        given['allow-non-restored-state'] === true &&
+        given['from-savepoint'] === undefined &&
+        given.resume !== true
+      ) {
+        throw new UsageError(
+          '--allow-non-restored-state applies to a restore (-s PATH or --resume); add one or drop it',
+        );
       }
       if (given['claim-mode'] !== undefined && given['from-savepoint'] === undefined) {
         throw new UsageError(

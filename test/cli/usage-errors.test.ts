@@ -121,6 +121,11 @@ const cases: ReadonlyArray<readonly [string, readonly string[], RegExp]> = [
     /^weir: checkpoint storage 's3:\/\/bucket\/x' is not supported by this version of weir; use a local or mounted folder\n$/,
   ],
   [
+    '--allow-non-restored-state without a restore',
+    ['run', 'ok.ts', '--allow-non-restored-state'],
+    /^weir: --allow-non-restored-state applies to a restore \(-s PATH or --resume\); add one or drop it\n$/,
+  ],
+  [
     'a checkpoint interval longer than a timer waits',
     ['run', 'ok.ts', '--checkpoint-interval', '1000h'],
     /^weir: checkpoint interval must be at most 2147483647 ms \(about 24\.8 days, the longest a Node\.js timer waits\), got 3600000000\n$/,
