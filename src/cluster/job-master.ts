@@ -485,7 +485,8 @@ export class JobMaster implements JobStatusProvider {
     let tasks: StreamTask[] = [];
     const fail = (e: unknown): void => {
       if (failure !== undefined) return;
-      failure = e;
+      // Something threw `undefined`: still a failure, or the attempt would look finished.
+      failure = e ?? new Error('a task failed without a reason (something threw undefined)');
       for (const t of tasks) t.cancel();
     };
     const sourceTasks = (): StreamTask[] => tasks.filter((t) => t.head instanceof SourceOperator);

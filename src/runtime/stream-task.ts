@@ -323,8 +323,11 @@ export class StreamTask {
       if (status === 'nothing-available') {
         this.flushOutputs();
         if (reader.isAvailable !== undefined) {
-          const available = reader.isAvailable();
-          await this.signal.waitOr(available);
+          try {
+            await this.signal.waitOr(reader.isAvailable());
+          } catch (e) {
+            throw attribute(e, source.info, 'isAvailable');
+          }
         } else {
           await this.setup.scheduler.yield();
         }

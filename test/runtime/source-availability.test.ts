@@ -6,7 +6,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { JobFailedError } from '../../src/cluster/job-failed-error.js';
 import {
+  DiscardingSink,
   FileSink,
   StreamExecutionEnvironment,
   type InputStatus,
@@ -68,4 +70,44 @@ describe('a source that waits for its records', () => {
       expect(committedLines(out)).toHaveLength(600);
     }
   }, 150_000);
+
+  it.each([
+    ['an error', () => Promise.reject(new Error('no more today'))],
+    ['nothing', () => Promise.reject()],
+  ])('fails the job, naming the source, when isAvailable() rejects with %s', async (_what, isAvailable) => {
+    const env = new StreamExecutionEnvironment({ parallelism: 1 });
+    env.setRestartStrategy({ type: 'none' });
+    let seen = 0;
+    env
+      .fromSource<number>(
+        {
+          boundedness: 'bounded',
+          createReader: () => {
+            let n = 0;
+            return {
+              pollNext(out: SourceOutput<number>): InputStatus {
+                if (n >= 1000) return 'end-of-input';
+                for (let i = 0; i < 10; i++) out.collect(n++);
+                return n === 500 ? 'nothing-available' : 'more-available';
+              },
+              isAvailable,
+            };
+          },
+        },
+        'rejecting',
+      )
+      .uid('rejecting')
+      .map((n: number) => {
+        seen++;
+        return n;
+      })
+      .sinkTo(new DiscardingSink());
+    const e = await env.execute('rejecting-source').then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    expect(e).toBeInstanceOf(JobFailedError);
+    expect(String((e as Error).message)).toMatch(/'rejecting'.*isAvailable/);
+    expect(seen).toBe(500);
+  });
 });
