@@ -463,6 +463,7 @@ async function launch(
     retained: enabled ? retained : undefined,
     firstCheckpointId,
     origin: startedFrom,
+    allowNonRestoredState,
     execution,
     log,
   });

@@ -69,6 +69,8 @@ export interface JobMasterOptions {
   readonly retained?: readonly CompletedCheckpoint[] | undefined;
   /** The first checkpoint id to use; ids continue after those already in the job's folder. */
   readonly firstCheckpointId?: number;
+  /** Whether the run was started with allowNonRestoredState (restarts restore the same way). */
+  readonly allowNonRestoredState?: boolean;
   /** The snapshot the run was first started from (`-s`, not claimed): kept in `_committed`. */
   readonly origin?: string | undefined;
   readonly execution: ExecutionOptions;
@@ -254,6 +256,7 @@ export class JobMaster implements JobStatusProvider {
       );
       // A cancel ends the wait: the back-off can be minutes.
       await new Promise<void>((r) => {
+        if (this.cancelRequested) return r(); // cancelled before the wait began (from the log line)
         const timer = this.clock.setTimeout(() => {
           this.endRestartWait = undefined;
           r();
@@ -285,6 +288,11 @@ export class JobMaster implements JobStatusProvider {
           throw e;
         }
         this.restoredCheckpointIds.push(this.latest.completed.id);
+      }
+      // A cancel while the snapshot was read again: no attempt starts.
+      if (this.cancelRequested) {
+        this.state = 'cancelled';
+        throw new JobCancelledError(this.graph.jobName);
       }
       this.state = 'running';
     }
@@ -391,7 +399,8 @@ export class JobMaster implements JobStatusProvider {
     for (const [i, c] of candidates.entries()) {
       try {
         this.latest.restore = await loadSnapshot(storage, c.location!, c.metadata!, this.graph, {
-          allowNonRestoredState: false,
+          // A resumed or claimed checkpoint may hold operators the user chose to drop.
+          allowNonRestoredState: this.options.allowNonRestoredState === true,
         });
         this.latest.completed = c;
         return;

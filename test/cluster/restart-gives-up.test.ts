@@ -2,6 +2,7 @@
 // failure's, as Flink's "recovery is suppressed by …" says which strategy stopped it.
 import { describe, expect, it } from 'vitest';
 import { JobCancelledError, JobFailedError } from '../../src/cluster/job-failed-error.js';
+import type { JobMaster } from '../../src/cluster/job-master.js';
 import { DiscardingSink, StreamExecutionEnvironment, type RestartStrategyConfig } from '../../src/index.js';
 
 async function failure(strategy: RestartStrategyConfig | undefined): Promise<JobFailedError> {
@@ -60,6 +61,35 @@ describe('a job waiting to restart', () => {
             clearInterval(poll);
             master.cancel();
           }, 5);
+        },
+      })
+      .then(
+        () => undefined,
+        (x: unknown) => x,
+      );
+    expect(e).toBeInstanceOf(JobCancelledError);
+    expect(performance.now() - started).toBeLessThan(10_000);
+  });
+
+  it('ends at once when cancelled as it announces the restart', async () => {
+    const env = new StreamExecutionEnvironment({ parallelism: 1 });
+    env.setRestartStrategy({ type: 'fixed-delay', attempts: 5, delayMs: 60_000 });
+    env
+      .fromSequence(1, 100)
+      .map((n) => {
+        if (n === 50) throw new Error('always at 50');
+        return n;
+      })
+      .sinkTo(new DiscardingSink());
+    let master: JobMaster | undefined;
+    const started = performance.now();
+    const e = await env
+      .execute('cancelled-on-announce', {
+        onStart: (m) => {
+          master = m;
+        },
+        log: (line) => {
+          if (/restart 1 in/.test(line)) master!.cancel();
         },
       })
       .then(
