@@ -43,6 +43,7 @@ async function dispatch(argv: readonly string[], io: CliIO): Promise<ExitCode> {
     return ExitCode.ok;
   }
   if (first === '--version') {
+    if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}' after --version`);
     io.out(weirVersion() + '\n');
     return ExitCode.ok;
   }

@@ -52,6 +52,11 @@ const cases: ReadonlyArray<readonly [string, readonly string[], RegExp]> = [
   // The command line itself.
   ['an unknown command', ['frob'], /^weir: unknown command 'frob'; see 'weir --help'\n$/],
   ['an unknown top-level option', ['--foo'], /^weir: unknown option '--foo'; see 'weir --help'\n$/],
+  [
+    'an argument after --version',
+    ['--version', 'extra'],
+    /^weir: unexpected argument 'extra' after --version\n$/,
+  ],
   ['no job file', ['run'], /^weir: missing job file; usage: weir run <job\.ts\|job\.js>/],
   [
     'an unknown option',
