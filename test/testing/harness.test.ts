@@ -6,6 +6,7 @@ import {
   MapStateDescriptor,
   OperatorFailure,
   StateAccessError,
+  StateMigrationError,
   StreamExecutionEnvironment,
   ValueStateDescriptor,
   type CheckpointedFunction,
@@ -314,6 +315,45 @@ describe('KeyedOperatorTestHarness', () => {
       /^operator 'Counter', subtask 1\/1, failed in initializeState: StateAccessError: state was written with max parallelism 128 but the job now has 256/,
     );
     expect(h.phase).toBe('failed');
+  });
+
+  it('lets a restored state without entries be declared with another kind, but not one with entries', async () => {
+    class AsValue implements KeyedProcessFunction<string, string, string> {
+      private x!: ValueState<number>;
+      constructor(private readonly write: boolean) {}
+      open(ctx: RuntimeContext): void {
+        this.x = ctx.getState(new ValueStateDescriptor<number>('x'));
+      }
+      processElement(w: string, _ctx: unknown, out: Collector<string>): void {
+        if (this.write) this.x.update(1);
+        out.collect(w);
+      }
+    }
+    class AsMap implements KeyedProcessFunction<string, string, string> {
+      open(ctx: RuntimeContext): void {
+        ctx.getMapState(new MapStateDescriptor<string, number>('x'));
+      }
+      processElement(w: string, _ctx: unknown, out: Collector<string>): void {
+        out.collect(w);
+      }
+    }
+    for (const write of [false, true]) {
+      const v1 = KeyedOperatorTestHarness.forProcessFunction(new AsValue(write), byWord);
+      await v1.open();
+      v1.processElements(['a', 'b']);
+      const snap = v1.snapshot(1);
+      const v2 = KeyedOperatorTestHarness.forProcessFunction(new AsMap(), byWord, { name: 'M' });
+      if (!write) {
+        await v2.restore([snap]);
+        expect(v2.stateNames()).toEqual(['x']);
+        continue;
+      }
+      const err = await rejected(() => v2.restore([snap]));
+      expect((err as OperatorFailure).cause).toBeInstanceOf(StateMigrationError);
+      expect((err as Error).message).toMatch(
+        /state 'x' of .* is value state in the snapshot, but the job declares it as map state/,
+      );
+    }
   });
 
   it('drives a rolling reduce', async () => {
