@@ -267,10 +267,7 @@ export class JobMaster implements JobStatusProvider {
           r();
         };
       });
-      if (this.cancelRequested) {
-        this.state = 'cancelled';
-        throw new JobCancelledError(this.graph.jobName);
-      }
+      if (this.cancelRequested) this.endCancelled();
       if (this.latest.completed === undefined && this.latest.restore !== undefined) {
         // The failed attempt changed the state it restored: the next one reads the snapshot again.
         try {
@@ -289,13 +286,15 @@ export class JobMaster implements JobStatusProvider {
         }
         this.restoredCheckpointIds.push(this.latest.completed.id);
       }
-      // A cancel while the snapshot was read again: no attempt starts.
-      if (this.cancelRequested) {
-        this.state = 'cancelled';
-        throw new JobCancelledError(this.graph.jobName);
-      }
+      if (this.cancelRequested) this.endCancelled(); // while the snapshot was read again
       this.state = 'running';
     }
+  }
+
+  /** Between attempts: a cancel ends the job here, before the next one starts. */
+  private endCancelled(): never {
+    this.state = 'cancelled';
+    throw new JobCancelledError(this.graph.jobName);
   }
 
   /** Stops every task; the job ends as cancelled. */

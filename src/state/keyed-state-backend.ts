@@ -147,12 +147,12 @@ export class HeapKeyedStateBackend implements KeyedStateStore {
   private register<H>(d: StateDescriptor, create: (table: StateTable) => H): H {
     const existing = this.states.get(d.name);
     if (existing !== undefined) {
-      // Restored and not asked for yet: the snapshot's kind, which restarting cannot change.
-      if (existing.kind !== d.kind && existing.handle === undefined)
-        throw new StateMigrationError(
-          `state '${d.name}' of ${this.owner} is ${existing.kind} state in the snapshot, but the job declares it as ${d.kind} state; a state cannot change kind across a restore: give the ${d.kind} state another name (or start from a snapshot that has no '${d.name}')`,
-        );
       if (existing.kind !== d.kind) {
+        // Restored and not asked for yet: the snapshot's kind, which restarting cannot change.
+        if (existing.handle === undefined)
+          throw new StateMigrationError(
+            `state '${d.name}' of ${this.owner} is ${existing.kind} state in the snapshot, but the job declares it as ${d.kind} state; a state cannot change kind across a restore: give the ${d.kind} state another name (or start from a snapshot that has no '${d.name}')`,
+          );
         throw new StateAccessError(
           `state '${d.name}' is already registered as ${existing.kind} state and cannot also be ${d.kind} state; give it another name`,
         );

@@ -1,11 +1,17 @@
 // A job whose restart strategy allows no more restarts fails with the strategy's reason beside the
-// failure's, as Flink's "recovery is suppressed by …" says which strategy stopped it.
+// failure's, as Flink's "recovery is suppressed by …" says which strategy stopped it; one waiting
+// to restart ends at once when cancelled.
 import { describe, expect, it } from 'vitest';
 import { JobCancelledError, JobFailedError } from '../../src/cluster/job-failed-error.js';
+import type { ExecuteOptions } from '../../src/cluster/job-launcher.js';
 import type { JobMaster } from '../../src/cluster/job-master.js';
 import { DiscardingSink, StreamExecutionEnvironment, type RestartStrategyConfig } from '../../src/index.js';
 
-async function failure(strategy: RestartStrategyConfig | undefined): Promise<JobFailedError> {
+/** Runs a job that fails at its 50th record every time; what it rejected with. */
+async function outcome(
+  strategy: RestartStrategyConfig | undefined,
+  options: ExecuteOptions = {},
+): Promise<unknown> {
   const env = new StreamExecutionEnvironment({ parallelism: 1 });
   if (strategy !== undefined) env.setRestartStrategy(strategy);
   env
@@ -15,10 +21,14 @@ async function failure(strategy: RestartStrategyConfig | undefined): Promise<Job
       return n;
     })
     .sinkTo(new DiscardingSink());
-  const e = await env.execute('gives-up').then(
+  return env.execute('fails-at-50', options).then(
     () => undefined,
     (x: unknown) => x,
   );
+}
+
+async function failure(strategy: RestartStrategyConfig | undefined): Promise<JobFailedError> {
+  const e = await outcome(strategy);
   expect(e).toBeInstanceOf(JobFailedError);
   return e as JobFailedError;
 }
@@ -42,60 +52,34 @@ describe('a job its restart strategy gives up on', () => {
 });
 
 describe('a job waiting to restart', () => {
+  const slowRestarts: RestartStrategyConfig = { type: 'fixed-delay', attempts: 5, delayMs: 60_000 };
+
   it('ends at once when cancelled, not when the back-off is over', async () => {
-    const env = new StreamExecutionEnvironment({ parallelism: 1 });
-    env.setRestartStrategy({ type: 'fixed-delay', attempts: 5, delayMs: 60_000 });
-    env
-      .fromSequence(1, 100)
-      .map((n) => {
-        if (n === 50) throw new Error('always at 50');
-        return n;
-      })
-      .sinkTo(new DiscardingSink());
     const started = performance.now();
-    const e = await env
-      .execute('cancelled-while-waiting', {
-        onStart: (master) => {
-          const poll = setInterval(() => {
-            if (master.status().state !== 'restarting') return;
-            clearInterval(poll);
-            master.cancel();
-          }, 5);
-        },
-      })
-      .then(
-        () => undefined,
-        (x: unknown) => x,
-      );
+    const e = await outcome(slowRestarts, {
+      onStart: (master) => {
+        const poll = setInterval(() => {
+          if (master.status().state !== 'restarting') return;
+          clearInterval(poll);
+          master.cancel();
+        }, 5);
+      },
+    });
     expect(e).toBeInstanceOf(JobCancelledError);
     expect(performance.now() - started).toBeLessThan(10_000);
   });
 
   it('ends at once when cancelled as it announces the restart', async () => {
-    const env = new StreamExecutionEnvironment({ parallelism: 1 });
-    env.setRestartStrategy({ type: 'fixed-delay', attempts: 5, delayMs: 60_000 });
-    env
-      .fromSequence(1, 100)
-      .map((n) => {
-        if (n === 50) throw new Error('always at 50');
-        return n;
-      })
-      .sinkTo(new DiscardingSink());
     let master: JobMaster | undefined;
     const started = performance.now();
-    const e = await env
-      .execute('cancelled-on-announce', {
-        onStart: (m) => {
-          master = m;
-        },
-        log: (line) => {
-          if (/restart 1 in/.test(line)) master!.cancel();
-        },
-      })
-      .then(
-        () => undefined,
-        (x: unknown) => x,
-      );
+    const e = await outcome(slowRestarts, {
+      onStart: (m) => {
+        master = m;
+      },
+      log: (line) => {
+        if (/restart 1 in/.test(line)) master!.cancel();
+      },
+    });
     expect(e).toBeInstanceOf(JobCancelledError);
     expect(performance.now() - started).toBeLessThan(10_000);
   });
