@@ -3,9 +3,8 @@
 //
 // A notification resolves the wait in progress, if there is one, or is kept for the next wait.
 // So a wait must not be left behind: a notification that resolved a wait nobody awaits any more
-// would be spent, and the task's next wait would sleep through the mail it brought. A task that
-// waits for the signal or something else uses `waitOr`, which withdraws its wait when the other
-// thing comes first.
+// would be spent, and the task's next wait would sleep through the mail it brought. Anything
+// else a task waits for notifies the signal instead (a source's isAvailable(): see StreamTask).
 
 export class Signal {
   private notified = false;
@@ -30,21 +29,5 @@ export class Signal {
     }
     this.pending ??= new Promise<void>((r) => (this.resolve = r));
     return this.pending;
-  }
-
-  /**
-   * Waits for a notification or for `other`, whichever comes first. When `other` does, the wait
-   * is withdrawn: a later notification is kept for the next wait.
-   */
-  async waitOr(other: Promise<unknown>): Promise<void> {
-    const mine = this.wait();
-    try {
-      await Promise.race([mine, other]);
-    } finally {
-      if (this.pending === mine) {
-        this.pending = undefined;
-        this.resolve = undefined;
-      }
-    }
   }
 }

@@ -21,7 +21,11 @@ export interface SourceReader<T> extends Partial<CheckpointedFunction>, Checkpoi
   start?(): void | Promise<void>;
   /** Emits some records (about `batchSize`) and says whether more may follow. Must not block. */
   pollNext(output: SourceOutput<T>): InputStatus;
-  /** After 'nothing-available': resolves when pollNext may have records again. */
+  /**
+   * After 'nothing-available': resolves when pollNext may have records again (a rejection fails
+   * the task). The task may ask again before it settles (mails wake it); handing out the same
+   * promise until it settles is fine and costs nothing per ask.
+   */
   isAvailable?(): Promise<void>;
   close?(): void | Promise<void>;
 }

@@ -126,6 +126,10 @@ export class StreamTask {
   private wakeup: ReturnType<typeof setTimeout> | undefined;
   /** The input of a two-input head operator that the batch being processed came on. */
   private batchInput = 0;
+  /** Sources only: the promise of the reader's `isAvailable()` that wakes this task when it settles. */
+  private watchedAvailability: Promise<void> | undefined;
+  /** Sources only: how the watched promise rejected (thrown by the task's next wait). */
+  private availabilityFailure: { readonly error: unknown } | undefined;
 
   constructor(readonly setup: TaskSetup) {
     this.signal = setup.signal;
@@ -324,15 +328,44 @@ export class StreamTask {
         this.flushOutputs();
         if (reader.isAvailable !== undefined) {
           try {
-            await this.signal.waitOr(reader.isAvailable());
+            this.watchAvailability(reader.isAvailable());
           } catch (e) {
             throw attribute(e, source.info, 'isAvailable');
           }
+          await this.signal.wait();
+          const failure = this.availabilityFailure;
+          if (failure !== undefined) throw attribute(failure.error, source.info, 'isAvailable');
         } else {
           await this.setup.scheduler.yield();
         }
       }
     }
+  }
+
+  /**
+   * Makes `available` wake the task when it settles. A reader may hand out the same pending
+   * promise for as long as it has nothing (as Flink's readers do), while mails wake the task many
+   * times: it is watched once, so those wakes add nothing to it. The task waits only on its signal,
+   * so no wait is ever left behind to spend a later notification (see signal.ts).
+   */
+  private watchAvailability(available: Promise<void>): void {
+    if (available === this.watchedAvailability) return;
+    this.watchedAvailability = available;
+    // Once settled it is watched no more: handed out again, it wakes the task again at once.
+    available.then(
+      () => {
+        if (this.watchedAvailability !== available) return;
+        this.watchedAvailability = undefined;
+        this.signal.notify();
+      },
+      (e: unknown) => {
+        // A promise the reader replaced since is not its word any more.
+        if (this.watchedAvailability !== available) return;
+        this.watchedAvailability = undefined;
+        this.availabilityFailure = { error: e };
+        this.signal.notify();
+      },
+    );
   }
 
   private async runInputs(): Promise<void> {

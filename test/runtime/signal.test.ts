@@ -1,5 +1,5 @@
-// The task's wake-up flag: no notification may be lost, also when a task waited for the signal
-// or something else and the something else came first (a source's isAvailable()).
+// The task's wake-up flag: no notification may be lost (source-availability.test.ts has the job
+// that once slept through one).
 import { describe, expect, it } from 'vitest';
 import { Signal } from '../../src/runtime/signal.js';
 
@@ -26,25 +26,5 @@ describe('Signal', () => {
     expect(await settles(w)).toBe(false);
     s.notify();
     expect(await settles(w)).toBe(true);
-  });
-
-  it('keeps a notification that comes after waitOr ended on the other promise', async () => {
-    const s = new Signal();
-    await s.waitOr(Promise.resolve());
-    // The task is busy (its mailbox was just drained) when a mail arrives and notifies …
-    s.notify();
-    // … so its next wait must not sleep.
-    expect(await settles(s.wait())).toBe(true);
-  });
-
-  it('ends waitOr on a notification, and leaves nothing pending', async () => {
-    const s = new Signal();
-    let release!: () => void;
-    const other = new Promise<void>((r) => (release = r));
-    const w = s.waitOr(other);
-    s.notify();
-    expect(await settles(w)).toBe(true);
-    release();
-    expect(await settles(s.wait())).toBe(false);
   });
 });

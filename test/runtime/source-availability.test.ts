@@ -110,4 +110,100 @@ describe('a source that waits for its records', () => {
     expect(String((e as Error).message)).toMatch(/'rejecting'.*isAvailable/);
     expect(seen).toBe(500);
   });
+
+  it('watches a promise handed out again and again once, however often the task wakes', async () => {
+    // Mails (here: a checkpoint every 5 ms) wake the source's task while its reader has nothing;
+    // each wake asks isAvailable() again and gets the same pending promise. Racing it afresh on
+    // every wake added a reaction each time, held until it settled: without bound for an idle source.
+    let thens = 0;
+    let release!: () => void;
+    const idle = new Promise<void>((r) => (release = r));
+    const then = idle.then.bind(idle);
+    void Object.defineProperty(idle, 'then', {
+      value: (...args: Parameters<typeof then>) => {
+        thens++;
+        return then(...args);
+      },
+    });
+    let asked = 0;
+    const env = new StreamExecutionEnvironment({ parallelism: 1 });
+    env.enableCheckpointing(5);
+    env.checkpointConfig.setCheckpointStorage(mkdtempSync(join(tmpdir(), 'weir-available-')));
+    const seen: number[] = [];
+    env
+      .fromSource<number>(
+        {
+          boundedness: 'bounded',
+          createReader: () => {
+            let n = 0;
+            let waited = false;
+            void idle.then(() => (waited = true));
+            return {
+              pollNext(out: SourceOutput<number>): InputStatus {
+                if (n === 100 && !waited) return 'nothing-available';
+                if (n === 200) return 'end-of-input';
+                for (let i = 0; i < 10; i++) out.collect(n++);
+                return 'more-available';
+              },
+              isAvailable: () => {
+                // Ready after the task asked 30 times.
+                if (++asked === 30) release();
+                return idle;
+              },
+            };
+          },
+        },
+        'idle',
+      )
+      .uid('idle')
+      .map((n: number) => {
+        seen.push(n);
+        return n;
+      })
+      .sinkTo(new DiscardingSink());
+    await env.execute('idle-source');
+    expect(seen).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    // Woken by the checkpoints' mails 30 times, and watched once (the reader's own then is the other).
+    expect(asked).toBe(30);
+    expect(thens).toBe(2);
+  });
+
+  it('polls again when the reader hands out a promise that already settled', async () => {
+    const settled = Promise.resolve();
+    const env = new StreamExecutionEnvironment({ parallelism: 1 });
+    let count = 0;
+    env
+      .fromSource<number>(
+        {
+          boundedness: 'bounded',
+          createReader: () => {
+            let n = 0;
+            let polls = 0;
+            return {
+              pollNext(out: SourceOutput<number>): InputStatus {
+                // Every other poll has nothing, and says so with the same settled promise.
+                if (++polls % 2 === 0) return 'nothing-available';
+                if (n === 50) return 'end-of-input';
+                out.collect(n++);
+                return 'more-available';
+              },
+              isAvailable: () => settled,
+            };
+          },
+        },
+        'settled',
+      )
+      .uid('settled')
+      .map((n: number) => {
+        count++;
+        return n;
+      })
+      .sinkTo(new DiscardingSink());
+    const ended = await Promise.race([
+      env.execute('settled-source').then(() => 'finished'),
+      new Promise((r) => setTimeout(() => r('did not finish within 10 s'), 10_000).unref()),
+    ]);
+    expect(ended).toBe('finished');
+    expect(count).toBe(50);
+  });
 });
