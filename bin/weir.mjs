@@ -3,6 +3,7 @@
 // so tsx compiles them (and weir's own sources) on load, and `import … from 'weir'` inside a
 // job resolves to this checkout, so the job and the CLI share one copy of the engine.
 import { createRequire, register as registerHooks } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { register as registerTsxCjs } from 'tsx/cjs/api';
 import { register as registerTsx } from 'tsx/esm/api';
 
@@ -17,13 +18,27 @@ const entries = {
 registerHooks('./weir-resolve.mjs', import.meta.url, { data: { entries } });
 // Such a job's require('weir') bypasses the resolve hook above (Node 20 has no synchronous
 // hooks for require), and loading src/index.ts through tsx's require hook would make a second
-// copy of the engine whose error classes the CLI does not recognise. Hand it the ES module
-// instance instead. (weir/testing from a CommonJS job is not mapped.)
+// copy of the engine, whose objects this one does not take for its own (a strategy that is "not
+// a WatermarkStrategy"). Hand it the ES module instance instead, also when it names the entry by
+// its path. (weir/testing from a CommonJS job is not mapped.)
 const weir = await import(entries.weir);
+const entryFile = fileURLToPath(entries.weir);
 const Module = createRequire(import.meta.url)('node:module');
 const load = Module._load;
-Module._load = function (request, ...rest) {
-  return request === 'weir' ? weir : load.call(this, request, ...rest);
+/** Whether a require of `request` from `parent` names src/index.ts by its path (with any extension tsx maps). */
+function namesEntry(request, parent) {
+  if (!/^(\.{1,2}\/|\/|file:)/.test(request)) return false;
+  try {
+    return (
+      Module._resolveFilename(request.startsWith('file:') ? fileURLToPath(request) : request, parent) ===
+      entryFile
+    );
+  } catch {
+    return false; // not resolvable: the load below reports it
+  }
+}
+Module._load = function (request, parent, ...rest) {
+  return request === 'weir' || namesEntry(request, parent) ? weir : load.call(this, request, parent, ...rest);
 };
 // A reader that went away (`weir list | head`) ends the output, not the command; any other
 // failure to write it is one line, not a stack trace.

@@ -2,6 +2,8 @@
 import type { StreamExecutionEnvironment } from './environment.js';
 
 const JOB_BRAND = Symbol.for('weir.job-definition');
+/** Private to this copy of weir's modules: a definition made by another copy lacks it. */
+const MADE_HERE = Symbol('weir.job-definition.made-here');
 
 export interface JobDefinition {
   /** The job's name: shown everywhere, and what --resume matches checkpoints by. */
@@ -29,6 +31,7 @@ export function defineJob(definition: JobDefinition): JobDefinition {
     name: definition.name,
     build: definition.build.bind(definition),
     [JOB_BRAND]: true,
+    [MADE_HERE]: true,
   });
 }
 
@@ -36,4 +39,13 @@ export function isJobDefinition(value: unknown): value is JobDefinition {
   return (
     typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[JOB_BRAND] === true
   );
+}
+
+/**
+ * Whether `job` was made by this copy of weir's modules. One made by another copy (a job that
+ * imports weir by a path to other files than those running it) hands this copy's environment
+ * objects it does not take for its own.
+ */
+export function madeByThisCopy(job: JobDefinition): boolean {
+  return (job as unknown as Record<symbol, unknown>)[MADE_HERE] === true;
 }

@@ -2,6 +2,7 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { madeByThisCopy } from '../api/job.js';
 import { isJobDefinition, type JobDefinition } from '../index.js';
 import { describeError, UsageError } from './errors.js';
 
@@ -29,6 +30,10 @@ export async function loadJob(file: string): Promise<JobDefinition> {
       `${file} does not default-export a job; write: export default defineJob({ name, build(env, args) { … } })`,
     );
   }
+  if (!madeByThisCopy(job))
+    throw new UsageError(
+      `${file} uses another copy of weir than the one running it (it imports weir by a path to other files), whose objects this weir cannot take for its own: import from 'weir' instead`,
+    );
   return job;
 }
 

@@ -1,7 +1,8 @@
 // `weir run` end to end: job modules of every flavour, flags and job arguments reaching the job,
 // warnings, a failing job, and Ctrl-C.
-import { readdirSync } from 'node:fs';
+import { cpSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectOneLineError, JobFiles, weir } from './weir-process.js';
 
@@ -89,6 +90,29 @@ export default defineJob({
 });
 `,
   );
+  // Jobs that import the engine by a path: its own entry (CommonJS scope, where tsx's require
+  // would load a second copy), and a second copy of its files.
+  const entry = fileURLToPath(new URL('../../src/index.ts', import.meta.url));
+  const eventTimeJob = (
+    from: string,
+  ) => `import { defineJob, DiscardingSink, WatermarkStrategy, type Source } from ${JSON.stringify(from)};
+const src: Source<string> = { boundedness: 'bounded', createReader: () => {
+  let n = 0;
+  return { pollNext(out) { if (n === 2) return 'end-of-input'; out.collect('ab'[n]!, n++); return 'more-available'; } };
+} };
+export default defineJob({
+  name: 'by-path',
+  build(env) {
+    env.fromSource(src, WatermarkStrategy.forMonotonousTimestamps<string>(), 'src').print();
+  },
+});
+`;
+  files.write('by-path.ts', eventTimeJob(entry));
+  cpSync(fileURLToPath(new URL('../../src', import.meta.url)), join(files.dir, 'weir-copy/src'), {
+    recursive: true,
+  });
+  files.write('weir-copy/package.json', '{ "type": "module" }\n');
+  files.write('esm/copy.ts', eventTimeJob('../weir-copy/src/index.ts'));
 });
 afterAll(() => files.remove());
 
@@ -181,6 +205,22 @@ describe.concurrent('weir run', () => {
       mode,
       2,
       /--checkpoint-retention.*'delete-on-cancellation', 'retain-on-cancellation' or 'never'/,
+    );
+  });
+
+  it("runs a job that imports weir's entry by its path", async () => {
+    // Was: a second copy of the engine, and "the strategy must be a WatermarkStrategy".
+    expect(await weir(['run', 'by-path.ts'], { cwd: files.dir })).toMatchObject({
+      code: 0,
+      stdout: 'a\nb\n',
+    });
+  });
+
+  it('refuses, in one line, a job made with another copy of weir', async () => {
+    expectOneLineError(
+      await weir(['run', 'esm/copy.ts'], { cwd: files.dir }),
+      2,
+      /^weir: esm\/copy.ts uses another copy of weir than the one running it .*: import from 'weir' instead$/m,
     );
   });
 
