@@ -90,6 +90,9 @@ export interface TaskRecordCounts {
   written: number;
 }
 
+/** How many aborted checkpoints' ids a task keeps to pass over their barriers (see notifyCheckpointAborted). */
+const MAX_ABORTED_KEPT = 64;
+
 export class StreamTask {
   readonly signal: Signal;
   state: TaskState = 'created';
@@ -107,6 +110,8 @@ export class StreamTask {
   private readonly blocked: boolean[];
   /** The newest snapshot this task took; older or equal barriers are stale. */
   private lastSnapshotId = 0;
+  /** Newer checkpoints the job aborted: their barriers are stale too. */
+  private readonly abortedIds = new Set<number>();
   /** Set by `finishAfterFinalCheckpoint`: the job's last checkpoint is complete, the task may end. */
   private released = false;
   private inputsFinished = false;
@@ -124,6 +129,8 @@ export class StreamTask {
   private watermark = Number.NEGATIVE_INFINITY;
   private idleDownstream = false;
   private wakeup: ReturnType<typeof setTimeout> | undefined;
+  /** Set at the end of the input: processing-time timers fire no more. */
+  private timersDropped = false;
   /** The input of a two-input head operator that the batch being processed came on. */
   private batchInput = 0;
   /** Sources only: the promise of the reader's `isAvailable()` that wakes this task when it settles. */
@@ -149,6 +156,7 @@ export class StreamTask {
       this.wakeup = undefined;
       this.enqueueMail(() => {
         this.time.wakeupAt = undefined;
+        if (this.timersDropped) return;
         const now = this.time.clock.now();
         for (const op of this.setup.operators) {
           if (!this.started.has(op)) continue;
@@ -187,6 +195,12 @@ export class StreamTask {
         await this.runInputs();
         this.guardSync(this.head, 'onTimer', () => this.head.processWatermark(MAX_WATERMARK));
       }
+      // As in Flink, processing-time timers that have not fired by the end of the input never
+      // do: the task may wait a while for the job's final checkpoint, and whatever a timer
+      // emitted then would follow the end of input it sent downstream.
+      this.timersDropped = true;
+      if (this.wakeup !== undefined) clearTimeout(this.wakeup);
+      this.wakeup = undefined;
       for (const op of ops) await this.guard(op, 'finish', () => op.finish());
       for (const w of this.setup.writers) w.broadcastEvent(END_OF_INPUT);
       this.inputsFinished = true;
@@ -232,7 +246,7 @@ export class StreamTask {
    * savepoint is aborted, so the savepoint holds everything the job did.
    */
   triggerCheckpoint(barrier: CheckpointBarrier, options: { suspend?: boolean } = {}): void {
-    if (barrier.id <= this.lastSnapshotId) return;
+    if (barrier.id <= this.lastSnapshotId || this.abortedIds.has(barrier.id)) return;
     this.performCheckpoint(barrier, 0);
     if (options.suspend === true && this.lastSnapshotId === barrier.id) this.suspendedFor = barrier.id;
   }
@@ -267,7 +281,15 @@ export class StreamTask {
   notifyCheckpointAborted(id: number): void {
     this.enqueueMail(async () => {
       if (this.suspendedFor === id) this.suspendedFor = undefined; // the stop failed: go on
-      if (this.alignment !== undefined && this.alignment.barrier.id <= id) this.endAlignment();
+      // Its barriers still on their way are passed over (onBarrier): one that started an
+      // alignment now would block its input until a later barrier came on every other one.
+      // (A task that takes no snapshot for long, say one whose job declines every checkpoint,
+      // keeps the newest few: a barrier older than those has been overtaken.)
+      if (id > this.lastSnapshotId) this.abortedIds.add(id);
+      if (this.abortedIds.size > MAX_ABORTED_KEPT) this.abortedIds.delete(Math.min(...this.abortedIds));
+      // Only its own alignment ends: an older checkpoint being aligned may still complete, and
+      // an input that delivered that one's barrier must stay blocked until the others do.
+      if (this.alignment?.barrier.id === id) this.endAlignment();
       for (const op of this.setup.operators) {
         if (this.started.has(op))
           await this.guard(op, 'notifyCheckpointAborted', () => op.notifyCheckpointAborted(id));
@@ -472,6 +494,7 @@ export class StreamTask {
       this.endAlignment();
       a = undefined;
     }
+    if (this.abortedIds.has(barrier.id)) return;
     if (a === undefined) {
       a = { barrier, arrived: this.setup.inputs.map(() => false), startedAt: performance.now() };
       this.alignment = a;
@@ -507,6 +530,7 @@ export class StreamTask {
     const gateway = this.setup.checkpoints;
     if (gateway === undefined) return;
     this.lastSnapshotId = barrier.id;
+    for (const id of this.abortedIds) if (id <= barrier.id) this.abortedIds.delete(id);
     const started = performance.now();
     const parts: OperatorSnapshotParts[] = [];
     // A savepoint always carries state, also when periodic checkpoints are off.

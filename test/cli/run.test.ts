@@ -140,7 +140,7 @@ describe.concurrent('weir run', () => {
     });
     expect(r).toMatchObject({ code: 0, stdout: 'a\nb\n', stderr: '' });
     expect(r.rawStderr).toMatch(
-      /^weir: job 'commonjs-scope' \([0-9a-f-]+\) finished in \d[\d.]* m?s: 2 records read, 2 written; 1 checkpoint, last checkpoint 1 \(\d+ B in \d+ ms\)$/m,
+      /^weir: job 'commonjs-scope' \([0-9a-f-]+\) finished in \d[\d.]* m?s: 2 records read, 2 written; 1 checkpoint, last checkpoint 1 \(\d+ B in \d[\d.]* m?s\)$/m,
     );
     const off = await weir(['run', 'job.ts'], { cwd: files.dir });
     expect(off.rawStderr).toMatch(
