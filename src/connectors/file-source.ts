@@ -31,6 +31,7 @@ import {
   listInputFiles,
   resolveSplitPath,
   type FileSplit,
+  type InputFile,
 } from './file-splits.js';
 
 export interface FileSourceOptions {
@@ -57,7 +58,10 @@ export const FILE_SOURCE_STATE_NAME = 'file-source-splits';
 /**
  * Reads the lines of a file, or of every regular file under a directory (recursively, in order
  * of relative path, skipping names that begin with `.` or `_`). Lines end at `\n`, a trailing
- * `\r` is removed, and a last line without a newline is still a line. Text is UTF-8.
+ * `\r` is removed, and a last line without a newline is still a line. Text is UTF-8. The
+ * directory is listed once as the job starts (and again at a restart from the beginning); its
+ * subtasks share the splits of that one listing, so files added while it runs are not read. A
+ * folder reached by several paths (links) is read once, under the first of them.
  *
  * Its position is operator state (`file-source-splits`: per split the path relative to the
  * input path, the byte range and the offset of the next unread line). A restored job reads
@@ -96,6 +100,30 @@ export class FileSource implements Source<string> {
   createReader(ctx: SourceReaderContext): SourceReader<string> {
     return new FileSourceReader(this, ctx);
   }
+}
+
+/**
+ * Each source's listing of its input for the attempt of a job that made it: the subtasks deal
+ * the splits among themselves by their place in one list, so they must share one listing. Each
+ * listing its own, a file created or removed between their listings (or a folder reached by two
+ * paths) shifted the places, and a split was read twice and another never.
+ */
+const listings = new WeakMap<
+  FileSource,
+  { readonly attempt: string; readonly files: Promise<InputFile[]> }
+>();
+
+/** The files of `source`'s input as listed once for `attempt`; a failed listing is not kept. */
+function inputFilesFor(source: FileSource, attempt: string | undefined): Promise<InputFile[]> {
+  if (attempt === undefined) return listInputFiles(source.root);
+  const kept = listings.get(source);
+  if (kept?.attempt === attempt) return kept.files;
+  const entry = { attempt, files: listInputFiles(source.root) };
+  listings.set(source, entry);
+  entry.files.catch(() => {
+    if (listings.get(source) === entry) listings.delete(source);
+  });
+  return entry.files;
 }
 
 function positiveInteger(name: string, v: number): number {
@@ -185,7 +213,7 @@ class FileSourceReader implements SourceReader<string> {
   private readonly closing = new Set<Promise<void>>();
 
   constructor(
-    source: FileSource,
+    private readonly source: FileSource,
     private readonly ctx: SourceReaderContext,
   ) {
     this.root = source.root;
@@ -201,7 +229,10 @@ class FileSourceReader implements SourceReader<string> {
     if (ctx.isRestored) {
       this.splits = await this.restoredSplits(this.state.get());
     } else {
-      await this.assignSplits(ctx.subtaskIndex, ctx.parallelism);
+      // A restart from the beginning lists again: the input may have changed since.
+      const attempt =
+        ctx.attemptStartTime === undefined ? undefined : `${this.ctx.jobId}@${ctx.attemptStartTime}`;
+      await this.assignSplits(ctx.subtaskIndex, ctx.parallelism, attempt);
     }
     this.initialized = true;
   }
@@ -209,7 +240,7 @@ class FileSourceReader implements SourceReader<string> {
   async start(): Promise<void> {
     // Without initializeState (a reader driven without state) the splits are dealt here.
     if (!this.initialized) {
-      await this.assignSplits(this.ctx.subtaskIndex, this.ctx.parallelism);
+      await this.assignSplits(this.ctx.subtaskIndex, this.ctx.parallelism, undefined);
       this.initialized = true;
     }
     const first = this.splits[0];
@@ -222,8 +253,12 @@ class FileSourceReader implements SourceReader<string> {
     );
   }
 
-  private async assignSplits(subtask: number, parallelism: number): Promise<void> {
-    const all = createSplits(await listInputFiles(this.root), this.splitSize);
+  private async assignSplits(
+    subtask: number,
+    parallelism: number,
+    attempt: string | undefined,
+  ): Promise<void> {
+    const all = createSplits(await inputFilesFor(this.source, attempt), this.splitSize);
     this.splits = all.filter((_, i) => i % parallelism === subtask);
   }
 

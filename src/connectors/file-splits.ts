@@ -77,31 +77,37 @@ export async function listInputFiles(root: string): Promise<InputFile[]> {
 }
 
 async function walk(dir: string, rel: string, files: InputFile[], visited: Set<string>): Promise<void> {
-  const entries = await readdir(dir, { withFileTypes: true });
-  const subdirs: Array<[string, string]> = [];
-  await Promise.all(
+  // Code-unit order, as the list is sorted in: a folder reached by two paths (through a link) is
+  // listed under the first of them, whichever stat answers first.
+  const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+  );
+  const found = await Promise.all(
     entries.map(async (entry) => {
-      if (isHiddenName(entry.name)) return;
+      if (isHiddenName(entry.name)) return undefined;
       const full = join(dir, entry.name);
-      const relPath = rel === '' ? entry.name : `${rel}/${entry.name}`;
-      if (!entry.isFile() && !entry.isDirectory() && !entry.isSymbolicLink()) return;
-      let target;
+      if (!entry.isFile() && !entry.isDirectory() && !entry.isSymbolicLink()) return undefined;
       try {
-        target = await stat(full);
+        const target = await stat(full);
+        if (target.isFile()) return { full, name: entry.name, size: target.size };
+        if (target.isDirectory()) return { full, name: entry.name, real: await realpath(full) };
       } catch (e) {
-        if (isNotFound(e)) return; // a dangling link, or a file deleted while we list
+        if (isNotFound(e)) return undefined; // a dangling link, or a file deleted while we list
         throw e;
       }
-      if (target.isFile()) {
-        files.push({ path: relPath, size: target.size });
-      } else if (target.isDirectory()) {
-        const real = await realpath(full);
-        if (visited.has(real)) return;
-        visited.add(real);
-        subdirs.push([full, relPath]);
-      }
+      return undefined;
     }),
   );
+  const subdirs: Array<[string, string]> = [];
+  for (const f of found) {
+    if (f === undefined) continue;
+    const relPath = rel === '' ? f.name : `${rel}/${f.name}`;
+    if (f.real === undefined) files.push({ path: relPath, size: f.size });
+    else if (!visited.has(f.real)) {
+      visited.add(f.real);
+      subdirs.push([f.full, relPath]);
+    }
+  }
   for (const [full, relPath] of subdirs) await walk(full, relPath, files, visited);
 }
 

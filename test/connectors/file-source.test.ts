@@ -11,6 +11,7 @@ import {
   type SourceReader,
 } from '../../src/index.js';
 import { redistributeOperatorState } from '../../src/checkpoint/redistribution.js';
+import { listInputFiles } from '../../src/connectors/file-splits.js';
 import { OperatorStateStore } from '../../src/state/operator-state-store.js';
 import type { OperatorStateSnapshot } from '../../src/state/snapshot.js';
 import { drain, fakeContext, linesOf, openFdCount, tempDir, writeFiles } from './helpers.js';
@@ -182,6 +183,63 @@ describe('FileSource', () => {
     expect(err).toBeInstanceOf(JobFailedError);
     expect((err as Error).message).toContain(`input path not found: ${gone}`);
     expect((err as Error).message.split('\n')).toHaveLength(1);
+  });
+
+  describe('the subtasks of one attempt deal the splits from one listing', () => {
+    /** Starts subtask `i` of `p` of the attempt deployed at `attempt` and reads all it was dealt. */
+    async function readSubtask(source: FileSource, i: number, p: number, attempt: number): Promise<string[]> {
+      const reader = source.createReader(fakeContext(i, p, 3));
+      await reader.initializeState!({
+        isRestored: false,
+        operatorStateStore: new OperatorStateStore(),
+        subtaskIndex: i,
+        parallelism: p,
+        attemptStartTime: attempt,
+      });
+      await reader.start?.();
+      const lines: string[] = [];
+      await drain(reader, lines);
+      await reader.close?.();
+      return lines;
+    }
+
+    it('also when files are added between their starts', async () => {
+      const dir = newDir();
+      const files: Record<string, string> = {};
+      for (let i = 0; i < 12; i++) files[`m${String(i).padStart(2, '0')}`] = `m${i}\n`;
+      writeFiles(dir, files);
+      const source = new FileSource(dir);
+      const read: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        // Between two subtasks' starts, a file sorting first comes.
+        if (i > 0) writeFiles(dir, { [`a${i}`]: `a${i}\n` });
+        read.push(...(await readSubtask(source, i, 3, 1000)));
+      }
+      // Each split once: the files as the first subtask listed them.
+      const first = Array.from({ length: 12 }, (_, i) => `m${i}`);
+      expect(sorted(read)).toEqual(sorted(first));
+      // A later attempt (a restart from the beginning) lists again.
+      const again: string[] = [];
+      for (let i = 0; i < 2; i++) again.push(...(await readSubtask(source, i, 2, 2000)));
+      expect(sorted(again)).toEqual(sorted(['a1', 'a2', ...first]));
+    });
+
+    it('also when a folder is reached by two paths (a link to it)', async () => {
+      const dir = newDir();
+      fs.mkdirSync(path.join(dir, 'a'));
+      writeFiles(dir, { 'a/x': 'x\n', a0: 'a0\n' });
+      for (let i = 0; i < 20; i++) writeFiles(dir, { [`f${i}`]: `f${i}\n` });
+      fs.symlinkSync(path.join(dir, 'a'), path.join(dir, 'b'));
+      // Listed under its first path in code-unit order, whichever stat answers first (before, under
+      // the other in ~4 % of listings, and the subtasks' lists could differ).
+      for (let run = 0; run < 150; run++) {
+        const listed = await listInputFiles(dir);
+        expect(listed.map((f) => f.path).filter((p) => p.endsWith('x'))).toEqual(['a/x']);
+      }
+      expect(sorted(await readWithJob(dir, 2))).toEqual(
+        sorted(['x', 'a0', ...Array.from({ length: 20 }, (_, i) => `f${i}`)]),
+      );
+    });
   });
 
   it('rejects a split size or read buffer that is not a positive integer', () => {
