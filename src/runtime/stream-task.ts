@@ -230,8 +230,11 @@ export class StreamTask {
 
   /** Lets a finished task end: the job's final checkpoint is complete (or there is none). */
   release(): void {
-    this.released = true;
-    this.signal.notify();
+    // A mail, after the final checkpoint's "complete" told just before it: set at once, it could
+    // end the task between its last look at the mailbox and that mail (the sinks' last commit).
+    this.enqueueMail(() => {
+      this.released = true;
+    });
   }
 
   /** Whether all input was processed and the operators finished. */
@@ -313,7 +316,6 @@ export class StreamTask {
         throw new Error(`internal: ${this.setup.name} received records after the end of its input`);
       }
       this.flushOutputs();
-      if (this.released) return;
       await this.signal.wait();
     }
   }

@@ -1,8 +1,9 @@
-// Barrier alignment when the job aborts a checkpoint (a failed savepoint, an expired checkpoint):
-// the abort ends only that checkpoint's own alignment, and its barriers still on their way are
-// passed over. Ending an older checkpoint's alignment let a snapshot hold records from after its
-// barrier (counted twice after a restore); a late barrier of the aborted one started an alignment
-// that blocked its input for good.
+// A task's part in checkpoints, driven by hand. Barrier alignment when the job aborts a checkpoint
+// (a failed savepoint, an expired checkpoint): the abort ends only that checkpoint's own
+// alignment, and its barriers still on their way are passed over. Ending an older checkpoint's
+// alignment let a snapshot hold records from after its barrier (counted twice after a restore); a
+// late barrier of the aborted one started an alignment that blocked its input for good. And the
+// end of a finished task, which must come after the final checkpoint's "complete".
 import { describe, expect, it } from 'vitest';
 import { Channel } from '../../src/runtime/channel.js';
 import { END_OF_INPUT, type CheckpointBarrier, type ChannelItem } from '../../src/runtime/record-batch.js';
@@ -11,10 +12,11 @@ import { Signal } from '../../src/runtime/signal.js';
 import { StreamOperator, type OperatorSnapshotParts } from '../../src/runtime/stream-operator.js';
 import { StreamTask } from '../../src/runtime/stream-task.js';
 
-/** Records what it processed, and what it had processed at each snapshot. */
+/** Records what it processed, what it had processed at each snapshot, and the completions it heard of. */
 class Recording extends StreamOperator<string, never> {
   readonly seen: string[] = [];
   readonly snapshots = new Map<number, string[]>();
+  readonly completed: number[] = [];
   protected get userFunction(): unknown {
     return undefined;
   }
@@ -24,6 +26,9 @@ class Recording extends StreamOperator<string, never> {
   override snapshotForCheckpoint(id: number, ts: number): OperatorSnapshotParts {
     this.snapshots.set(id, [...this.seen].sort());
     return super.snapshotForCheckpoint(id, ts, false);
+  }
+  override async notifyCheckpointComplete(id: number): Promise<void> {
+    this.completed.push(id);
   }
 }
 
@@ -41,8 +46,11 @@ const barrier = (id: number): CheckpointBarrier => ({
 });
 const turns = () => new Promise((r) => setTimeout(r, 20));
 
-/** A two-input task (exactly-once) over one recording operator; `acked` lists its snapshots. */
-function twoInputTask() {
+/**
+ * A two-input task (exactly-once) over one recording operator; `acked` lists its snapshots.
+ * `finished` is what the job does when the task has finished (default: let it end).
+ */
+function twoInputTask(finished: (task: StreamTask) => void = (t) => t.release()) {
   const signal = new Signal();
   const a = new Channel(16, new Signal(), signal);
   const b = new Channel(16, new Signal(), signal);
@@ -79,7 +87,7 @@ function twoInputTask() {
       persistState: false,
       aligned: true,
       snapshotTaken: (_t, bar) => acked.push(bar.id),
-      taskFinished: (t) => t.release(),
+      taskFinished: finished,
     },
   });
   return { task, op, a, b, acked, run: task.run() };
@@ -131,5 +139,24 @@ describe('alignment and aborted checkpoints', () => {
     await run;
     expect(acked).toEqual([2]);
     expect(op.snapshots.get(2)).toEqual(['a1', 'a2', 'b1', 'b2', 'b3']);
+  });
+});
+
+describe('a finished task', () => {
+  it("ends only after the final checkpoint's complete told just before its release", async () => {
+    // The job tells both as one step, which may land right after the task last looked at its
+    // mailbox: the task ended without the "complete", and a sink never committed its last files.
+    const { op, a, b, acked, run } = twoInputTask((t) =>
+      queueMicrotask(() => {
+        t.notifyCheckpointComplete(7);
+        t.release();
+      }),
+    );
+    a.push(records('a1'));
+    a.push(END_OF_INPUT);
+    b.push(END_OF_INPUT);
+    await run;
+    expect(acked).toEqual([]);
+    expect(op.completed).toEqual([7]);
   });
 });
