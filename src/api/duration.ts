@@ -2,11 +2,17 @@
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, sec: 1000, m: 60_000, min: 60_000, h: 3_600_000 };
 
+/**
+ * Milliseconds, or undefined for anything else, including a duration that is not a whole number
+ * of milliseconds ("0.1ms" rounded to 0 would turn checkpointing off without a word).
+ */
 export function parseDuration(text: string): number | undefined {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h)?\s*$/.exec(text);
   if (m === null) return undefined;
   const ms = Number(m[1]) * UNITS[m[2] ?? 'ms']!;
-  return Number.isFinite(ms) ? Math.round(ms) : undefined;
+  const whole = Math.round(ms);
+  // (1.1s is 1100.0000000000002 ms in floating point: whole.)
+  return Number.isFinite(ms) && Math.abs(ms - whole) < 1e-6 ? whole : undefined;
 }
 
 /**

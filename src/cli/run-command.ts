@@ -90,7 +90,8 @@ const options = {
 
 function durationArg(raw: string): number {
   const ms = parseDuration(raw);
-  if (ms === undefined) throw new InvalidValue('a duration such as 500ms, 10s or 2min');
+  if (ms === undefined)
+    throw new InvalidValue('a duration in whole milliseconds, such as 500ms, 10s or 2min');
   return ms;
 }
 

@@ -104,9 +104,12 @@ describe('parseDuration', () => {
     expect(parseDuration('1h')).toBe(3_600_000);
     expect(parseDuration('0')).toBe(0);
     expect(parseDuration('1.5s')).toBe(1500);
+    expect(parseDuration('1.1s')).toBe(1100);
+    expect(parseDuration('0.25s')).toBe(250);
   });
   it('rejects anything else', () => {
-    for (const bad of ['', 'ten', '-1s', '10 parsecs', '1e3'])
+    // Not whole milliseconds: 0.1ms was read as 0 (checkpoints off), 0.5ms as 1.
+    for (const bad of ['', 'ten', '-1s', '10 parsecs', '1e3', '0.1ms', '0.5ms', '1.5', '0.0001s'])
       expect(parseDuration(bad), bad).toBeUndefined();
   });
 });

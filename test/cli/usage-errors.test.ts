@@ -136,6 +136,11 @@ const cases: ReadonlyArray<readonly [string, readonly string[], RegExp]> = [
     /^weir: checkpoint interval must be at most 2147483647 ms \(about 24\.8 days, the longest a Node\.js timer waits\), got 3600000000\n$/,
   ],
   [
+    'a checkpoint interval that is not whole milliseconds (it was taken as 0: checkpoints off)',
+    ['run', 'ok.ts', '--checkpoint-interval', '0.1ms'],
+    /^weir: invalid value '0\.1ms' for '--checkpoint-interval': expected a duration in whole milliseconds, such as 500ms, 10s or 2min\n$/,
+  ],
+  [
     'a TypeError in build',
     ['run', 'build-errors.ts', '--', 'type-error'],
     /^weir: cannot build job 'build-errors': TypeError: Cannot read properties of undefined/,
