@@ -102,9 +102,15 @@ export function debugEnabled(io: CliIO): boolean {
 /** Writes `e` to stderr and returns the exit code it stands for. */
 export function reportError(e: unknown, io: CliIO): ExitCode {
   let code: ExitCode;
+  const denied = systemErrorOnPath(e);
   if (e instanceof CliError) {
     io.err(`weir: ${oneLine(e.message)}`);
     code = e.exitCode;
+  } else if (denied !== undefined) {
+    // A file or folder the user named (or one under it) that the system will not let weir use:
+    // theirs to fix, not a fault of weir's.
+    io.err(`weir: ${denied}`);
+    code = ExitCode.usage;
   } else {
     io.err(
       `weir: internal error: ${describeError(e)}; this is a bug in weir, please report it (WEIR_DEBUG=1 shows where)`,
@@ -115,6 +121,28 @@ export function reportError(e: unknown, io: CliIO): ExitCode {
     for (const line of stackChain(e instanceof CliError && e.cause !== undefined ? e.cause : e)) io.err(line);
   }
   return code;
+}
+
+/** Why the system refused a path, for the failures a user fixes on their side (permissions, links, kinds, space). */
+const PATH_PROBLEMS: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ELOOP: 'too many levels of symbolic links (a link that leads back to itself?)',
+  ENOTDIR: 'a part of the path is not a folder',
+  EISDIR: 'it is a folder, not a file',
+  EROFS: 'the filesystem is read-only',
+  ENAMETOOLONG: 'the name is too long',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'the disk quota is used up',
+};
+
+/** "cannot <syscall> <path>: <problem> (<code>)" for such a failure on a path; undefined for any other error. */
+function systemErrorOnPath(e: unknown): string | undefined {
+  const x = e as NodeJS.ErrnoException | undefined;
+  if (!(e instanceof Error) || typeof x?.code !== 'string' || typeof x.path !== 'string') return undefined;
+  const problem = PATH_PROBLEMS[x.code];
+  if (problem === undefined) return undefined;
+  return `cannot ${x.syscall ?? 'use'} ${x.path}: ${problem} (${x.code})`;
 }
 
 /** Stack of `e` and of each of its causes, for WEIR_DEBUG=1. */

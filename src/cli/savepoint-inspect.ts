@@ -12,6 +12,7 @@ import {
   SnapshotNotFoundError,
   type SnapshotLocation,
 } from '../storage/checkpoint-storage.js';
+import { CheckpointStorageUnusableError } from '../storage/checkpoint-storage.js';
 import { FsCheckpointStorage } from '../storage/fs-checkpoint-storage.js';
 import {
   CorruptMetadataError,
@@ -147,6 +148,8 @@ export async function openSnapshot(path: string): Promise<OpenedSnapshot> {
 
 /** A filesystem error (permissions, I/O) while reading `what`, as one line with exit code 2. */
 function readFailure(e: unknown, what: string): unknown {
+  // The storage names the file and the cause itself.
+  if (e instanceof CheckpointStorageUnusableError) return new UsageError(e.message, { cause: e });
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
   if (typeof code !== 'string') return e;
   const message = e instanceof Error ? e.message : String(e);

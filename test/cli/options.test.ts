@@ -1,6 +1,13 @@
 // The argument parser and error formatting, in process (the command itself is tested by spawning it).
 import { describe, expect, it } from 'vitest';
-import { CliError, describeError, oneLine, UsageError } from '../../src/cli/errors.js';
+import {
+  CliError,
+  describeError,
+  oneLine,
+  reportError,
+  UsageError,
+  type CliIO,
+} from '../../src/cli/errors.js';
 import {
   formatOptions,
   integerIn,
@@ -136,5 +143,23 @@ describe('error text', () => {
     expect(describeError(new TypeError('x is not a function'))).toBe('TypeError: x is not a function');
     expect(describeError('thrown string\nline 2')).toBe('thrown string');
     expect(new UsageError('x')).toBeInstanceOf(CliError);
+  });
+
+  it("reports a path the system refuses as the user's to fix: exit 2 and one line, not an internal error", () => {
+    const lines: string[] = [];
+    const io: CliIO = { out: () => undefined, err: (l) => void lines.push(l), env: {} };
+    const systemError = (code: string, syscall: string, path: string): Error =>
+      Object.assign(new Error(`${code}: something, ${syscall} '${path}'`), { code, syscall, path });
+    expect(reportError(systemError('EACCES', 'open', '/sp/op-1-0-keyed.state'), io)).toBe(2);
+    expect(reportError(systemError('ELOOP', 'stat', '/sp/x'), io)).toBe(2);
+    expect(lines).toEqual([
+      'weir: cannot open /sp/op-1-0-keyed.state: permission denied (EACCES)',
+      'weir: cannot stat /sp/x: too many levels of symbolic links (a link that leads back to itself?) (ELOOP)',
+    ]);
+    // Other failures of weir's own code stay internal errors (exit 1).
+    lines.length = 0;
+    expect(reportError(systemError('EBADF', 'read', '/sp/x'), io)).toBe(1);
+    expect(reportError(new Error('no path'), io)).toBe(1);
+    expect(lines.every((l) => l.startsWith('weir: internal error: '))).toBe(true);
   });
 });

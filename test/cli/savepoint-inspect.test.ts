@@ -11,6 +11,7 @@ import {
   readdirSync,
   readFileSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -247,6 +248,19 @@ describe('weir savepoint inspect', () => {
     expect(r).toMatchObject({ code: 2, stdout: '' });
     expect(r.stderr).toMatch(/^weir: .*_metadata: checksum mismatch[^\n]*\n$/);
     expect(r.stderr).toContain(file);
+  });
+
+  it('exits with 2 and one line when _metadata cannot be read (a link to itself); dispose then deletes nothing', async () => {
+    // (Was: "internal error … this is a bug in weir", exit 1.)
+    const dir = tmp('loop');
+    symlinkSync('_metadata', join(dir, '_metadata'));
+    writeFileSync(join(dir, 'other'), 'x');
+    for (const command of ['inspect', 'dispose']) {
+      const r = await weirInProcess('savepoint', command, dir);
+      expect(r).toMatchObject({ code: 2, stdout: '' });
+      expect(r.stderr).toMatch(/^weir: [^\n]*_metadata: cannot be read \(ELOOP[^\n]*\n$/);
+    }
+    expect(readdirSync(dir).sort()).toEqual(['_metadata', 'other']);
   });
 
   it('a folder without _metadata exits with 2 and one line', async () => {
