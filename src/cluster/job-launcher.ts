@@ -341,17 +341,23 @@ async function launch(
     // neither are checkpoints older than the newest end: resuming them would repeat that run.
     const found = await resumeCandidates(storage, graph.jobName);
     // A lost run stops the resume unless another run of the job checkpointed or ended after it
-    // recorded committing output (it started over, say, without --resume).
+    // recorded committing output (it started over, say, without --resume) — not one that was
+    // already running then (two jobs of one name sharing the folder).
     // Nor does a run started from a checkpoint of the job that is still here to resume: that
     // checkpoint is what it restored (and committed).
+    const starts = await runStarts(storage, found.candidates);
     const lost = found.lost.filter(
       (l) =>
         !ends.has(l.jobId) &&
         !(l.from !== undefined && found.candidates.some((c) => c.location.uri === l.from)) &&
         (l.at === undefined ||
           !(
-            found.candidates.some((c) => c.jobId !== l.jobId && c.metadata.timestamp > l.at!) ||
-            [...ends.values()].some((e) => e.endedAt > l.at!)
+            found.candidates.some(
+              (c) =>
+                c.jobId !== l.jobId &&
+                c.metadata.timestamp > l.at! &&
+                !((starts.get(c.jobId) ?? l.at!) < l.at!),
+            ) || [...ends.values()].some((e) => e.endedAt > l.at!)
           )),
     );
     if (lost.length > 0) {
@@ -378,6 +384,13 @@ async function launch(
           `job '${graph.jobName}' (${last[0]}) ended (${last[1].outcome}) at ${new Date(last[1].endedAt).toISOString()}, but run ${older.jobId} left an older checkpoint: continue from it with -s ${older.location.uri} (or run without --resume to start from the beginning)`,
         );
       return resumeEndedJob(last[0], last[1], log);
+    }
+    const overlap = overlappingRuns(candidates, starts);
+    if (overlap !== undefined) {
+      const [newest, other] = overlap;
+      throw new RestoreError(
+        `job '${graph.jobName}' cannot be resumed: two of its runs took checkpoints in ${storage.description} at the same time (two jobs of one name sharing a checkpoint dir), ${newest.jobId} and ${other.jobId}, and --resume cannot tell which of them wrote this output; nothing was changed. Continue the right one with -s ${newest.location.uri} or -s ${other.location.uri}, and give each job its own --checkpoint-dir`,
+      );
     }
     for (const d of damaged)
       log(
@@ -504,6 +517,47 @@ async function launch(
         for (const c of await storage.listCheckpoints(master.jobId)) await storage.discard(c.location);
     }
   }
+}
+
+/**
+ * When each run with candidates began committing in its last process (its `_committed`, written
+ * at its first checkpoint); absent where unknown.
+ */
+async function runStarts(
+  storage: CheckpointStorage,
+  candidates: readonly Candidate[],
+): Promise<Map<string, number>> {
+  const starts = new Map<string, number>();
+  for (const jobId of new Set(candidates.map((c) => c.jobId))) {
+    const bytes = await storage.readJobRecord(jobId, JOB_COMMITTED_FILE);
+    const at = bytes === undefined ? undefined : decodeJobCommit(bytes)?.at;
+    if (at !== undefined) starts.set(jobId, at);
+  }
+  return starts;
+}
+
+/**
+ * The newest checkpoint of the run that took the newest one and the newest of another run that
+ * took one after the first run's process began committing (`starts`): two runs of one name at
+ * the same time. A run started after another died is not one, and resuming it is right.
+ * Undefined when there are none such, or that start is unknown.
+ */
+function overlappingRuns(
+  candidates: readonly Candidate[],
+  starts: ReadonlyMap<string, number>,
+): [Candidate, Candidate] | undefined {
+  const newestOf = new Map<string, Candidate>();
+  for (const c of candidates) {
+    const kept = newestOf.get(c.jobId);
+    if (kept === undefined || c.metadata.timestamp > kept.metadata.timestamp) newestOf.set(c.jobId, c);
+  }
+  const [newest, ...others] = [...newestOf.values()].sort(
+    (a, b) => b.metadata.timestamp - a.metadata.timestamp,
+  );
+  const started = newest === undefined ? undefined : starts.get(newest.jobId);
+  if (started === undefined) return undefined;
+  const other = others.find((o) => o.metadata.timestamp > started);
+  return other === undefined ? undefined : [newest!, other];
 }
 
 /**

@@ -2,6 +2,7 @@
 // savepoint, cancelled — removes its checkpoints, so without a record of that end a resume (say,
 // after a kill between the final commit and the exit) would start over and write its output twice.
 import {
+  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -18,8 +19,10 @@ import type { JobMaster } from '../../src/cluster/job-master.js';
 import type { SavepointRequestView } from '../../src/cluster/savepoint-request.js';
 import { HookedCount, spin } from './hooked-count.js';
 import { RestoreError } from '../../src/cluster/job-launcher.js';
-import { encodeJobCommit } from '../../src/checkpoint/job-commit-record.js';
+import { decodeJobCommit, encodeJobCommit } from '../../src/checkpoint/job-commit-record.js';
+import { decodeMetadata } from '../../src/storage/metadata.js';
 import { encodeJobEnd } from '../../src/checkpoint/job-end-record.js';
+import { JOB_COMMITTED_FILE } from '../../src/storage/checkpoint-storage.js';
 import { FsCheckpointStorage } from '../../src/storage/fs-checkpoint-storage.js';
 import { fingerprint } from '../tree-fingerprint.js';
 import { routeRecordWrites, writeAfter } from './record-writes.js';
@@ -148,6 +151,69 @@ describe('--resume after the job ended', () => {
       ),
     ).toBe(true);
     expect(resumed.processed).toBeGreaterThan(0);
+  });
+
+  it('refuses, changing nothing, when two runs of the job took checkpoints at the same time', async () => {
+    // Two jobs of one name sharing a checkpoint dir: --resume continued whichever died last,
+    // into the other's output, counting records twice (black-box review).
+    const dir = mkdtempSync(join(tmpdir(), 'weir-ended-'));
+    const first = await run(dir, { failAfterCheckpoints: true });
+    const second = await run(dir, { failAfterCheckpoints: true });
+    const [a, b] = [first.master!.jobId, second.master!.jobId];
+    // One after the other, as here: --resume continues the later one (on a copy).
+    const copy = mkdtempSync(join(tmpdir(), 'weir-ended-'));
+    cpSync(dir, copy, { recursive: true });
+    const sequential = await run(copy, { resume: true });
+    expect(sequential.error).toBeUndefined();
+    expect(
+      sequential.log.some((l) => l.startsWith(`weir: resuming job 'ends' (${b}) from checkpoint `)),
+    ).toBe(true);
+    // As if the second had started while the first ran: its first checkpoint before the first's last.
+    await new FsCheckpointStorage(dir).writeJobRecord(
+      b,
+      JOB_COMMITTED_FILE,
+      encodeJobCommit({ jobName: 'ends', checkpoint: 1, at: 1 }),
+    );
+    const before = fingerprint(dir);
+    const r = await run(dir, { resume: true });
+    expect(r.error).toBeInstanceOf(RestoreError);
+    expect(String(r.error)).toMatch(
+      new RegExp(
+        `two of its runs took checkpoints in .* at the same time \\(two jobs of one name sharing a checkpoint dir\\), ${b} and ${a}, and --resume cannot tell which of them wrote this output; nothing was changed\\. Continue the right one with -s .*${b}.* or -s .*${a}`,
+      ),
+    );
+    expect(r.processed).toBe(0);
+    expect(fingerprint(dir)).toEqual(before);
+  });
+
+  it('refuses when a run that committed output but left no checkpoint began while another ran', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weir-ended-'));
+    const first = await run(dir, { failAfterCheckpoints: true });
+    const a = first.master!.jobId;
+    const storage = new FsCheckpointStorage(dir);
+    const triggered: number[] = [];
+    for (const c of await storage.listCheckpoints(a))
+      if (c.complete)
+        triggered.push(decodeMetadata((await storage.readMetadata(c.location))!, 'm').timestamp);
+    const started = decodeJobCommit((await storage.readJobRecord(a, JOB_COMMITTED_FILE))!)!.at;
+    const newest = Math.max(...triggered);
+    expect(newest).toBeGreaterThan(started + 1);
+    // The other run began committing (into its own output) before the first's last checkpoint, and
+    // died before its own first checkpoint completed: resuming the first could be into its output.
+    const copy = mkdtempSync(join(tmpdir(), 'weir-ended-'));
+    cpSync(dir, copy, { recursive: true });
+    await new FsCheckpointStorage(copy).writeJobRecord(
+      'other-run',
+      JOB_COMMITTED_FILE,
+      encodeJobCommit({ jobName: 'ends', checkpoint: 1, at: Math.floor((started + newest) / 2) }),
+    );
+    const before = fingerprint(copy);
+    const r = await run(copy, { resume: true });
+    expect(r.error).toBeInstanceOf(RestoreError);
+    expect(String(r.error)).toMatch(
+      /cannot be resumed without committing output a second time: run other-run/,
+    );
+    expect(fingerprint(copy)).toEqual(before);
   });
 
   it('names the savepoint of a stopped job instead of starting over', async () => {
