@@ -190,7 +190,7 @@ export async function loadSnapshot(
     if ((hasKeyed || hasTimers) && op.maxParallelism !== node.maxParallelism) {
       throw new SnapshotMismatchError(
         `operator ${describe(op)} was snapshotted with max parallelism ${op.maxParallelism} but now has ` +
-          `${node.maxParallelism}; max parallelism cannot change across a restore — set it back with setMaxParallelism(${op.maxParallelism})`,
+          `${node.maxParallelism}; max parallelism cannot change across a restore — set it back to ${op.maxParallelism} (weir run --max-parallelism ${op.maxParallelism}, or setMaxParallelism(${op.maxParallelism}) where the job sets it)`,
       );
     }
     const p = node.parallelism;
