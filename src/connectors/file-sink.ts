@@ -5,17 +5,7 @@
 // the state and the restore rule are in file-sink-protocol.ts.
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import {
-  copyFile,
-  link,
-  mkdir,
-  open,
-  readdir,
-  rename,
-  stat,
-  unlink,
-  type FileHandle,
-} from 'node:fs/promises';
+import { copyFile, link, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ListStateDescriptor } from '../state/descriptors.js';
 import type { ListState } from '../state/state.js';
@@ -25,6 +15,7 @@ import type {
   RuntimeContext,
 } from '../runtime/functions.js';
 import type { Sink, SinkWriter } from '../runtime/sink.js';
+import { makeFolder } from '../storage/writable-folder.js';
 import { formatRecord } from './format-record.js';
 import {
   decodeRestoredState,
@@ -101,7 +92,7 @@ export class FileSink<T> implements Sink<T> {
 
   async createWriter(ctx: RuntimeContext): Promise<SinkWriter<T>> {
     try {
-      await mkdir(this.dir, { recursive: true });
+      await makeFolder(this.dir);
     } catch (e) {
       throw ioError(`cannot create its directory ${this.dir}`, e);
     }

@@ -21,12 +21,33 @@ export class FolderUnusableError extends Error {
 }
 
 /**
- * Makes `folder` (and its missing parents) and writes and removes a file named `probe` in it;
- * throws FolderUnusableError when any of it fails. The folders are made one level at a time, not
- * with { recursive: true }: Node's recursive mkdir never returns under /proc, where a folder
- * cannot be made and ENOENT comes back.
+ * Makes `folder` (and its missing parents, see makeFolder) and writes and removes a file named
+ * `probe` in it; throws FolderUnusableError when any of it fails.
  */
 export async function makeWritableFolder(folder: string, probe: string): Promise<void> {
+  const unusable = (problem: string, cause?: unknown): FolderUnusableError =>
+    new FolderUnusableError(folder, problem, cause === undefined ? undefined : { cause });
+  await makeFolder(folder);
+  // Permissions, a read-only mount or a full disk show only when a file is written.
+  const file = join(folder, probe);
+  try {
+    await writeFile(file, '', { flag: 'wx' });
+  } catch (e) {
+    throw unusable('a file cannot be written in it', e);
+  }
+  try {
+    await unlink(file);
+  } catch (e) {
+    throw unusable(`a file written in it (${probe}) cannot be removed`, e);
+  }
+}
+
+/**
+ * Makes `folder` and its missing parents, as `mkdir -p`; throws FolderUnusableError when it
+ * cannot. One level at a time, not with { recursive: true }: Node's recursive mkdir never
+ * returns under /proc, where a folder cannot be made and ENOENT comes back.
+ */
+export async function makeFolder(folder: string): Promise<void> {
   const unusable = (problem: string, cause?: unknown): FolderUnusableError =>
     new FolderUnusableError(folder, problem, cause === undefined ? undefined : { cause });
   const missing: string[] = [];
@@ -54,17 +75,5 @@ export async function makeWritableFolder(folder: string, probe: string): Promise
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw unusable(`${dir} cannot be made`, e);
     }
-  }
-  // Permissions, a read-only mount or a full disk show only when a file is written.
-  const file = join(folder, probe);
-  try {
-    await writeFile(file, '', { flag: 'wx' });
-  } catch (e) {
-    throw unusable('a file cannot be written in it', e);
-  }
-  try {
-    await unlink(file);
-  } catch (e) {
-    throw unusable(`a file written in it (${probe}) cannot be removed`, e);
   }
 }

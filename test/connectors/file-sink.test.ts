@@ -743,6 +743,18 @@ describe('FileSink errors', () => {
     await expect(new FileSink(path.join(file, 'sub')).createWriter(fakeContext(0, 1))).rejects.toThrow(
       /^file sink cannot create its directory .*a-file\/sub: /,
     );
+    // Where a folder can never be made and mkdir says ENOENT (under /proc), it says so too
+    // (Node's recursive mkdir never returned there).
+    const settled = await Promise.race([
+      new FileSink('/proc/weir-no-such/out').createWriter(fakeContext(0, 1)).then(
+        () => 'made',
+        (e: unknown) => String(e),
+      ),
+      new Promise((r) => setTimeout(() => r('hung'), 5000).unref()),
+    ]);
+    expect(settled).toMatch(
+      /file sink cannot create its directory \/proc\/weir-no-such\/out: .*cannot be made/,
+    );
   });
 
   it('names the file it cannot write, and stays failed so the task restores', async () => {
