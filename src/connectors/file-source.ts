@@ -61,7 +61,7 @@ export const FILE_SOURCE_STATE_NAME = 'file-source-splits';
  * `\r` is removed, and a last line without a newline is still a line. Text is UTF-8. The
  * directory is listed once as the job starts (and again at a restart from the beginning); its
  * subtasks share the splits of that one listing, so files added while it runs are not read. A
- * folder reached by several paths (links) is read once, under the first of them.
+ * folder reached by several paths (links) is read once, under one of them.
  *
  * Its position is operator state (`file-source-splits`: per split the path relative to the
  * input path, the byte range and the offset of the next unread line). A restored job reads
@@ -108,22 +108,25 @@ export class FileSource implements Source<string> {
  * listing its own, a file created or removed between their listings (or a folder reached by two
  * paths) shifted the places, and a split was read twice and another never.
  */
-const listings = new WeakMap<
-  FileSource,
-  { readonly attempt: string; readonly files: Promise<InputFile[]> }
->();
+const listings = new WeakMap<FileSource, Map<string, Promise<InputFile[]>>>();
+/** Attempts whose listing a source keeps: several jobs (or attempts) may start with one source at once. */
+const LISTINGS_KEPT = 8;
 
 /** The files of `source`'s input as listed once for `attempt`; a failed listing is not kept. */
 function inputFilesFor(source: FileSource, attempt: string | undefined): Promise<InputFile[]> {
   if (attempt === undefined) return listInputFiles(source.root);
-  const kept = listings.get(source);
-  if (kept?.attempt === attempt) return kept.files;
-  const entry = { attempt, files: listInputFiles(source.root) };
-  listings.set(source, entry);
-  entry.files.catch(() => {
-    if (listings.get(source) === entry) listings.delete(source);
+  let kept = listings.get(source);
+  if (kept === undefined) listings.set(source, (kept = new Map()));
+  const known = kept.get(attempt);
+  if (known !== undefined) return known;
+  const files = listInputFiles(source.root);
+  kept.set(attempt, files);
+  // The oldest go first; an attempt that far back has dealt its splits long ago.
+  for (const old of kept.keys()) if (kept.size > LISTINGS_KEPT) kept.delete(old);
+  files.catch(() => {
+    if (kept.get(attempt) === files) kept.delete(attempt);
   });
-  return entry.files;
+  return files;
 }
 
 function positiveInteger(name: string, v: number): number {

@@ -77,8 +77,9 @@ export async function listInputFiles(root: string): Promise<InputFile[]> {
 }
 
 async function walk(dir: string, rel: string, files: InputFile[], visited: Set<string>): Promise<void> {
-  // Code-unit order, as the list is sorted in: a folder reached by two paths (through a link) is
-  // listed under the first of them, whichever stat answers first.
+  // Decided in code-unit order, folder by folder, whichever stat answers first: a folder reached by
+  // two paths (through a link) is listed under the same one every time (the first a folder's
+  // entries name, or the shallower), so every listing of the same tree deals the same splits.
   const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) =>
     a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
   );

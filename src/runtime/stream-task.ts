@@ -352,7 +352,8 @@ export class StreamTask {
         this.flushOutputs();
         if (reader.isAvailable !== undefined) {
           try {
-            this.watchAvailability(reader.isAvailable());
+            // (A plain-JavaScript reader may hand back something else: taken as ready.)
+            this.watchAvailability(Promise.resolve(reader.isAvailable()));
           } catch (e) {
             throw attribute(e, source.info, 'isAvailable');
           }
@@ -490,13 +491,16 @@ export class StreamTask {
 
   private onBarrier(input: number, barrier: CheckpointBarrier): void {
     if (barrier.id <= this.lastSnapshotId) return; // a checkpoint this task already took (or gave up)
+    // Before the overtaking below: with unaligned inputs (at-least-once) an aborted checkpoint's
+    // barrier may come while an older one is still being aligned, which goes on. (Aligned, it
+    // comes on an input only after that input's barrier of every older checkpoint still valid.)
+    if (this.abortedIds.has(barrier.id)) return;
     let a = this.alignment;
     if (a !== undefined && a.barrier.id < barrier.id) {
       // A newer checkpoint overtook one that never completed here: give the old one up.
       this.endAlignment();
       a = undefined;
     }
-    if (this.abortedIds.has(barrier.id)) return;
     if (a === undefined) {
       a = { barrier, arrived: this.setup.inputs.map(() => false), startedAt: performance.now() };
       this.alignment = a;

@@ -274,7 +274,8 @@ abstract class HarnessBase<IN, OUT, IN2 = never> {
 
   /** Processing time moves to `now` (it never goes back): due processing-time timers fire. */
   setProcessingTime(now: number): void {
-    this.expectPhase('setProcessingTime()', 'open', 'finished');
+    // Not after endInput(): a task drops its processing-time timers at the end of its input.
+    this.expectPhase('setProcessingTime()', 'open');
     if (now < this.now) throw new RangeError(`processing time cannot go back from ${this.now} to ${now}`);
     this.now = now;
     try {

@@ -224,6 +224,20 @@ describe('FileSource', () => {
       expect(sorted(again)).toEqual(sorted(['a1', 'a2', ...first]));
     });
 
+    it('also when another job starts with the same source meanwhile', async () => {
+      const dir = newDir();
+      const files: Record<string, string> = {};
+      for (let i = 0; i < 12; i++) files[`m${String(i).padStart(2, '0')}`] = `m${i}\n`;
+      writeFiles(dir, files);
+      const source = new FileSource(dir);
+      const read = await readSubtask(source, 0, 3, 1000);
+      const other = await readSubtask(source, 0, 3, 1001); // another attempt (or job) lists too
+      expect(other.length).toBeGreaterThan(0);
+      writeFiles(dir, { a0: 'a0\n' });
+      for (let i = 1; i < 3; i++) read.push(...(await readSubtask(source, i, 3, 1000)));
+      expect(sorted(read)).toEqual(sorted(Array.from({ length: 12 }, (_, i) => `m${i}`)));
+    });
+
     it('also when a folder is reached by two paths (a link to it)', async () => {
       const dir = newDir();
       fs.mkdirSync(path.join(dir, 'a'));

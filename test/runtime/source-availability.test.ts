@@ -206,4 +206,41 @@ describe('a source that waits for its records', () => {
     expect(ended).toBe('finished');
     expect(count).toBe(50);
   });
+
+  it('polls again when a plain-JavaScript reader hands back no promise at all', async () => {
+    // (Racing it resolved at once; watched, undefined looked like the promise watched already.)
+    const env = new StreamExecutionEnvironment({ parallelism: 1 });
+    let count = 0;
+    env
+      .fromSource<number>(
+        {
+          boundedness: 'bounded',
+          createReader: () => {
+            let n = 0;
+            let polls = 0;
+            return {
+              pollNext(out: SourceOutput<number>): InputStatus {
+                if (++polls % 2 === 0) return 'nothing-available';
+                if (n === 50) return 'end-of-input';
+                out.collect(n++);
+                return 'more-available';
+              },
+              isAvailable: () => undefined as unknown as Promise<void>,
+            };
+          },
+        },
+        'untyped',
+      )
+      .map((n: number) => {
+        count++;
+        return n;
+      })
+      .sinkTo(new DiscardingSink());
+    const ended = await Promise.race([
+      env.execute('untyped-source').then(() => 'finished'),
+      new Promise((r) => setTimeout(() => r('did not finish within 10 s'), 10_000).unref()),
+    ]);
+    expect(ended).toBe('finished');
+    expect(count).toBe(50);
+  });
 });

@@ -483,6 +483,10 @@ describe('KeyedOperatorTestHarness', () => {
     await h.endInput();
     expect(h.phase).toBe('finished');
     expect((thrown(() => h.processElements(['a'])) as Error).message).toMatch(/endInput\(\) was called/);
+    // A task drops its processing-time timers at the end of its input: none fire after it.
+    expect((thrown(() => h.setProcessingTime(10)) as Error).message).toMatch(
+      /setProcessingTime\(\) is not allowed in phase 'finished'/,
+    );
     expect(h.snapshot(3).keyed?.maxParallelism).toBe(128);
     await h.close();
     await h.close();
