@@ -141,8 +141,15 @@ export async function sendJson(
         : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
     });
   } catch (e) {
+    // A request that was sent but not answered in time may still be carried out (a job whose
+    // process was stopped answers once it continues): a change must not be reported as undone.
+    const timedOut = e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError');
+    const mayStillRun =
+      method !== 'GET' && timedOut
+        ? ' (the request was sent, and may still be carried out when the job answers again)'
+        : '';
     throw new CliError(
-      `cannot reach job '${job.jobName}' (${job.jobId}) at ${url}: ${networkCause(e, timeoutMs)}; is it still running? (pid ${job.pid})`,
+      `cannot reach job '${job.jobName}' (${job.jobId}) at ${url}: ${networkCause(e, timeoutMs)}${mayStillRun}; is it still running? (pid ${job.pid})`,
       ExitCode.jobFailed,
       { cause: e },
     );
