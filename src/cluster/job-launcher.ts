@@ -392,11 +392,18 @@ async function launch(
         `job '${graph.jobName}' cannot be resumed: two of its runs took checkpoints in ${storage.description} at the same time (two jobs of one name sharing a checkpoint dir), ${newest.jobId} and ${other.jobId}, and --resume cannot tell which of them wrote this output; nothing was changed. Continue the right one with -s ${newest.location.uri} or -s ${other.location.uri}, and give each job its own --checkpoint-dir`,
       );
     }
-    for (const d of damaged)
+    for (const d of damaged) {
+      // Its time is unknown, but a later checkpoint of its run is newer: nothing to fall back from.
+      const newer = candidates.some((c) => c.jobId === d.jobId && c.metadata.id > d.id);
       log(
         `weir: checkpoint ${d.id} of job '${graph.jobName}' (run ${d.jobId}) is unusable: ${d.reason}` +
-          (candidates.length > 0 ? '; falling back to an older checkpoint' : ''),
+          (newer
+            ? '; not the newest of its run'
+            : candidates.length > 0
+              ? '; falling back to an older checkpoint'
+              : ''),
       );
+    }
     const unusable = new Set<Candidate>();
     for (const c of candidates) {
       // Before its files are read: a run that still runs would be changing them. (Marked as

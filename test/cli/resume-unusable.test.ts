@@ -186,6 +186,25 @@ describe('weir run --resume with no usable checkpoint', () => {
     60_000,
   );
 
+  it('passes over an older checkpoint whose _metadata cannot be read, without saying it falls back', async () => {
+    // (Was: "…; falling back to an older checkpoint", then the newer one was resumed.)
+    const checkpoints = join(files.dir, 'older-unreadable');
+    const { args, folders } = await failedRun(checkpoints);
+    const [older, newest] = folders as [string, string];
+    truncateToHalf(join(older, '_metadata'));
+    const r = await weir(args, { cwd: files.dir });
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `^weir: checkpoint \\d+ of job 'flaky' \\(run [0-9a-f-]+\\) is unusable: ${older}/_metadata: .*; not the newest of its run$`,
+        'm',
+      ),
+    );
+    const newestId = /chk-(\d+)$/.exec(newest)![1];
+    expect(r.stderr).toMatch(
+      new RegExp(`^weir: resuming job 'flaky' \\([0-9a-f-]+\\) from checkpoint ${newestId}$`, 'm'),
+    );
+  }, 60_000);
+
   it('stops, changing nothing, when the newest _metadata fails to read (EIO) rather than being damaged', async () => {
     const checkpoints = join(files.dir, 'newest-eio');
     const { args, folders } = await failedRun(checkpoints);
