@@ -4,15 +4,18 @@ const UNITS: Record<string, number> = { ms: 1, s: 1000, sec: 1000, m: 60_000, mi
 
 /**
  * Milliseconds, or undefined for anything else, including a duration that is not a whole number
- * of milliseconds ("0.1ms" rounded to 0 would turn checkpointing off without a word).
+ * of milliseconds ("0.1ms" rounded to 0 would turn checkpointing off without a word). Worked out
+ * on the digits as written, so that no value is close enough to be taken for another.
  */
 export function parseDuration(text: string): number | undefined {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h)?\s*$/.exec(text);
+  const m = /^\s*(\d+)(?:\.(\d+))?\s*(ms|s|sec|m|min|h)?\s*$/.exec(text);
   if (m === null) return undefined;
-  const ms = Number(m[1]) * UNITS[m[2] ?? 'ms']!;
-  const whole = Math.round(ms);
-  // (1.1s is 1100.0000000000002 ms in floating point: whole.)
-  return Number.isFinite(ms) && Math.abs(ms - whole) < 1e-6 ? whole : undefined;
+  const fraction = m[2] ?? '';
+  const scale = 10n ** BigInt(fraction.length);
+  const scaled = BigInt(m[1]! + fraction) * BigInt(UNITS[m[3] ?? 'ms']!);
+  if (scaled % scale !== 0n) return undefined;
+  const ms = Number(scaled / scale);
+  return Number.isFinite(ms) ? ms : undefined;
 }
 
 /**

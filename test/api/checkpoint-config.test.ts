@@ -106,10 +106,27 @@ describe('parseDuration', () => {
     expect(parseDuration('1.5s')).toBe(1500);
     expect(parseDuration('1.1s')).toBe(1100);
     expect(parseDuration('0.25s')).toBe(250);
+    expect(parseDuration('0.001s')).toBe(1);
+    expect(parseDuration('00100ms')).toBe(100);
+    expect(parseDuration(' 5 s')).toBe(5000);
+    expect(parseDuration('1.50min')).toBe(90_000);
   });
   it('rejects anything else', () => {
     // Not whole milliseconds: 0.1ms was read as 0 (checkpoints off), 0.5ms as 1.
-    for (const bad of ['', 'ten', '-1s', '10 parsecs', '1e3', '0.1ms', '0.5ms', '1.5', '0.0001s'])
+    for (const bad of [
+      '',
+      'ten',
+      '-1s',
+      '10 parsecs',
+      '1e3',
+      '0.1ms',
+      '0.5ms',
+      '1.5',
+      '0.0001s',
+      '0.0000000001s',
+      '0.0000004ms',
+      '1.0000001ms',
+    ])
       expect(parseDuration(bad), bad).toBeUndefined();
   });
 });
