@@ -405,10 +405,17 @@ async function launch(
       );
     }
     const unusable = new Set<Candidate>();
+    /** Runs with a checkpoint found unusable: falling back past them to another run's must not repeat their output. */
+    const passedOver = new Set(damaged.map((d) => d.jobId));
     for (const c of candidates) {
       // Before its files are read: a run that still runs would be changing them. (Marked as
       // this process's only once one is chosen, below.)
       await locks.check(c.jobId);
+      const repeated = await committedSince(storage, [...passedOver], c);
+      if (repeated !== undefined)
+        throw new RestoreError(
+          `job '${graph.jobName}' cannot be resumed without committing output a second time: run ${repeated}, whose checkpoints are unusable (see above), committed output after checkpoint ${c.metadata.id} of run ${c.jobId} was taken, the next one to fall back to; nothing was changed. To go on, repair or put back that run's checkpoint, continue from a savepoint with -s PATH, or run without --resume to start from the beginning, which commits all of the output again`,
+        );
       try {
         restore = await loadSnapshot(storage, c.location, c.metadata, graph, { allowNonRestoredState });
         jobId = c.jobId;
@@ -422,6 +429,7 @@ async function launch(
       } catch (e) {
         if (e instanceof Error && e.name === 'SnapshotMismatchError') throw new RestoreError(e.message);
         unusable.add(c);
+        passedOver.add(c.jobId);
         log(
           `weir: checkpoint ${c.metadata.id} of job '${graph.jobName}' (run ${c.jobId}) is unusable: ${e instanceof Error ? e.message : String(e)}` +
             (candidates.indexOf(c) < candidates.length - 1 ? '; falling back to an older checkpoint' : ''),
@@ -524,6 +532,26 @@ async function launch(
         for (const c of await storage.listCheckpoints(master.jobId)) await storage.discard(c.location);
     }
   }
+}
+
+/**
+ * Of `runs` other than `c`'s, one that committed output after `c` was taken (its `_committed`
+ * names a later time, or cannot be read): another run's output that restoring `c` would repeat,
+ * since a restore removes only its own run's newer output. Within one run, falling back is safe.
+ */
+async function committedSince(
+  storage: CheckpointStorage,
+  runs: readonly string[],
+  c: Candidate,
+): Promise<string | undefined> {
+  for (const jobId of runs) {
+    if (jobId === c.jobId) continue;
+    const bytes = await storage.readJobRecord(jobId, JOB_COMMITTED_FILE);
+    if (bytes === undefined) continue; // never committed anything
+    const at = decodeJobCommit(bytes)?.at;
+    if (at === undefined || at > c.metadata.timestamp) return jobId;
+  }
+  return undefined;
 }
 
 /**

@@ -186,6 +186,28 @@ describe('--resume after the job ended', () => {
     expect(fingerprint(dir)).toEqual(before);
   });
 
+  it('refuses to fall back to an older run past a newer one whose checkpoints are all unusable', async () => {
+    // The newer run committed output after the older one's checkpoints: restoring those would
+    // commit it again (a restore removes newer output of its own run only). Was: resumed.
+    const dir = mkdtempSync(join(tmpdir(), 'weir-ended-'));
+    const first = await run(dir, { failAfterCheckpoints: true });
+    const second = await run(dir, { failAfterCheckpoints: true });
+    const [a, b] = [first.master!.jobId, second.master!.jobId];
+    const storage = new FsCheckpointStorage(dir);
+    for (const c of await storage.listCheckpoints(b))
+      if (c.complete) writeFileSync(join(dir, b, `chk-${c.id}`, '_metadata'), '{"ver');
+    const before = fingerprint(dir);
+    const r = await run(dir, { resume: true });
+    expect(r.error).toBeInstanceOf(RestoreError);
+    expect(String(r.error)).toMatch(
+      new RegExp(
+        `cannot be resumed without committing output a second time: run ${b}, whose checkpoints are unusable \\(see above\\), committed output after checkpoint \\d+ of run ${a} was taken`,
+      ),
+    );
+    expect(r.processed).toBe(0);
+    expect(fingerprint(dir)).toEqual(before);
+  });
+
   it('refuses when a run that committed output but left no checkpoint began while another ran', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'weir-ended-'));
     const first = await run(dir, { failAfterCheckpoints: true });
