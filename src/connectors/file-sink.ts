@@ -15,7 +15,7 @@ import type {
   RuntimeContext,
 } from '../runtime/functions.js';
 import type { Sink, SinkWriter } from '../runtime/sink.js';
-import { makeFolder } from '../storage/writable-folder.js';
+import { FolderUnusableError, makeFolder } from '../storage/writable-folder.js';
 import { formatRecord } from './format-record.js';
 import {
   decodeRestoredState,
@@ -94,7 +94,9 @@ export class FileSink<T> implements Sink<T> {
     try {
       await makeFolder(this.dir);
     } catch (e) {
-      throw ioError(`cannot create its directory ${this.dir}`, e);
+      // FolderUnusableError's `why` names the part of the path that failed, once.
+      const why = e instanceof FolderUnusableError ? e.why : e instanceof Error ? e.message : String(e);
+      throw new FileSinkError(`file sink cannot create its directory ${this.dir}: ${why}`, { cause: e });
     }
     const key = `${ctx.jobId}/${ctx.operatorId}/${ctx.subtaskIndex}`;
     let attempts = this.attempts.get(key);
