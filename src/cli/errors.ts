@@ -1,11 +1,12 @@
 // How the CLI classifies and reports errors. ARCHITECTURE.md §9 promises users exit codes and
 // errors that are one line on stderr, so every failure ends here and is written exactly once.
 
-/** Exit codes of ARCHITECTURE.md §9, plus the shell's convention for Ctrl-C and SIGTERM (128 + signal). */
+/** Exit codes of ARCHITECTURE.md §9, plus the shell's convention for SIGHUP, Ctrl-C and SIGTERM (128 + signal). */
 export const ExitCode = {
   ok: 0,
   jobFailed: 1,
   usage: 2,
+  hungUp: 129,
   interrupted: 130,
   terminated: 143,
 } as const;

@@ -48,7 +48,7 @@ export function mainHelp(
     ...formatOptions(TOP_LEVEL_OPTIONS),
     '',
     'A job file default-exports defineJob({ name, build(env, args) { … } }) from weir.',
-    'Exit codes: 0 the job finished or stopped, 1 the job failed or was cancelled (or did not answer), 2 usage, configuration or compatibility error, 130 interrupted (Ctrl-C) or 143 terminated (SIGTERM) while a job ran.',
+    'Exit codes: 0 the job finished or stopped, 1 the job failed or was cancelled (or did not answer), 2 usage, configuration or compatibility error, 129 hung up (SIGHUP), 130 interrupted (Ctrl-C) or 143 terminated (SIGTERM) while a job ran.',
   ]);
 }
 

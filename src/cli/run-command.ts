@@ -128,7 +128,7 @@ export const runCommand: Command = {
     'a bounded job takes a last checkpoint when its sources end, so everything its sinks wrote is committed.',
     "'weir savepoint <job-id>' takes a savepoint while it runs; 'weir stop <job-id>' stops it with one (exit 0);",
     "'weir cancel <job-id>' cancels it (exit 1). -s PATH starts from a savepoint or retained checkpoint.",
-    'Exit codes: 0 the job finished or was stopped, 1 the job failed or was cancelled, 2 usage or configuration error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).',
+    'Exit codes: 0 the job finished or was stopped, 1 the job failed or was cancelled, 2 usage or configuration error, 129 hung up (SIGHUP), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).',
   ],
   options,
   run,
@@ -345,7 +345,7 @@ function observeJob(
 }
 
 /**
- * Ctrl-C, or SIGTERM from a process manager, ends the process with the shell's code for it and
+ * Ctrl-C, SIGTERM from a process manager, or SIGHUP from a closed terminal, ends the process with the shell's code for it and
  * one line saying why. The tasks of a running job would keep the event loop alive, and this
  * version has no way to cancel them, so this exits directly: the job stops where it is, as after
  * a crash, and `--resume` continues it from its newest checkpoint (`weir stop` ends it with a
@@ -361,11 +361,18 @@ function exitOnSignal(io: CliIO): () => void {
     io.err('weir: terminated (SIGTERM)');
     process.exit(ExitCode.terminated);
   };
+  // Its terminal went away: as SIGTERM (by default node dies of it without a word).
+  const onHangUp = (): void => {
+    io.err('weir: hung up (SIGHUP)');
+    process.exit(ExitCode.hungUp);
+  };
   process.once('SIGINT', onInterrupt);
   process.once('SIGTERM', onTerminate);
+  process.once('SIGHUP', onHangUp);
   return () => {
     process.off('SIGINT', onInterrupt);
     process.off('SIGTERM', onTerminate);
+    process.off('SIGHUP', onHangUp);
   };
 }
 

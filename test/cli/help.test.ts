@@ -20,7 +20,7 @@ describe.concurrent('weir help', () => {
     expect(available).toMatch(/^ {2}cancel <job-id> +cancel a running job/m);
     expect(available).not.toMatch(/later versions/);
     expect(available).toContain(
-      'Exit codes: 0 the job finished or stopped, 1 the job failed or was cancelled (or did not answer), 2 usage, configuration or compatibility error, 130 interrupted (Ctrl-C) or 143 terminated (SIGTERM) while a job ran.',
+      'Exit codes: 0 the job finished or stopped, 1 the job failed or was cancelled (or did not answer), 2 usage, configuration or compatibility error, 129 hung up (SIGHUP), 130 interrupted (Ctrl-C) or 143 terminated (SIGTERM) while a job ran.',
     );
   });
 

@@ -297,6 +297,18 @@ describe.concurrent('weir run', () => {
     expect(r).toEqual({ code: 130, signal: null, stdout: '', stderr: 'built\nweir: interrupted\n' });
   });
 
+  it('exits with 129 on SIGHUP (its terminal closed), in one line', async () => {
+    // (Was: killed by the signal, without a word, its weir list entry left behind.)
+    let sent = false;
+    const r = await weir(['run', 'forever.ts'], {
+      cwd: files.dir,
+      onStderr: (chunk, child) => {
+        if (!sent && chunk.includes(' running; REST API at ')) sent = child.kill('SIGHUP');
+      },
+    });
+    expect(r).toEqual({ code: 129, signal: null, stdout: '', stderr: 'built\nweir: hung up (SIGHUP)\n' });
+  });
+
   it('exits with 143 on SIGTERM, in one line, and leaves no entry in weir list', async () => {
     let sent = false;
     const r = await weir(['run', 'forever.ts'], {
