@@ -143,9 +143,8 @@ export async function sendJson(
   } catch (e) {
     // A request that was sent but not answered in time may still be carried out (a job whose
     // process was stopped answers once it continues): a change must not be reported as undone.
-    const timedOut = e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError');
     const mayStillRun =
-      method !== 'GET' && timedOut
+      method !== 'GET' && isTimeout(e)
         ? ' (the request was sent, and may still be carried out when the job answers again)'
         : '';
     throw new CliError(
@@ -178,11 +177,14 @@ export async function sendJson(
   return answer;
 }
 
+/** Whether fetch gave up waiting for the answer (AbortSignal.timeout). */
+function isTimeout(e: unknown): boolean {
+  return e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError');
+}
+
 /** Why fetch failed, in a few words: `connection refused`, `no answer within 10 s`, … */
 function networkCause(e: unknown, timeoutMs: number): string {
-  if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')) {
-    return `no answer within ${timeoutMs / 1000} s`;
-  }
+  if (isTimeout(e)) return `no answer within ${timeoutMs / 1000} s`;
   const cause = e instanceof Error ? (e.cause as NodeJS.ErrnoException | undefined) : undefined;
   if (cause?.code === 'ECONNREFUSED') return 'connection refused';
   if (cause?.code !== undefined) return cause.code;

@@ -8,11 +8,11 @@
 import { join } from 'node:path';
 import { formatBytes } from '../cluster/progress-reporter.js';
 import {
+  CheckpointStorageUnusableError,
   METADATA_FILE,
   SnapshotNotFoundError,
   type SnapshotLocation,
 } from '../storage/checkpoint-storage.js';
-import { CheckpointStorageUnusableError } from '../storage/checkpoint-storage.js';
 import { FsCheckpointStorage } from '../storage/fs-checkpoint-storage.js';
 import {
   CorruptMetadataError,

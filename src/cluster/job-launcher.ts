@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { CheckpointSettings } from '../api/checkpoint-config.js';
 import { loadSnapshot, type RestoredJobState } from '../checkpoint/snapshot-loader.js';
 import type { CompletedCheckpoint } from '../checkpoint/completed-checkpoint.js';
-import { decodeJobCommit, encodeJobCommit } from '../checkpoint/job-commit-record.js';
+import { decodeJobCommit, encodeJobCommit, type JobCommitRecord } from '../checkpoint/job-commit-record.js';
 import { mayBelongTo, recordJobName } from '../checkpoint/job-record-json.js';
 import { decodeJobEnd, encodeJobEnd, type JobEndRecord } from '../checkpoint/job-end-record.js';
 import type { JobGraph } from '../graph/job-graph.js';
@@ -448,8 +448,7 @@ async function launch(
       );
     else {
       // A run first started from a snapshot stays so when resumed (for its `_ended`).
-      const commitBytes = await storage.readJobRecord(jobId!, JOB_COMMITTED_FILE);
-      const commit = commitBytes === undefined ? undefined : decodeJobCommit(commitBytes);
+      const commit = (await readCommit(storage, jobId!))?.record;
       startedFrom = commit?.origin ?? commit?.from;
       // A newer folder without `_metadata` never completed (the process died while writing it),
       // or lost its `_metadata`: either way it is unusable, and removed below; say so.
@@ -546,12 +545,21 @@ async function committedSince(
 ): Promise<string | undefined> {
   for (const jobId of runs) {
     if (jobId === c.jobId) continue;
-    const bytes = await storage.readJobRecord(jobId, JOB_COMMITTED_FILE);
-    if (bytes === undefined) continue; // never committed anything
-    const at = decodeJobCommit(bytes)?.at;
+    const commit = await readCommit(storage, jobId);
+    if (commit === undefined) continue; // never committed anything
+    const at = commit.record?.at;
     if (at === undefined || at > c.metadata.timestamp) return jobId;
   }
   return undefined;
+}
+
+/** A run's `_committed`: undefined when it has none, else its record (undefined when it cannot be read). */
+async function readCommit(
+  storage: CheckpointStorage,
+  jobId: string,
+): Promise<{ readonly record: JobCommitRecord | undefined } | undefined> {
+  const bytes = await storage.readJobRecord(jobId, JOB_COMMITTED_FILE);
+  return bytes === undefined ? undefined : { record: decodeJobCommit(bytes) };
 }
 
 /**
@@ -564,8 +572,7 @@ async function runStarts(
 ): Promise<Map<string, number>> {
   const starts = new Map<string, number>();
   for (const jobId of new Set(candidates.map((c) => c.jobId))) {
-    const bytes = await storage.readJobRecord(jobId, JOB_COMMITTED_FILE);
-    const at = bytes === undefined ? undefined : decodeJobCommit(bytes)?.at;
+    const at = (await readCommit(storage, jobId))?.record?.at;
     if (at !== undefined) starts.set(jobId, at);
   }
   return starts;

@@ -249,7 +249,7 @@ export class StreamTask {
    * savepoint is aborted, so the savepoint holds everything the job did.
    */
   triggerCheckpoint(barrier: CheckpointBarrier, options: { suspend?: boolean } = {}): void {
-    if (barrier.id <= this.lastSnapshotId || this.abortedIds.has(barrier.id)) return;
+    if (barrier.id <= this.lastSnapshotId) return;
     this.performCheckpoint(barrier, 0);
     if (options.suspend === true && this.lastSnapshotId === barrier.id) this.suspendedFor = barrier.id;
   }
@@ -376,20 +376,17 @@ export class StreamTask {
   private watchAvailability(available: Promise<void>): void {
     if (available === this.watchedAvailability) return;
     this.watchedAvailability = available;
-    // Once settled it is watched no more: handed out again, it wakes the task again at once.
+    // Once settled it is watched no more: handed out again, it wakes the task again at once. A
+    // promise the reader replaced since is not its word any more.
+    const settled = (failure?: { readonly error: unknown }): void => {
+      if (this.watchedAvailability !== available) return;
+      this.watchedAvailability = undefined;
+      if (failure !== undefined) this.availabilityFailure = failure;
+      this.signal.notify();
+    };
     available.then(
-      () => {
-        if (this.watchedAvailability !== available) return;
-        this.watchedAvailability = undefined;
-        this.signal.notify();
-      },
-      (e: unknown) => {
-        // A promise the reader replaced since is not its word any more.
-        if (this.watchedAvailability !== available) return;
-        this.watchedAvailability = undefined;
-        this.availabilityFailure = { error: e };
-        this.signal.notify();
-      },
+      () => settled(),
+      (error: unknown) => settled({ error }),
     );
   }
 

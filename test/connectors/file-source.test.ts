@@ -203,12 +203,21 @@ describe('FileSource', () => {
       return lines;
     }
 
-    it('also when files are added between their starts', async () => {
+    /** A folder of twelve one-line files (`m00`…`m11`), a source over it, and their lines, sorted. */
+    function twelveFiles(): { dir: string; source: FileSource; lines: string[] } {
       const dir = newDir();
       const files: Record<string, string> = {};
       for (let i = 0; i < 12; i++) files[`m${String(i).padStart(2, '0')}`] = `m${i}\n`;
       writeFiles(dir, files);
-      const source = new FileSource(dir);
+      return {
+        dir,
+        source: new FileSource(dir),
+        lines: sorted(Array.from({ length: 12 }, (_, i) => `m${i}`)),
+      };
+    }
+
+    it('also when files are added between their starts', async () => {
+      const { dir, source, lines } = twelveFiles();
       const read: string[] = [];
       for (let i = 0; i < 3; i++) {
         // Between two subtasks' starts, a file sorting first comes.
@@ -216,26 +225,21 @@ describe('FileSource', () => {
         read.push(...(await readSubtask(source, i, 3, 1000)));
       }
       // Each split once: the files as the first subtask listed them.
-      const first = Array.from({ length: 12 }, (_, i) => `m${i}`);
-      expect(sorted(read)).toEqual(sorted(first));
+      expect(sorted(read)).toEqual(lines);
       // A later attempt (a restart from the beginning) lists again.
       const again: string[] = [];
       for (let i = 0; i < 2; i++) again.push(...(await readSubtask(source, i, 2, 2000)));
-      expect(sorted(again)).toEqual(sorted(['a1', 'a2', ...first]));
+      expect(sorted(again)).toEqual(sorted(['a1', 'a2', ...lines]));
     });
 
     it('also when another job starts with the same source meanwhile', async () => {
-      const dir = newDir();
-      const files: Record<string, string> = {};
-      for (let i = 0; i < 12; i++) files[`m${String(i).padStart(2, '0')}`] = `m${i}\n`;
-      writeFiles(dir, files);
-      const source = new FileSource(dir);
+      const { dir, source, lines } = twelveFiles();
       const read = await readSubtask(source, 0, 3, 1000);
       const other = await readSubtask(source, 0, 3, 1001); // another attempt (or job) lists too
       expect(other.length).toBeGreaterThan(0);
       writeFiles(dir, { a0: 'a0\n' });
       for (let i = 1; i < 3; i++) read.push(...(await readSubtask(source, i, 3, 1000)));
-      expect(sorted(read)).toEqual(sorted(Array.from({ length: 12 }, (_, i) => `m${i}`)));
+      expect(sorted(read)).toEqual(lines);
     });
 
     it('also when a folder is reached by two paths (a link to it)', async () => {

@@ -168,47 +168,13 @@ describe('a source that waits for its records', () => {
     expect(thens).toBe(2);
   });
 
-  it('polls again when the reader hands out a promise that already settled', async () => {
-    const settled = Promise.resolve();
-    const env = new StreamExecutionEnvironment({ parallelism: 1 });
-    let count = 0;
-    env
-      .fromSource<number>(
-        {
-          boundedness: 'bounded',
-          createReader: () => {
-            let n = 0;
-            let polls = 0;
-            return {
-              pollNext(out: SourceOutput<number>): InputStatus {
-                // Every other poll has nothing, and says so with the same settled promise.
-                if (++polls % 2 === 0) return 'nothing-available';
-                if (n === 50) return 'end-of-input';
-                out.collect(n++);
-                return 'more-available';
-              },
-              isAvailable: () => settled,
-            };
-          },
-        },
-        'settled',
-      )
-      .uid('settled')
-      .map((n: number) => {
-        count++;
-        return n;
-      })
-      .sinkTo(new DiscardingSink());
-    const ended = await Promise.race([
-      env.execute('settled-source').then(() => 'finished'),
-      new Promise((r) => setTimeout(() => r('did not finish within 10 s'), 10_000).unref()),
-    ]);
-    expect(ended).toBe('finished');
-    expect(count).toBe(50);
-  });
-
-  it('polls again when a plain-JavaScript reader hands back no promise at all', async () => {
+  // Every other poll has nothing, and says so with what `isAvailable` hands back.
+  it.each([
+    ['the same promise, settled already', (settled: Promise<void>) => () => settled],
     // (Racing it resolved at once; watched, undefined looked like the promise watched already.)
+    ['no promise at all (a plain-JavaScript reader)', () => () => undefined as unknown as Promise<void>],
+  ])('polls again when the reader hands back %s', async (_what, makeIsAvailable) => {
+    const isAvailable = makeIsAvailable(Promise.resolve());
     const env = new StreamExecutionEnvironment({ parallelism: 1 });
     let count = 0;
     env
@@ -225,11 +191,11 @@ describe('a source that waits for its records', () => {
                 out.collect(n++);
                 return 'more-available';
               },
-              isAvailable: () => undefined as unknown as Promise<void>,
+              isAvailable,
             };
           },
         },
-        'untyped',
+        'polled',
       )
       .map((n: number) => {
         count++;
@@ -237,7 +203,7 @@ describe('a source that waits for its records', () => {
       })
       .sinkTo(new DiscardingSink());
     const ended = await Promise.race([
-      env.execute('untyped-source').then(() => 'finished'),
+      env.execute('polled-source').then(() => 'finished'),
       new Promise((r) => setTimeout(() => r('did not finish within 10 s'), 10_000).unref()),
     ]);
     expect(ended).toBe('finished');
