@@ -31,6 +31,9 @@ export function parseJobArgs(args: readonly string[], known: readonly string[]):
         throw new JobArgumentError(`job argument '--${name}' needs a value`);
       i++;
     }
+    // The last of two would win silently, and a job pointed at another input or output than the
+    // user believes is worse than a refusal.
+    if (values.has(name)) throw new JobArgumentError(`job argument '--${name}' given twice; give it once`);
     values.set(name, value);
   }
   return new JobArgs(values);

@@ -50,6 +50,9 @@ describe('parseJobArgs', () => {
     );
     expect(() => parseJobArgs(['x'], ['input'])).toThrow(JobArgumentError);
     expect(() => parseJobArgs(['--input'], ['input'])).toThrow(/'--input' needs a value/);
+    expect(() => parseJobArgs(['--input', 'a', '--input=b'], ['input'])).toThrow(
+      /job argument '--input' given twice; give it once/,
+    );
     expect(() => parseJobArgs([], ['input']).required('input')).toThrow(/missing job argument '--input'/);
     expect(() => parseJobArgs(['--n', 'many'], ['n']).integer('n', 1)).toThrow(
       /must be a non-negative integer, got 'many'/,
