@@ -268,6 +268,34 @@ async function execute(
 }
 
 /**
+ * `--resume` finds a job by its name in the checkpoint dir, so two runs of one name checkpointing
+ * into one dir at once leave it unable to tell which to continue (it refuses then): say so while
+ * the user can still give one of them its own dir, rather than after both have died.
+ */
+async function warnOfNamesake(
+  registry: JobRegistry,
+  jobName: string,
+  jobId: string,
+  checkpointDir: string | null,
+  io: CliIO,
+): Promise<void> {
+  if (checkpointDir === null) return;
+  let others;
+  try {
+    others = (await registry.listRegisteredJobs()).filter(
+      (j) => j.jobId !== jobId && j.jobName === jobName && j.checkpointDir === checkpointDir,
+    );
+  } catch {
+    return; // a warning only: the registry was writable a moment ago, and the job runs either way
+  }
+  for (const other of others)
+    io.err(
+      `weir: warning: job '${jobName}' is also running as ${other.jobId} (pid ${other.pid}) with checkpoints in ${checkpointDir}; ` +
+        `if both die, --resume cannot tell the two runs apart and refuses: give each its own --checkpoint-dir`,
+    );
+}
+
+/**
  * While the job runs: its REST API, its entry in `$WEIR_HOME/jobs/` (so `weir list` and
  * `weir checkpoints` find it) and a progress line on stderr every few seconds.
  */
@@ -307,6 +335,7 @@ function observeJob(
         throw e;
       }
       io.err(`weir: job '${jobName}' (${master.jobId}) running; REST API at ${url}`);
+      await warnOfNamesake(registry, jobName, master.jobId, master.status().checkpointing.dir, io);
       const onExit = (): void => registry.unregisterSync(master.jobId);
       process.once('exit', onExit);
       const progress = new ProgressReporter(master, {

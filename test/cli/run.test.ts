@@ -4,6 +4,7 @@ import { cpSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JobRegistry } from '../../src/cluster/job-registry.js';
 import { expectOneLineError, JobFiles, weir } from './weir-process.js';
 
 const files = new JobFiles();
@@ -146,6 +147,33 @@ describe.concurrent('weir run', () => {
     expect(off.rawStderr).toMatch(
       /^weir: job 'commonjs-scope' \(.*\) finished in [^;]*: 2 records read, 2 written; checkpoints off$/m,
     );
+  });
+
+  it('warns at the start when another running job of the same name checkpoints into the same dir', async () => {
+    const home = join(files.dir, 'home-twin');
+    const dir = join(files.dir, 'chk-twin');
+    // This test's process stands in for the other run: its pid is alive.
+    await new JobRegistry(home).register({
+      jobId: 'aaaaaaaa-1111-4222-8333-444455556666',
+      jobName: 'commonjs-scope',
+      restUrl: 'http://127.0.0.1:1',
+      startTime: Date.now(),
+      checkpointDir: dir,
+    });
+    const run = (d: string, name = 'job.ts') =>
+      weir(['run', name, '--checkpoint-interval', '1h', '--checkpoint-dir', d], {
+        cwd: files.dir,
+        env: { WEIR_HOME: home },
+      });
+    const twin = await run(dir);
+    expect(twin).toMatchObject({ code: 0, stdout: 'a\nb\n' });
+    expect(twin.stderr).toBe(
+      `weir: warning: job 'commonjs-scope' is also running as aaaaaaaa-1111-4222-8333-444455556666 (pid ${process.pid}) with checkpoints in ${dir}; ` +
+        'if both die, --resume cannot tell the two runs apart and refuses: give each its own --checkpoint-dir\n',
+    );
+    // Another dir, or another name: nothing to say.
+    expect(await run(join(files.dir, 'chk-other'))).toMatchObject({ code: 0, stderr: '' });
+    expect(await run(dir, 'esm/job.ts')).toMatchObject({ code: 0, stderr: '' });
   });
 
   it('keeps as many checkpoints as --checkpoints-retained says, and keeps them at the end with --checkpoint-retention', async () => {
