@@ -510,6 +510,8 @@ async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   const chunks = await readBody(req);
   if (chunks.length === 0) return undefined;
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  // Strict on purpose: a form or text body is what any web page the user visits can post to
+  // 127.0.0.1 without a CORS preflight; a JSON one needs the preflight this server never grants.
   if (type !== 'application/json' && !type.endsWith('+json')) {
     throw new HttpError(415, `the request body must be JSON (content-type: application/json)`);
   }
