@@ -61,6 +61,17 @@ export function taskIdOf(vertex: JobVertex, subtask: number): string {
   return `${vertex.index}#${subtask}`;
 }
 
+let lastAttemptStartTime = 0;
+
+/**
+ * Now, but never the time of an earlier attempt in this process: two attempts deployed within one
+ * millisecond (a restart without delay) must not share what is keyed by it (FileSource's listing).
+ */
+export function nextAttemptStartTime(): number {
+  lastAttemptStartTime = Math.max(Date.now(), lastAttemptStartTime + 1);
+  return lastAttemptStartTime;
+}
+
 export class LocalExecutor {
   constructor(private readonly options: ExecutionOptions = DEFAULT_EXECUTION_OPTIONS) {}
 
@@ -85,7 +96,7 @@ export class LocalExecutor {
   deploy(graph: JobGraph, deployment: DeploymentOptions = {}): StreamTask[] {
     const { batchSize, channelCapacity, flushIntervalMs } = this.options;
     const jobId = deployment.jobId ?? randomUUID();
-    const attemptStartTime = Date.now();
+    const attemptStartTime = nextAttemptStartTime();
     const scheduler = new Scheduler();
     const signals = new Map<JobVertex, Signal[]>();
     for (const v of graph.vertices)
