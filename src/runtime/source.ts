@@ -24,9 +24,10 @@ export interface SourceReader<T> extends Partial<CheckpointedFunction>, Checkpoi
   /**
    * After 'nothing-available': resolves when pollNext may have records again (a rejection fails
    * the task). The task may ask again before it settles (mails wake it); handing out the same
-   * promise until it settles is fine and costs nothing per ask.
+   * promise until it settles is fine and costs nothing per ask. Any promise-like will do (another
+   * library's promise, a thenable).
    */
-  isAvailable?(): Promise<void>;
+  isAvailable?(): PromiseLike<void>;
   close?(): void | Promise<void>;
 }
 

@@ -134,7 +134,7 @@ export class StreamTask {
   /** The input of a two-input head operator that the batch being processed came on. */
   private batchInput = 0;
   /** Sources only: the promise of the reader's `isAvailable()` that wakes this task when it settles. */
-  private watchedAvailability: Promise<void> | undefined;
+  private watchedAvailability: PromiseLike<void> | undefined;
   /** Sources only: how the watched promise rejected (thrown by the task's next wait). */
   private availabilityFailure: { readonly error: unknown } | undefined;
 
@@ -352,8 +352,7 @@ export class StreamTask {
         this.flushOutputs();
         if (reader.isAvailable !== undefined) {
           try {
-            // (A plain-JavaScript reader may hand back something else: taken as ready.)
-            this.watchAvailability(Promise.resolve(reader.isAvailable()));
+            this.watchAvailability(reader.isAvailable());
           } catch (e) {
             throw attribute(e, source.info, 'isAvailable');
           }
@@ -373,18 +372,24 @@ export class StreamTask {
    * times: it is watched once, so those wakes add nothing to it. The task waits only on its signal,
    * so no wait is ever left behind to spend a later notification (see signal.ts).
    */
-  private watchAvailability(available: Promise<void>): void {
-    if (available === this.watchedAvailability) return;
-    this.watchedAvailability = available;
+  private watchAvailability(available: PromiseLike<void> | undefined): void {
+    // Known by what the reader handed out, not by a promise made of it: another library's
+    // promise (a thenable) is wrapped in a new one each time. A plain-JavaScript reader may hand
+    // back something that is no object at all: taken as ready, and never as the one watched.
+    const watchable =
+      (typeof available === 'object' && available !== null) || typeof available === 'function';
+    const watched = watchable ? available : undefined;
+    if (watchable && watched === this.watchedAvailability) return;
+    this.watchedAvailability = watched;
     // Once settled it is watched no more: handed out again, it wakes the task again at once. A
     // promise the reader replaced since is not its word any more.
     const settled = (failure?: { readonly error: unknown }): void => {
-      if (this.watchedAvailability !== available) return;
+      if (this.watchedAvailability !== watched) return;
       this.watchedAvailability = undefined;
       if (failure !== undefined) this.availabilityFailure = failure;
       this.signal.notify();
     };
-    available.then(
+    Promise.resolve(available).then(
       () => settled(),
       (error: unknown) => settled({ error }),
     );

@@ -111,10 +111,9 @@ describe('a source that waits for its records', () => {
     expect(seen).toBe(500);
   });
 
-  it('watches a promise handed out again and again once, however often the task wakes', async () => {
-    // Mails (here: a checkpoint every 5 ms) wake the source's task while its reader has nothing;
-    // each wake asks isAvailable() again and gets the same pending promise. Racing it afresh on
-    // every wake added a reaction each time, held until it settled: without bound for an idle source.
+  /** A pending promise-like `idle`, counting the calls of its `then`, and its `release`. */
+  type Counted = { idle: PromiseLike<void>; release: () => void; thens: () => number };
+  const nativePromise = (): Counted => {
     let thens = 0;
     let release!: () => void;
     const idle = new Promise<void>((r) => (release = r));
@@ -125,6 +124,39 @@ describe('a source that waits for its records', () => {
         return then(...args);
       },
     });
+    return { idle, release, thens: () => thens };
+  };
+  // Another library's promise, or a hand-written one: not a native promise, so each
+  // Promise.resolve() of it is a new promise that calls its then again.
+  const thenable = (): Counted => {
+    let thens = 0;
+    let released = false;
+    const waiting: Array<() => void> = [];
+    const idle: PromiseLike<void> = {
+      then(onReady) {
+        thens++;
+        return new Promise<void>((r) => {
+          const go = (): void => r(onReady?.() as void);
+          if (released) go();
+          else waiting.push(go);
+        }) as never;
+      },
+    };
+    const release = (): void => {
+      released = true;
+      for (const go of waiting.splice(0)) go();
+    };
+    return { idle, release, thens: () => thens };
+  };
+
+  it.each([
+    ['promise', nativePromise],
+    ['thenable (not a native promise)', thenable],
+  ])('watches a %s handed out again and again once, however often the task wakes', async (_what, make) => {
+    // Mails (here: a checkpoint every 5 ms) wake the source's task while its reader has nothing;
+    // each wake asks isAvailable() again and gets the same pending promise. Racing it afresh on
+    // every wake added a reaction each time, held until it settled: without bound for an idle source.
+    const { idle, release, thens } = make();
     let asked = 0;
     const env = new StreamExecutionEnvironment({ parallelism: 1 });
     env.enableCheckpointing(5);
@@ -165,7 +197,7 @@ describe('a source that waits for its records', () => {
     expect(seen).toEqual(Array.from({ length: 200 }, (_, i) => i));
     // Woken by the checkpoints' mails 30 times, and watched once (the reader's own then is the other).
     expect(asked).toBe(30);
-    expect(thens).toBe(2);
+    expect(thens()).toBe(2);
   });
 
   // Every other poll has nothing, and says so with what `isAvailable` hands back.
@@ -173,6 +205,7 @@ describe('a source that waits for its records', () => {
     ['the same promise, settled already', (settled: Promise<void>) => () => settled],
     // (Racing it resolved at once; watched, undefined looked like the promise watched already.)
     ['no promise at all (a plain-JavaScript reader)', () => () => undefined as unknown as Promise<void>],
+    ['something else (a plain-JavaScript reader)', () => () => true as unknown as Promise<void>],
   ])('polls again when the reader hands back %s', async (_what, makeIsAvailable) => {
     const isAvailable = makeIsAvailable(Promise.resolve());
     const env = new StreamExecutionEnvironment({ parallelism: 1 });
