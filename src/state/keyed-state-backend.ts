@@ -7,6 +7,7 @@ import {
   type MapStateDescriptor,
   type ReducingStateDescriptor,
   type StateDescriptor,
+  type StateSerializer,
   type StateKind,
   type ValueStateDescriptor,
 } from './descriptors.js';
@@ -29,6 +30,7 @@ import {
   mapUnits,
   restoreUnit,
   serializeUnit,
+  copyStored,
   type StoredFormat,
 } from './state-schema.js';
 import type { EncodedKeyGroup, KeyedStateSnapshot } from './snapshot.js';
@@ -129,7 +131,7 @@ export class HeapKeyedStateBackend implements KeyedStateStore {
   }
 
   getState<T>(d: ValueStateDescriptor<T>): ValueState<T> {
-    return this.register(d, (t) => new HeapValueState<T>(t, this.ctx, d.defaultValue));
+    return this.register(d, (t) => new HeapValueState<T>(t, this.ctx, defaultOf(d)));
   }
   getListState<T>(d: ListStateDescriptor<T>): ListState<T> {
     return this.register(d, (t) => new HeapListState<T>(t, this.ctx));
@@ -164,11 +166,13 @@ export class HeapKeyedStateBackend implements KeyedStateStore {
         if (upgrade !== undefined) this.upgradeAll(existing, upgrade);
         existing.format = formatOf(d);
         existing.serialize = serializeUnit(d.serializer);
+        existing.table.copyValue = copyStored(d.kind, d.serializer);
         existing.handle = create(existing.table);
       }
       return existing.handle as H;
     }
     const table = new StateTable(this.range);
+    table.copyValue = copyStored(d.kind, d.serializer);
     const handle = create(table);
     this.states.set(d.name, {
       kind: d.kind,
@@ -397,17 +401,29 @@ abstract class HeapState {
   }
 }
 
+/**
+ * What value() gives a key without a value: the descriptor's default, a copy of it each time when
+ * it is an object, so that one key changing what it got (and storing it) changes no other key's
+ * default, nor a snapshot's value behind its copy-on-write.
+ */
+function defaultOf<T>(d: ValueStateDescriptor<T>): () => T | undefined {
+  const v = d.defaultValue;
+  if (typeof v !== 'object' || v === null) return () => v;
+  const copy = copyStored('value', d.serializer as StateSerializer<unknown> | undefined);
+  return () => copy(v) as T;
+}
+
 class HeapValueState<T> extends HeapState implements ValueState<T> {
   constructor(
     table: StateTable,
     ctx: KeyContext,
-    private readonly defaultValue: T | undefined,
+    private readonly defaultValue: () => T | undefined,
   ) {
     super(table, ctx);
   }
   value(): T | undefined {
     const v = this.current() as T | undefined;
-    return v === undefined ? this.defaultValue : v;
+    return v === undefined ? this.defaultValue() : v;
   }
   update(value: T | undefined): void {
     if (value === undefined) this.clear();

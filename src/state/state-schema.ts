@@ -7,6 +7,7 @@ import {
   type StateKind,
   type StateSerializer,
 } from './descriptors.js';
+import { cloneValue } from './clone-value.js';
 import { StateMigrationError } from './state-migration-error.js';
 
 /** How a snapshot stored a state: recorded per state in `_metadata`. */
@@ -34,6 +35,20 @@ export function mapUnits(kind: StateKind, stored: unknown, fn: (unit: unknown) =
     default:
       return fn(stored);
   }
+}
+
+/**
+ * A deep copy of one stored state value of `kind`, for copy-on-write while a snapshot holds it:
+ * each unit through its serializer (a copy of what the state really holds: a class instance
+ * stays one, as Flink's TypeSerializer.copy), or weir's structural copy without one.
+ */
+export function copyStored(
+  kind: StateKind,
+  serializer: StateSerializer<unknown> | undefined,
+): (stored: unknown) => unknown {
+  if (serializer === undefined) return cloneValue;
+  const copyUnit = (u: unknown): unknown => serializer.deserialize(serializer.serialize(u));
+  return (stored) => mapUnits(kind, stored, copyUnit);
 }
 
 /** The units of a state as its serializer writes them (identity without one). */

@@ -101,6 +101,9 @@ export class StateTable {
   private encodedLeft = 0;
   private encodedName = '';
 
+  /** Copies a stored value that a frozen map holds, before it may be changed in place (see get). */
+  copyValue: (stored: unknown) => unknown = cloneValue;
+
   constructor(readonly range: KeyGroupRange) {
     this.keyColumns = new KeyColumnCache(range.size);
     this.removals = new Uint32Array(range.size);
@@ -200,7 +203,7 @@ export class StateTable {
     const base = this.maps[kgIndex]?.get(stateKey);
     if (base === undefined || typeof base !== 'object' || base === null || this.needs[kgIndex] === 0)
       return base;
-    const copy = cloneValue(base);
+    const copy = this.copyValue(base);
     this.target(kgIndex).set(stateKey, copy);
     return copy;
   }

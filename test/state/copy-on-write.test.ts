@@ -1,7 +1,12 @@
 // The heap backend's asynchronous snapshots: a capture must keep showing the state as it was at
 // capture time while records keep changing it, and the live state must never lose a write.
 import { describe, expect, it } from 'vitest';
-import { ListStateDescriptor, MapStateDescriptor, ValueStateDescriptor } from '../../src/index.js';
+import {
+  ListStateDescriptor,
+  MapStateDescriptor,
+  ValueStateDescriptor,
+  type StateSerializer,
+} from '../../src/index.js';
 import { HeapKeyedStateBackend, type KeyedStateCapture } from '../../src/state/keyed-state-backend.js';
 import { KeyGroupRange } from '../../src/state/key-group.js';
 import { fromStateKey } from '../../src/state/state-key.js';
@@ -136,6 +141,83 @@ describe('copy-on-write snapshots of the heap backend', () => {
       for (const { cap, expected } of open) expect(readCapture(cap)).toEqual(expected);
       expect(readLive(b)).toEqual(model);
     }
+  });
+
+  it('keeps a default value that one key changed and stored out of other keys and of a capture', () => {
+    const b = backend();
+    const s = b.getState(new ValueStateDescriptor<{ n: number }>('s', { defaultValue: { n: 0 } }));
+    const bump = (k: string): void => {
+      b.setCurrentKeyComputingGroup(k);
+      const v = s.value()!;
+      v.n += 1;
+      s.update(v);
+    };
+    bump('a');
+    const cap = b.capture();
+    bump('b'); // after the barrier, through the default again
+    expect(readCapture(cap).get('s')).toEqual(new Map([['a', { n: 1 }]]));
+    cap.release();
+    b.setCurrentKeyComputingGroup('c');
+    expect(s.value()).toEqual({ n: 0 });
+    expect(readLive(b).get('s')).toEqual(
+      new Map([
+        ['a', { n: 1 }],
+        ['b', { n: 1 }],
+      ]),
+    );
+  });
+
+  it('copies values of a state with its own serializer through it: a class instance stays one', () => {
+    class Tally {
+      constructor(public n = 0) {}
+      inc(): this {
+        this.n++;
+        return this;
+      }
+    }
+    const tally: StateSerializer<Tally> = {
+      id: 'tally',
+      serialize: (t) => Uint8Array.of(t.n),
+      deserialize: (bytes) => new Tally(bytes[0]),
+    };
+    const b = backend();
+    const one = b.getState(new ValueStateDescriptor<Tally>('one', { serializer: tally }));
+    const many = b.getListState(new ListStateDescriptor<Tally>('many', { serializer: tally }));
+    const byName = b.getMapState(new MapStateDescriptor<string, Tally>('byName', { serializer: tally }));
+    const dflt = b.getState(
+      new ValueStateDescriptor<Tally>('dflt', { serializer: tally, defaultValue: new Tally(5) }),
+    );
+    b.setCurrentKeyComputingGroup('a');
+    one.update(new Tally(1));
+    many.add(new Tally(1));
+    byName.put('x', new Tally(1));
+    const cap = b.capture();
+    // A checkpoint is being written: each read copies what the capture holds, before it changes.
+    one.update(one.value()!.inc());
+    for (const t of many.get()) t.inc();
+    byName.get('x')!.inc();
+    expect(dflt.value()!.inc().n).toBe(6);
+    expect(dflt.value()!.n).toBe(5);
+    expect(readCapture(cap)).toEqual(
+      new Map<string, unknown>([
+        ['one', new Map([['a', { n: 1 }]])],
+        ['many', new Map([['a', [{ n: 1 }]]])],
+        ['byName', new Map([['a', [['x', { n: 1 }]]]])],
+        ['dflt', new Map()],
+      ]),
+    );
+    cap.release();
+    expect(one.value()).toBeInstanceOf(Tally);
+    expect([one.value()!.n, many.get()[0]!.n, byName.get('x')!.n]).toEqual([2, 2, 2]);
+
+    // Restored, the state is copied through its serializer as well.
+    const r = backend();
+    r.restore([b.snapshot()]);
+    const again = r.getState(new ValueStateDescriptor<Tally>('one', { serializer: tally }));
+    r.setCurrentKeyComputingGroup('a');
+    const held = r.capture();
+    expect(again.value()!.inc().n).toBe(3);
+    held.release();
   });
 
   it('takes the synchronous part in time independent of the number of keys', () => {
