@@ -5,6 +5,7 @@ import { redistributeOperatorState } from '../checkpoint/redistribution.js';
 import type { OperatorSubtaskState } from '../runtime/stream-operator.js';
 import { KeyGroupRange } from '../state/key-group.js';
 import type { KeyedStateSnapshot, OperatorStateSnapshot } from '../state/snapshot.js';
+import { DEFAULT_FORMAT, type StoredFormat } from '../state/state-schema.js';
 import { StateAccessError } from '../state/state.js';
 
 /**
@@ -62,15 +63,37 @@ function keyedStateForSubtask(
     for (const st of k.states) {
       let merged = byName.get(st.name);
       if (merged === undefined) {
-        merged = { name: st.name, kind: st.kind, keyGroups: [] };
+        // The stored format too: without it a restore takes the values for version 1 of weir's
+        // codec and migrates (or refuses) what is already current.
+        merged = {
+          name: st.name,
+          kind: st.kind,
+          keyGroups: [],
+          ...(st.format === undefined ? {} : { format: st.format }),
+        };
         byName.set(st.name, merged);
       } else if (merged.kind !== st.kind) {
         throw new StateAccessError(
           `state '${st.name}' is ${merged.kind} state in one snapshot and ${st.kind} state in another`,
+        );
+      } else if (!sameFormat(merged.format, st.format)) {
+        throw new StateAccessError(
+          `state '${st.name}' is stored as ${describeFormat(merged.format)} in one snapshot and as ${describeFormat(st.format)} in another`,
         );
       }
       for (const kg of st.keyGroups) if (range.contains(kg.keyGroup)) merged.keyGroups.push(kg);
     }
   }
   return { maxParallelism, states: [...byName.values()] };
+}
+
+function sameFormat(a: StoredFormat | undefined, b: StoredFormat | undefined): boolean {
+  const x = a ?? DEFAULT_FORMAT;
+  const y = b ?? DEFAULT_FORMAT;
+  return x.serializer === y.serializer && x.version === y.version;
+}
+
+function describeFormat(f: StoredFormat | undefined): string {
+  const { serializer, version } = f ?? DEFAULT_FORMAT;
+  return `'${serializer}' version ${version}`;
 }

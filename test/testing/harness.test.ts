@@ -356,6 +356,56 @@ describe('KeyedOperatorTestHarness', () => {
     }
   });
 
+  it('restores a state of a later schema version as it is, at any parallelism (no second migration)', async () => {
+    class CounterV2 implements KeyedProcessFunction<string, string, string> {
+      private count!: ValueState<{ n: number }>;
+      open(ctx: RuntimeContext): void {
+        this.count = ctx.getState(
+          new ValueStateDescriptor<{ n: number }>('count', {
+            version: 2,
+            migrate: (old) => ({ n: old as number }),
+          }),
+        );
+      }
+      processElement(w: string, _ctx: unknown, out: Collector<string>): void {
+        this.count.update({ n: (this.count.value()?.n ?? 0) + 1 });
+        out.collect(w);
+      }
+    }
+    const h = KeyedOperatorTestHarness.forProcessFunction(new CounterV2(), byWord);
+    await h.open();
+    h.processElements(['a', 'a', 'b']);
+    const snap = h.snapshot(1);
+    for (const p of [1, 2]) {
+      const counts = new Map<string, unknown>();
+      for (let i = 0; i < p; i++) {
+        const r = KeyedOperatorTestHarness.forProcessFunction(new CounterV2(), byWord, {
+          parallelism: p,
+          subtaskIndex: i,
+        });
+        await r.restore([snap]);
+        for (const [k, v] of r.state('count')) counts.set(k as string, v);
+      }
+      expect(counts).toEqual(
+        new Map([
+          ['a', { n: 2 }],
+          ['b', { n: 1 }],
+        ]),
+      );
+    }
+    // Snapshots that disagree on the format cannot be one run's.
+    const older = {
+      ...snap,
+      keyed: {
+        ...snap.keyed!,
+        states: snap.keyed!.states.map((st) => ({ ...st, format: { serializer: 'weir-cbor', version: 1 } })),
+      },
+    };
+    expect(() => stateForSubtask([snap, older], 1, 0)).toThrow(
+      /state 'count' is stored as 'weir-cbor' version 2 in one snapshot and as 'weir-cbor' version 1 in another/,
+    );
+  });
+
   it('drives a rolling reduce', async () => {
     type Sale = { shop: string; amount: number };
     const h = KeyedOperatorTestHarness.forReduce<Sale, string>(
