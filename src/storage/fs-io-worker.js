@@ -8,7 +8,7 @@
 // way under tsx, vitest and the compiled package, none of which share a TypeScript loader with it.
 // The calls stay asynchronous, so several files are written (and fsynced) at once, as before.
 import { link, mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { isMainThread, parentPort } from 'node:worker_threads';
 
 const METADATA_FILE = '_metadata';
@@ -162,6 +162,23 @@ async function writeWhole(dir, temp, name, bytes, createOnly) {
   }
 }
 
+/**
+ * Makes `dir` and its missing parents, the name of each new one made durable in its parent (a
+ * folder's fsync covers its entries, not its own name): else a power loss could take away a new
+ * job folder with its synced checkpoints and `_committed`. `ownName` false leaves `dir`'s own
+ * name to the caller (a snapshot folder's is synced by `metadata`, after its files).
+ * @param {string} dir @param {boolean} ownName
+ */
+async function makeDurableDir(dir, ownName) {
+  const first = await mkdir(dir, { recursive: true });
+  if (first === undefined) return;
+  const top = resolve(first);
+  for (let made = resolve(dir); ; made = dirname(made)) {
+    if (ownName || made !== resolve(dir)) await fsyncDir(dirname(made));
+    if (made === top || dirname(made) === made) break;
+  }
+}
+
 /** Folders made by this thread (a snapshot's files share one). */
 const madeDirs = new Map();
 
@@ -169,7 +186,7 @@ const madeDirs = new Map();
 function makeDir(dir) {
   let made = madeDirs.get(dir);
   if (made === undefined) {
-    made = mkdir(dir, { recursive: true }).catch((e) => {
+    made = makeDurableDir(dir, false).catch((e) => {
       madeDirs.delete(dir);
       throw e;
     });
@@ -248,7 +265,7 @@ export const operations = {
     await fsyncDir(dirname(m.dir));
   },
   async whole(m) {
-    await mkdir(m.dir, { recursive: true });
+    await makeDurableDir(m.dir, true);
     await writeWhole(m.dir, m.temp, m.name, m.bytes, false);
   },
   /** A snapshot folder, `_metadata` first and durably: a half-removed folder never looks complete. */

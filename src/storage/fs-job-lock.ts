@@ -10,8 +10,9 @@
 import { randomBytes } from 'node:crypto';
 import { link, mkdir, readFile, rename, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { CheckpointStorageUnusableError, JobRunningError, type JobLock } from './checkpoint-storage.js';
+import { syncFolder } from './writable-folder.js';
 
 export { JobRunningError } from './checkpoint-storage.js';
 
@@ -76,7 +77,14 @@ export async function checkNotRunning(jobDir: string): Promise<void> {
 
 /** Takes `<jobDir>/_running` for this process; JobRunningError when a live process holds it. */
 export async function lockJob(jobDir: string): Promise<JobLock> {
-  await mkdir(jobDir, { recursive: true });
+  // The job's folder will hold its checkpoints and its `_committed`: its name must outlive a
+  // power loss as they do (the checkpoint dir itself was made, durably, before the job started).
+  const first = await mkdir(jobDir, { recursive: true });
+  if (first !== undefined)
+    for (let made = resolve(jobDir); ; made = dirname(made)) {
+      await syncFolder(dirname(made));
+      if (made === resolve(first) || dirname(made) === made) break;
+    }
   const path = join(jobDir, JOB_RUNNING_FILE);
   const mine: Holder = {
     pid: process.pid,

@@ -1,7 +1,7 @@
 // Before a job starts, the folders it will write into (its checkpoint directory, `$WEIR_HOME/jobs`)
 // are made and checked, so that a folder that cannot be used ends the run with one line instead
 // of failing the job later, or hanging it.
-import { mkdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 /** `folder` cannot be used; `why` says why, with the system's message when there is one. */
@@ -43,7 +43,9 @@ export async function makeWritableFolder(folder: string, probe: string): Promise
 }
 
 /**
- * Makes `folder` and its missing parents, as `mkdir -p`; throws FolderUnusableError when it
+ * Makes `folder` and its missing parents, as `mkdir -p`, each new folder's name made durable
+ * (its parent fsynced: a folder's own fsync covers its entries, not its name, so a power loss
+ * could take away a new folder with every synced file in it); throws FolderUnusableError when it
  * cannot. One level at a time, not with { recursive: true }: Node's recursive mkdir never
  * returns under /proc, where a folder cannot be made and ENOENT comes back.
  */
@@ -75,5 +77,20 @@ export async function makeFolder(folder: string): Promise<void> {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw unusable(`${dir} cannot be made`, e);
     }
+    try {
+      await syncFolder(dirname(dir));
+    } catch (e) {
+      throw unusable(`${dirname(dir)} cannot be synced`, e);
+    }
+  }
+}
+
+/** fsyncs a folder: the names in it (files renamed into it, folders made in it) become durable. */
+export async function syncFolder(dir: string): Promise<void> {
+  const h = await open(dir, 'r');
+  try {
+    await h.sync();
+  } finally {
+    await h.close();
   }
 }
