@@ -1,8 +1,9 @@
 // `weir savepoint dispose <path>`: deletes a savepoint (or a retained checkpoint, which is the
 // user's once retained) folder — `_metadata` first, so a half-deleted folder never looks like a
 // snapshot. Only a folder whose `_metadata` reads as a weir snapshot is deleted.
+import { lstat, realpath } from 'node:fs/promises';
 import type { Command } from './command.js';
-import { CliError, ExitCode, UsageError, type CliIO } from './errors.js';
+import { CliError, describeError, ExitCode, UsageError, type CliIO } from './errors.js';
 import { parseArgs } from './options.js';
 import { openSnapshot } from './savepoint-inspect.js';
 
@@ -35,7 +36,23 @@ async function run(args: readonly string[], io: CliIO): Promise<ExitCode> {
   if (path === undefined) throw new UsageError(`missing savepoint path; usage: ${COMMAND} <path>`);
   if (extra !== undefined)
     throw new UsageError(`unexpected argument '${extra}' for '${COMMAND}'; give one savepoint folder`);
-  const { storage, location, metadata } = await openSnapshot(path);
+  const opened = await openSnapshot(path);
+  const { storage, metadata } = opened;
+  // A link to the folder: what is deleted is the folder, with its files (removing the link alone
+  // after `_metadata`, which is reached through it, left its data files behind without it).
+  let location = opened.location;
+  try {
+    if ((await lstat(location.uri)).isSymbolicLink())
+      location = await storage.resolve(await realpath(location.uri));
+  } catch (e) {
+    throw new CliError(
+      `cannot follow ${location.uri}: ${describeError(e)}; nothing was deleted`,
+      ExitCode.usage,
+      {
+        cause: e,
+      },
+    );
+  }
   try {
     await storage.discard(location);
   } catch (e) {
@@ -46,6 +63,7 @@ async function run(args: readonly string[], io: CliIO): Promise<ExitCode> {
       { cause: e },
     );
   }
-  io.err(`weir: disposed ${metadata.kind} ${location.uri}`);
+  const through = location === opened.location ? '' : ` (through ${opened.location.uri})`;
+  io.err(`weir: disposed ${metadata.kind} ${location.uri}${through}`);
   return ExitCode.ok;
 }

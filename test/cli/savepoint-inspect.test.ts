@@ -285,6 +285,20 @@ describe('weir savepoint dispose', () => {
     expect(existsSync(savepoint)).toBe(true);
   });
 
+  it('deletes the folder a link leads to, not only the link', async () => {
+    const copy = join(tmp('dispose-link'), 'copy');
+    cpSync(savepoint, copy, { recursive: true });
+    const link = join(tmp('dispose-link'), 'link');
+    symlinkSync(copy, link);
+    const r = await weirInProcess('savepoint', 'dispose', link);
+    expect(r).toEqual({
+      code: 0,
+      stdout: '',
+      stderr: `weir: disposed savepoint ${copy} (through ${link})\n`,
+    });
+    expect(existsSync(copy)).toBe(false);
+  });
+
   it('exits with 2 for a path that does not exist', async () => {
     const missing = join(tmp('missing'), 'nope');
     const r = await weirInProcess('savepoint', 'dispose', missing);
