@@ -173,7 +173,7 @@ async function main(): Promise<number> {
   const withSavepoints = o.only === undefined || 'savepoint'.includes(o.only);
   if (cases.length === 0 && !withSnapshots && !withSavepoints) {
     process.stderr.write(
-      `bench: no case matches --only '${o.only}'; cases: ${CASES.map((c) => c.name).join(', ')}\n`,
+      `bench: no case matches --only '${o.only}'; cases: ${[...CASES.map((c) => c.name), 'snapshot', 'savepoint'].join(', ')}\n`,
     );
     return 2;
   }

@@ -344,20 +344,29 @@ export class KeyedStream<T, K extends KeyValue> extends DataStream<T> {
     combine: (a: number, b: number) => number,
     byRecord: boolean,
   ): DataStream<T> {
+    // Checked, as JavaScript's + would join strings ('b' + 'b') and make NaN of a missing field.
+    const call = `${name[0]!.toLowerCase()}${name.slice(1)}(${field === undefined ? '' : `'${String(field)}'`})`;
+    const numberIn = (record: T): number => {
+      const v = field === undefined ? record : (record as Record<PropertyKey, unknown>)[field as PropertyKey];
+      if (typeof v === 'number') return v;
+      throw new TypeError(
+        field === undefined
+          ? `${call} adds up records that are numbers, but got ${describeValue(v)}: map the records to numbers first, or name a numeric field`
+          : `${call}: field '${String(field)}' of a record is ${describeValue(v)}, not a number`,
+      );
+    };
     let reduce: ReduceFunction<T>;
     if (field === undefined) {
-      reduce = (a, b) => combine(a as number, b as number) as T;
+      reduce = (a, b) => combine(numberIn(a), numberIn(b)) as T;
     } else if (byRecord) {
       reduce = (a, b) => {
-        const x = (a as Record<PropertyKey, number>)[field as PropertyKey]!;
-        const y = (b as Record<PropertyKey, number>)[field as PropertyKey]!;
-        return combine(x, y) === x ? a : b;
+        const x = numberIn(a);
+        return combine(x, numberIn(b)) === x ? a : b;
       };
     } else {
       reduce = (a, b) => {
-        const f = field as PropertyKey;
         const r = { ...(a as object) } as Record<PropertyKey, number>;
-        r[f] = combine((a as Record<PropertyKey, number>)[f]!, (b as Record<PropertyKey, number>)[f]!);
+        r[field as PropertyKey] = combine(numberIn(a), numberIn(b));
         return r as T;
       };
     }
@@ -583,4 +592,12 @@ function checkAggregate(fn: Partial<AggregateFunction<never, unknown, unknown>> 
     throw new GraphValidationError(
       'aggregate(...) needs an aggregate function with createAccumulator, add and getResult',
     );
+}
+
+/** A value in a message: its type, and the value itself when short. */
+function describeValue(v: unknown): string {
+  if (v === undefined || v === null) return String(v);
+  if (typeof v === 'string') return `a string (${JSON.stringify(v.length > 20 ? `${v.slice(0, 20)}…` : v)})`;
+  if (typeof v === 'object') return Array.isArray(v) ? 'an array' : 'an object';
+  return `a ${typeof v} (${String(v)})`;
 }

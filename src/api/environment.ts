@@ -34,7 +34,12 @@ export interface EnvironmentOptions {
 /**
  * @example
  * const env = new StreamExecutionEnvironment({ parallelism: 2 });
- * env.fromElements('a b', 'b c').flatMap((l) => l.split(' ')).keyBy((w) => w).sum().print();
+ * env
+ *   .fromElements('a b', 'b c')
+ *   .flatMap((line: string) => line.split(' ').map((word) => ({ word, count: 1 })))
+ *   .keyBy((w) => w.word)
+ *   .sum('count')
+ *   .print(); // 1> { word: 'b', count: 1 } … 1> { word: 'b', count: 2 } …
  * await env.execute('words');
  */
 export class StreamExecutionEnvironment {
@@ -140,7 +145,13 @@ export class StreamExecutionEnvironment {
       sourceName,
       [],
       () => new SourceOperator(source, batchSize, strategy, watermarkIntervalMs),
-      { maxSourceParallelism: source.maxParallelism },
+      {
+        maxSourceParallelism: source.maxParallelism,
+        // Its read position is state: restored to a generated id that changed with the graph,
+        // the source would start over. Records written in the job itself (fromElements and
+        // the like) change with the job anyway, so those are left out of the uid warning.
+        stateful: !(source instanceof CollectionSource || source instanceof SequenceSource),
+      },
     );
     return new DataStream<T>(this.graph, [{ from: t, partition: { kind: 'default' } }], t);
   }

@@ -1,4 +1,4 @@
-// Event time: how a source (or assignTimestampsAndWatermarks) gives each record its timestamp
+// Event time: how a source gives each record its timestamp
 // and tells the job how far event time has progressed. A watermark W promises that no record
 // with a timestamp ≤ W follows; event-time timers and windows fire on it.
 
@@ -95,7 +95,7 @@ export class WatermarkStrategy<T> {
     return WatermarkStrategy.forBoundedOutOfOrderness<T>(0);
   }
 
-  /** Your own generator; one is created per source split (or per subtask for assignTimestampsAndWatermarks). */
+  /** Your own generator; one is created per source split. */
   static forGenerator<T>(create: () => WatermarkGenerator<T>): WatermarkStrategy<T> {
     if (typeof create !== 'function')
       throw new TypeError(

@@ -93,7 +93,7 @@ export function parseArgs<T extends OptionTable>(
     } else {
       found = byShort.get(arg.slice(1));
     }
-    if (found === undefined) throw unknownOption(arg, byShort, command);
+    if (found === undefined) throw unknownOption(arg, byShort, byLong, command);
 
     const [name, spec] = found;
     if (values.has(name)) {
@@ -129,12 +129,26 @@ export function parseArgs<T extends OptionTable>(
   return { options: Object.fromEntries(values) as OptionValues<T>, operands, rest: [] };
 }
 
-function unknownOption(arg: string, byShort: ReadonlyMap<string, unknown>, command: string): UsageError {
+/** Options of one meaning that two commands spell differently: the other command's spelling is a likely slip. */
+const SAME_MEANING: ReadonlyArray<readonly [string, string]> = [['target-dir', 'savepoint-dir']];
+
+function unknownOption(
+  arg: string,
+  byShort: ReadonlyMap<string, unknown>,
+  byLong: ReadonlyMap<string, unknown>,
+  command: string,
+): UsageError {
   // `-p4` and `-p=4` are common habits from other tools; point at the spelling weir accepts.
   const short = arg.slice(1, 2);
   if (!arg.startsWith('--') && arg.length > 2 && byShort.has(short)) {
     const value = arg.slice(2).replace(/^=/, '');
     return new UsageError(`unknown option '${arg}' for '${command}'; write '-${short} ${value}'`);
+  }
+  const name = arg.slice(2).split('=')[0]!;
+  for (const pair of SAME_MEANING) {
+    const other = pair[0] === name ? pair[1] : pair[1] === name ? pair[0] : undefined;
+    if (other !== undefined && byLong.has(other))
+      return new UsageError(`unknown option '--${name}' for '${command}'; it is '--${other}' here`);
   }
   return new UsageError(`unknown option '${arg}' for '${command}'; see '${command} --help'`);
 }

@@ -9,6 +9,7 @@ import {
 } from '../index.js';
 import { UPPER_BOUND_MAX_PARALLELISM } from '../state/key-group.js';
 import type { Command } from './command.js';
+import { explainJobError } from './job-error-hints.js';
 import { describeError, ExitCode, JobRunError, reportError, UsageError, type CliIO } from './errors.js';
 import { loadJob } from './job-loader.js';
 import { integerIn, InvalidValue, parseArgs } from './options.js';
@@ -30,7 +31,7 @@ const options = {
   parallelism: {
     short: 'p',
     value: 'N',
-    help: 'default parallelism of every operator (default 1)',
+    help: "default parallelism of every operator (default 1); a job's own setParallelism wins, as in Flink",
     parse: integerIn(1, UPPER_BOUND_MAX_PARALLELISM),
   },
   'max-parallelism': {
@@ -128,7 +129,7 @@ export const runCommand: Command = {
     'a bounded job takes a last checkpoint when its sources end, so everything its sinks wrote is committed.',
     "'weir savepoint <job-id>' takes a savepoint while it runs; 'weir stop <job-id>' stops it with one (exit 0);",
     "'weir cancel <job-id>' cancels it (exit 1). -s PATH starts from a savepoint or retained checkpoint.",
-    'Exit codes: 0 the job finished or was stopped, 1 the job failed or was cancelled, 2 usage or configuration error, 129 hung up (SIGHUP), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).',
+    'Exit codes: 0 the job finished or was stopped, 1 the job failed or was cancelled, 2 usage, configuration or compatibility error, 129 hung up (SIGHUP), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).',
   ],
   options,
   run,
@@ -241,7 +242,9 @@ async function build(
     await job.build(env, Object.freeze([...args]));
     return env.getJobGraph(job.name).warnings;
   } catch (e) {
-    throw new UsageError(`cannot build job '${job.name}': ${describeError(e)}`, { cause: e });
+    throw new UsageError(`cannot build job '${job.name}': ${explainJobError(describeError(e))}`, {
+      cause: e,
+    });
   }
 }
 
@@ -261,7 +264,9 @@ async function execute(
       throw new UsageError(describeError(e), { cause: e });
     if (e instanceof JobFailedError) {
       const why = e.notRestarted === undefined ? '' : `; not restarted: ${e.notRestarted}`;
-      throw new JobRunError(`job '${job.name}' failed: ${describeError(e.cause)}${why}`, { cause: e.cause });
+      throw new JobRunError(`job '${job.name}' failed: ${explainJobError(describeError(e.cause))}${why}`, {
+        cause: e.cause,
+      });
     }
     throw e;
   }

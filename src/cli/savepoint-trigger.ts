@@ -25,7 +25,9 @@ export async function triggerSavepoint(args: readonly string[], io: CliIO): Prom
       `missing job id; usage: ${COMMAND} <job-id> [--target-dir DIR] ('weir list' shows running jobs)`,
     );
   if (extra !== undefined)
-    throw new UsageError(`unexpected argument '${extra}' for '${COMMAND}'; give one job id`);
+    throw new UsageError(
+      `unexpected argument '${extra}' for '${COMMAND}'; give one job id (a folder for the savepoint goes after --target-dir)`,
+    );
   const targetDir = given['target-dir'];
   if (targetDir === '') throw new UsageError(`--target-dir needs a folder path`);
   const job = await findRegisteredJob(io, idOrPrefix);

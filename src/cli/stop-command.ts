@@ -49,7 +49,9 @@ async function run(args: readonly string[], io: CliIO): Promise<ExitCode> {
   if (idOrPrefix === undefined)
     throw new UsageError(`missing job id; usage: ${COMMAND} <job-id> [--savepoint-dir DIR] [--drain]`);
   if (extra !== undefined)
-    throw new UsageError(`unexpected argument '${extra}' for '${COMMAND}'; give one job id`);
+    throw new UsageError(
+      `unexpected argument '${extra}' for '${COMMAND}'; give one job id (a folder for the savepoint goes after --savepoint-dir)`,
+    );
   const dir = given['savepoint-dir'];
   if (dir === '') throw new UsageError('--savepoint-dir needs a folder path');
   const job = await findRegisteredJob(io, idOrPrefix);

@@ -98,12 +98,14 @@ export function buildJobGraph(
     for (const i of inputs) i.from.outputs.push(r);
     byT.set(t, r);
     if (t.uid === undefined && t.stateful) {
-      const what = t.kind === 'sink' ? 'sink' : 'operator';
+      const what = t.kind === 'sink' ? 'sink' : t.kind === 'source' ? 'source' : 'operator';
       const state = t.keyed
         ? 'keyed state'
         : t.kind === 'sink'
           ? 'transactions in its state'
-          : 'operator state';
+          : t.kind === 'source'
+            ? 'its read position in its state'
+            : 'operator state';
       warnings.push(
         `${what} '${t.name}' keeps ${state} but has no uid; give it one with .uid("…") so its state can be restored after the job changes`,
       );

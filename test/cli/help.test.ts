@@ -36,7 +36,7 @@ describe.concurrent('weir help', () => {
     expect(r).toMatchObject({ code: 0, stderr: '' });
     expect(r.stdout).toMatch(/^Usage: weir run <job\.ts\|job\.js> \[options\] \[-- job args…\]\n/);
     expect(r.stdout).toMatch(
-      /^ {2}-p, --parallelism N +default parallelism of every operator \(default 1\)$/m,
+      /^ {2}-p, --parallelism N +default parallelism of every operator \(default 1\); a job's own setParallelism wins, as in Flink$/m,
     );
     expect(r.stdout).toMatch(/^ {6}--max-parallelism M +key groups: .*\(default 128, max 32768\)$/m);
     expect(r.stdout).toMatch(/^ {2}-h, --help +show this help$/m);

@@ -44,6 +44,22 @@ describe('main', () => {
   it.each([
     [['stop'], 'weir: missing job id; usage: weir stop <job-id> [--savepoint-dir DIR] [--drain]'],
     [['cancel', 'a', 'b'], "weir: unexpected argument 'b' for 'weir cancel'; give one job id"],
+    [
+      ['savepoint', 'a', '/sp'],
+      "weir: unexpected argument '/sp' for 'weir savepoint'; give one job id (a folder for the savepoint goes after --target-dir)",
+    ],
+    [
+      ['stop', 'a', '/sp'],
+      "weir: unexpected argument '/sp' for 'weir stop'; give one job id (a folder for the savepoint goes after --savepoint-dir)",
+    ],
+    [
+      ['stop', 'a', '--target-dir', '/sp'],
+      "weir: unknown option '--target-dir' for 'weir stop'; it is '--savepoint-dir' here",
+    ],
+    [
+      ['savepoint', 'a', '--savepoint-dir=/sp'],
+      "weir: unknown option '--savepoint-dir' for 'weir savepoint'; it is '--target-dir' here",
+    ],
     [['stop', 'x', '--savepoint-dir='], 'weir: --savepoint-dir needs a folder path'],
     [['help', 'frob'], "weir: unknown command 'frob'; see 'weir --help'"],
     [['-x'], "weir: unknown option '-x'; see 'weir --help'"],

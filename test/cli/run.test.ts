@@ -4,6 +4,7 @@ import { cpSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readmeJobSource } from '../../scripts/extract-readme-job.js';
 import { JobRegistry } from '../../src/cluster/job-registry.js';
 import { expectOneLineError, JobFiles, weir } from './weir-process.js';
 
@@ -149,6 +150,13 @@ describe.concurrent('weir run', () => {
     );
   });
 
+  it("runs the README's job example (npm run typecheck checks its types)", async () => {
+    files.write('readme/package.json', '{ "type": "module" }\n');
+    files.write('readme/job.ts', readmeJobSource());
+    const r = await weir(['run', 'readme/job.ts', '--', '--times', '2'], { cwd: files.dir });
+    expect(r).toMatchObject({ code: 0, stderr: '', stdout: 'hello,1\nworld,1\nhello,2\nworld,2\n' });
+  });
+
   it('warns at the start when another running job of the same name checkpoints into the same dir', async () => {
     const home = join(files.dir, 'home-twin');
     const dir = join(files.dir, 'chk-twin');
@@ -286,6 +294,35 @@ describe.concurrent('weir run', () => {
       r,
       1,
       /^weir: job 'fails' failed: operator 'explode', subtask 1\/1, failed in \w+: boom on 2; not restarted: the restart strategy is none\n$/,
+    );
+  });
+
+  it("names weir's API beside a Flink name the job used, at build and while running", async () => {
+    files.write(
+      'flink-build.ts',
+      `import { defineJob } from 'weir';\nexport default defineJob({ name: 'fb', build(env: any) { env.addSource({}); } });\n`,
+    );
+    expectOneLineError(
+      await weir(['run', 'flink-build.ts'], { cwd: files.dir }),
+      2,
+      /^weir: cannot build job 'fb': TypeError: env\.addSource is not a function \(Flink's addSource; in weir: env\.fromSource\(source, name\)/,
+    );
+    files.write(
+      'flink-run.ts',
+      `import { defineJob } from 'weir';
+export default defineJob({
+  name: 'fr',
+  build(env) {
+    env.setRestartStrategy({ type: 'none' });
+    env.fromElements(1).map({ open(this: any) { this.getRuntimeContext(); }, map: (n: number) => n }).print();
+  },
+});
+`,
+    );
+    expectOneLineError(
+      await weir(['run', 'flink-run.ts'], { cwd: files.dir }),
+      1,
+      /^weir: job 'fr' failed: .*this\.getRuntimeContext is not a function \(Flink's getRuntimeContext; in weir: the RuntimeContext that open\(ctx\) is given.*; not restarted: the restart strategy is none\n$/,
     );
   });
 

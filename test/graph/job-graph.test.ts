@@ -1,7 +1,9 @@
+import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import {
   DiscardingSink,
   FileSink,
+  FileSource,
   GraphValidationError,
   OutputTag,
   StreamExecutionEnvironment,
@@ -427,6 +429,19 @@ describe('warnings', () => {
     expect(e.getJobGraph().warnings).toEqual([
       'operator \'Buffer\' keeps operator state but has no uid; give it one with .uid("…") so its state can be restored after the job changes',
       'sink \'Out\' keeps transactions in its state but has no uid; give it one with .uid("…") so its state can be restored after the job changes',
+    ]);
+  });
+
+  it('warns about a source without a uid (its read position), but not about records given in the job', () => {
+    const e = env();
+    e.fromSource(new FileSource(tmpdir()), 'lines')
+      .map((l: string) => l)
+      .sinkTo(new DiscardingSink());
+    e.fromElements('a')
+      .union(e.fromSequence(1, 2).map(String), e.fromCollection(['b']))
+      .sinkTo(new DiscardingSink());
+    expect(e.getJobGraph().warnings).toEqual([
+      'source \'lines\' keeps its read position in its state but has no uid; give it one with .uid("…") so its state can be restored after the job changes',
     ]);
   });
 });

@@ -5,6 +5,8 @@ import {
   StreamExecutionEnvironment,
   ValueStateDescriptor,
   type Collector,
+  type DataStream,
+  type KeyedStream,
   type KeyedProcessContext,
   type KeyedProcessFunction,
   type ProcessFunction,
@@ -178,6 +180,44 @@ describe('job execution', () => {
       [9, 'w'],
     ]);
   });
+
+  type Rolling = (k: KeyedStream<unknown, string>) => DataStream<unknown>;
+  it.each<[string, unknown[], Rolling, RegExp]>([
+    [
+      'strings without a field',
+      ['a', 'a'],
+      (k) => k.sum(),
+      /operator 'Sum'.*sum\(\) adds up records that are numbers, but got a string \("a"\): map the records to numbers first, or name a numeric field/,
+    ],
+    [
+      'a field that is missing',
+      [{ k: 'a' }, { k: 'a' }],
+      (k) => k.sum('nosuch' as never),
+      /operator 'Sum'.*sum\('nosuch'\): field 'nosuch' of a record is undefined, not a number/,
+    ],
+    [
+      'a field that is a string (maxBy)',
+      [{ k: 'a' }, { k: 'a' }],
+      (k) => k.maxBy('k' as never),
+      /operator 'MaxBy'.*maxBy\('k'\): field 'k' of a record is a string \("a"\), not a number/,
+    ],
+  ])(
+    'fails the job naming the operator when a rolling aggregation gets %s (+ would join strings)',
+    async (_what, records, rolling, message) => {
+      const env = new StreamExecutionEnvironment({ parallelism: 1 });
+      env.setRestartStrategy({ type: 'none' });
+      const keyed = env
+        .fromCollection(records)
+        .keyBy((r) => (typeof r === 'string' ? r : (r as { k: string }).k));
+      rolling(keyed).sinkTo(new CollectSink<unknown>());
+      const e = await env.execute().then(
+        () => undefined,
+        (x: unknown) => x,
+      );
+      expect(e).toBeInstanceOf(JobFailedError);
+      expect((e as Error).message).toMatch(message);
+    },
+  );
 
   it('sums a keyed stream of numbers and reduces with a function', async () => {
     const env = new StreamExecutionEnvironment({ parallelism: 2 });

@@ -239,6 +239,8 @@ describe('window operator', () => {
       byKey,
     );
     await h.open();
-    expect(() => h.processElement({ key: 'a', t: 0, v: 1 })).toThrow(/need records with event timestamps/);
+    expect(() => h.processElement({ key: 'a', t: 0, v: 1 })).toThrow(
+      /need records with event timestamps: read them with env.fromSource\(source, WatermarkStrategy.*no assignTimestampsAndWatermarks$/,
+    );
   });
 });

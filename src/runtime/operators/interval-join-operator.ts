@@ -7,6 +7,7 @@ import { MapStateDescriptor } from '../../state/descriptors.js';
 import { StateAccessError, type MapState } from '../../state/state.js';
 import type { Collector, RichFunction, CheckpointedFunction, CheckpointListener } from '../functions.js';
 import type { OutputTag } from '../output-tag.js';
+import { EVENT_TIME_HINT } from '../event-time-hint.js';
 import { StreamOperator } from '../stream-operator.js';
 
 /** What a join function learns about the pair it is called with. */
@@ -84,7 +85,7 @@ export class IntervalJoinOperator<L, R, O> extends StreamOperator<L, O> {
     const ts = this.time.timestamp;
     if (ts === undefined)
       throw new StateAccessError(
-        'an interval join needs event-time timestamps on both inputs: read them with env.fromSource(source, WatermarkStrategy…)',
+        `an interval join needs event-time timestamps on both inputs: ${EVENT_TIME_HINT}`,
       );
     if (ts < this.currentWatermark) {
       const tag = isLeft ? this.lateTags.left : this.lateTags.right;

@@ -15,6 +15,7 @@ import { MapStateDescriptor, type AggregateFunction, type ReduceFunction } from 
 import type { MapState } from '../../state/state.js';
 import { cover, intersects, maxTimestamp, type TimeWindow, type WindowAssigner } from '../time-window.js';
 import type { Collector } from '../functions.js';
+import { EVENT_TIME_HINT } from '../event-time-hint.js';
 import { StreamOperator } from '../stream-operator.js';
 import type { TimeDomain } from '../timer-service.js';
 import type { OutputTag } from '../output-tag.js';
@@ -197,9 +198,7 @@ export class WindowOperator<K, IN, OUT> extends StreamOperator<IN, OUT> {
     const event = this.domain === 'event';
     const t = event ? this.time.timestamp : this.time.clock.now();
     if (t === undefined)
-      throw new Error(
-        `${this.assigner.describe()} need records with event timestamps: give the source a WatermarkStrategy with a timestamp assigner`,
-      );
+      throw new Error(`${this.assigner.describe()} need records with event timestamps: ${EVENT_TIME_HINT}`);
     if (this.trigger !== undefined) {
       this.processTriggered(this.trigger, record, t, event);
       return;
