@@ -46,6 +46,8 @@ export default defineJob({
   name: 'window-count',
   build(env, args) {
     const a = parseJobArgs(args, ['input', 'output', 'size', 'out-of-orderness']);
+    const input = a.required('input');
+    const output = a.required('output');
     const size = a.integer('size', 0);
     if (size <= 0)
       throw new JobArgumentError(
@@ -54,7 +56,7 @@ export default defineJob({
     const bound = a.integer('out-of-orderness', 5000);
     env
       .fromSource(
-        new FileSource(a.required('input')),
+        new FileSource(input),
         WatermarkStrategy.forBoundedOutOfOrderness<string>(bound).withTimestampAssigner(
           (line) => parseEvent(line).t,
         ),
@@ -70,7 +72,7 @@ export default defineJob({
       .aggregate(count, format)
       .name('window')
       .uid('window')
-      .sinkTo(new FileSink<string>(a.required('output')))
+      .sinkTo(new FileSink<string>(output))
       .name('sink')
       .uid('sink');
   },

@@ -1,7 +1,7 @@
 // weir's public API. Everything not exported here is internal and may change without notice.
 
 export { defineJob, isJobDefinition, type JobDefinition } from './api/job.js';
-export { parseJobArgs, JobArgs, JobArgumentError } from './api/job-args.js';
+export { parseJobArgs, JobArgs, JobArgumentError, JobHelpRequested } from './api/job-args.js';
 export { StreamExecutionEnvironment, type EnvironmentOptions } from './api/environment.js';
 export {
   DataStream,

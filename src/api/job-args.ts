@@ -2,7 +2,15 @@
 // as usage errors (exit code 2).
 
 export class JobArgumentError extends Error {
-  override readonly name = 'JobArgumentError';
+  override readonly name: string = 'JobArgumentError';
+}
+
+/**
+ * The job's arguments ask for its help (`-- --help` or `-h`, when it takes no `--help` of its
+ * own): `weir run` prints `message` on standard output and exits 0 without running the job.
+ */
+export class JobHelpRequested extends JobArgumentError {
+  override readonly name = 'JobHelpRequested';
 }
 
 /**
@@ -12,6 +20,8 @@ export class JobArgumentError extends Error {
  */
 export function parseJobArgs(args: readonly string[], known: readonly string[]): JobArgs {
   const values = new Map<string, string>();
+  if (!known.includes('help') && args.some((a) => a === '--help' || a === '-h'))
+    throw new JobHelpRequested(`this job takes ${known.map((k) => `--${k} <value>`).join(' ')}`);
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (!arg.startsWith('--'))

@@ -4,6 +4,7 @@ import {
   DEFAULT_MAX_PARALLELISM,
   JobCancelledError,
   JobFailedError,
+  JobHelpRequested,
   StreamExecutionEnvironment,
   type JobDefinition,
 } from '../index.js';
@@ -160,7 +161,12 @@ async function run(argv: readonly string[], io: CliIO): Promise<ExitCode> {
     const stopOnStrayError = exitOnStrayError(job.name, io);
     try {
       const env = new StreamExecutionEnvironment({ parallelism, maxParallelism, jobName: job.name });
-      for (const warning of await build(job, env, rest)) io.err(`weir: warning: ${warning}`);
+      const built = await build(job, env, rest);
+      if (built.help !== undefined) {
+        io.out(`usage: weir run ${file} [options] -- [job arguments]\n${built.help}\n`);
+        return ExitCode.ok;
+      }
+      for (const warning of built.warnings) io.err(`weir: warning: ${warning}`);
       try {
         if (given['checkpoint-interval'] !== undefined)
           env.checkpointConfig.setInterval(given['checkpoint-interval']);
@@ -237,11 +243,12 @@ async function build(
   job: JobDefinition,
   env: StreamExecutionEnvironment,
   args: readonly string[],
-): Promise<string[]> {
+): Promise<{ warnings: string[]; help?: string }> {
   try {
     await job.build(env, Object.freeze([...args]));
-    return env.getJobGraph(job.name).warnings;
+    return { warnings: env.getJobGraph(job.name).warnings };
   } catch (e) {
+    if (e instanceof JobHelpRequested) return { warnings: [], help: e.message };
     throw new UsageError(`cannot build job '${job.name}': ${explainJobError(describeError(e))}`, {
       cause: e,
     });

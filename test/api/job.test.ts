@@ -3,6 +3,7 @@ import {
   defineJob,
   isJobDefinition,
   JobArgumentError,
+  JobHelpRequested,
   parseJobArgs,
   StreamExecutionEnvironment,
 } from '../../src/index.js';
@@ -50,6 +51,12 @@ describe('parseJobArgs', () => {
     );
     expect(() => parseJobArgs(['x'], ['input'])).toThrow(JobArgumentError);
     expect(() => parseJobArgs(['--input'], ['input'])).toThrow(/'--input' needs a value/);
+    expect(() => parseJobArgs(['--input', 'x', '-h'], ['input', 'output'])).toThrow(
+      new JobHelpRequested('this job takes --input <value> --output <value>'),
+    );
+    expect(() => parseJobArgs(['--help'], ['input'])).toThrow(JobHelpRequested);
+    // A job that takes a --help of its own gets it.
+    expect(parseJobArgs(['--help', 'yes'], ['help']).required('help')).toBe('yes');
     expect(() => parseJobArgs(['--input', 'a', '--input=b'], ['input'])).toThrow(
       /job argument '--input' given twice; give it once/,
     );

@@ -150,6 +150,15 @@ describe.concurrent('weir run', () => {
     );
   });
 
+  it("prints a job's arguments for -- --help, without running it", async () => {
+    const example = fileURLToPath(new URL('../../examples/word-count.ts', import.meta.url));
+    expect(await weir(['run', example, '--', '--help'])).toMatchObject({
+      code: 0,
+      stderr: '',
+      stdout: `usage: weir run ${example} [options] -- [job arguments]\nthis job takes --input <value> --output <value>\n`,
+    });
+  });
+
   it("runs the README's job example (npm run typecheck checks its types)", async () => {
     files.write('readme/package.json', '{ "type": "module" }\n');
     files.write('readme/job.ts', readmeJobSource());
