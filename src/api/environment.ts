@@ -31,6 +31,18 @@ export interface EnvironmentOptions {
   execution?: Partial<ExecutionOptions>;
 }
 
+let executeRefusal: string | undefined;
+
+/**
+ * While `reason` is set, execute() throws it instead of running anything. `weir run` sets it while
+ * it loads a job file and runs its build(), which must not run a job themselves: `weir run` runs
+ * the graph that build() made (else a Flink-style program would run its job, and then once more
+ * or not at all). @internal
+ */
+export function refuseExecute(reason: string | undefined): void {
+  executeRefusal = reason;
+}
+
 /**
  * @example
  * const env = new StreamExecutionEnvironment({ parallelism: 2 });
@@ -184,7 +196,13 @@ export class StreamExecutionEnvironment {
    * Runs the job in this process until its sources end (or it fails for good), taking
    * checkpoints and restarting from them as configured.
    */
-  async execute(jobName = this.jobName, options: ExecuteOptions = {}): Promise<JobExecutionResult> {
+  execute(jobName = this.jobName, options: ExecuteOptions = {}): Promise<JobExecutionResult> {
+    // At once, not as a rejection: a call nobody awaits must stop the load or build too.
+    if (executeRefusal !== undefined) throw new GraphValidationError(executeRefusal);
+    return this.run(jobName, options);
+  }
+
+  private async run(jobName: string, options: ExecuteOptions): Promise<JobExecutionResult> {
     const graph = this.getJobGraph(jobName);
     const restart =
       this.restartStrategy === undefined ? undefined : parseRestartStrategy(this.restartStrategy);

@@ -2,6 +2,7 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { refuseExecute } from '../api/environment.js';
 import { madeByThisCopy } from '../api/job.js';
 import { isJobDefinition, type JobDefinition } from '../index.js';
 import { describeError, UsageError } from './errors.js';
@@ -19,10 +20,16 @@ export async function loadJob(file: string): Promise<JobDefinition> {
   }
 
   let module: unknown;
+  refuseExecute(
+    `${file} runs a job itself when it is loaded (env.execute()); weir run runs the job a file default-exports: ` +
+      'export default defineJob({ name, build(env, args) { … } }) with the graph built in build(), or run such a program with tsx or node',
+  );
   try {
     module = await import(pathToFileURL(path).href);
   } catch (e) {
     throw new UsageError(`cannot load job file ${file}: ${describeError(e)}`, { cause: e });
+  } finally {
+    refuseExecute(undefined);
   }
   const job = defaultExport(module);
   if (job === undefined) {

@@ -8,6 +8,7 @@ import {
   StreamExecutionEnvironment,
   type JobDefinition,
 } from '../index.js';
+import { refuseExecute } from '../api/environment.js';
 import { UPPER_BOUND_MAX_PARALLELISM } from '../state/key-group.js';
 import type { Command } from './command.js';
 import { explainJobError } from './job-error-hints.js';
@@ -244,6 +245,9 @@ async function build(
   env: StreamExecutionEnvironment,
   args: readonly string[],
 ): Promise<{ warnings: string[]; help?: string }> {
+  refuseExecute(
+    'build() must not call env.execute(): weir run runs the graph that build() made once it returns; remove the call',
+  );
   try {
     await job.build(env, Object.freeze([...args]));
     return { warnings: env.getJobGraph(job.name).warnings };
@@ -252,6 +256,8 @@ async function build(
     throw new UsageError(`cannot build job '${job.name}': ${explainJobError(describeError(e))}`, {
       cause: e,
     });
+  } finally {
+    refuseExecute(undefined);
   }
 }
 

@@ -306,6 +306,30 @@ describe.concurrent('weir run', () => {
     );
   });
 
+  it('refuses a job file that runs a job itself, when loaded or in build(), before anything runs', async () => {
+    files.write(
+      'esm/main.ts',
+      `import { StreamExecutionEnvironment } from 'weir';\nconst env = new StreamExecutionEnvironment();\nenv.fromElements('ran').print();\nawait env.execute('x');\n`,
+    );
+    const loaded = await weir(['run', 'esm/main.ts'], { cwd: files.dir });
+    expectOneLineError(
+      loaded,
+      2,
+      /^weir: cannot load job file esm\/main\.ts: esm\/main\.ts runs a job itself when it is loaded \(env\.execute\(\)\); weir run runs the job a file default-exports: .*, or run such a program with tsx or node\n$/,
+    );
+    files.write(
+      'in-build.ts',
+      `import { defineJob } from 'weir';\nexport default defineJob({ name: 'ib', build(env) { env.fromElements('ran').print(); void env.execute('x'); } });\n`,
+    );
+    const built = await weir(['run', 'in-build.ts'], { cwd: files.dir });
+    expectOneLineError(
+      built,
+      2,
+      /^weir: cannot build job 'ib': build\(\) must not call env\.execute\(\): weir run runs the graph that build\(\) made once it returns; remove the call\n$/,
+    );
+    expect(loaded.stdout + built.stdout).toBe('');
+  });
+
   it("names weir's API beside a Flink name the job used, at build and while running", async () => {
     files.write(
       'flink-build.ts',
