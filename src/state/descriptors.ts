@@ -54,6 +54,12 @@ abstract class BaseStateDescriptor<U = unknown> {
         'a state descriptor needs a non-empty name, e.g. new ValueStateDescriptor("count")',
       );
     }
+    // Flink's descriptors take a type here (`new ValueStateDescriptor("c", Types.INT)`); weir's
+    // take options, and a type given instead would be read as no options at all.
+    if (typeof options !== 'object' || options === null || Array.isArray(options))
+      throw new TypeError(
+        `state '${name}': the argument after the name is options ({ defaultValue, version, migrate, serializer }), got ${typeof options === 'function' ? `a function (${(options as { name?: string }).name || 'anonymous'})` : String(options)}; weir's state needs no type, leave it out`,
+      );
     const { version = 1, migrate, serializer } = options;
     if (!Number.isSafeInteger(version) || version < 1)
       throw new TypeError(

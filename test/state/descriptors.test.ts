@@ -32,4 +32,12 @@ describe('state descriptors', () => {
         }),
     ).toThrow(/'weir-cbor' is weir's own codec/);
   });
+
+  it("refuse a type where the options go (Flink's ValueStateDescriptor(name, Types.INT))", () => {
+    expect(() => new ValueStateDescriptor('c', Number as never)).toThrow(
+      "state 'c': the argument after the name is options ({ defaultValue, version, migrate, serializer }), got a function (Number); weir's state needs no type, leave it out",
+    );
+    expect(() => new ListStateDescriptor('l', 'int' as never)).toThrow(/state 'l': .* got int;/);
+    expect(() => new MapStateDescriptor('m', null as never)).toThrow(/state 'm': .* got null;/);
+  });
 });
