@@ -166,16 +166,33 @@ async function writeWhole(dir, temp, name, bytes, createOnly) {
  * Makes `dir` and its missing parents, the name of each new one made durable in its parent (a
  * folder's fsync covers its entries, not its own name): else a power loss could take away a new
  * job folder with its synced checkpoints and `_committed`. `ownName` false leaves `dir`'s own
- * name to the caller (a snapshot folder's is synced by `metadata`, after its files).
+ * name to the caller (a snapshot folder's is synced by `metadata`, after its files). One level
+ * at a time, as writable-folder.ts: Node's recursive mkdir never returns under /proc (a savepoint
+ * targeted there spun a thread of the pool for good, and the process could not even exit).
  * @param {string} dir @param {boolean} ownName
  */
 async function makeDurableDir(dir, ownName) {
-  const first = await mkdir(dir, { recursive: true });
-  if (first === undefined) return;
-  const top = resolve(first);
-  for (let made = resolve(dir); ; made = dirname(made)) {
-    if (ownName || made !== resolve(dir)) await fsyncDir(dirname(made));
-    if (made === top || dirname(made) === made) break;
+  const target = resolve(dir);
+  const missing = [];
+  for (let p = target; ; p = dirname(p)) {
+    try {
+      await stat(p);
+      break;
+    } catch (e) {
+      // ENOTDIR: a file on the way up, which the mkdir below then names.
+      const code = /** @type {NodeJS.ErrnoException} */ (e).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw e;
+    }
+    missing.push(p);
+    if (dirname(p) === p) break;
+  }
+  for (const p of missing.reverse()) {
+    try {
+      await mkdir(p);
+    } catch (e) {
+      if (/** @type {NodeJS.ErrnoException} */ (e).code !== 'EEXIST') throw e;
+    }
+    if (ownName || p !== target) await fsyncDir(dirname(p));
   }
 }
 

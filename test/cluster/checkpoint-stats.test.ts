@@ -21,10 +21,12 @@ describe('checkpoint statistics', () => {
     let failed = false;
     let beforeRestart = 0;
     env
-      .fromSequence(1, 20_000)
+      .fromSequence(1, 200_000)
       .uid('numbers')
       .map((n: number) => {
-        spin(0.02);
+        // Slow until three checkpoints completed, the failure, and two more after the restart
+        // (as many records as a loaded machine needs for that), then as fast as it goes.
+        if (!failed || master === undefined || master.completedCheckpoints < beforeRestart + 2) spin(0.02);
         if (!failed && master !== undefined && master.completedCheckpoints >= 3) {
           failed = true;
           beforeRestart = master.completedCheckpoints;

@@ -66,4 +66,22 @@ describe('folders made to hold durable files', () => {
     await makeFolder(join(root, 'x', 'y', 'z'));
     expect(synced).toEqual([join(root, 'x'), join(root, 'x', 'y')]);
   });
+
+  it('fails at once where no folder can be made (/proc), instead of spinning for good', async () => {
+    const within = <T>(p: Promise<T>): Promise<T | 'hung'> =>
+      Promise.race([p, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 5000).unref())]);
+    const made = operations.metadata!({
+      dir: '/proc/weir-never/sp-1',
+      temp: '._metadata.tmp',
+      bytes: Uint8Array.of(1),
+    });
+    expect(
+      await within(
+        made.then(
+          () => 'made',
+          (e: NodeJS.ErrnoException) => e.code,
+        ),
+      ),
+    ).toBe('ENOENT');
+  });
 });
