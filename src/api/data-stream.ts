@@ -370,7 +370,7 @@ export class KeyedStream<T, K extends KeyValue> extends DataStream<T> {
         return r as T;
       };
     }
-    return this.transform(name, () => new ReduceOperator<T>(reduce));
+    return this.transform(name, () => new ReduceOperator<T>(reduce, numberIn));
   }
 }
 

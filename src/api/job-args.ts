@@ -20,10 +20,11 @@ export class JobHelpRequested extends JobArgumentError {
  */
 export function parseJobArgs(args: readonly string[], known: readonly string[]): JobArgs {
   const values = new Map<string, string>();
-  if (!known.includes('help') && args.some((a) => a === '--help' || a === '-h'))
-    throw new JobHelpRequested(`this job takes ${known.map((k) => `--${k} <value>`).join(' ')}`);
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
+    // Only where a name goes: `--sep -h` gives --sep the value -h.
+    if ((arg === '--help' || arg === '-h') && !known.includes('help'))
+      throw new JobHelpRequested(`this job takes ${known.map((k) => `--${k} <value>`).join(' ')}`);
     if (!arg.startsWith('--'))
       throw new JobArgumentError(`unexpected job argument '${arg}'; job arguments are --name value pairs`);
     const eq = arg.indexOf('=');

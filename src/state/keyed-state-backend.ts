@@ -33,7 +33,7 @@ import {
   copyStored,
   type StoredFormat,
 } from './state-schema.js';
-import type { EncodedKeyGroup, KeyedStateSnapshot } from './snapshot.js';
+import type { EncodedKeyGroup, KeyedStateSnapshot, KeyGroupEntries } from './snapshot.js';
 
 /** What an asynchronous snapshot reads: the frozen maps of every state, by key group index. */
 export interface KeyedStateCapture {
@@ -280,14 +280,21 @@ export class HeapKeyedStateBackend implements KeyedStateStore {
     const states: KeyedStateSnapshot['states'] = [];
     for (const [name, s] of this.states) {
       const keyGroups: KeyedStateSnapshot['states'][number]['keyGroups'] = [];
+      const copyValue = s.table.copyValue;
       for (let i = 0; i < s.table.maps.length; i++) {
         const entries = [...s.table.groupEntries(i)];
         if (entries.length > 0)
-          keyGroups.push({ keyGroup: this.range.start + i, entries: cloneValue(entries) });
+          keyGroups.push({ keyGroup: this.range.start + i, entries: copyEntries(entries, copyValue) });
       }
       // In memory the values stay as they are: only a file holds serializer bytes.
       const format = { serializer: DEFAULT_FORMAT.serializer, version: s.format.version };
-      states.push({ name, kind: s.kind, format: s.handle === undefined ? s.format : format, keyGroups });
+      states.push({
+        name,
+        kind: s.kind,
+        format: s.handle === undefined ? s.format : format,
+        keyGroups,
+        copyValue,
+      });
     }
     return { maxParallelism: this.maxParallelism, states };
   }
@@ -325,7 +332,8 @@ export class HeapKeyedStateBackend implements KeyedStateStore {
         for (const kg of st.keyGroups) {
           if (!this.range.contains(kg.keyGroup)) continue;
           const idx = kg.keyGroup - this.range.start;
-          const entries = options.copy === false ? kg.entries : cloneValue(kg.entries);
+          const entries =
+            options.copy === false ? kg.entries : copyEntries(kg.entries, st.copyValue ?? cloneValue);
           if (entries instanceof Map) {
             // A decoded key group becomes the table's own map when it has none yet.
             if (reg.table.adoptGroup(idx, entries)) continue;
@@ -409,8 +417,32 @@ abstract class HeapState {
 function defaultOf<T>(d: ValueStateDescriptor<T>): () => T | undefined {
   const v = d.defaultValue;
   if (typeof v !== 'object' || v === null) return () => v;
-  const copy = copyStored('value', d.serializer as StateSerializer<unknown> | undefined);
-  return () => copy(v) as T;
+  if (d.serializer !== undefined) {
+    const copy = copyStored('value', d.serializer as StateSerializer<unknown>);
+    return () => copy(v) as T;
+  }
+  // Without a serializer only plain data is weir's to copy (what its codec stores); anything else
+  // (a class instance, which no checkpoint could hold anyway) is handed out as it is, as before.
+  if (!isPlainData(v)) return () => v;
+  return () => {
+    try {
+      return cloneValue(v);
+    } catch {
+      return v; // holds something structuredClone refuses (a class instance with a function)
+    }
+  };
+}
+
+function isPlainData(v: object): boolean {
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return (
+    proto === Object.prototype ||
+    proto === null ||
+    Array.isArray(v) ||
+    v instanceof Map ||
+    v instanceof Set ||
+    v instanceof Date
+  );
 }
 
 class HeapValueState<T> extends HeapState implements ValueState<T> {
@@ -537,4 +569,31 @@ class HeapAggregatingState<IN, ACC, OUT> extends HeapState implements Aggregatin
     const acc = this.current() as ACC | undefined;
     this.set(this.agg.add(value, acc === undefined ? this.agg.createAccumulator() : acc));
   }
+}
+
+/**
+ * A copy of a keyed state snapshot, each state's values copied as that state copies them (through
+ * its serializer when the snapshot knows it): for a restore that must not share them.
+ */
+export function copyKeyedSnapshot(snap: KeyedStateSnapshot): KeyedStateSnapshot {
+  return {
+    ...snap,
+    states: snap.states.map((st) => ({
+      ...st,
+      keyGroups: st.keyGroups.map((kg) => ({
+        keyGroup: kg.keyGroup,
+        entries: copyEntries(kg.entries, st.copyValue ?? cloneValue),
+      })),
+    })),
+  };
+}
+
+/** A copy of a key group's entries: the keys as plain data, the values with `copyValue`. */
+function copyEntries<E extends KeyGroupEntries>(entries: E, copyValue: (stored: unknown) => unknown): E {
+  if (entries instanceof Map) {
+    const out = new Map<unknown, unknown>();
+    for (const [k, v] of entries) out.set(cloneValue(k), copyValue(v));
+    return out as E;
+  }
+  return entries.map(([k, v]) => [cloneValue(k), copyValue(v)]) as E;
 }

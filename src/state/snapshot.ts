@@ -41,6 +41,11 @@ export interface KeyedStateSnapshot {
     format?: StoredFormat;
     /** Only non-empty key groups; the keys are state keys (see state-key.ts). */
     keyGroups: Array<{ keyGroup: number; entries: KeyGroupEntries }>;
+    /**
+     * In a snapshot taken in memory (never one read from a file): how to copy a stored value of
+     * this state, through its serializer when it has one, for a restore that copies.
+     */
+    copyValue?: (stored: unknown) => unknown;
   }>;
 }
 

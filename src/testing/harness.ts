@@ -51,7 +51,7 @@ import type {
   KeyedBroadcastProcessFunction,
   KeyedCoProcessFunction,
 } from '../runtime/two-input-functions.js';
-import { HeapKeyedStateBackend } from '../state/keyed-state-backend.js';
+import { copyKeyedSnapshot, HeapKeyedStateBackend } from '../state/keyed-state-backend.js';
 import {
   DEFAULT_MAX_PARALLELISM,
   keyGroupOf,
@@ -342,7 +342,11 @@ abstract class HarnessBase<IN, OUT, IN2 = never> {
     this.expectPhase('restore()', 'created');
     // A copy: the operator takes the restored state as its own, and a test may restore one
     // snapshot into several harnesses.
-    await this.open(cloneValue(stateForSubtask(snapshots, this.info.parallelism, this.info.subtaskIndex)));
+    const { keyed, ...rest } = stateForSubtask(snapshots, this.info.parallelism, this.info.subtaskIndex);
+    await this.open({
+      ...cloneValue(rest),
+      keyed: keyed === undefined ? undefined : copyKeyedSnapshot(keyed),
+    });
   }
 
   /**

@@ -70,6 +70,7 @@ function keyedStateForSubtask(
           kind: st.kind,
           keyGroups: [],
           ...(st.format === undefined ? {} : { format: st.format }),
+          ...(st.copyValue === undefined ? {} : { copyValue: st.copyValue }),
         };
         byName.set(st.name, merged);
       } else if (merged.kind !== st.kind) {

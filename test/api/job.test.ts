@@ -55,6 +55,8 @@ describe('parseJobArgs', () => {
       new JobHelpRequested('this job takes --input <value> --output <value>'),
     );
     expect(() => parseJobArgs(['--help'], ['input'])).toThrow(JobHelpRequested);
+    // A value that reads like a flag is a value.
+    expect(parseJobArgs(['--sep', '-h'], ['sep']).required('sep')).toBe('-h');
     // A job that takes a --help of its own gets it.
     expect(parseJobArgs(['--help', 'yes'], ['help']).required('help')).toBe('yes');
     expect(() => parseJobArgs(['--input', 'a', '--input=b'], ['input'])).toThrow(

@@ -185,19 +185,19 @@ describe('job execution', () => {
   it.each<[string, unknown[], Rolling, RegExp]>([
     [
       'strings without a field',
-      ['a', 'a'],
+      ['a', 'b'],
       (k) => k.sum(),
       /operator 'Sum'.*sum\(\) adds up records that are numbers, but got a string \("a"\): map the records to numbers first, or name a numeric field/,
     ],
     [
       'a field that is missing',
-      [{ k: 'a' }, { k: 'a' }],
+      [{ k: 'a' }, { k: 'b' }],
       (k) => k.sum('nosuch' as never),
       /operator 'Sum'.*sum\('nosuch'\): field 'nosuch' of a record is undefined, not a number/,
     ],
     [
       'a field that is a string (maxBy)',
-      [{ k: 'a' }, { k: 'a' }],
+      [{ k: 'a' }, { k: 'b' }],
       (k) => k.maxBy('k' as never),
       /operator 'MaxBy'.*maxBy\('k'\): field 'k' of a record is a string \("a"\), not a number/,
     ],

@@ -167,6 +167,22 @@ describe('copy-on-write snapshots of the heap backend', () => {
     );
   });
 
+  it('hands out a default that is not plain data as it is (without a serializer, only plain data is copied)', () => {
+    class Tally {
+      constructor(public n = 0) {}
+      f = (): number => this.n;
+    }
+    const b = backend();
+    const d = b.getState(new ValueStateDescriptor<Tally>('d', { defaultValue: new Tally(3) }));
+    const withFn = b.getState(
+      new ValueStateDescriptor<{ t: Tally }>('w', { defaultValue: { t: new Tally(1) } }),
+    );
+    b.setCurrentKeyComputingGroup('k');
+    expect(d.value()).toBeInstanceOf(Tally);
+    expect(d.value()!.f()).toBe(3);
+    expect(withFn.value()!.t.f()).toBe(1);
+  });
+
   it('copies values of a state with its own serializer through it: a class instance stays one', () => {
     class Tally {
       constructor(public n = 0) {}

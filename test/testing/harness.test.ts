@@ -19,6 +19,7 @@ import {
   type ProcessContext,
   type ProcessFunction,
   type RuntimeContext,
+  type StateSerializer,
   type ValueState,
 } from '../../src/index.js';
 import {
@@ -404,6 +405,48 @@ describe('KeyedOperatorTestHarness', () => {
     expect(() => stateForSubtask([snap, older], 1, 0)).toThrow(
       /state 'count' is stored as 'weir-cbor' version 2 in one snapshot and as 'weir-cbor' version 1 in another/,
     );
+  });
+
+  it('keeps class instances of a state with its own serializer across snapshot and restore, at any parallelism', async () => {
+    class Tally {
+      constructor(public n = 0) {}
+      inc(): this {
+        this.n++;
+        return this;
+      }
+    }
+    const tally: StateSerializer<Tally> = {
+      id: 'tally',
+      serialize: (t) => Uint8Array.of(t.n),
+      deserialize: (bytes) => new Tally(bytes[0]),
+    };
+    class Counter implements KeyedProcessFunction<string, string, string> {
+      private t!: ValueState<Tally>;
+      open(ctx: RuntimeContext): void {
+        this.t = ctx.getState(new ValueStateDescriptor<Tally>('t', { serializer: tally }));
+      }
+      processElement(w: string, _ctx: unknown, out: Collector<string>): void {
+        this.t.update((this.t.value() ?? new Tally()).inc());
+        out.collect(`${w},${this.t.value()!.n}`);
+      }
+    }
+    const h = KeyedOperatorTestHarness.forProcessFunction(new Counter(), byWord);
+    await h.open();
+    h.processElements(['a', 'b', 'a']);
+    const snap = h.snapshot(1);
+    for (const p of [1, 2]) {
+      const out: string[] = [];
+      for (let i = 0; i < p; i++) {
+        const r = KeyedOperatorTestHarness.forProcessFunction(new Counter(), byWord, {
+          parallelism: p,
+          subtaskIndex: i,
+        });
+        await r.restore([snap]);
+        for (const w of ['a', 'b']) if (r.ownsKey(w)) r.processElement(w);
+        out.push(...r.output);
+      }
+      expect(out.sort()).toEqual(['a,3', 'b,2']);
+    }
   });
 
   it('drives a rolling reduce', async () => {

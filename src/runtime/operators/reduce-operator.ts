@@ -6,7 +6,11 @@ import { StreamOperator } from '../stream-operator.js';
 
 export class ReduceOperator<T> extends StreamOperator<T, T> {
   private state!: ValueState<T>;
-  constructor(private readonly reduce: (a: T, b: T) => T) {
+  /** `checkFirst` sees a key's first record, which `reduce` never does (a rolling sum checks it is a number). */
+  constructor(
+    private readonly reduce: (a: T, b: T) => T,
+    private readonly checkFirst?: (record: T) => void,
+  ) {
     super();
   }
   protected get userFunction(): unknown {
@@ -18,6 +22,7 @@ export class ReduceOperator<T> extends StreamOperator<T, T> {
   }
   processElement(record: T): void {
     const cur = this.state.value();
+    if (cur === undefined) this.checkFirst?.(record);
     const next = cur === undefined ? record : this.reduce(cur, record);
     this.state.update(next);
     this.output.collect(next);
