@@ -192,7 +192,24 @@ async function makeDurableDir(dir, ownName) {
     } catch (e) {
       if (/** @type {NodeJS.ErrnoException} */ (e).code !== 'EEXIST') throw e;
     }
-    if (ownName || p !== target) await fsyncDir(dirname(p));
+    if (ownName || p !== target) await fsyncDirIfAllowed(dirname(p));
+  }
+}
+
+/** Codes of a folder that cannot be opened for its fsync (no read permission) or whose filesystem does not sync folders. */
+const CANNOT_SYNC_FOLDER = new Set(['EACCES', 'EPERM', 'EINVAL', 'ENOTSUP', 'EISDIR']);
+
+/**
+ * fsyncDir where it can be done: a parent weir may write into but not read (mode -wx), or a
+ * filesystem that refuses to sync folders, leaves the new name as durable as the system makes it.
+ * (Folders weir made itself, whose syncs `_metadata` relies on, are synced with fsyncDir.)
+ * @param {string} dir
+ */
+async function fsyncDirIfAllowed(dir) {
+  try {
+    await fsyncDir(dir);
+  } catch (e) {
+    if (!CANNOT_SYNC_FOLDER.has(/** @type {NodeJS.ErrnoException} */ (e).code ?? '')) throw e;
   }
 }
 

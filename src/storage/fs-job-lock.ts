@@ -12,7 +12,7 @@ import { link, mkdir, readFile, rename, rmdir, unlink, writeFile } from 'node:fs
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { CheckpointStorageUnusableError, JobRunningError, type JobLock } from './checkpoint-storage.js';
-import { syncFolder } from './writable-folder.js';
+import { syncFolderIfAllowed } from './writable-folder.js';
 
 export { JobRunningError } from './checkpoint-storage.js';
 
@@ -82,7 +82,7 @@ export async function lockJob(jobDir: string): Promise<JobLock> {
   const first = await mkdir(jobDir, { recursive: true });
   if (first !== undefined)
     for (let made = resolve(jobDir); ; made = dirname(made)) {
-      await syncFolder(dirname(made));
+      await syncFolderIfAllowed(dirname(made));
       if (made === resolve(first) || dirname(made) === made) break;
     }
   const path = join(jobDir, JOB_RUNNING_FILE);

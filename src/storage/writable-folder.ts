@@ -78,19 +78,30 @@ export async function makeFolder(folder: string): Promise<void> {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw unusable(`${dir} cannot be made`, e);
     }
     try {
-      await syncFolder(dirname(dir));
+      await syncFolderIfAllowed(dirname(dir));
     } catch (e) {
       throw unusable(`${dirname(dir)} cannot be synced`, e);
     }
   }
 }
 
-/** fsyncs a folder: the names in it (files renamed into it, folders made in it) become durable. */
-export async function syncFolder(dir: string): Promise<void> {
-  const h = await open(dir, 'r');
+/** Codes of a folder that cannot be opened for its fsync (no read permission) or whose filesystem does not sync folders. */
+const CANNOT_SYNC_FOLDER = new Set(['EACCES', 'EPERM', 'EINVAL', 'ENOTSUP', 'EISDIR']);
+
+/**
+ * fsyncs a folder so the names in it (files renamed into it, folders made in it) become durable,
+ * where that can be done: a parent the user may write into but not read (mode -wx), or a
+ * filesystem that refuses to sync folders, cannot be, and weir still runs there as it always
+ * did. Other failures (EIO) are thrown.
+ */
+export async function syncFolderIfAllowed(dir: string): Promise<void> {
+  let h;
   try {
+    h = await open(dir, 'r');
     await h.sync();
+  } catch (e) {
+    if (!CANNOT_SYNC_FOLDER.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
   } finally {
-    await h.close();
+    await h?.close();
   }
 }

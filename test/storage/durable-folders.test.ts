@@ -9,14 +9,18 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 const synced: string[] = [];
+/** Folders that cannot be opened for reading (mode -wx, as for a user who is not root). */
+const unreadable = new Set<string>();
 
 vi.mock('node:fs/promises', async (importOriginal) => {
   const actual = await importOriginal<typeof import('node:fs/promises')>();
   const open = async (
     ...args: Parameters<typeof actual.open>
   ): Promise<Awaited<ReturnType<typeof actual.open>>> => {
-    const h = await actual.open(...args);
     const path = String(args[0]);
+    if (unreadable.has(path))
+      throw Object.assign(new Error(`EACCES: permission denied, open '${path}'`), { code: 'EACCES' });
+    const h = await actual.open(...args);
     const sync = h.sync.bind(h);
     h.sync = async () => {
       if ((await h.stat()).isDirectory()) synced.push(path);
@@ -35,6 +39,7 @@ let root: string;
 beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), 'weir-durable-'));
   synced.length = 0;
+  unreadable.clear();
 });
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
@@ -83,5 +88,19 @@ describe('folders made to hold durable files', () => {
         ),
       ),
     ).toBe('ENOENT');
+  });
+
+  it('goes on where a parent cannot be opened to sync it (writable, not readable), as before', async () => {
+    unreadable.add(root);
+    await operations.whole!({
+      dir: join(root, 'job'),
+      name: '_committed',
+      temp: '.c.tmp',
+      bytes: Uint8Array.of(1),
+    });
+    const lock = await lockJob(join(root, 'job2'));
+    await lock.release();
+    await makeFolder(join(root, 'x'));
+    expect(synced).toEqual([join(root, 'job')]); // only what could be synced: the record's own folder
   });
 });
