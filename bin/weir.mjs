@@ -49,3 +49,11 @@ process.stdout.on('error', (e) => {
 });
 const { main } = await import('../src/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));
+// Done: what a job file left behind (a timer, a socket, a program of its own still to call
+// env.execute()) must neither keep weir running nor run after it. Exit once what was written is out.
+let unflushed = 2;
+const flushed = () => {
+  if (--unflushed === 0) process.exit();
+};
+process.stdout.write('', flushed);
+process.stderr.write('', flushed);

@@ -32,15 +32,22 @@ export interface EnvironmentOptions {
 }
 
 let executeRefusal: string | undefined;
+const executePermitted = new WeakSet<StreamExecutionEnvironment>();
+
+/** What execute() says while refused (see refuseExecute); undefined when it runs. @internal */
+export function executeRefusalReason(): string | undefined {
+  return executeRefusal;
+}
 
 /**
- * While `reason` is set, execute() throws it instead of running anything. `weir run` sets it while
- * it loads a job file and runs its build(), which must not run a job themselves: `weir run` runs
- * the graph that build() made (else a Flink-style program would run its job, and then once more
- * or not at all). @internal
+ * While `reason` is set, execute() throws it instead of running anything, except on `permitted`.
+ * `weir run` sets it from loading a job file to the end of the run: the file and its build() must
+ * not run a job themselves (a Flink-style program would run its job, and then once more or not
+ * at all), also later, as after an await; only the environment weir run built runs. @internal
  */
-export function refuseExecute(reason: string | undefined): void {
+export function refuseExecute(reason: string | undefined, permitted?: StreamExecutionEnvironment): void {
   executeRefusal = reason;
+  if (permitted !== undefined) executePermitted.add(permitted);
 }
 
 /**
@@ -198,7 +205,8 @@ export class StreamExecutionEnvironment {
    */
   execute(jobName = this.jobName, options: ExecuteOptions = {}): Promise<JobExecutionResult> {
     // At once, not as a rejection: a call nobody awaits must stop the load or build too.
-    if (executeRefusal !== undefined) throw new GraphValidationError(executeRefusal);
+    if (executeRefusal !== undefined && !executePermitted.has(this))
+      throw new GraphValidationError(executeRefusal);
     return this.run(jobName, options);
   }
 

@@ -20,16 +20,15 @@ export async function loadJob(file: string): Promise<JobDefinition> {
   }
 
   let module: unknown;
+  // Until the run ends (run-command lifts it): a call after an await is still this file's.
   refuseExecute(
-    `${file} runs a job itself when it is loaded (env.execute()); weir run runs the job a file default-exports: ` +
+    `${file} runs a job itself (env.execute()); weir run runs the job a file default-exports: ` +
       'export default defineJob({ name, build(env, args) { … } }) with the graph built in build(), or run such a program with tsx or node',
   );
   try {
     module = await import(pathToFileURL(path).href);
   } catch (e) {
     throw new UsageError(`cannot load job file ${file}: ${describeError(e)}`, { cause: e });
-  } finally {
-    refuseExecute(undefined);
   }
   const job = defaultExport(module);
   if (job === undefined) {

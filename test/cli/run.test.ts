@@ -315,7 +315,7 @@ describe.concurrent('weir run', () => {
     expectOneLineError(
       loaded,
       2,
-      /^weir: cannot load job file esm\/main\.ts: esm\/main\.ts runs a job itself when it is loaded \(env\.execute\(\)\); weir run runs the job a file default-exports: .*, or run such a program with tsx or node\n$/,
+      /^weir: cannot load job file esm\/main\.ts: esm\/main\.ts runs a job itself \(env\.execute\(\)\); weir run runs the job a file default-exports: .*, or run such a program with tsx or node\n$/,
     );
     files.write(
       'in-build.ts',
@@ -327,7 +327,28 @@ describe.concurrent('weir run', () => {
       2,
       /^weir: cannot build job 'ib': build\(\) must not call env\.execute\(\): weir run runs the graph that build\(\) made once it returns; remove the call\n$/,
     );
-    expect(loaded.stdout + built.stdout).toBe('');
+    // A program that awaits something first calls execute() after the file was loaded.
+    files.write(
+      'esm/late-main.ts',
+      `import { StreamExecutionEnvironment } from 'weir';\nasync function main() {\n  await new Promise((r) => setTimeout(r, 10));\n  const env = new StreamExecutionEnvironment();\n  env.fromElements('ran').print();\n  await env.execute('late');\n}\nvoid main();\n`,
+    );
+    const late = await weir(['run', 'esm/late-main.ts'], { cwd: files.dir });
+    expect(late.code).toBe(2);
+    expect(loaded.stdout + built.stdout + late.stdout).toBe('');
+  });
+
+  it('ends when its job did, whatever the job file left running (a timer)', async () => {
+    files.write(
+      'lingering.ts',
+      `import { defineJob } from 'weir';\nsetInterval(() => undefined, 1000);\nexport default defineJob({ name: 'lingering', build(env) { env.fromElements('a').print(); } });\n`,
+    );
+    const started = Date.now();
+    const r = await Promise.race([
+      weir(['run', 'lingering.ts'], { cwd: files.dir }),
+      new Promise<'still running'>((res) => setTimeout(() => res('still running'), 20_000).unref()),
+    ]);
+    expect(r).toMatchObject({ code: 0, stdout: 'a\n', stderr: '' });
+    expect(Date.now() - started).toBeLessThan(20_000);
   });
 
   it("names weir's API beside a Flink name the job used, at build and while running", async () => {
