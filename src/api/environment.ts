@@ -32,22 +32,18 @@ export interface EnvironmentOptions {
 }
 
 let executeRefusal: string | undefined;
-const executePermitted = new WeakSet<StreamExecutionEnvironment>();
-
-/** What execute() says while refused (see refuseExecute); undefined when it runs. @internal */
-export function executeRefusalReason(): string | undefined {
-  return executeRefusal;
-}
+/** Environments made while execute() was refused, with what their execute() says for good. */
+const refusedEnvironments = new WeakMap<StreamExecutionEnvironment, string>();
 
 /**
- * While `reason` is set, execute() throws it instead of running anything, except on `permitted`.
- * `weir run` sets it from loading a job file to the end of the run: the file and its build() must
- * not run a job themselves (a Flink-style program would run its job, and then once more or not
- * at all), also later, as after an await; only the environment weir run built runs. @internal
+ * While `reason` is set, execute() throws it instead of running anything, and so does, later,
+ * every environment made meanwhile. `weir run` sets it while it loads a job file and while it
+ * runs the job's build(): neither may run a job itself (a Flink-style program would run its job,
+ * and then once more or not at all), not even after an await. Environments made later (say, one
+ * an operator runs in open() to fill a table) are not refused. @internal
  */
-export function refuseExecute(reason: string | undefined, permitted?: StreamExecutionEnvironment): void {
+export function refuseExecute(reason: string | undefined): void {
   executeRefusal = reason;
-  if (permitted !== undefined) executePermitted.add(permitted);
 }
 
 /**
@@ -73,6 +69,7 @@ export class StreamExecutionEnvironment {
   readonly jobName: string;
 
   constructor(options: EnvironmentOptions = {}) {
+    if (executeRefusal !== undefined) refusedEnvironments.set(this, executeRefusal);
     this.maxParallelism = options.maxParallelism ?? DEFAULT_MAX_PARALLELISM;
     this.parallelism = options.parallelism ?? 1;
     checkParallelism(this.parallelism, this.maxParallelism);
@@ -205,8 +202,8 @@ export class StreamExecutionEnvironment {
    */
   execute(jobName = this.jobName, options: ExecuteOptions = {}): Promise<JobExecutionResult> {
     // At once, not as a rejection: a call nobody awaits must stop the load or build too.
-    if (executeRefusal !== undefined && !executePermitted.has(this))
-      throw new GraphValidationError(executeRefusal);
+    const refused = executeRefusal ?? refusedEnvironments.get(this);
+    if (refused !== undefined) throw new GraphValidationError(refused);
     return this.run(jobName, options);
   }
 

@@ -20,11 +20,10 @@ export class JobHelpRequested extends JobArgumentError {
  */
 export function parseJobArgs(args: readonly string[], known: readonly string[]): JobArgs {
   const values = new Map<string, string>();
+  if (!known.includes('help') && asksForHelp(args))
+    throw new JobHelpRequested(`this job takes ${known.map((k) => `--${k} <value>`).join(' ')}`);
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
-    // Only where a name goes: `--sep -h` gives --sep the value -h.
-    if ((arg === '--help' || arg === '-h') && !known.includes('help'))
-      throw new JobHelpRequested(`this job takes ${known.map((k) => `--${k} <value>`).join(' ')}`);
     if (!arg.startsWith('--'))
       throw new JobArgumentError(`unexpected job argument '${arg}'; job arguments are --name value pairs`);
     const eq = arg.indexOf('=');
@@ -48,6 +47,20 @@ export function parseJobArgs(args: readonly string[], known: readonly string[]):
     values.set(name, value);
   }
   return new JobArgs(values);
+}
+
+/**
+ * Whether `--help` or `-h` stands where a name goes, before any other mistake is reported (a user
+ * asking for help has likely made one): `--sep -h` gives --sep the value -h, as the parse does.
+ */
+function asksForHelp(args: readonly string[]): boolean {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--help' || arg === '-h') return true;
+    const next = args[i + 1];
+    if (arg.startsWith('--') && !arg.includes('=') && next !== undefined && !next.startsWith('--')) i++;
+  }
+  return false;
 }
 
 export class JobArgs {

@@ -20,7 +20,7 @@ export async function loadJob(file: string): Promise<JobDefinition> {
   }
 
   let module: unknown;
-  // Until the run ends (run-command lifts it): a call after an await is still this file's.
+  // Environments made now are refused for good: a call after an await is still this file's.
   refuseExecute(
     `${file} runs a job itself (env.execute()); weir run runs the job a file default-exports: ` +
       'export default defineJob({ name, build(env, args) { … } }) with the graph built in build(), or run such a program with tsx or node',
@@ -40,6 +40,9 @@ export async function loadJob(file: string): Promise<JobDefinition> {
     throw new UsageError(
       `${file} uses another copy of weir than the one running it (it imports weir by a path to other files), whose objects this weir cannot take for its own: import from 'weir' instead`,
     );
+  // Lifted only for a file that is a job: after a refused one, weir ends still refusing (its
+  // caller lifts it as it returns), so that a program of its own gets no moment to run.
+  refuseExecute(undefined);
   return job;
 }
 

@@ -8,7 +8,7 @@ import {
   StreamExecutionEnvironment,
   type JobDefinition,
 } from '../index.js';
-import { executeRefusalReason, refuseExecute } from '../api/environment.js';
+import { refuseExecute } from '../api/environment.js';
 import { UPPER_BOUND_MAX_PARALLELISM } from '../state/key-group.js';
 import type { Command } from './command.js';
 import { explainJobError } from './job-error-hints.js';
@@ -158,7 +158,7 @@ async function run(argv: readonly string[], io: CliIO): Promise<ExitCode> {
 
   const stopOnInterrupt = exitOnSignal(io);
   try {
-    const job = await loadJob(file); // refuses env.execute() from here to the end of the run
+    const job = await loadJob(file);
     const stopOnStrayError = exitOnStrayError(job.name, io);
     try {
       const env = new StreamExecutionEnvironment({ parallelism, maxParallelism, jobName: job.name });
@@ -235,7 +235,7 @@ async function run(argv: readonly string[], io: CliIO): Promise<ExitCode> {
       stopOnStrayError();
     }
   } finally {
-    refuseExecute(undefined);
+    refuseExecute(undefined); // set by loadJob when it did not return a job
     stopOnInterrupt();
   }
 }
@@ -246,7 +246,6 @@ async function build(
   env: StreamExecutionEnvironment,
   args: readonly string[],
 ): Promise<{ warnings: string[]; help?: string }> {
-  const loading = executeRefusalReason();
   refuseExecute(
     'build() must not call env.execute(): weir run runs the graph that build() made once it returns; remove the call',
   );
@@ -259,8 +258,7 @@ async function build(
       cause: e,
     });
   } finally {
-    // The job's own environment runs; any other, as when the file was loaded, does not.
-    refuseExecute(loading, env);
+    refuseExecute(undefined);
   }
 }
 

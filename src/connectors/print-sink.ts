@@ -40,12 +40,8 @@ export class PrintSink<T> implements Sink<T> {
     const outcome = watch(stream);
     return {
       async write(records: T[]): Promise<void> {
-        if (outcome.failure !== undefined) {
-          // Once: this job fails of it; a later one in this process may write again.
-          const failure = outcome.failure;
-          outcome.failure = undefined;
-          throw failure;
-        }
+        // For good: a stream that failed is destroyed, and a write to it would wait for ever.
+        if (outcome.failure !== undefined) throw outcome.failure;
         if (outcome.gone) return;
         let text = '';
         for (const r of records) text += prefix + formatRecord(r) + '\n';

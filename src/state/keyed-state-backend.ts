@@ -288,13 +288,12 @@ export class HeapKeyedStateBackend implements KeyedStateStore {
       }
       // In memory the values stay as they are: only a file holds serializer bytes.
       const format = { serializer: DEFAULT_FORMAT.serializer, version: s.format.version };
-      states.push({
-        name,
-        kind: s.kind,
-        format: s.handle === undefined ? s.format : format,
-        keyGroups,
-        copyValue,
-      });
+      states.push(
+        withCopyValue(
+          { name, kind: s.kind, format: s.handle === undefined ? s.format : format, keyGroups },
+          copyValue,
+        ),
+      );
     }
     return { maxParallelism: this.maxParallelism, states };
   }
@@ -439,6 +438,8 @@ function isPlainData(v: object): boolean {
     proto === Object.prototype ||
     proto === null ||
     Array.isArray(v) ||
+    ArrayBuffer.isView(v) ||
+    v instanceof ArrayBuffer ||
     v instanceof Map ||
     v instanceof Set ||
     v instanceof Date
@@ -578,14 +579,32 @@ class HeapAggregatingState<IN, ACC, OUT> extends HeapState implements Aggregatin
 export function copyKeyedSnapshot(snap: KeyedStateSnapshot): KeyedStateSnapshot {
   return {
     ...snap,
-    states: snap.states.map((st) => ({
-      ...st,
-      keyGroups: st.keyGroups.map((kg) => ({
-        keyGroup: kg.keyGroup,
-        entries: copyEntries(kg.entries, st.copyValue ?? cloneValue),
-      })),
-    })),
+    states: snap.states.map((st) =>
+      withCopyValue(
+        {
+          ...st,
+          keyGroups: st.keyGroups.map((kg) => ({
+            keyGroup: kg.keyGroup,
+            entries: copyEntries(kg.entries, st.copyValue ?? cloneValue),
+          })),
+        },
+        st.copyValue,
+      ),
+    ),
   };
+}
+
+/**
+ * `state` with its `copyValue` (see KeyedStateSnapshot): not enumerable, so snapshots compare,
+ * print and spread as the plain data they hold (a spread drops it: pass it on with this).
+ */
+export function withCopyValue<S extends KeyedStateSnapshot['states'][number]>(
+  state: S,
+  copyValue: ((stored: unknown) => unknown) | undefined,
+): S {
+  if (copyValue !== undefined)
+    Object.defineProperty(state, 'copyValue', { value: copyValue, enumerable: false, configurable: true });
+  return state;
 }
 
 /** A copy of a key group's entries: the keys as plain data, the values with `copyValue`. */

@@ -4,6 +4,7 @@
 import { redistributeOperatorState } from '../checkpoint/redistribution.js';
 import type { OperatorSubtaskState } from '../runtime/stream-operator.js';
 import { KeyGroupRange } from '../state/key-group.js';
+import { withCopyValue } from '../state/keyed-state-backend.js';
 import type { KeyedStateSnapshot, OperatorStateSnapshot } from '../state/snapshot.js';
 import { DEFAULT_FORMAT, type StoredFormat } from '../state/state-schema.js';
 import { StateAccessError } from '../state/state.js';
@@ -65,13 +66,15 @@ function keyedStateForSubtask(
       if (merged === undefined) {
         // The stored format too: without it a restore takes the values for version 1 of weir's
         // codec and migrates (or refuses) what is already current.
-        merged = {
-          name: st.name,
-          kind: st.kind,
-          keyGroups: [],
-          ...(st.format === undefined ? {} : { format: st.format }),
-          ...(st.copyValue === undefined ? {} : { copyValue: st.copyValue }),
-        };
+        merged = withCopyValue(
+          {
+            name: st.name,
+            kind: st.kind,
+            keyGroups: [],
+            ...(st.format === undefined ? {} : { format: st.format }),
+          },
+          st.copyValue,
+        );
         byName.set(st.name, merged);
       } else if (merged.kind !== st.kind) {
         throw new StateAccessError(

@@ -57,6 +57,14 @@ describe('parseJobArgs', () => {
     expect(() => parseJobArgs(['--help'], ['input'])).toThrow(JobHelpRequested);
     // A value that reads like a flag is a value.
     expect(parseJobArgs(['--sep', '-h'], ['sep']).required('sep')).toBe('-h');
+    // Help is answered before any other mistake.
+    for (const args of [
+      ['--input', '--help'],
+      ['--inptu', 'x', '--help'],
+      ['x', '--help'],
+      ['--input', 'a', '--input', 'b', '-h'],
+    ])
+      expect(() => parseJobArgs(args, ['input']), args.join(' ')).toThrow(JobHelpRequested);
     // A job that takes a --help of its own gets it.
     expect(parseJobArgs(['--help', 'yes'], ['help']).required('help')).toBe('yes');
     expect(() => parseJobArgs(['--input', 'a', '--input=b'], ['input'])).toThrow(

@@ -337,6 +337,34 @@ describe.concurrent('weir run', () => {
     expect(loaded.stdout + built.stdout + late.stdout).toBe('');
   });
 
+  it('lets an operator run a job of its own while the job runs (one that fills a table in open())', async () => {
+    files.write(
+      'nested.ts',
+      `import { CollectSink, defineJob, StreamExecutionEnvironment } from 'weir';
+export default defineJob({
+  name: 'nested',
+  build(env) {
+    env.fromElements(1).map({
+      async open() {
+        const inner = new StreamExecutionEnvironment();
+        const sink = new CollectSink<number>();
+        inner.fromElements(1, 2).map((n: number) => n * 2).sinkTo(sink);
+        await inner.execute('inner');
+        console.log('inner: ' + sink.results.join(','));
+      },
+      map: (n: number) => n,
+    }).print();
+  },
+});
+`,
+    );
+    expect(await weir(['run', 'nested.ts'], { cwd: files.dir })).toMatchObject({
+      code: 0,
+      stdout: 'inner: 2,4\n1\n',
+      stderr: '',
+    });
+  });
+
   it('ends when its job did, whatever the job file left running (a timer)', async () => {
     files.write(
       'lingering.ts',

@@ -159,6 +159,14 @@ describe('copy-on-write snapshots of the heap backend', () => {
     cap.release();
     b.setCurrentKeyComputingGroup('c');
     expect(s.value()).toEqual({ n: 0 });
+    // Bytes are plain data too.
+    const bytes = b.getState(
+      new ValueStateDescriptor<Uint8Array>('bytes', { defaultValue: new Uint8Array(2) }),
+    );
+    b.setCurrentKeyComputingGroup('a');
+    bytes.value()![0] = 7;
+    b.setCurrentKeyComputingGroup('b');
+    expect([...bytes.value()!]).toEqual([0, 0]);
     expect(readLive(b).get('s')).toEqual(
       new Map([
         ['a', { n: 1 }],
