@@ -12,7 +12,12 @@ import { KeyGroupRange } from '../state/key-group.js';
 import type { StateKind } from '../state/descriptors.js';
 import type { EncodedKeyGroup, OperatorStateSnapshot } from '../state/snapshot.js';
 import type { CheckpointStorage, SnapshotLocation } from '../storage/checkpoint-storage.js';
-import type { SnapshotMetadata, StateHandle, SubtaskStateEntry } from '../storage/metadata.js';
+import type {
+  SnapshotMetadata,
+  StateHandle,
+  SubtaskMetadata,
+  SubtaskStateEntry,
+} from '../storage/metadata.js';
 import { DEFAULT_FORMAT, type StoredFormat } from '../state/state-schema.js';
 import {
   STATE_FILE_KEYED,
@@ -53,6 +58,8 @@ const FILES_IN_FLIGHT = 2;
 /** The sections of one old file that one new subtask owns, and the key groups read from them. */
 interface KeyedRead {
   readonly subtask: number;
+  /** The old subtask whose file this reads. */
+  readonly from: SubtaskMetadata;
   readonly handle: StateHandle;
   readonly ids: number[];
   /** Names the snapshot, the operator and the file, for messages. */
@@ -138,6 +145,46 @@ function hasState(op: SnapshotMetadata['operators'][number]): boolean {
 }
 
 /** How each state of one scope was stored, from `_metadata` (fields absent in older snapshots). */
+/**
+ * The stored format of keyed state `name` in the old subtasks a new subtask reads. They can
+ * differ: a subtask that never asked for a restored state since an earlier schema change wrote it
+ * at the old version, while the others wrote it at the new one. One subtask's groups at the
+ * parallelism they were taken are read as that subtask wrote them; mixed into one new subtask
+ * they could not be (a state has one format until its function asks for it, and a migration
+ * would run on values already migrated): that restore is refused, changing nothing.
+ */
+function keyedFormatFor(
+  name: string,
+  from: readonly SubtaskMetadata[],
+  where: string,
+  p: number,
+  oldP: number,
+): StoredFormat {
+  const seen = new Map<string, { format: StoredFormat; subtasks: number[] }>();
+  for (const s of from) {
+    const f = formatsOf(s.states, 'keyed').get(name);
+    if (f === undefined) continue;
+    const key = `${f.serializer}@${f.version}`;
+    const entry = seen.get(key) ?? { format: f, subtasks: [] };
+    entry.subtasks.push(s.index);
+    seen.set(key, entry);
+  }
+  const formats = [...seen.values()];
+  if (formats.length > 1)
+    throw new SnapshotMismatchError(
+      `keyed state '${name}' of ${where} was stored in different forms by the old subtasks whose key groups one new subtask of ${p} would hold (` +
+        formats
+          .map(
+            (f) =>
+              `serializer '${f.format.serializer}' version ${f.format.version} by subtask${f.subtasks.length > 1 ? 's' : ''} ${f.subtasks.join(', ')}`,
+          )
+          .join('; ') +
+        `): some subtasks had not asked for the state since its schema changed. Restore at the parallelism it was taken with (-p ${oldP}), ` +
+        'let every subtask use the state, and take a new savepoint to change parallelism from',
+    );
+  return formats[0]?.format ?? DEFAULT_FORMAT;
+}
+
 function formatsOf(
   states: readonly SubtaskStateEntry[],
   scope: 'keyed' | 'operator',
@@ -194,10 +241,6 @@ export async function loadSnapshot(
       );
     }
     const p = node.parallelism;
-    const keyedFormats = formatsOf(
-      op.subtasks.flatMap((s) => s.states),
-      'keyed',
-    );
     const kinds = keyedKinds(
       op.subtasks.flatMap((s) => s.states),
       where,
@@ -231,6 +274,7 @@ export async function loadSnapshot(
           const ids = s.keyed.sections.map(([id]) => id).filter((id) => range.contains(id));
           reads.push({
             subtask: i,
+            from: s,
             handle: s.keyed,
             ids,
             where: `${where}, ${s.keyed.path}`,
@@ -279,7 +323,13 @@ export async function loadSnapshot(
           states: [...kinds].map(([name, kind]) => ({
             name,
             kind,
-            format: keyedFormats.get(name) ?? DEFAULT_FORMAT,
+            format: keyedFormatFor(
+              name,
+              reads.filter((job) => job.subtask === i).map((job) => job.from),
+              where,
+              p,
+              op.subtasks.length,
+            ),
             keyGroups: [],
           })),
           // In the order of the old subtasks, whatever order the reads finished in.
