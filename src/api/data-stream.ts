@@ -355,18 +355,21 @@ export class KeyedStream<T, K extends KeyValue> extends DataStream<T> {
           : `${call}: field '${String(field)}' of a record is ${describeValue(v)}, not a number`,
       );
     };
+    // Only the new record is checked: the key's accumulator was, as its first record (checkFirst
+    // below) or as a record before, or is a result of `combine`.
+    const held = (a: T): number => (a as Record<PropertyKey, number>)[field as PropertyKey]!;
     let reduce: ReduceFunction<T>;
     if (field === undefined) {
-      reduce = (a, b) => combine(numberIn(a), numberIn(b)) as T;
+      reduce = (a, b) => combine(a as number, numberIn(b)) as T;
     } else if (byRecord) {
       reduce = (a, b) => {
-        const x = numberIn(a);
+        const x = held(a);
         return combine(x, numberIn(b)) === x ? a : b;
       };
     } else {
       reduce = (a, b) => {
         const r = { ...(a as object) } as Record<PropertyKey, number>;
-        r[field as PropertyKey] = combine(numberIn(a), numberIn(b));
+        r[field as PropertyKey] = combine(held(a), numberIn(b));
         return r as T;
       };
     }

@@ -1,16 +1,12 @@
 // The heap backend's asynchronous snapshots: a capture must keep showing the state as it was at
 // capture time while records keep changing it, and the live state must never lose a write.
 import { describe, expect, it } from 'vitest';
-import {
-  ListStateDescriptor,
-  MapStateDescriptor,
-  ValueStateDescriptor,
-  type StateSerializer,
-} from '../../src/index.js';
+import { ListStateDescriptor, MapStateDescriptor, ValueStateDescriptor } from '../../src/index.js';
 import { HeapKeyedStateBackend, type KeyedStateCapture } from '../../src/state/keyed-state-backend.js';
 import { KeyGroupRange } from '../../src/state/key-group.js';
 import { fromStateKey } from '../../src/state/state-key.js';
 import { Rng } from './gen.js';
+import { Tally, tallySerializer as tally } from './tally.js';
 
 type Model = Map<string, Map<string, unknown>>; // state name → key → value
 
@@ -176,34 +172,22 @@ describe('copy-on-write snapshots of the heap backend', () => {
   });
 
   it('hands out a default that is not plain data as it is (without a serializer, only plain data is copied)', () => {
-    class Tally {
+    class Reading {
       constructor(public n = 0) {}
       f = (): number => this.n;
     }
     const b = backend();
-    const d = b.getState(new ValueStateDescriptor<Tally>('d', { defaultValue: new Tally(3) }));
+    const d = b.getState(new ValueStateDescriptor<Reading>('d', { defaultValue: new Reading(3) }));
     const withFn = b.getState(
-      new ValueStateDescriptor<{ t: Tally }>('w', { defaultValue: { t: new Tally(1) } }),
+      new ValueStateDescriptor<{ t: Reading }>('w', { defaultValue: { t: new Reading(1) } }),
     );
     b.setCurrentKeyComputingGroup('k');
-    expect(d.value()).toBeInstanceOf(Tally);
+    expect(d.value()).toBeInstanceOf(Reading);
     expect(d.value()!.f()).toBe(3);
     expect(withFn.value()!.t.f()).toBe(1);
   });
 
   it('copies values of a state with its own serializer through it: a class instance stays one', () => {
-    class Tally {
-      constructor(public n = 0) {}
-      inc(): this {
-        this.n++;
-        return this;
-      }
-    }
-    const tally: StateSerializer<Tally> = {
-      id: 'tally',
-      serialize: (t) => Uint8Array.of(t.n),
-      deserialize: (bytes) => new Tally(bytes[0]),
-    };
     const b = backend();
     const one = b.getState(new ValueStateDescriptor<Tally>('one', { serializer: tally }));
     const many = b.getListState(new ListStateDescriptor<Tally>('many', { serializer: tally }));

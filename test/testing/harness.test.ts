@@ -19,7 +19,6 @@ import {
   type ProcessContext,
   type ProcessFunction,
   type RuntimeContext,
-  type StateSerializer,
   type ValueState,
 } from '../../src/index.js';
 import {
@@ -32,6 +31,7 @@ import {
   type OperatorSubtaskState,
 } from '../../src/testing/index.js';
 import { keyGroupOf } from '../../src/state/key-group.js';
+import { Tally, tallySerializer as tally } from '../state/tally.js';
 
 class Counter implements KeyedProcessFunction<string, string, string> {
   count!: ValueState<number>;
@@ -408,18 +408,6 @@ describe('KeyedOperatorTestHarness', () => {
   });
 
   it('keeps class instances of a state with its own serializer across snapshot and restore, at any parallelism', async () => {
-    class Tally {
-      constructor(public n = 0) {}
-      inc(): this {
-        this.n++;
-        return this;
-      }
-    }
-    const tally: StateSerializer<Tally> = {
-      id: 'tally',
-      serialize: (t) => Uint8Array.of(t.n),
-      deserialize: (bytes) => new Tally(bytes[0]),
-    };
     class Counter implements KeyedProcessFunction<string, string, string> {
       private t!: ValueState<Tally>;
       open(ctx: RuntimeContext): void {
