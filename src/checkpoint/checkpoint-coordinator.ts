@@ -293,6 +293,8 @@ export class CheckpointCoordinator {
   private periodicTimer: TimerHandle | undefined;
   /** A periodic checkpoint is due but waits for a snapshot to end. */
   private periodicDue = false;
+  /** A stop's savepoint that paused periodic checkpoints: they resume if it is aborted. */
+  private stopSavepointId: number | undefined;
   /** > 0 while a completion or stop runs: pacing is decided once, after it. */
   private settling = 0;
 
@@ -369,10 +371,18 @@ export class CheckpointCoordinator {
    * a second request while one is in progress rejects at once. Rejects with the reason when it
    * is aborted; never counts toward tolerable failures.
    */
-  triggerSavepoint(): Promise<CompletedCheckpoint> {
+  triggerSavepoint(options: { stopping?: boolean } = {}): Promise<CompletedCheckpoint> {
     if (this.lifecycle === 'stopped') return Promise.reject(new CoordinatorStoppedError('savepoint'));
     for (const r of this.inProgress.values())
       if (r.pending.kind === 'savepoint') return Promise.reject(new SavepointInProgressError(r.pending.id));
+    if (options.stopping !== true) return this.triggerAwaited('savepoint', false);
+    // A stop's savepoint is the job's last snapshot (Flink stops its checkpoint scheduler first):
+    // a checkpoint after it could commit output the savepoint still holds as pending, which a
+    // resume from it would retract and write again. Periodic checkpoints come back only if it
+    // is aborted, since the job then keeps running.
+    const resume = this.periodicEnabled;
+    this.disablePeriodic();
+    if (resume) this.stopSavepointId = this.nextId; // before the trigger, which may abort at once
     return this.triggerAwaited('savepoint', false);
   }
 
@@ -484,6 +494,7 @@ export class CheckpointCoordinator {
   }
 
   private disablePeriodic(): void {
+    this.stopSavepointId = undefined;
     this.periodicEnabled = false;
     this.periodicDue = false;
     if (this.periodicTimer !== undefined) this.clock.clearTimeout(this.periodicTimer);
@@ -583,6 +594,11 @@ export class CheckpointCoordinator {
     this.o.discard(p);
     r.waiter?.reject(new CheckpointAbortedError(p.id, p.kind, reason, detail, { cause }));
     this.countFailure(p, reason, detail, cause);
+    if (p.id === this.stopSavepointId && this.lifecycle === 'running' && !this.jobFailed) {
+      this.stopSavepointId = undefined;
+      this.periodicEnabled = true;
+      this.armPeriodic(effectiveIntervalMs(this.settings));
+    }
     this.maybeTriggerPeriodic();
   }
 

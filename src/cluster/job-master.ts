@@ -752,7 +752,7 @@ export class JobMaster implements JobStatusProvider {
         }
         planned = { location, suspend: kind === 'stop' };
         try {
-          return coordinator.triggerSavepoint().then(afterTold);
+          return coordinator.triggerSavepoint({ stopping: kind === 'stop' }).then(afterTold);
         } finally {
           planned = undefined;
         }

@@ -665,6 +665,88 @@ describe('CheckpointCoordinator: savepoints', () => {
   });
 });
 
+describe("CheckpointCoordinator: a stop's savepoint", () => {
+  it('triggers no periodic checkpoint after it, also once it completed (the job ends at it)', async () => {
+    const { c, clock, events, ackAll } = setup({ intervalMs: 100, maxConcurrent: 2 });
+    c.start();
+    clock.advance(50);
+    const sp = c.triggerSavepoint({ stopping: true });
+    clock.advance(100);
+    await ackAll(1);
+    await sp;
+    clock.advance(1000);
+    expect(events).toEqual(['50 trigger 1 savepoint', '150 finalize 1', '150 complete 1']);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('lets a checkpoint triggered before it complete', async () => {
+    const { c, clock, events, ackAll } = setup({ intervalMs: 100, maxConcurrent: 2 });
+    c.start();
+    clock.advance(100);
+    const sp = c.triggerSavepoint({ stopping: true });
+    await ackAll(1);
+    await ackAll(2);
+    await sp;
+    clock.advance(1000);
+    expect(events).toEqual([
+      '100 trigger 1',
+      '100 trigger 2 savepoint',
+      '100 finalize 1',
+      '100 complete 1',
+      '100 finalize 2',
+      '100 complete 2',
+    ]);
+  });
+
+  it('resumes periodic checkpoints an interval after it is aborted (the job keeps running)', async () => {
+    const { c, clock, events, jobFailures } = setup({ intervalMs: 100 });
+    c.start();
+    clock.advance(30);
+    const sp = c.triggerSavepoint({ stopping: true });
+    clock.advance(200);
+    c.decline(1, '0#0', new Error('no space'));
+    await expect(sp).rejects.toThrow('savepoint 1 aborted (declined)');
+    clock.advance(99);
+    expect(events).toEqual(['30 trigger 1 savepoint', '230 abort 1 declined', '230 discard pending 1 []']);
+    clock.advance(1);
+    expect(events.at(-1)).toBe('330 trigger 2');
+    expect(jobFailures).toEqual([]);
+  });
+
+  it('resumes them also when it is aborted at once, and not after the sources ended meanwhile', async () => {
+    let inject = false;
+    const refused = setup(
+      { intervalMs: 100 },
+      {
+        trigger: () => {
+          if (!inject) throw new Error('no source is running');
+        },
+      },
+    );
+    refused.c.start();
+    await expect(refused.c.triggerSavepoint({ stopping: true })).rejects.toThrow('no source is running');
+    inject = true;
+    refused.clock.advance(100);
+    expect(refused.events).toEqual([
+      '0 trigger 1 savepoint',
+      '0 abort 1 declined',
+      '0 discard pending 1 []',
+      '100 trigger 2',
+    ]);
+
+    const { c, clock, events, ackAll } = setup({ intervalMs: 100, maxConcurrent: 2 });
+    c.start();
+    const sp = c.triggerSavepoint({ stopping: true });
+    const last = c.triggerFinalCheckpoint();
+    c.decline(1, '0#0', new Error('gone'));
+    await expect(sp).rejects.toThrow('declined');
+    await ackAll(2);
+    await last;
+    clock.advance(1000);
+    expect(events.filter((e) => e.includes('trigger'))).toEqual(['0 trigger 1 savepoint', '0 trigger 2']);
+  });
+});
+
 describe('CheckpointCoordinator: stopping', () => {
   it('aborts everything pending, rejects the waiting savepoint, clears every timer and triggers no more', async () => {
     const { c, clock, events, jobFailures } = setup({ intervalMs: 100, maxConcurrent: 2 });
