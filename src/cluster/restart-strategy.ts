@@ -163,17 +163,16 @@ class ExponentialDelay implements RestartStrategy {
     return `exponential delay (${this.initial} ms × ${this.multiplier} up to ${this.max} ms, ±${Math.round(this.jitter * 100)} %${attempts})`;
   }
   onFailure(now: number): RestartDecision {
-    if (now <= this.nextRestartAt) {
-      // The restart for an earlier failure has not happened yet: this one waits for it too.
-      return this.attempt <= this.attempts
-        ? { restart: true, delayMs: this.nextRestartAt - now }
-        : this.giveUp();
-    }
+    // Each call is a failed attempt, so each counts, even one in the millisecond of its restart
+    // (or before it, by a timer that fired early): Flink merges failures that come before the
+    // scheduled restart, which happens when its regions fail apart, but weir's job restarts
+    // as a whole and reports one failure per attempt.
     if (now - this.nextRestartAt >= this.resetThresholdMs) this.attempt = 0;
-    const delay = this.delayFor(this.attempt);
-    this.nextRestartAt = now + delay;
     this.attempt++;
-    return this.attempt <= this.attempts ? { restart: true, delayMs: delay } : this.giveUp();
+    if (this.attempt > this.attempts) return this.giveUp(); // no restart: the quiet period runs on from the last one
+    const delay = this.delayFor(this.attempt - 1);
+    this.nextRestartAt = now + delay;
+    return { restart: true, delayMs: delay };
   }
   private giveUp(): RestartDecision {
     return {

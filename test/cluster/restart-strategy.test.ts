@@ -128,12 +128,19 @@ describe('exponential-delay', () => {
     expect(run(s, [20_799])).toEqual([100]);
   });
 
-  it('counts failures before the scheduled restart as one attempt, waiting for the same restart', () => {
+  it('counts every failure, also one in the millisecond of its restart or before it (a timer that fired early)', () => {
     const s = parseRestartStrategy(
-      { type: 'exponential-delay', initialBackoffMs: 100, backoffMultiplier: 2, jitterFactor: 0 },
+      {
+        type: 'exponential-delay',
+        initialBackoffMs: 100,
+        backoffMultiplier: 2,
+        jitterFactor: 0,
+        attempts: 3,
+      },
       { random: HIGH },
     );
-    expect(run(s, [0, 40, 100, 101])).toEqual([100, 60, 0, 200]);
+    const gaveUp = 'gave up after 3 restart attempt(s) without a quiet 3600000 ms (exponential-delay)';
+    expect(run(s, [0, 100, 299, 700])).toEqual([100, 200, 400, gaveUp]);
   });
 
   it('gives up after the configured attempts, and starts counting again after a quiet period', () => {
