@@ -138,7 +138,7 @@ export function uncommittedNames(p: PendingEntry): string[] {
 
 /** What a file name says, for the sink's own names; anything else is not the sink's. */
 export type PartFile =
-  | { readonly kind: 'in-progress'; readonly subtask: number }
+  | { readonly kind: 'in-progress'; readonly lineage: string; readonly subtask: number }
   | {
       readonly kind: 'pending' | 'visible' | 'held' | 'seal';
       readonly lineage: string;
@@ -153,9 +153,9 @@ export type PartFile =
 
 export function parsePartName(name: string): PartFile | undefined {
   let m = IN_PROGRESS.exec(name);
-  if (m !== null) return { kind: 'in-progress', subtask: Number(m[3]) };
+  if (m !== null) return { kind: 'in-progress', lineage: m[1]!, subtask: Number(m[3]) };
   m = V1_IN_PROGRESS.exec(name);
-  if (m !== null) return { kind: 'in-progress', subtask: Number(m[1]) };
+  if (m !== null) return { kind: 'in-progress', lineage: LEGACY_LINEAGE, subtask: Number(m[1]) };
   m = HELD.exec(name);
   if (m !== null)
     return { kind: 'held', ...placeOf(m), savepointId: Number(m[6]), superseded: m[7] !== undefined };
@@ -343,14 +343,15 @@ export interface StartPlan {
  * carry index i < parallelism, so only subtask i itself deals with them, and it does so before
  * it creates any; no subtask can delete a file of another subtask of its own attempt.
  *
- * Fresh start (nothing restored): delete in-progress files (of any lineage and version; no
- * checkpoint ever refers to one). Pending, held and visible files are left alone: a pending or
- * held file may belong to a retained checkpoint or a savepoint of another run, a visible one is
- * output.
+ * Fresh start (nothing restored): delete nothing. An in-progress file of another lineage may be
+ * written by another job or run now (one left by a run that died before its first checkpoint is
+ * hidden garbage, as in Flink); a pending or held file may belong to a retained checkpoint or a
+ * savepoint of another run; a visible one is output.
  *
  * Restore from checkpoint r at epoch e, with lineages L:
  * - commit the pending files of r;
- * - delete in-progress files, and pending files of L, that r does not list;
+ * - delete in-progress and pending files of L that r does not list (those of other lineages
+ *   are other jobs' or runs', maybe being written);
  * - delete visible files of L whose (epoch, checkpoint) is after (e, r): their records come
  *   after r and will be written again (weir falls back to an older checkpoint when the newest is
  *   damaged). Visible files of other lineages are never touched;
@@ -398,9 +399,10 @@ export function planStart(
       if (related && after(f.epoch, f.savepointId!)) later.push({ name, f });
       continue;
     }
-    if (!mine(f.subtask)) continue;
+    // Files of other lineages are other runs' or jobs' (an in-progress one may be being written
+    // now), and a fresh start has none of its own yet.
+    if (!mine(f.subtask) || restored === undefined || !ours.has(f.lineage)) continue;
     if (f.kind === 'in-progress') remove.push(name);
-    else if (restored === undefined || !ours.has(f.lineage)) continue;
     else if (f.kind === 'pending') {
       if (!keepPending) remove.push(name);
     } else if (after(f.epoch, f.checkpointId)) {

@@ -66,7 +66,7 @@ describe('file sink names', () => {
     expect(inProgressName(o, 7)).toBe(`.part-${A}-2-3-${W}-7.inprogress`);
     expect(pendingName(o, 7, 41)).toBe(`.part-${A}-2-41-3-${W}-7.pending`);
     expect(visibleName(o, 7, 41)).toBe(`part-${A}-2-41-3-${W}-7`);
-    expect(parsePartName(inProgressName(o, 7))).toEqual({ kind: 'in-progress', subtask: 3 });
+    expect(parsePartName(inProgressName(o, 7))).toEqual({ kind: 'in-progress', lineage: A, subtask: 3 });
     for (const [name, kind] of [
       [pendingName(o, 7, 41), 'pending'],
       [visibleName(o, 7, 41), 'visible'],
@@ -104,7 +104,11 @@ describe('file sink names', () => {
   });
 
   it('reads the names of the first version of the sink', () => {
-    expect(parsePartName('.part-2-0a1b2c3d-5.inprogress')).toEqual({ kind: 'in-progress', subtask: 2 });
+    expect(parsePartName('.part-2-0a1b2c3d-5.inprogress')).toEqual({
+      kind: 'in-progress',
+      lineage: LEGACY_LINEAGE,
+      subtask: 2,
+    });
     expect(parsePartName('part-9-2-0a1b2c3d-5')).toEqual({
       kind: 'visible',
       lineage: LEGACY_LINEAGE,
@@ -260,7 +264,7 @@ describe('file sink history', () => {
 
 describe('file sink start plan', () => {
   const dir = [
-    inProgressName(owner(0, OTHER), 0), // another run's: in-progress files are never referred to
+    inProgressName(owner(0, OTHER), 0), // another run's, maybe being written now
     inProgressName(owner(0, A, 1), 3),
     '.part-0-0a1b2c3d-1.inprogress',
     pendingName(owner(0, A, 1), 0, 4), // in the restored state (below)
@@ -291,10 +295,10 @@ describe('file sink start plan', () => {
     subtask: 0,
   };
 
-  it('deletes only in-progress files on a fresh start', () => {
+  it("deletes nothing on a fresh start (in-progress files may be other jobs', being written)", () => {
     expect(planStart(0, 1, undefined, [...dir, ...held])).toEqual({
       commit: [],
-      remove: [dir[0], dir[1], dir[2]],
+      remove: [],
       supersede: [],
       discard: [],
     });
@@ -358,14 +362,20 @@ describe('file sink start plan', () => {
   it('commits the restored pending files and deletes what of its lineages came after', () => {
     const plan = planStart(0, 1, restoredAt(5, 1, { pending: [listed] }), dir);
     expect(plan.commit).toEqual([listed]);
+    // Not another lineage's in-progress file (dir[0]), nor a first version's (dir[2]), which
+    // only a history begun by the first version deletes.
     expect(plan.remove).toEqual([
-      dir[0],
       dir[1],
-      dir[2],
       pendingName(owner(0, A, 1), 1, 6),
       visibleName(owner(0, B, 1), 0, 6),
       visibleName(owner(0, A, 2), 0, 1),
     ]);
+  });
+
+  it('deletes in-progress files of the first version in a history the first version began', () => {
+    const plan = planStart(0, 1, restoredAt(5, 1, { lineages: [A, LEGACY_LINEAGE] }), dir);
+    expect(plan.remove).toContain(dir[2]);
+    expect(plan.remove).not.toContain(dir[0]);
   });
 
   it('gives every old subtask index to exactly one new subtask, and files of the new attempt only to their own', () => {

@@ -593,7 +593,7 @@ describe('FileSink two-phase commit', () => {
     );
   });
 
-  it('on a fresh start deletes only leftover in-progress files of its own naming scheme', async () => {
+  it('on a fresh start deletes no file, not even in-progress ones (another job may be writing them)', async () => {
     const dir = newDir();
     const a = await startAll(dir, 2);
     // Ids higher than the later run's: a restore of that run must still leave these alone.
@@ -608,8 +608,10 @@ describe('FileSink two-phase commit', () => {
     for (const f of foreign) fs.writeFileSync(path.join(dir, f), 'foreign\n');
     const pendingBefore = hidden(dir, '.pending');
     expect(pendingBefore).toHaveLength(1);
+    const inProgressBefore = hidden(dir, '.inprogress');
+    expect(inProgressBefore).toHaveLength(2); // a's and a foreign one
     const b = await startAll(dir, 2);
-    expect(hidden(dir, '.inprogress')).toEqual(['.part-0-0.inprogress']);
+    expect(hidden(dir, '.inprogress')).toEqual(inProgressBefore);
     // The pending file may belong to a retained checkpoint of the earlier run: kept.
     expect(hidden(dir, '.pending')).toEqual(pendingBefore);
     for (const f of foreign) expect(fs.existsSync(path.join(dir, f)), f).toBe(true);
@@ -619,7 +621,11 @@ describe('FileSink two-phase commit', () => {
     const b1 = await checkpoint(b, 1);
     await complete(b, 1);
     crash(b);
+    await b[1]!.writer.write(lines('b-in-progress', 40));
+    expect(hidden(dir, '.inprogress').length).toBeGreaterThan(inProgressBefore.length);
     await startAll(dir, 1, b1);
+    // b's own in-progress files (the attempt that died) are gone, the earlier run's stay.
+    expect(hidden(dir, '.inprogress')).toEqual(inProgressBefore);
     expect(hidden(dir, '.pending')).toEqual(pendingBefore);
     expect(visibleLines(dir)).toEqual(sorted(['committed', 'b', 'foreign', 'foreign']));
   });
