@@ -61,7 +61,8 @@ export class FileSinkError extends Error {
 
 /**
  * A restore found a file that the restored checkpoint left pending neither pending nor committed
- * (removed from the output directory): that checkpoint cannot give exactly-once output. The job
+ * (removed from the output directory), or damaged (not its size or checksum, or not a file):
+ * that checkpoint cannot give exactly-once output. The job
  * treats the checkpoint as unusable and falls back to an older retained one, whose restore
  * removes the newer output and writes it again; with none, it fails for good.
  */
@@ -73,9 +74,10 @@ export class PendingFileLostError extends FileSinkError {
 export const STATE_NAME = 'file-sink-pending';
 /**
  * The version of the state entries this code writes; it reads this one and the ones before.
- * Version 3 added held names (a savepoint's pending entries); 2 added lineages and epochs.
+ * Version 4 added each pending file's size and CRC-32; 3 held names (a savepoint's pending
+ * entries); 2 lineages and epochs.
  */
-export const STATE_VERSION = 3;
+export const STATE_VERSION = 4;
 /** The lineage of files written by version 1, whose names have none. */
 export const LEGACY_LINEAGE = 'v1';
 
@@ -193,6 +195,12 @@ export interface PendingEntry {
   readonly checkpointId: number;
   /** The subtask that wrote it, which decides who commits it after a restore. */
   readonly subtask: number;
+  /**
+   * Its length in bytes and CRC-32 (version 4): a restore checks the file before it commits it,
+   * so a damaged one makes the checkpoint unusable instead of being committed as output.
+   */
+  readonly size?: number;
+  readonly crc32?: number;
 }
 
 /**
@@ -491,6 +499,8 @@ export function snapshotEntries(
     final: p.final,
     checkpointId: p.checkpointId,
     subtask: p.subtask,
+    ...(p.size === undefined ? {} : { size: p.size }),
+    ...(p.crc32 === undefined ? {} : { crc32: p.crc32 }),
   }));
   out.push({
     kind: 'checkpoint',
@@ -519,8 +529,11 @@ function isLineage(v: unknown): boolean {
 /** A pending entry whose names are the sink's own: state never makes the sink rename other files. */
 function isPendingEntry(v: unknown): v is PendingEntry {
   if (!isRecord(v) || v.kind !== 'pending') return false;
-  const { temp, final, checkpointId, subtask } = v;
+  const { temp, final, checkpointId, subtask, size, crc32 } = v;
   if (typeof temp !== 'string' || typeof final !== 'string' || !isCount(checkpointId) || !isCount(subtask))
+    throw badState(v);
+  if ((size === undefined) !== (crc32 === undefined)) throw badState(v);
+  if (size !== undefined && (!isCount(size) || !isCount(crc32) || (crc32 as number) > 0xffffffff))
     throw badState(v);
   const t = parsePartName(temp);
   const f = parsePartName(final);

@@ -5,7 +5,18 @@
 // the state and the restore rule are in file-sink-protocol.ts.
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { copyFile, link, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import {
+  copyFile,
+  link,
+  lstat,
+  open,
+  readdir,
+  readFile,
+  rename,
+  stat,
+  unlink,
+  type FileHandle,
+} from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ListStateDescriptor } from '../state/descriptors.js';
 import type { ListState } from '../state/state.js';
@@ -15,6 +26,7 @@ import type {
   RuntimeContext,
 } from '../runtime/functions.js';
 import type { Sink, SinkWriter } from '../runtime/sink.js';
+import { crc32 } from '../storage/crc32.js';
 import { FolderUnusableError, makeFolder } from '../storage/writable-folder.js';
 import { formatRecord } from './format-record.js';
 import {
@@ -126,6 +138,9 @@ class FileSinkWriter<T> implements SinkWriter<T> {
   private seq = 0;
   private lines: string[] = [];
   private chars = 0;
+  /** Bytes and CRC-32 of what was handed to the current file (of `seq`), for its pending entry. */
+  private partBytes = 0;
+  private partCrc = 0;
   /** Lines were written since the last snapshot: the current file will become pending. */
   private dirty = false;
   /** Opened by the first flush after a snapshot. */
@@ -188,7 +203,8 @@ class FileSinkWriter<T> implements SinkWriter<T> {
     // removed newer output.
     if (restored !== undefined) {
       const listed = new Set(names);
-      for (const p of restored.pending) await this.checkPending(p, listed);
+      for (const p of restored.pending)
+        await this.checkPending(p, listed, p.subtask % ctx.parallelism === this.subtask);
       for (const seal of restored.seals) await this.checkSeal(seal, restored.checkpointId, listed);
     }
     const earlier = restored === undefined ? this.attempts.last : undefined;
@@ -265,8 +281,12 @@ class FileSinkWriter<T> implements SinkWriter<T> {
         final: visibleName(owner, seq, id),
         checkpointId: id,
         subtask: this.subtask,
+        size: this.partBytes,
+        crc32: this.partCrc,
         ready,
       });
+      this.partBytes = 0;
+      this.partCrc = 0;
     }
     const ready = Promise.all([flushed, ...this.pending.map((p) => p.ready)]).then(ignore);
     if (ctx.isSavepoint !== true) {
@@ -350,6 +370,8 @@ class FileSinkWriter<T> implements SinkWriter<T> {
     this.lines = [];
     this.chars = 0;
     const data = Buffer.from(lines.join('\n'), 'utf8');
+    this.partBytes += data.length;
+    this.partCrc = crc32(data, this.partCrc);
     // The name is fixed now: when the write runs, a snapshot may have moved on to the next file.
     const path = join(this.dir, inProgressName(this.owner(), this.seq));
     return this.enqueue(() => this.append(path, data));
@@ -438,13 +460,31 @@ class FileSinkWriter<T> implements SinkWriter<T> {
     await syncDirectory(this.dir);
   }
 
-  /** PendingFileLostError unless `p` is here, pending or committed (by another subtask meanwhile, too). */
-  private async checkPending(p: PendingEntry, listed: ReadonlySet<string>): Promise<void> {
+  /**
+   * PendingFileLostError unless `p` is here, pending or committed (by another subtask meanwhile,
+   * too), and, while pending, a file of its recorded size; the subtask that commits it (`own`)
+   * also checks its CRC-32. Every subtask checks the sizes of all, so that a restore that must
+   * fail mostly fails before any subtask changed the directory; reading every file in every
+   * subtask would read the pending output once per subtask.
+   */
+  private async checkPending(p: PendingEntry, listed: ReadonlySet<string>, own: boolean): Promise<void> {
     const names = uncommittedNames(p);
-    if (names.some((n) => listed.has(n)) || listed.has(p.final)) return;
-    // A listing may miss a name being renamed: look again, the uncommitted names first.
-    for (const n of [...names, p.final]) if (await present(join(this.dir, n))) return;
-    throw lost(join(this.dir, p.temp), p);
+    let found = names.find((n) => listed.has(n));
+    if (found === undefined && !listed.has(p.final))
+      // A listing may miss a name being renamed: look again, the uncommitted names first.
+      for (const n of names)
+        if (await present(join(this.dir, n))) {
+          found = n;
+          break;
+        }
+    if (found === undefined) {
+      if (listed.has(p.final) || (await present(join(this.dir, p.final)))) return;
+      throw lost(join(this.dir, p.temp), p);
+    }
+    if (p.size === undefined || p.crc32 === undefined) return; // state of version 3 or before
+    const path = join(this.dir, found);
+    const problem = await damage(path, p.size, own ? p.crc32 : undefined);
+    if (problem !== undefined) throw damaged(path, p, problem);
   }
 
   /** PendingFileLostError unless the seal of the restored savepoint is here (see file-sink-protocol.ts). */
@@ -542,6 +582,42 @@ function present(path: string): Promise<boolean> {
   return stat(path).then(
     () => true,
     () => false,
+  );
+}
+
+/**
+ * What is wrong with the pending file at `path` (undefined: nothing): not a regular file (a link,
+ * a folder), not `size` bytes long, or not of CRC-32 `crc` when given. A file renamed meanwhile
+ * (committed by another subtask) is fine.
+ */
+async function damage(path: string, size: number, crc: number | undefined): Promise<string | undefined> {
+  let info;
+  try {
+    info = await lstat(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw ioError(`cannot read ${path}`, e);
+  }
+  if (!info.isFile()) return `it is ${info.isSymbolicLink() ? 'a symbolic link' : 'not a file'}`;
+  if (info.size !== size) return `it has ${info.size} bytes, not the ${size} written`;
+  if (crc === undefined) return undefined;
+  let data: Buffer;
+  try {
+    data = await readFile(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw ioError(`cannot read ${path}`, e);
+  }
+  if (data.length !== size) return `it has ${data.length} bytes, not the ${size} written`;
+  return crc32(data) === crc ? undefined : 'its checksum does not match what was written';
+}
+
+function damaged(path: string, p: PendingEntry, problem: string): PendingFileLostError {
+  const f = parsePartName(p.temp);
+  const what =
+    f?.kind === 'held' ? `held for savepoint ${f.savepointId}` : `pending for checkpoint ${p.checkpointId}`;
+  return new PendingFileLostError(
+    `file sink: ${path}, ${what}, is damaged (${problem}); its records cannot be committed as they were written`,
   );
 }
 

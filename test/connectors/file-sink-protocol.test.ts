@@ -182,7 +182,7 @@ describe('file sink state', () => {
       decodeRestoredState([
         { kind: 'checkpoint', version: STATE_VERSION + 1, id: 1, epoch: 0, lineages: [] },
       ]),
-    ).toThrow(/newer weir \(format version 4; this one reads versions up to 3\)/);
+    ).toThrow(/newer weir \(format version 5; this one reads versions up to 4\)/);
     // Checked before the entries: a newer weir's entries need not parse here.
     expect(() =>
       decodeRestoredState([
@@ -197,6 +197,15 @@ describe('file sink state', () => {
       { kind: 'mystery' },
       { ...marker, id: -1 },
       { ...marker, lineages: ['../../etc'] },
+      // A size without a checksum, or either not a count.
+      ...[{ size: 3 }, { crc32: 3 }, { size: -1, crc32: 3 }, { size: 3, crc32: 2 ** 32 }].map((extra) => ({
+        kind: 'pending',
+        temp: pendingName(owner(0), 0, 1),
+        final: visibleName(owner(0), 0, 1),
+        checkpointId: 1,
+        subtask: 0,
+        ...extra,
+      })),
       // Pending entries may only name the sink's own files: state never renames anything else.
       { kind: 'pending', temp: '../../x', final: visibleName(owner(0), 0, 1), checkpointId: 1, subtask: 0 },
       // A held name must be that of its own file, and never the superseded one.

@@ -810,6 +810,63 @@ describe('FileSink errors', () => {
   });
 });
 
+describe('FileSink: a damaged pending file', () => {
+  const damages: Array<[string, (file: string) => void]> = [
+    ['a flipped byte', (f) => flipByte(f, 7)],
+    ['a flipped last byte', (f) => flipByte(f, fs.statSync(f).size - 1)],
+    ['truncated to half', (f) => fs.truncateSync(f, Math.floor(fs.statSync(f).size / 2))],
+    ['truncated to 0', (f) => fs.truncateSync(f, 0)],
+    ['appended to', (f) => fs.appendFileSync(f, 'garbage\n')],
+    ['replaced by a folder', (f) => (fs.unlinkSync(f), fs.mkdirSync(f))],
+    ['replaced by a dangling link', (f) => (fs.unlinkSync(f), fs.symlinkSync(`${f}.nowhere`, f))],
+    ['replaced by a link to a copy', (f) => (fs.renameSync(f, `${f}.copy`), fs.symlinkSync(`${f}.copy`, f))],
+  ];
+  function flipByte(file: string, at: number): void {
+    const b = fs.readFileSync(file);
+    b[at] = b[at]! ^ 0x20;
+    fs.writeFileSync(file, b);
+  }
+
+  it.each(damages)('is refused on restore, not committed, when %s', async (_, damage) => {
+    const dir = newDir();
+    const subtasks = await startAll(dir, 2);
+    await subtasks[0]!.writer.write(lines('zero', 30));
+    await subtasks[1]!.writer.write(lines('one', 30));
+    const state = await checkpoint(subtasks, 1);
+    crash(subtasks);
+    const pending = hidden(dir, '.pending');
+    expect(pending).toHaveLength(2);
+    const target = pending.find((n) => n.includes('-1-0-'))!; // subtask 0's
+    damage(path.join(dir, target));
+    // Subtask 0 commits it and reads it whole; subtask 1 checks its size (a flipped byte keeps it).
+    await expect(startAll(dir, 2, state)).rejects.toThrow(
+      new RegExp(`${target.replace(/\./g, '\\.')}, pending for checkpoint 1, is damaged \\(`),
+    );
+    expect(visibleLines(dir).filter((l) => l.startsWith('zero'))).toEqual([]);
+  });
+
+  it('restores state written before pending files had sizes and checksums (version 3)', async () => {
+    const dir = newDir();
+    const [s] = await startAll(dir, 1);
+    await s!.writer.write(['a', 'b']);
+    const [state] = await checkpoint([s!], 1);
+    crash([s!]);
+    const v3: OperatorStateSnapshot = {
+      states: state!.states.map((st) => ({
+        ...st,
+        entries: st.entries.map((v) => {
+          const { size: _size, crc32: _crc, ...rest } = v as Record<string, unknown>;
+          return rest.kind === 'checkpoint' ? { ...rest, version: 3 } : rest;
+        }),
+      })),
+    };
+    expect(JSON.stringify(state)).toContain('"crc32"');
+    fs.appendFileSync(path.join(dir, hidden(dir, '.pending')[0]!), 'not checked\n');
+    await startAll(dir, 1, [v3]);
+    expect(visibleLines(dir)).toEqual(['a', 'b', 'not checked']);
+  });
+});
+
 /**
  * One random history: writes, checkpoints (some with writes during their asynchronous part),
  * completions (sometimes delivered to only some subtasks, or lost), aborts, crashes and restores
