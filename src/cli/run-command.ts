@@ -156,7 +156,7 @@ async function run(argv: readonly string[], io: CliIO): Promise<ExitCode> {
     );
   }
 
-  const stopOnInterrupt = exitOnSignal(io);
+  const signals = exitOnSignal(io);
   try {
     const job = await loadJob(file);
     const stopOnStrayError = exitOnStrayError(job.name, io);
@@ -226,6 +226,9 @@ async function run(argv: readonly string[], io: CliIO): Promise<ExitCode> {
           log: (line) => io.err(line),
           onStart: observe.start,
         });
+        // Ended, its output committed and its end recorded: a signal now only hurries the REST
+        // server's and the registry entry's removal, which the exit handlers finish.
+        signals.jobEnded();
         if (!stopped) observe.finished();
       } finally {
         await observe.stop();
@@ -236,7 +239,7 @@ async function run(argv: readonly string[], io: CliIO): Promise<ExitCode> {
     }
   } finally {
     refuseExecute(undefined); // set by loadJob when it did not return a job
-    stopOnInterrupt();
+    signals.remove();
   }
 }
 
@@ -400,27 +403,27 @@ function observeJob(
  * savepoint instead). Exiting, rather than dying of the signal, lets the job's exit handlers
  * remove its entry from `weir list`.
  */
-function exitOnSignal(io: CliIO): () => void {
-  const onInterrupt = (): void => {
-    io.err('weir: interrupted');
-    process.exit(ExitCode.interrupted);
+function exitOnSignal(io: CliIO): { jobEnded(): void; remove(): void } {
+  let ended = false;
+  const exit = (line: string, code: number): void => {
+    if (ended) process.exit(ExitCode.ok); // nothing was interrupted: the job had ended
+    io.err(line);
+    process.exit(code);
   };
-  const onTerminate = (): void => {
-    io.err('weir: terminated (SIGTERM)');
-    process.exit(ExitCode.terminated);
-  };
+  const onInterrupt = (): void => exit('weir: interrupted', ExitCode.interrupted);
+  const onTerminate = (): void => exit('weir: terminated (SIGTERM)', ExitCode.terminated);
   // Its terminal went away: as SIGTERM (by default node dies of it without a word).
-  const onHangUp = (): void => {
-    io.err('weir: hung up (SIGHUP)');
-    process.exit(ExitCode.hungUp);
-  };
+  const onHangUp = (): void => exit('weir: hung up (SIGHUP)', ExitCode.hungUp);
   process.once('SIGINT', onInterrupt);
   process.once('SIGTERM', onTerminate);
   process.once('SIGHUP', onHangUp);
-  return () => {
-    process.off('SIGINT', onInterrupt);
-    process.off('SIGTERM', onTerminate);
-    process.off('SIGHUP', onHangUp);
+  return {
+    jobEnded: () => void (ended = true),
+    remove: () => {
+      process.off('SIGINT', onInterrupt);
+      process.off('SIGTERM', onTerminate);
+      process.off('SIGHUP', onHangUp);
+    },
   };
 }
 

@@ -444,6 +444,19 @@ export default defineJob({
     expect(r).toEqual({ code: 130, signal: null, stdout: '', stderr: 'built\nweir: interrupted\n' });
   });
 
+  it('exits with 0 on Ctrl-C after its job finished (only the REST server was being closed)', async () => {
+    let sent = false;
+    const r = await weir(['run', 'job.ts', '--checkpoint-interval', '1h', '--rest-port', '0'], {
+      cwd: files.dir,
+      onStderr: (chunk, child) => {
+        if (!sent && chunk.includes(') finished in ')) sent = child.kill('SIGINT');
+      },
+    });
+    expect(sent).toBe(true);
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toContain('interrupted');
+  });
+
   it('exits with 129 on SIGHUP (its terminal closed), in one line', async () => {
     // (Was: killed by the signal, without a word, its weir list entry left behind.)
     let sent = false;
