@@ -47,6 +47,9 @@ process.stdout.on('error', (e) => {
   process.stderr.write(`weir: cannot write to standard output: ${e.message}\n`);
   process.exit(1);
 });
+// Nor does a standard error nobody reads (`weir run job.ts 2>&1 | head`): the job runs on, its
+// lines dropped, as its print() output is; there is nowhere left to report a failure to write it.
+process.stderr.on('error', () => undefined);
 const { main } = await import('../src/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));
 // Done: what a job file left behind (a timer, a socket, a program of its own still to call

@@ -457,6 +457,21 @@ export default defineJob({
     expect(r.stderr).not.toContain('interrupted');
   });
 
+  it('runs its job to the end when nobody reads its standard error any more (2>&1 | head)', async () => {
+    let closed = false;
+    const r = await weir(['run', 'job.ts', '--checkpoint-interval', '1h', '--rest-port', '0'], {
+      cwd: files.dir,
+      onStderr: (_chunk, child) => {
+        if (!closed) {
+          closed = true;
+          child.stderr!.destroy();
+        }
+      },
+    });
+    expect(closed).toBe(true);
+    expect(r.code).toBe(0);
+  });
+
   it('exits with 129 on SIGHUP (its terminal closed), in one line', async () => {
     // (Was: killed by the signal, without a word, its weir list entry left behind.)
     let sent = false;
