@@ -467,7 +467,11 @@ async function launch(
   for (const d of restore?.dropped ?? [])
     log(`weir: warning: dropped the state of ${d} (--allow-non-restored-state)`);
 
-  if (enabled) {
+  // A run that resumed another's checkpoint owns that run whether or not it checkpoints itself:
+  // it holds the run's mark and, when it ends, records the end and applies retention, or the
+  // next `--resume` would restore the same checkpoint and run the job again.
+  const owns = enabled || (options.resume === true && jobId !== undefined);
+  if (owns) {
     jobId ??= randomUUID();
     await locks.hold(jobId);
   }
@@ -508,11 +512,11 @@ async function launch(
     const stoppedAt = result?.savepointPath;
     // A job that failed while its sinks committed a stop's savepoint continues from there too.
     const savepoint = stoppedAt ?? (outcome === 'failed' ? master.failedCommitting : undefined);
-    const discard = enabled && shouldDiscard(settings.retention, outcome);
+    const discard = owns && shouldDiscard(settings.retention, outcome);
     // A stop with a savepoint is recorded even when its checkpoints stay (retain-on-cancellation),
     // and so is a job that failed while its sinks committed one: their sinks committed the
     // savepoint's output, so `--resume` must point to the savepoint.
-    if (discard || (enabled && savepoint !== undefined)) {
+    if (discard || (owns && savepoint !== undefined)) {
       // Recorded before the checkpoints go, so that no moment exists when a `--resume` would
       // find neither; when it cannot be recorded, the checkpoints stay.
       const recorded = await recordJobEnd(

@@ -59,6 +59,8 @@ async function run(
     during?: (m: JobMaster) => void;
     failAfterCheckpoints?: boolean;
     retention?: 'delete-on-cancellation' | 'retain-on-cancellation' | 'never';
+    /** Checkpoint interval (ms; 0: none, and the job is not slowed down); 15 by default. */
+    interval?: number;
     restoreFrom?: string;
     claimMode?: 'claim';
     /** Restarts allowed (fixed delay); none by default. */
@@ -71,7 +73,7 @@ async function run(
   } = {},
 ): Promise<Run> {
   const env = new StreamExecutionEnvironment({ parallelism: 2, execution: { batchSize: 64 } });
-  env.enableCheckpointing(15);
+  if (o.interval !== 0) env.enableCheckpointing(o.interval ?? 15);
   env.checkpointConfig.setCheckpointStorage(checkpoints);
   if (o.retention !== undefined) env.checkpointConfig.setExternalizedCheckpointRetention(o.retention);
   if (o.timeoutMs !== undefined) env.checkpointConfig.setTimeout(o.timeoutMs);
@@ -94,7 +96,7 @@ async function run(
           processed++;
           o.onRecord?.(master!);
           const enough = master !== undefined && master.completedCheckpoints >= 3;
-          if (!enough && n % 10 === 0) spin(0.1);
+          if (!enough && n % 10 === 0 && o.interval !== 0) spin(0.1);
           if (enough && !acted) {
             acted = true;
             if (o.failAfterCheckpoints === true) throw new Error('dies');
@@ -151,6 +153,31 @@ describe('--resume after the job ended', () => {
       ),
     ).toBe(true);
     expect(resumed.processed).toBeGreaterThan(0);
+  });
+
+  it('ends the run it resumed when it takes no checkpoints itself (--checkpoint-interval 0)', async () => {
+    // It restored the run's newest checkpoint, finished and committed, but neither marked the run
+    // as running nor recorded its end nor removed its checkpoints: the next --resume restored
+    // the same checkpoint and ran the job again (repro resume-interval0.sh).
+    const dir = mkdtempSync(join(tmpdir(), 'weir-ended-'));
+    const died = await run(dir, { failAfterCheckpoints: true });
+    expect(String(died.error)).toMatch(/dies/);
+    const jobId = died.master!.jobId;
+    let marked: boolean | undefined;
+    const resumed = await run(dir, {
+      resume: true,
+      interval: 0,
+      onRecord: () => void (marked ??= existsSync(join(dir, jobId, '_running'))),
+    });
+    expect(resumed.error).toBeUndefined();
+    expect(resumed.master!.jobId).toBe(jobId);
+    expect(resumed.processed).toBeGreaterThan(0);
+    expect(marked).toBe(true);
+    expect(readdirSync(join(dir, jobId)).sort()).toEqual(['_committed', '_ended']);
+    const again = await run(dir, { resume: true });
+    expect(again.error).toBeUndefined();
+    expect(again.processed).toBe(0);
+    expect(again.log).toEqual([expect.stringMatching(/finished at .*; nothing to resume/)]);
   });
 
   it('refuses, changing nothing, when two runs of the job took checkpoints at the same time', async () => {
