@@ -5,7 +5,7 @@
 // place, which fails when the name is taken). The writes run on the storage's I/O thread
 // (fs-io-worker.js), reads and listings here.
 import { randomBytes } from 'node:crypto';
-import { open, readdir, readFile, stat } from 'node:fs/promises';
+import { lstat, open, readdir, readFile, readlink, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import {
   CheckpointStorageUnusableError,
@@ -84,16 +84,37 @@ function tempName(name: string): string {
   return `.${name}.${TEMP_TAG}${(++tempCount).toString(36)}.tmp`;
 }
 
-/** The file's bytes, or undefined when there is none; one that is there but cannot be read is named. */
+/**
+ * The file's bytes, or undefined when there is none; one that is there but cannot be read is
+ * named. A symbolic link to nothing is there (ENOENT from following it is not "no file"): read as
+ * none, a lost record would let `--resume` start over and commit output again.
+ */
 async function readIfPresent(path: string): Promise<Uint8Array | undefined> {
-  try {
-    return await readFile(path);
-  } catch (e) {
-    if (isMissing(e)) return undefined;
-    throw new CheckpointStorageUnusableError(
-      `${path}: cannot be read (${(e as Error).message}); repair it or move it away`,
-      { cause: e },
-    );
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await readFile(path);
+    } catch (e) {
+      if (!isMissing(e))
+        throw new CheckpointStorageUnusableError(
+          `${path}: cannot be read (${(e as Error).message}); repair it or move it away`,
+          { cause: e },
+        );
+      const link = await lstat(path).catch((l: unknown) => {
+        if (isMissing(l)) return undefined;
+        throw new CheckpointStorageUnusableError(
+          `${path}: cannot be read (${(l as Error).message}); repair it or move it away`,
+          { cause: l },
+        );
+      });
+      if (link === undefined) return undefined;
+      // Written between the read and the lstat: read it again (once).
+      if (!link.isSymbolicLink() && attempt < 2) continue;
+      const target = link.isSymbolicLink() ? await readlink(path).catch(() => '?') : undefined;
+      throw new CheckpointStorageUnusableError(
+        `${path}: cannot be read (${target !== undefined ? `a symbolic link to ${target}, which does not exist` : 'it is there but cannot be opened'}); repair it or move it away`,
+        { cause: e },
+      );
+    }
   }
 }
 

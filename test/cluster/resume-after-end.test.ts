@@ -9,6 +9,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,7 +23,7 @@ import { RestoreError } from '../../src/cluster/job-launcher.js';
 import { decodeJobCommit, encodeJobCommit } from '../../src/checkpoint/job-commit-record.js';
 import { decodeMetadata } from '../../src/storage/metadata.js';
 import { encodeJobEnd } from '../../src/checkpoint/job-end-record.js';
-import { JOB_COMMITTED_FILE } from '../../src/storage/checkpoint-storage.js';
+import { CheckpointStorageUnusableError, JOB_COMMITTED_FILE } from '../../src/storage/checkpoint-storage.js';
 import { FsCheckpointStorage } from '../../src/storage/fs-checkpoint-storage.js';
 import { fingerprint } from '../tree-fingerprint.js';
 import { routeRecordWrites, writeAfter } from './record-writes.js';
@@ -516,6 +517,18 @@ describe('--resume after a run lost its checkpoints', () => {
     expect(String(damaged.error)).toContain(
       `${committedFile(dir, jobId)}, its record of having committed output, cannot be read (damaged, or from another version of weir); nothing was changed. To go on, if that run is another job's or never committed output, move ${committedFile(dir, jobId)} aside, `,
     );
+    // So is one that is there but cannot be followed (a link to nothing): was read as no record,
+    // and the job started over.
+    rmSync(committedFile(dir, jobId));
+    symlinkSync(join(dir, 'gone'), committedFile(dir, jobId));
+    const dangling = await run(dir, { resume: true });
+    expect(dangling.error).toBeInstanceOf(CheckpointStorageUnusableError);
+    expect((dangling.error as Error).message).toBe(
+      `${committedFile(dir, jobId)}: cannot be read (a symbolic link to ${join(dir, 'gone')}, which does not exist); repair it or move it away`,
+    );
+    expect(dangling.processed).toBe(0);
+    expect(readdirSync(dir).sort()).toEqual([jobId]);
+    rmSync(committedFile(dir, jobId));
     writeFileSync(committedFile(dir, jobId), JSON.stringify(record));
 
     // Started over on purpose (without --resume) and finished: that run is the newest.

@@ -291,6 +291,18 @@ describe('filesystem checkpoint storage', () => {
     );
     await expect(s.readJobRecord('j', '_ended')).rejects.toThrow(CheckpointStorageUnusableError);
     await expect(s.readJobRecord('j', '_ended')).rejects.toThrow(/ELOOP/);
+    // A link to nothing is there too: read as "no record", --resume started over (repro
+    // committed-dangling.sh).
+    mkdirSync(join(root, 'k'));
+    symlinkSync('gone', join(root, 'k', '_committed'));
+    symlinkSync(join(root, 'k', 'gone'), join(root, 'k', '_ended'));
+    await expect(s.readJobRecord('k', '_committed')).rejects.toThrow(
+      new RegExp(
+        `^${join(root, 'k', '_committed')}: cannot be read \\(a symbolic link to gone, which does not exist\\); repair it or move it away$`,
+      ),
+    );
+    await expect(s.readJobRecord('k', '_ended')).rejects.toThrow(CheckpointStorageUnusableError);
+    expect(await s.readJobRecord('m', '_ended')).toBeUndefined();
     await expect(s.checkNotRunning('j')).rejects.toThrow(
       new RegExp(
         `^${join(root, 'j', '_running')}: the run mark cannot be read \\(EISDIR: .*\\); remove it if no process runs this job$`,
