@@ -284,6 +284,8 @@ async function launch(
   let retained: CompletedCheckpoint[] = [];
   /** The snapshot this run (or the run it resumes) started from, when it stays the user's (not claimed). */
   let startedFrom: string | undefined;
+  /** With `--resume`: how earlier runs of the job ended (their leftovers are removed once it goes on). */
+  let ended: ReadonlyMap<string, JobEndRecord> | undefined;
   if (options.restoreFrom !== undefined) {
     const location = await storage.resolve(options.restoreFrom);
     const bytes = await storage.readMetadata(location);
@@ -336,6 +338,7 @@ async function launch(
     }
   } else if (options.resume === true) {
     const ends = await jobEnds(storage, graph.jobName);
+    ended = ends;
     const last = [...ends].sort((a, b) => b[1].endedAt - a[1].endedAt)[0];
     // Checkpoints of a job that ended are not for resuming (their removal stopped halfway), and
     // neither are checkpoints older than the newest end: resuming them would repeat that run.
@@ -383,6 +386,7 @@ async function launch(
         throw new RestoreError(
           `job '${graph.jobName}' (${last[0]}) ended (${last[1].outcome}) at ${new Date(last[1].endedAt).toISOString()}, but run ${older.jobId} left an older checkpoint: continue from it with -s ${older.location.uri} (or run without --resume to start from the beginning)`,
         );
+      if (last[1].outcome === 'finished') await removeEndedLeftovers(storage, ends, log);
       return resumeEndedJob(last[0], last[1], log);
     }
     const overlap = overlappingRuns(candidates, starts);
@@ -475,6 +479,8 @@ async function launch(
     jobId ??= randomUUID();
     await locks.hold(jobId);
   }
+  // Only now that the resume goes on: one that is refused changes nothing.
+  if (ended !== undefined) await removeEndedLeftovers(storage, ended, log);
   let firstCheckpointId = 1;
   if (jobId !== undefined) {
     // Continue the resumed job's numbering; remove the folders of checkpoints that never completed.
@@ -661,6 +667,42 @@ async function unendedStop(storage: CheckpointStorage, jobId: string): Promise<J
   const commit = bytes === undefined ? undefined : decodeJobCommit(bytes);
   if (commit?.savepoint === undefined) return undefined;
   return { jobName: commit.jobName, outcome: 'stopped', endedAt: commit.at, savepoint: commit.savepoint };
+}
+
+/**
+ * Removes the checkpoint folders (and run mark) that runs in `ends` left behind after recording
+ * an end whose retention removes them (`_ended` without a savepoint, written only then: see
+ * launch()), when their process died before it removed them (killed between the two). A run
+ * whose `_ended` names a savepoint keeps its checkpoints (retention may have said so), and one
+ * whose process still runs is left to finish the removal itself.
+ */
+async function removeEndedLeftovers(
+  storage: CheckpointStorage,
+  ends: ReadonlyMap<string, JobEndRecord>,
+  log: (line: string) => void,
+): Promise<void> {
+  for (const [jobId, r] of ends) {
+    if (r.savepoint !== undefined || r.outcome === 'stopped') continue;
+    if ((await storage.listCheckpoints(jobId)).length === 0) continue;
+    let lock: JobLock;
+    try {
+      // Taking over the dead process's mark: no other process removes them at the same time.
+      lock = await storage.lockJob(jobId);
+    } catch (e) {
+      if (e instanceof JobRunningError) continue;
+      throw e;
+    }
+    try {
+      const left = await storage.listCheckpoints(jobId);
+      for (const c of left) await storage.discard(c.location);
+      if (left.length > 0)
+        log(
+          `weir: removed ${left.length} checkpoint folder(s) of job '${r.jobName}' (run ${jobId}), which ${r.outcome === 'cancelled' ? 'was cancelled' : r.outcome} at ${new Date(r.endedAt).toISOString()}: its process stopped before removing them`,
+        );
+    } finally {
+      await lock.release();
+    }
+  }
 }
 
 async function recordJobEnd(

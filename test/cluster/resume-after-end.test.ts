@@ -12,7 +12,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { DiscardingSink, StreamExecutionEnvironment } from '../../src/index.js';
@@ -179,6 +179,45 @@ describe('--resume after the job ended', () => {
     expect(again.error).toBeUndefined();
     expect(again.processed).toBe(0);
     expect(again.log).toEqual([expect.stringMatching(/finished at .*; nothing to resume/)]);
+  });
+
+  it('removes the checkpoints a run left when killed after recording its end, once a resume goes on', async () => {
+    // A SIGKILL between writing _ended and removing the checkpoints left them (and _running) for
+    // good: "finished; nothing to resume" never completed the removal (repro kill-after-ended.sh).
+    const killedAfterEnd = async (outcome: 'finished' | 'cancelled') => {
+      const dir = mkdtempSync(join(tmpdir(), 'weir-ended-'));
+      const a = await run(dir, { failAfterCheckpoints: true });
+      const jobId = a.master!.jobId;
+      const left = readdirSync(join(dir, jobId)).filter((n) => n.startsWith('chk-'));
+      expect(left.length).toBeGreaterThan(0);
+      const endedAt = Date.now();
+      writeFileSync(join(dir, jobId, '_ended'), encodeJobEnd({ jobName: 'ends', outcome, endedAt }));
+      // The mark of the killed process (this pid, not held: a process that died).
+      const mark = { pid: process.pid, host: hostname(), since: 1, token: 'killed' };
+      writeFileSync(join(dir, jobId, '_running'), `${JSON.stringify(mark)}\n`);
+      const removed = `weir: removed ${left.length} checkpoint folder(s) of job 'ends' (run ${jobId}), which ${outcome === 'finished' ? 'finished' : 'was cancelled'} at ${new Date(endedAt).toISOString()}: its process stopped before removing them`;
+      return { dir, jobId, removed };
+    };
+    const finished = await killedAfterEnd('finished');
+    const r = await run(finished.dir, { resume: true });
+    expect(r.error).toBeUndefined();
+    expect(r.processed).toBe(0);
+    expect(r.log).toEqual([finished.removed, expect.stringMatching(/finished at .*; nothing to resume/)]);
+    expect(readdirSync(join(finished.dir, finished.jobId)).sort()).toEqual(['_committed', '_ended']);
+
+    // A resume that is refused changes nothing, leftovers included.
+    const cancelled = await killedAfterEnd('cancelled');
+    const before = fingerprint(cancelled.dir);
+    const refused = await run(cancelled.dir, { resume: true });
+    expect(refused.error).toBeInstanceOf(RestoreError);
+    expect(fingerprint(cancelled.dir)).toEqual(before);
+    // One that goes on (a later run died) removes them.
+    const b = await run(cancelled.dir, { failAfterCheckpoints: true });
+    const resumed = await run(cancelled.dir, { resume: true });
+    expect(resumed.error).toBeUndefined();
+    expect(resumed.master!.jobId).toBe(b.master!.jobId);
+    expect(resumed.log).toContain(cancelled.removed);
+    expect(readdirSync(join(cancelled.dir, cancelled.jobId)).sort()).toEqual(['_committed', '_ended']);
   });
 
   it('refuses, changing nothing, when two runs of the job took checkpoints at the same time', async () => {
