@@ -186,7 +186,7 @@ async function resumeCandidates(
               what: `run ${jobId} was started from ${commit.from}`,
               remedy: `continue from it with -s ${commit.from}`,
               from: commit.from,
-              message: `job '${jobName}' (run ${jobId}) was started from ${commit.from} at ${new Date(commit.at).toISOString()}, committing the output it held, and completed no checkpoint (${file}): continue from it with -s ${commit.from} (or run without --resume to start from the beginning, which commits all of the output again); nothing was changed`,
+              message: `job '${jobName}' (run ${jobId}) was started from ${commit.from} at ${new Date(commit.at).toISOString()} (its sinks may have committed the output that snapshot held) and completed no checkpoint (${file}): continue from it with -s ${commit.from} (or run without --resume to start from the beginning, which commits all of the output again); nothing was changed`,
             }
           : {
               jobId,
