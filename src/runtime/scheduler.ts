@@ -25,8 +25,8 @@ export class Scheduler {
     private readonly ioSliceMs = 2,
   ) {}
 
-  shouldYield(): boolean {
-    return performance.now() - this.lastYield >= (this.io > 0 ? this.ioSliceMs : this.sliceMs);
+  shouldYield(now = performance.now()): boolean {
+    return now - this.lastYield >= (this.io > 0 ? this.ioSliceMs : this.sliceMs);
   }
 
   /** Marks asynchronous I/O the job waits for (a snapshot being written); pair with `endIo`. */
@@ -44,5 +44,42 @@ export class Scheduler {
       this.lastYield = performance.now();
     });
     return this.nextTurn;
+  }
+}
+
+/** How long a task works on records between two looks at the clock (see WorkSlicer). */
+const SLICE_TARGET_MS = 1;
+const MAX_SLICE = 1 << 30;
+
+/**
+ * Cuts a task's work on a batch into slices, so that it can yield in the middle of a batch
+ * whose records are expensive (a function taking milliseconds per record would otherwise run a
+ * whole batch, up to seconds, without a turn of the event loop). The slice size follows the
+ * measured cost per record, aiming at SLICE_TARGET_MS per slice: cheap records go as whole
+ * batches (two clock readings per batch), expensive ones a few at a time. It grows at most
+ * twofold per slice, so one fast slice does not let a slow stretch run on unchecked; it starts
+ * at one record, so the first expensive records of a task are checked too.
+ */
+export class WorkSlicer {
+  /** Records in the next slice. */
+  size = 1;
+  private startedAt = 0;
+
+  constructor(private readonly scheduler: Scheduler) {}
+
+  /** A slice begins. */
+  start(): void {
+    this.startedAt = performance.now();
+  }
+
+  /** A slice of `records` ended: adapts the size; returns whether the task should yield now. */
+  finish(records: number): boolean {
+    const now = performance.now();
+    if (records > 0) {
+      const spent = now - this.startedAt;
+      const fit = spent > 0 ? Math.floor((records * SLICE_TARGET_MS) / spent) : MAX_SLICE;
+      this.size = Math.max(1, Math.min(fit, this.size * 2, MAX_SLICE));
+    }
+    return this.scheduler.shouldYield(now);
   }
 }

@@ -1,17 +1,22 @@
 // A task runs one subtask of a chain in a mailbox loop: take one batch (or, in a source task,
 // poll the reader once), run it through the chain, then handle mail. It never takes new input
 // while an output channel is full, which is how backpressure reaches the sources.
+//
+// A batch whose records are expensive is run in slices (see WorkSlicer): when the time slice of
+// the turn is used up in the middle of a batch, the task yields there and goes on with the rest
+// of that batch on its next turn, before anything else (mail, another batch, an event of any
+// input), so the order of records, barriers and watermarks is that of whole batches.
 import type { HeapKeyedStateBackend } from '../state/keyed-state-backend.js';
 import type { Channel } from './channel.js';
 import { attribute } from './operator-failure.js';
 import { END_OF_INPUT, MAX_WATERMARK, type CheckpointBarrier, type RecordBatch } from './record-batch.js';
 import { TaskTime } from './timer-service.js';
 import type { RecordWriter } from './record-writer.js';
-import type { Scheduler } from './scheduler.js';
+import { WorkSlicer, type Scheduler } from './scheduler.js';
 import type { Signal } from './signal.js';
 import { SinkOperator } from './operators/sink-operator.js';
 import { SourceOperator } from './operators/source-operator.js';
-import type { InputStatus } from './source.js';
+import type { InputStatus, SourceOutput } from './source.js';
 import type { OperatorSnapshotParts, OperatorSubtaskState, StreamOperator } from './stream-operator.js';
 
 /** How a task takes part in checkpoints; implemented by the job's checkpoint machinery. */
@@ -137,6 +142,17 @@ export class StreamTask {
   private watchedAvailability: PromiseLike<void> | undefined;
   /** Sources only: how the watched promise rejected (thrown by the task's next wait). */
   private availabilityFailure: { readonly error: unknown } | undefined;
+  /** Cuts batches of expensive records into slices between which the task may yield. */
+  private readonly slicer: WorkSlicer;
+  /** Sources only: records the reader may still emit in the current slice before a look at the clock. */
+  private sliceLeft = 0;
+  /**
+   * Sources only: the reader emitted past the end of the turn's time slice. What it emits until
+   * its poll returns waits in `deferred` (record, timestamp, record, …) and goes down the chain
+   * on the next turns, before anything else.
+   */
+  private deferring = false;
+  private readonly deferred: unknown[] = [];
 
   constructor(readonly setup: TaskSetup) {
     this.signal = setup.signal;
@@ -146,6 +162,7 @@ export class StreamTask {
     this.inputIdle = setup.inputs.map(() => false);
     this.time = setup.time ?? new TaskTime();
     this.time.onWakeupRequest = (at) => this.armWakeup(at);
+    this.slicer = new WorkSlicer(setup.scheduler);
   }
 
   /** Processing-time timers: one JavaScript timer for the earliest, firing in the task's loop. */
@@ -322,7 +339,7 @@ export class StreamTask {
 
   private async runSource(source: SourceOperator<unknown>): Promise<void> {
     const reader = source.reader!;
-    const output = source.sourceOutput;
+    const output = this.slicedSourceOutput(source.sourceOutput);
     source.statusOutput = (idle) => {
       for (const w of this.setup.writers) w.broadcastEvent({ kind: 'watermark-status', idle });
     };
@@ -339,11 +356,16 @@ export class StreamTask {
         continue;
       }
       let status: InputStatus;
+      const slicer = this.slicer;
+      this.sliceLeft = slicer.size;
+      slicer.start();
       try {
         status = reader.pollNext(output);
       } catch (e) {
         throw attribute(e, source.info, 'pollNext');
       }
+      if (this.deferring) await this.emitDeferred(source);
+      else slicer.finish(slicer.size - this.sliceLeft);
       this.time.timestamp = undefined;
       this.guardSync(source, 'onTimer', () => source.emitPeriodicWatermark());
       await this.afterBatch();
@@ -364,6 +386,57 @@ export class StreamTask {
         }
       }
     }
+  }
+
+  /**
+   * What the reader emits into: the source's output, with a look at the clock after each slice of
+   * records. Once the turn's time slice is used up, the rest of the poll is kept for the next turns.
+   */
+  private slicedSourceOutput(output: SourceOutput<unknown>): SourceOutput<unknown> {
+    const slicer = this.slicer;
+    return {
+      collect: (record: unknown, timestamp?: number) => {
+        if (this.deferring) {
+          this.deferred.push(record, timestamp);
+          return;
+        }
+        output.collect(record, timestamp);
+        if (--this.sliceLeft === 0) {
+          if (slicer.finish(slicer.size)) this.deferring = true;
+          else {
+            this.sliceLeft = slicer.size;
+            slicer.start();
+          }
+        }
+      },
+    };
+  }
+
+  /** Passes the records the reader emitted past the end of a turn down the chain, in slices, a turn at a time. */
+  private async emitDeferred(source: SourceOperator<unknown>): Promise<void> {
+    const output = source.sourceOutput;
+    const deferred = this.deferred;
+    const slicer = this.slicer;
+    const n = deferred.length;
+    let yieldNow = true;
+    for (let i = 0; i < n;) {
+      if (yieldNow) {
+        this.time.timestamp = undefined;
+        await this.afterBatch();
+        this.checkCancelled();
+      }
+      const end = Math.min(n, i + 2 * slicer.size);
+      const from = i;
+      slicer.start();
+      try {
+        for (; i < end; i += 2) output.collect(deferred[i], deferred[i + 1] as number | undefined);
+      } catch (e) {
+        throw attribute(e, source.info, 'pollNext');
+      }
+      yieldNow = slicer.finish((end - from) / 2);
+    }
+    deferred.length = 0;
+    this.deferring = false;
   }
 
   /**
@@ -412,7 +485,8 @@ export class StreamTask {
         await this.signal.wait();
         continue;
       }
-      this.processBatch(item);
+      const rest = this.processBatch(item);
+      if (rest !== undefined) await rest;
       await this.afterBatch();
     }
   }
@@ -568,33 +642,69 @@ export class StreamTask {
     return counts;
   }
 
-  private processBatch(batch: RecordBatch): void {
+  /**
+   * Runs a batch through the chain in slices, and yields between two when the turn's time slice
+   * is used up. A batch of cheap records is one slice, run without a promise.
+   */
+  private processBatch(batch: RecordBatch): Promise<void> | undefined {
+    const n = batch.records.length;
+    this.recordsIn += n;
+    const slicer = this.slicer;
+    for (let from = 0; ;) {
+      const to = n - from <= slicer.size ? n : from + slicer.size;
+      slicer.start();
+      this.processRecords(batch, from, to);
+      const yieldNow = slicer.finish(to - from);
+      if (to === n) return undefined;
+      if (yieldNow) return this.processRest(batch, to);
+      from = to;
+    }
+  }
+
+  /** The rest of a batch from record `from`, after a turn of the event loop. */
+  private async processRest(batch: RecordBatch, from: number): Promise<void> {
+    const n = batch.records.length;
+    const slicer = this.slicer;
+    for (let yieldNow = true; ;) {
+      if (yieldNow) {
+        await this.afterBatch();
+        this.checkCancelled();
+      }
+      const to = n - from <= slicer.size ? n : from + slicer.size;
+      slicer.start();
+      this.processRecords(batch, from, to);
+      yieldNow = slicer.finish(to - from);
+      if (to === n) return;
+      from = to;
+    }
+  }
+
+  /** Records `from` to `to` (excluded) of a batch, through the head operator. */
+  private processRecords(batch: RecordBatch, from: number, to: number): void {
     const head = this.head;
     const records = batch.records;
-    const n = records.length;
-    this.recordsIn += n;
     const timestamps = batch.timestamps;
     const time = this.time;
     time.timestamp = undefined;
     try {
       const backend = this.setup.keyedBackend;
       if (this.batchInput === 1) {
-        this.processSecondInput(batch);
+        this.processSecondInput(batch, from, to);
       } else if (backend !== undefined) {
         const keys = batch.keys!;
         const keyGroups = batch.keyGroups!;
-        for (let i = 0; i < n; i++) {
+        for (let i = from; i < to; i++) {
           backend.setCurrentKey(keys[i], keyGroups[i]!);
           if (timestamps !== undefined) time.timestamp = timestamps[i];
           head.processElement(records[i]);
         }
       } else if (timestamps !== undefined) {
-        for (let i = 0; i < n; i++) {
+        for (let i = from; i < to; i++) {
           time.timestamp = timestamps[i];
           head.processElement(records[i]);
         }
       } else {
-        for (let i = 0; i < n; i++) head.processElement(records[i]);
+        for (let i = from; i < to; i++) head.processElement(records[i]);
       }
     } catch (e) {
       throw attribute(e, head.info, 'processElement');
@@ -602,18 +712,19 @@ export class StreamTask {
   }
 
   /**
-   * A batch for the second input of a two-input operator. It is keyed like the first when both
-   * inputs are partitioned by key; a broadcast input has no keys, and its records are processed
-   * outside any key (keyed state is then out of reach, as in Flink's broadcast side).
+   * Records `from` to `to` of a batch for the second input of a two-input operator. It is keyed
+   * like the first when both inputs are partitioned by key; a broadcast input has no keys, and
+   * its records are processed outside any key (keyed state is then out of reach, as in Flink's
+   * broadcast side).
    */
-  private processSecondInput(batch: RecordBatch): void {
+  private processSecondInput(batch: RecordBatch, from: number, to: number): void {
     const head = this.head;
     const { records, keys, keyGroups, timestamps } = batch;
     const backend = this.setup.keyedBackend;
     const time = this.time;
     const keyed = backend !== undefined && keys !== undefined;
     if (backend !== undefined && !keyed) backend.clearCurrentKey();
-    for (let i = 0; i < records.length; i++) {
+    for (let i = from; i < to; i++) {
       if (keyed) backend.setCurrentKey(keys[i], keyGroups![i]!);
       if (timestamps !== undefined) time.timestamp = timestamps[i];
       head.processElement2(records[i]);
@@ -642,11 +753,15 @@ export class StreamTask {
     }
   }
 
-  private async step(): Promise<void> {
+  private checkCancelled(): void {
     if (this.cancelled)
       throw new TaskCancelledError(
         `${this.setup.name} (${this.setup.subtaskIndex + 1}/${this.setup.parallelism}) was cancelled`,
       );
+  }
+
+  private async step(): Promise<void> {
+    this.checkCancelled();
     while (this.mailbox.length > 0) await this.mailbox.shift()!();
     if (this.stopRequested) throw new TaskStopped();
   }

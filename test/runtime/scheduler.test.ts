@@ -1,7 +1,7 @@
 // Tasks share one thread and hand it back to the event loop every time slice; a shorter one while
 // a snapshot's I/O is in flight.
 import { describe, expect, it } from 'vitest';
-import { Scheduler } from '../../src/runtime/scheduler.js';
+import { Scheduler, WorkSlicer } from '../../src/runtime/scheduler.js';
 
 function spin(ms: number): void {
   const until = performance.now() + ms;
@@ -36,5 +36,42 @@ describe('Scheduler', () => {
     expect(a).toBe(b);
     await Promise.all([a, b]);
     expect(s.shouldYield()).toBe(false);
+  });
+
+  it('cuts work into slices that follow the cost per record: whole batches when cheap, one record when expensive', async () => {
+    const s = new Scheduler(1000, 1000);
+    await s.yield();
+    const w = new WorkSlicer(s);
+    expect(w.size).toBe(1); // the first records are checked too
+    // Cheap records: the size doubles slice after slice, up to whole batches.
+    for (let i = 0; i < 12; i++) {
+      w.start();
+      expect(w.finish(w.size)).toBe(false);
+    }
+    expect(w.size).toBeGreaterThanOrEqual(2048);
+    // Expensive ones (3 ms each): one at a time, at once.
+    w.start();
+    spin(3 * 2);
+    w.finish(2);
+    expect(w.size).toBe(1);
+    // A slice of no records (a poll that found nothing) says nothing about the cost.
+    w.start();
+    spin(2);
+    w.finish(0);
+    expect(w.size).toBe(1);
+    w.start();
+    w.finish(1);
+    expect(w.size).toBe(2); // growing back, at most twofold a slice
+  });
+
+  it("tells a slicer to yield once the turn's slice is used", async () => {
+    const s = new Scheduler(10, 10);
+    await s.yield();
+    const w = new WorkSlicer(s);
+    w.start();
+    expect(w.finish(1)).toBe(false);
+    w.start();
+    spin(12);
+    expect(w.finish(1)).toBe(true);
   });
 });
