@@ -1,6 +1,6 @@
 // Runs the real `weir` command in a child process, and writes the small job files the CLI tests
 // feed it.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -32,7 +32,7 @@ export interface WeirOptions {
   readonly cwd?: string;
   readonly env?: Readonly<Record<string, string>>;
   /** Called with each chunk of stderr as it arrives, with the child, e.g. to signal it. */
-  readonly onStderr?: (chunk: string, child: { kill(signal: NodeJS.Signals): boolean }) => void;
+  readonly onStderr?: (chunk: string, child: Pick<ChildProcess, 'kill' | 'stderr'>) => void;
 }
 
 /** Async, so a test file can start many commands at once: each one spends ~0.5 s starting tsx. */
