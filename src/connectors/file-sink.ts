@@ -11,7 +11,6 @@ import {
   lstat,
   open,
   readdir,
-  readFile,
   rename,
   stat,
   unlink,
@@ -542,6 +541,12 @@ class FileSinkWriter<T> implements SinkWriter<T> {
 async function commitElsewhere(dir: string, pending: readonly PendingEntry[]): Promise<void> {
   let renamed = false;
   for (const p of pending) {
+    // As in its own directory: a damaged file is not committed (a missing one is left alone).
+    if (p.size !== undefined) {
+      const path = join(dir, p.temp);
+      const problem = await damage(path, p.size, p.crc32);
+      if (problem !== undefined) throw damaged(path, p, problem);
+    }
     try {
       await rename(join(dir, p.temp), join(dir, p.final));
       renamed = true;
@@ -601,16 +606,36 @@ async function damage(path: string, size: number, crc: number | undefined): Prom
   if (!info.isFile()) return `it is ${info.isSymbolicLink() ? 'a symbolic link' : 'not a file'}`;
   if (info.size !== size) return `it has ${info.size} bytes, not the ${size} written`;
   if (crc === undefined) return undefined;
-  let data: Buffer;
+  // In pieces into one buffer: a part file holds a checkpoint interval's output, which may
+  // exceed what one read (2 GiB) or the memory of a restore should take.
+  let handle: FileHandle;
   try {
-    data = await readFile(path);
+    handle = await open(path, 'r');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw ioError(`cannot read ${path}`, e);
   }
-  if (data.length !== size) return `it has ${data.length} bytes, not the ${size} written`;
-  return crc32(data) === crc ? undefined : 'its checksum does not match what was written';
+  let read = 0;
+  let sum = 0;
+  try {
+    const piece = Buffer.allocUnsafe(Math.min(CHECK_PIECE_BYTES, Math.max(1, size)));
+    for (;;) {
+      const { bytesRead } = await handle.read(piece, 0, piece.length, read);
+      if (bytesRead === 0) break;
+      sum = crc32(piece.subarray(0, bytesRead), sum);
+      read += bytesRead;
+    }
+  } catch (e) {
+    throw ioError(`cannot read ${path}`, e);
+  } finally {
+    await handle.close().catch(ignore);
+  }
+  if (read !== size) return `it has ${read} bytes, not the ${size} written`;
+  return sum === crc ? undefined : 'its checksum does not match what was written';
 }
+
+/** How much of a pending file its check reads at a time. */
+const CHECK_PIECE_BYTES = 1 << 20;
 
 function damaged(path: string, p: PendingEntry, problem: string): PendingFileLostError {
   const f = parsePartName(p.temp);

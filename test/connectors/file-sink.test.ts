@@ -845,6 +845,44 @@ describe('FileSink: a damaged pending file', () => {
     expect(visibleLines(dir).filter((l) => l.startsWith('zero'))).toEqual([]);
   });
 
+  it('checks a file larger than one read piece (1 MiB) whole: restores it intact, refuses a flip near its end', async () => {
+    for (const flip of [false, true]) {
+      const dir = newDir();
+      const [s] = await startAll(dir, 1);
+      const many = lines('a-rather-long-line-of-output-to-fill-several-pieces', 60_000); // ~3.5 MiB
+      await s!.writer.write(many);
+      const state = await checkpoint([s!], 1);
+      crash([s!]);
+      const file = path.join(dir, hidden(dir, '.pending')[0]!);
+      expect(fs.statSync(file).size).toBeGreaterThan(3 << 20);
+      if (flip) flipByte(file, fs.statSync(file).size - 3);
+      const start = startAll(dir, 1, state);
+      if (flip) await expect(start).rejects.toThrow(/is damaged \(its checksum does not match/);
+      else {
+        await start;
+        expect(visibleLines(dir)).toEqual(sorted(many));
+      }
+    }
+  });
+
+  it('is not committed in the folder it was written to when a savepoint is forked elsewhere', async () => {
+    const dirA = newDir();
+    const a = await startAll(dirA, 1);
+    await a[0]!.writer.write(['x']);
+    await checkpoint(a, 1);
+    await complete(a, 1);
+    await a[0]!.writer.write(lines('y', 30));
+    const sp = await savepoint(a, 2); // the y lines pending, held for savepoint 2
+    await a[0]!.writer.close!();
+    const held = hidden(dirA).filter((n) => n.includes('savepoint-2') && !n.endsWith('.seal'));
+    expect(held).toHaveLength(1);
+    fs.truncateSync(path.join(dirA, held[0]!), 10); // the pending file too: one file, two names
+    await expect(startAll(newDir(), 1, sp)).rejects.toThrow(
+      /is damaged \(it has 10 bytes, not the \d+ written\)/,
+    );
+    expect(visibleLines(dirA)).toEqual(['x']);
+  });
+
   it('restores state written before pending files had sizes and checksums (version 3)', async () => {
     const dir = newDir();
     const [s] = await startAll(dir, 1);
