@@ -141,9 +141,8 @@ class FailureRate implements RestartStrategy {
 /**
  * Flink's exponential delay (1.19+): restart `n` (from 0 since the last reset) waits
  * `initial × multiplier^n`, moved by a jitter of up to ± `jitterFactor` of itself, kept within
- * [initial, max]. Failures before the restart that is already scheduled are one attempt (they
- * wait for the same restart). Running `resetThresholdMs` past a restart without failing resets
- * the delay and the attempt count.
+ * [initial, max]. Every failed attempt counts (see onFailure). Running `resetThresholdMs` past
+ * a restart without failing resets the delay and the attempt count.
  */
 class ExponentialDelay implements RestartStrategy {
   private attempt = 0;

@@ -44,7 +44,7 @@ export default defineJob({
 export default defineJob({
   name: 'fails',
   build(env) {
-    env.fromElements(1, 2, 3).map((n: number) => {
+    env.fromElements(2, 1, 3).map((n: number) => {
       if (n === 2) throw new Error('boom on 2\\nsecond line');
       return n;
     }).name('explode').print();
