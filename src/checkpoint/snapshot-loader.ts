@@ -144,7 +144,6 @@ function hasState(op: SnapshotMetadata['operators'][number]): boolean {
   return op.subtasks.some((s) => s.keyed !== null || s.operator !== null || s.timers !== null);
 }
 
-/** How each state of one scope was stored, from `_metadata` (fields absent in older snapshots). */
 /**
  * The stored format of keyed state `name` in the old subtasks a new subtask reads. They can
  * differ: a subtask that never asked for a restored state since an earlier schema change wrote it
@@ -185,6 +184,7 @@ function keyedFormatFor(
   return formats[0]?.format ?? DEFAULT_FORMAT;
 }
 
+/** How each state of one scope was stored, from `_metadata` (fields absent in older snapshots). */
 function formatsOf(
   states: readonly SubtaskStateEntry[],
   scope: 'keyed' | 'operator',

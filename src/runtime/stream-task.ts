@@ -647,34 +647,33 @@ export class StreamTask {
    * is used up. A batch of cheap records is one slice, run without a promise.
    */
   private processBatch(batch: RecordBatch): Promise<void> | undefined {
+    this.recordsIn += batch.records.length;
+    const at = this.processSlices(batch, 0);
+    return at === undefined ? undefined : this.processRest(batch, at);
+  }
+
+  /** The rest of a batch from record `from`, each part after a turn of the event loop. */
+  private async processRest(batch: RecordBatch, from: number): Promise<void> {
+    for (let at: number | undefined = from; at !== undefined; at = this.processSlices(batch, at)) {
+      await this.afterBatch();
+      this.checkCancelled();
+    }
+  }
+
+  /**
+   * Slices of a batch from record `from` until it ends (undefined) or the turn's time slice is
+   * used up (the record to go on from).
+   */
+  private processSlices(batch: RecordBatch, from: number): number | undefined {
     const n = batch.records.length;
-    this.recordsIn += n;
     const slicer = this.slicer;
-    for (let from = 0; ;) {
+    for (;;) {
       const to = n - from <= slicer.size ? n : from + slicer.size;
       slicer.start();
       this.processRecords(batch, from, to);
       const yieldNow = slicer.finish(to - from);
       if (to === n) return undefined;
-      if (yieldNow) return this.processRest(batch, to);
-      from = to;
-    }
-  }
-
-  /** The rest of a batch from record `from`, after a turn of the event loop. */
-  private async processRest(batch: RecordBatch, from: number): Promise<void> {
-    const n = batch.records.length;
-    const slicer = this.slicer;
-    for (let yieldNow = true; ;) {
-      if (yieldNow) {
-        await this.afterBatch();
-        this.checkCancelled();
-      }
-      const to = n - from <= slicer.size ? n : from + slicer.size;
-      slicer.start();
-      this.processRecords(batch, from, to);
-      yieldNow = slicer.finish(to - from);
-      if (to === n) return;
+      if (yieldNow) return to;
       from = to;
     }
   }
